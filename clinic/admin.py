@@ -1,0 +1,78 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from .forms import BaseWorkingHoursFormSet
+from .models import Patient, Practitioner, Room, TimeOff, Treatment, User, WorkingHours
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ("email",)
+    list_display = ("email", "first_name", "last_name", "is_staff", "is_active")
+    search_fields = ("email", "first_name", "last_name")
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name")}),
+        (
+            "Roles and permissions",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {"classes": ("wide",), "fields": ("email", "first_name", "last_name", "password1", "password2")},
+        ),
+    )
+
+
+@admin.register(Patient)
+class PatientAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "user_email", "phone", "date_of_birth", "created_at")
+    search_fields = ("user__email", "user__first_name", "user__last_name", "phone")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+
+    @admin.display(description="email", ordering="user__email")
+    def user_email(self, obj):
+        return obj.user.email
+
+
+class WorkingHoursInline(admin.TabularInline):
+    model = WorkingHours
+    formset = BaseWorkingHoursFormSet
+    extra = 0
+
+
+class TimeOffInline(admin.TabularInline):
+    model = TimeOff
+    extra = 0
+
+
+@admin.register(Practitioner)
+class PractitionerAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "title", "registration_number", "active")
+    list_filter = ("active", "treatments")
+    search_fields = ("user__first_name", "user__last_name", "user__email")
+    filter_horizontal = ("treatments",)
+    raw_id_fields = ("user",)
+    inlines = [WorkingHoursInline, TimeOffInline]
+
+
+@admin.register(Treatment)
+class TreatmentAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "duration_minutes", "price", "min_days_between_sessions", "active")
+    list_filter = ("kind", "active")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(Room)
+class RoomAdmin(admin.ModelAdmin):
+    list_display = ("name", "active")
+
+
+@admin.register(TimeOff)
+class TimeOffAdmin(admin.ModelAdmin):
+    list_display = ("practitioner", "start_at", "end_at", "reason")
+    list_filter = ("practitioner",)

@@ -1,0 +1,14 @@
+from django.conf import settings
+
+from . import roles
+
+
+def clinic(request):
+    """The clinic's name and contact details, and the signed-in user's roles, for the base template."""
+    user = request.user
+    return {
+        "CLINIC": settings.CLINIC,
+        "user_is_practitioner": roles.is_practitioner(user),
+        "user_is_front_desk": roles.is_front_desk(user),
+        "user_is_patient": getattr(user, "is_authenticated", False) and hasattr(user, "patient"),
+    }

@@ -1,0 +1,151 @@
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Submit
+from django import forms
+from django.contrib.auth import password_validation
+from django.forms import BaseInlineFormSet, inlineformset_factory
+
+from .models import Patient, Practitioner, User, WorkingHours, validate_adult
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class TimeInput(forms.TimeInput):
+    input_type = "time"
+
+
+def submit_helper(label: str) -> FormHelper:
+    helper = FormHelper()
+    helper.add_input(Submit("submit", label))
+    return helper
+
+
+class SignupForm(forms.Form):
+    first_name = forms.CharField(max_length=150)
+    last_name = forms.CharField(max_length=150)
+    email = forms.EmailField(help_text="You will sign in with this address.")
+    phone = forms.CharField(max_length=32)
+    date_of_birth = forms.DateField(widget=DateInput, validators=[validate_adult])
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = submit_helper("Create my account")
+
+    def clean_email(self):
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError(
+                "An account with this email address already exists. Sign in or reset your password."
+            )
+        return email
+
+    def clean_phone(self):
+        return clean_phone_number(self.cleaned_data["phone"])
+
+    def clean(self):
+        cleaned = super().clean()
+        p1, p2 = cleaned.get("password1"), cleaned.get("password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("password2", "The two passwords differ.")
+        elif p1:
+            candidate = User(
+                email=cleaned.get("email", ""),
+                first_name=cleaned.get("first_name", ""),
+                last_name=cleaned.get("last_name", ""),
+            )
+            try:
+                password_validation.validate_password(p1, candidate)
+            except forms.ValidationError as error:
+                self.add_error("password1", error)
+        return cleaned
+
+
+def clean_phone_number(value: str) -> str:
+    digits = [c for c in value if c.isdigit()]
+    if len(digits) < 7 or any(c not in "0123456789 +-()" for c in value):
+        raise forms.ValidationError("Enter a phone number we can call, e.g. 07700 900123.")
+    return value.strip()
+
+
+class UserNameForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["first_name", "last_name"]
+
+
+class PatientProfileForm(forms.ModelForm):
+    first_name = forms.CharField(max_length=150)
+    last_name = forms.CharField(max_length=150)
+
+    class Meta:
+        model = Patient
+        fields = ["phone", "date_of_birth", "sms_opt_in", "non_essential_opt_out"]
+        widgets = {"date_of_birth": DateInput}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["first_name"].initial = self.instance.user.first_name
+        self.fields["last_name"].initial = self.instance.user.last_name
+        self.order_fields(["first_name", "last_name"])
+        self.helper = submit_helper("Save my details")
+
+    def clean_phone(self):
+        return clean_phone_number(self.cleaned_data["phone"])
+
+
+class PractitionerProfileForm(forms.ModelForm):
+    class Meta:
+        model = Practitioner
+        fields = ["title", "bio", "qualifications", "registration_number", "photo", "treatments"]
+        widgets = {"treatments": forms.CheckboxSelectMultiple}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+
+
+class BaseWorkingHoursFormSet(BaseInlineFormSet):
+    def clean(self):
+        """Overlaps between rows of one submission: the model's own check only sees saved rows."""
+        super().clean()
+        spans = []
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data") or not form.cleaned_data or form.cleaned_data.get("DELETE"):
+                continue
+            data = form.cleaned_data
+            if data.get("start") and data.get("end") and data.get("weekday") is not None:
+                spans.append((data["weekday"], data["start"], data["end"], form))
+        for i, (day, start, end, form) in enumerate(spans):
+            for other_day, other_start, other_end, _ in spans[:i]:
+                if day == other_day and start < other_end and other_start < end:
+                    form.add_error(None, "These hours overlap another span on the same day: join them or change one.")
+
+
+class WorkingHoursForm(forms.ModelForm):
+    class Meta:
+        model = WorkingHours
+        fields = ["weekday", "start", "end"]
+        widgets = {"start": TimeInput(format="%H:%M"), "end": TimeInput(format="%H:%M")}
+
+
+WorkingHoursFormSet = inlineformset_factory(
+    Practitioner,
+    WorkingHours,
+    form=WorkingHoursForm,
+    formset=BaseWorkingHoursFormSet,
+    extra=2,
+    can_delete=True,
+)

@@ -1,0 +1,218 @@
+"""Loads a demo clinic. Safe to run again: it updates what it made before and creates nothing twice."""
+
+import datetime
+from decimal import Decimal
+
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from clinic import roles
+from clinic.models import BodyArea, Patient, Practitioner, Room, Treatment, User, WorkingHours
+
+DEMO_PASSWORD = "demo-clinic-2026"
+
+PRE_CARE = (
+    "For 7 days before: pause blood-thinning supplements such as fish oil, vitamin E and ginkgo, and "
+    "painkillers such as ibuprofen or aspirin you take by choice, if your practitioner has advised it. "
+    "If a doctor prescribed you a blood thinner (for example warfarin, apixaban, rivaroxaban or "
+    "clopidogrel), do not stop it: speak to your prescriber first and tell us.\n\n"
+    "Stop retinoid creams on the area, avoid sunbathing and tanning, and avoid alcohol for 48 hours before.\n\n"
+    "Arrive 20 minutes early: we apply numbing cream."
+)
+AFTERCARE = (
+    "For 24 hours: no direct sun, no strenuous exercise, no swimming or sauna. Use a gentle, "
+    "fragrance-free moisturiser twice a day.\n\n"
+    "Redness, swelling and some bruising are normal for a few days. Call the clinic if you see spreading "
+    "redness, heat, pus or a fever: these can be signs of infection."
+)
+SESSION_DESCRIPTION = (
+    "Collagen induction therapy: a fine-needle device makes controlled micro-channels in the skin, which "
+    "prompts new collagen and firmer, smoother skin over the following weeks. A course is usually 3 to 6 "
+    "sessions at least four weeks apart. Numbing cream keeps it comfortable."
+)
+
+TREATMENTS = [
+    dict(
+        slug="consultation",
+        name="Free consultation",
+        kind=Treatment.Kind.CONSULTATION,
+        duration_minutes=30,
+        buffer_after_minutes=0,
+        price=Decimal("0"),
+        body_areas=[],
+        min_days_between_sessions=0,
+        needs_cleared_intake=False,
+        display_order=0,
+        summary="Meet a practitioner, talk through your goals and medical history, and plan a course.",
+        description="Every course starts here. We go through your intake form, look at the areas that "
+        "concern you and agree whether microneedling suits you, and if so, a plan.",
+        pre_care="",
+        aftercare="",
+    ),
+    dict(
+        slug="microneedling-thighs",
+        name="Microneedling for cellulite: thighs",
+        duration_minutes=60,
+        buffer_after_minutes=15,
+        price=Decimal("250.00"),
+        body_areas=[BodyArea.THIGHS],
+        display_order=1,
+        summary="Collagen induction therapy for cellulite on the thighs.",
+    ),
+    dict(
+        slug="microneedling-buttocks",
+        name="Microneedling for cellulite: buttocks",
+        duration_minutes=45,
+        buffer_after_minutes=15,
+        price=Decimal("200.00"),
+        body_areas=[BodyArea.BUTTOCKS],
+        display_order=2,
+        summary="Collagen induction therapy for cellulite on the buttocks.",
+    ),
+    dict(
+        slug="microneedling-abdomen",
+        name="Microneedling for cellulite: abdomen",
+        duration_minutes=45,
+        buffer_after_minutes=15,
+        price=Decimal("200.00"),
+        body_areas=[BodyArea.ABDOMEN],
+        display_order=3,
+        summary="Collagen induction therapy for cellulite on the abdomen.",
+    ),
+]
+SESSION_DEFAULTS = dict(
+    kind=Treatment.Kind.SESSION,
+    min_days_between_sessions=28,
+    needs_cleared_intake=True,
+    description=SESSION_DESCRIPTION,
+    pre_care=PRE_CARE,
+    aftercare=AFTERCARE,
+)
+
+PRACTITIONERS = [
+    dict(
+        email="amelia.hart@clinic.example",
+        first_name="Amelia",
+        last_name="Hart",
+        title="Aesthetic nurse prescriber",
+        registration_number="NMC 12A3456E",
+        bio="Amelia has led the clinic's skin treatments for eight years and trains other nurses in "
+        "collagen induction therapy.",
+        qualifications="RGN, BSc (Hons) Adult Nursing\nNon-medical prescriber\n"
+        "Level 7 Certificate in Aesthetic Medicine",
+        hours=[(d, "09:00", "13:00") for d in range(0, 5)] + [(d, "14:00", "17:30") for d in range(0, 5)],
+    ),
+    dict(
+        email="david.okafor@clinic.example",
+        first_name="David",
+        last_name="Okafor",
+        title="Aesthetic doctor",
+        registration_number="GMC 7654321",
+        bio="David is a GP with a special interest in skin. He sees patients with more complex medical histories.",
+        qualifications="MBBS, MRCGP\nDiploma in Clinical Dermatology",
+        hours=[(1, "12:00", "20:00"), (3, "12:00", "20:00"), (5, "09:00", "14:00")],
+    ),
+    dict(
+        email="sofia.marin@clinic.example",
+        first_name="Sofia",
+        last_name="Marin",
+        title="Aesthetic practitioner",
+        registration_number="NMC 98B7654C",
+        bio="Sofia specialises in body treatments and loves seeing a course come together.",
+        qualifications="RGN\nLevel 4 Microneedling and Skin Science",
+        hours=[(0, "10:00", "18:00"), (2, "10:00", "18:00"), (4, "10:00", "18:00"), (5, "09:00", "13:00")],
+    ),
+]
+
+STAFF = [
+    dict(email="frontdesk@clinic.example", first_name="Fran", last_name="Desk", role=roles.FRONT_DESK),
+    dict(
+        email="admin@clinic.example",
+        first_name="Alex",
+        last_name="Admin",
+        role=roles.CLINIC_ADMIN,
+        is_staff=True,
+        is_superuser=True,
+    ),
+]
+DEMO_PATIENT = dict(email="patient@clinic.example", first_name="Pat", last_name="Example")
+
+
+class Command(BaseCommand):
+    help = "Load (or refresh) the demo clinic: treatments, rooms, practitioners with hours, demo logins."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            treatments = self.seed_treatments()
+            self.seed_rooms()
+            self.seed_practitioners(treatments)
+            self.seed_staff()
+            self.seed_patient()
+        self.stdout.write(self.style.SUCCESS("Demo clinic ready. Sign in at /accounts/login/ with:"))
+        for email, role in [
+            (DEMO_PATIENT["email"], "patient"),
+            (PRACTITIONERS[0]["email"], "practitioner"),
+            (STAFF[0]["email"], "front desk"),
+            (STAFF[1]["email"], "clinic admin"),
+        ]:
+            self.stdout.write(f"  {role:<13} {email:<32} password: {DEMO_PASSWORD}")
+
+    def seed_treatments(self):
+        treatments = []
+        for spec in TREATMENTS:
+            is_consultation = spec.get("kind") == Treatment.Kind.CONSULTATION
+            values = dict(spec) if is_consultation else {**SESSION_DEFAULTS, **spec}
+            treatment, _ = Treatment.objects.update_or_create(slug=values.pop("slug"), defaults=values)
+            treatments.append(treatment)
+        self.stdout.write(f"  treatments: {len(treatments)}")
+        return treatments
+
+    def seed_rooms(self):
+        for name in ("Room 1 (Rose)", "Room 2 (Sage)", "Room 3 (Sand)"):
+            Room.objects.get_or_create(name=name)
+        self.stdout.write("  rooms: 3")
+
+    def seed_practitioners(self, treatments):
+        group = Group.objects.get(name=roles.PRACTITIONER)
+        for spec in PRACTITIONERS:
+            spec = dict(spec)
+            hours = spec.pop("hours")
+            user = self.demo_user(spec.pop("email"), spec.pop("first_name"), spec.pop("last_name"))
+            user.groups.add(group)
+            practitioner, _ = Practitioner.objects.update_or_create(user=user, defaults=spec)
+            practitioner.treatments.set(treatments)
+            practitioner.working_hours.all().delete()
+            WorkingHours.objects.bulk_create(
+                WorkingHours(
+                    practitioner=practitioner,
+                    weekday=day,
+                    start=datetime.time.fromisoformat(start),
+                    end=datetime.time.fromisoformat(end),
+                )
+                for day, start, end in hours
+            )
+        self.stdout.write(f"  practitioners: {len(PRACTITIONERS)}")
+
+    def seed_staff(self):
+        for spec in STAFF:
+            user = self.demo_user(spec["email"], spec["first_name"], spec["last_name"])
+            user.is_staff = spec.get("is_staff", False)
+            user.is_superuser = spec.get("is_superuser", False)
+            user.save()
+            user.groups.add(Group.objects.get(name=spec["role"]))
+
+    def seed_patient(self):
+        user = self.demo_user(**DEMO_PATIENT)
+        Patient.objects.get_or_create(
+            user=user, defaults={"phone": "07700 900123", "date_of_birth": datetime.date(1988, 5, 17)}
+        )
+
+    def demo_user(self, email, first_name, last_name):
+        user, created = User.objects.get_or_create(
+            email=email, defaults={"first_name": first_name, "last_name": last_name}
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        return user

@@ -1,0 +1,283 @@
+"""The clinic itself: people (users, patients, practitioners), what it offers, where and when.
+
+Models hold data and the invariants a single row can check (`clean`); anything that needs several rows
+or a transaction lives in services.
+"""
+
+import datetime
+from decimal import Decimal
+
+from django.contrib.auth.base_user import BaseUserManager
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+
+MINIMUM_PATIENT_AGE = 18
+
+
+class BodyArea(models.TextChoices):
+    THIGHS = "thighs", "Thighs"
+    BUTTOCKS = "buttocks", "Buttocks"
+    ABDOMEN = "abdomen", "Abdomen"
+    ARMS = "arms", "Upper arms"
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email, password=None, **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """Everyone who signs in. The email address is the login; roles are groups (see `clinic.roles`)."""
+
+    username = None
+    email = models.EmailField("email address", unique=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS = ["first_name", "last_name"]
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+
+    def __str__(self):
+        return self.get_full_name() or self.email
+
+    def save(self, *args, **kwargs):
+        self.email = (self.email or "").strip().lower()
+        super().save(*args, **kwargs)
+
+
+def age_on(born: datetime.date, day: datetime.date) -> int:
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def validate_adult(born: datetime.date) -> None:
+    today = timezone.localdate()
+    if born > today:
+        raise ValidationError("The date of birth cannot be in the future.")
+    if age_on(born, today) < MINIMUM_PATIENT_AGE:
+        raise ValidationError(f"Treatments are only for adults: patients must be {MINIMUM_PATIENT_AGE} or over.")
+
+
+class Patient(models.Model):
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="patient")
+    phone = models.CharField(max_length=32)
+    date_of_birth = models.DateField(validators=[validate_adult])
+    sms_opt_in = models.BooleanField("send me text messages too", default=False)
+    non_essential_opt_out = models.BooleanField(
+        "no non-essential messages",
+        default=False,
+        help_text="Confirmations and safety messages are always sent.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user__last_name", "user__first_name"]
+
+    def __str__(self):
+        return str(self.user)
+
+    @property
+    def email(self):
+        return self.user.email
+
+    @property
+    def full_name(self):
+        return self.user.get_full_name()
+
+
+class Treatment(models.Model):
+    class Kind(models.TextChoices):
+        CONSULTATION = "consultation", "Consultation"
+        SESSION = "session", "Treatment session"
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SESSION)
+    summary = models.CharField(max_length=240, blank=True)
+    description = models.TextField(blank=True, help_text="What to expect.")
+    duration_minutes = models.PositiveIntegerField(validators=[MinValueValidator(5)])
+    buffer_after_minutes = models.PositiveIntegerField(
+        default=0, help_text="Time kept free after the session to clean and prepare the room."
+    )
+    price = models.DecimalField(max_digits=8, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
+    body_areas = models.JSONField(default=list, blank=True, help_text='Area codes, e.g. ["thighs"].')
+    min_days_between_sessions = models.PositiveIntegerField(
+        default=0, help_text="A patient's sessions of this treatment are at least this many days apart."
+    )
+    needs_cleared_intake = models.BooleanField(
+        default=True, help_text="Only bookable once a practitioner has cleared the patient's intake."
+    )
+    pre_care = models.TextField("before your session", blank=True)
+    aftercare = models.TextField("after your session", blank=True)
+    active = models.BooleanField(default=True)
+    display_order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["display_order", "name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(duration_minutes__gt=0), name="treatment_duration_positive"),
+            models.CheckConstraint(condition=Q(price__gte=0), name="treatment_price_not_negative"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("treatment_detail", args=[self.slug])
+
+    @property
+    def is_consultation(self):
+        return self.kind == self.Kind.CONSULTATION
+
+    @property
+    def duration(self) -> datetime.timedelta:
+        return datetime.timedelta(minutes=self.duration_minutes)
+
+    @property
+    def buffer_after(self) -> datetime.timedelta:
+        return datetime.timedelta(minutes=self.buffer_after_minutes)
+
+    def body_area_labels(self):
+        labels = dict(BodyArea.choices)
+        return [labels.get(code, code) for code in self.body_areas]
+
+    def clean(self):
+        if not isinstance(self.body_areas, list):
+            raise ValidationError({"body_areas": "Give a list of body areas."})
+        unknown = sorted(set(self.body_areas) - set(BodyArea.values))
+        if unknown:
+            raise ValidationError(
+                {
+                    "body_areas": f"Unknown body area(s): {', '.join(map(str, unknown))}. "
+                    f"Choose from {', '.join(BodyArea.values)}."
+                }
+            )
+        if self.is_consultation and self.needs_cleared_intake:
+            raise ValidationError(
+                {"needs_cleared_intake": "A consultation is how a patient gets cleared: it cannot require it."}
+            )
+
+
+class Room(models.Model):
+    name = models.CharField(max_length=80, unique=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Practitioner(models.Model):
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="practitioner")
+    slug = models.SlugField(unique=True)
+    title = models.CharField(max_length=120, help_text="e.g. Aesthetic nurse practitioner")
+    bio = models.TextField(blank=True)
+    qualifications = models.TextField(blank=True)
+    registration_number = models.CharField(max_length=40, blank=True, help_text="e.g. NMC PIN or GMC number")
+    photo = models.ImageField(upload_to="practitioners/", blank=True)
+    treatments = models.ManyToManyField(Treatment, related_name="practitioners", blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["user__last_name", "user__first_name"]
+
+    def __str__(self):
+        return self.user.get_full_name() or self.user.email
+
+    def save(self, *args, **kwargs):
+        if not self.slug:
+            self.slug = slugify(f"{self.user.first_name} {self.user.last_name}") or f"practitioner-{self.user_id}"
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("practitioner_detail", args=[self.slug])
+
+    @property
+    def name(self):
+        return str(self)
+
+    @property
+    def photo_url(self):
+        return self.photo.url if self.photo else static("clinic/practitioner.svg")
+
+
+class WorkingHours(models.Model):
+    """A span of a weekday a practitioner works, in the clinic's local time. Several spans a day are fine."""
+
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="working_hours")
+    weekday = models.IntegerField(choices=Weekday.choices)
+    start = models.TimeField()
+    end = models.TimeField()
+
+    class Meta:
+        ordering = ["practitioner", "weekday", "start"]
+        verbose_name_plural = "working hours"
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="working_hours_end_after_start"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_weekday_display()} {self.start:%H:%M}-{self.end:%H:%M}"
+
+    def clean(self):
+        """Overlap between spans is checked where spans are edited together: `WorkingHoursFormSet`."""
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValidationError({"end": "The end must be after the start."})
+
+
+class TimeOff(models.Model):
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="time_off")
+    start_at = models.DateTimeField()
+    end_at = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["start_at"]
+        verbose_name_plural = "time off"
+        constraints = [
+            models.CheckConstraint(condition=Q(end_at__gt=models.F("start_at")), name="time_off_end_after_start"),
+        ]
+
+    def __str__(self):
+        return f"{self.practitioner}: {self.start_at:%Y-%m-%d %H:%M} to {self.end_at:%Y-%m-%d %H:%M}"
+
+    def clean(self):
+        if self.start_at and self.end_at and self.end_at <= self.start_at:
+            raise ValidationError({"end_at": "The end must be after the start."})

@@ -1,0 +1,90 @@
+"""Staff roles, as Django groups. The one place that says which role may do what in the admin, and how a
+view asks whether a user holds a role.
+
+The groups are created by a migration; their permissions are (re)applied after every migrate, because
+permissions of apps migrated later do not exist yet when this app's migration runs.
+"""
+
+from django.contrib.auth.models import Group, Permission
+
+PRACTITIONER = "Practitioner"
+FRONT_DESK = "Front desk"
+CLINIC_ADMIN = "Clinic admin"
+ROLE_NAMES = (PRACTITIONER, FRONT_DESK, CLINIC_ADMIN)
+
+# app_label -> model -> actions, per role. Clinic admin gets every permission of the project's apps.
+ROLE_PERMISSIONS = {
+    PRACTITIONER: {
+        "clinic": {
+            "practitioner": ["view", "change"],
+            "workinghours": ["view", "add", "change", "delete"],
+            "timeoff": ["view", "add", "change", "delete"],
+            "treatment": ["view"],
+            "room": ["view"],
+            "patient": ["view"],
+        },
+    },
+    FRONT_DESK: {
+        "clinic": {
+            "patient": ["view", "add", "change"],
+            "practitioner": ["view"],
+            "treatment": ["view"],
+            "room": ["view"],
+            "workinghours": ["view"],
+            "timeoff": ["view", "add", "change", "delete"],
+        },
+    },
+}
+PROJECT_APPS = ("clinic", "bookings", "consultations")
+
+
+def role_permissions(role: str):
+    if role == CLINIC_ADMIN:
+        return Permission.objects.filter(content_type__app_label__in=PROJECT_APPS)
+    codenames = [
+        f"{action}_{model}"
+        for app_models in ROLE_PERMISSIONS.get(role, {}).values()
+        for model, actions in app_models.items()
+        for action in actions
+    ]
+    apps = list(ROLE_PERMISSIONS.get(role, {}))
+    return Permission.objects.filter(content_type__app_label__in=apps, codename__in=codenames)
+
+
+def sync_role_permissions() -> None:
+    for role in ROLE_NAMES:
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.add(*role_permissions(role))
+
+
+def sync_role_permissions_on_migrate(sender, **kwargs):
+    if sender.name in PROJECT_APPS:
+        sync_role_permissions()
+
+
+def has_role(user, role: str) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_superuser:
+        return True
+    cache = getattr(user, "_role_names", None)
+    if cache is None:
+        cache = set(user.groups.values_list("name", flat=True))
+        user._role_names = cache
+    return role in cache or CLINIC_ADMIN in cache
+
+
+def is_practitioner(user) -> bool:
+    return has_role(user, PRACTITIONER) and hasattr(user, "practitioner")
+
+
+def is_front_desk(user) -> bool:
+    return has_role(user, FRONT_DESK)
+
+
+def is_clinic_admin(user) -> bool:
+    return has_role(user, CLINIC_ADMIN)
+
+
+def is_staff_member(user) -> bool:
+    return any(has_role(user, role) for role in ROLE_NAMES)

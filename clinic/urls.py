@@ -1,0 +1,24 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("treatments/<slug:slug>/", views.treatment_detail, name="treatment_detail"),
+    path("practitioners/", views.practitioner_list, name="practitioner_list"),
+    path("practitioners/<slug:slug>/", views.practitioner_detail, name="practitioner_detail"),
+    path("practitioners/<slug:slug>/edit/", views.practitioner_edit, name="practitioner_edit"),
+    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/profile/", views.profile, name="profile"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

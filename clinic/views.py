@@ -1,0 +1,107 @@
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+
+from . import roles, selectors, services
+from .forms import PatientProfileForm, PractitionerProfileForm, SignupForm, WorkingHoursFormSet
+from .models import Practitioner
+
+
+def home(request):
+    return render(
+        request,
+        "clinic/home.html",
+        {
+            "treatments": selectors.bookable_treatments(),
+            "practitioners": selectors.active_practitioners()[:4],
+        },
+    )
+
+
+def treatment_detail(request, slug):
+    treatment = get_object_or_404(selectors.bookable_treatments(), slug=slug)
+    practitioners = selectors.active_practitioners().filter(treatments=treatment)
+    return render(request, "clinic/treatment_detail.html", {"treatment": treatment, "practitioners": practitioners})
+
+
+def practitioner_list(request):
+    return render(request, "clinic/practitioner_list.html", {"practitioners": selectors.active_practitioners()})
+
+
+def practitioner_detail(request, slug):
+    try:
+        practitioner = selectors.practitioner_profile(slug)
+    except Practitioner.DoesNotExist:
+        raise Http404("No such practitioner.") from None
+    return render(
+        request,
+        "clinic/practitioner_detail.html",
+        {
+            "practitioner": practitioner,
+            "can_edit": can_edit_practitioner(request.user, practitioner),
+        },
+    )
+
+
+def can_edit_practitioner(user, practitioner) -> bool:
+    return roles.is_clinic_admin(user) or (user.is_authenticated and practitioner.user_id == user.pk)
+
+
+@login_required
+def practitioner_edit(request, slug):
+    practitioner = get_object_or_404(Practitioner.objects.select_related("user"), slug=slug)
+    if not can_edit_practitioner(request.user, practitioner):
+        raise PermissionDenied("You can only edit your own profile.")
+    form = PractitionerProfileForm(request.POST or None, request.FILES or None, instance=practitioner)
+    hours = WorkingHoursFormSet(request.POST or None, instance=practitioner, prefix="hours")
+    if request.method == "POST" and form.is_valid() and hours.is_valid():
+        with transaction.atomic():
+            form.save()
+            hours.save()
+        messages.success(request, "Your profile and working hours are saved.")
+        return redirect(practitioner)
+    if request.method == "POST":
+        messages.error(request, "Nothing was saved: please correct the errors below.")
+    return render(
+        request, "clinic/practitioner_edit.html", {"practitioner": practitioner, "form": form, "hours": hours}
+    )
+
+
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        patient = services.register_patient(
+            email=data["email"],
+            password=data["password1"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            phone=data["phone"],
+            date_of_birth=data["date_of_birth"],
+        )
+        login(request, patient.user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome, {patient.user.first_name}. Your account is ready.")
+        return redirect(request.GET.get("next") or "home")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+def profile(request):
+    patient = getattr(request.user, "patient", None)
+    if patient is None:
+        if roles.is_practitioner(request.user):
+            return redirect("practitioner_edit", request.user.practitioner.slug)
+        raise Http404("Staff accounts have no patient profile.")
+    form = PatientProfileForm(request.POST or None, instance=patient)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        services.update_patient_profile(patient, **data)
+        messages.success(request, "Your details are saved.")
+        return redirect("profile")
+    return render(request, "clinic/profile.html", {"form": form})

@@ -1,0 +1,116 @@
+"""Factories for tests: real rows in the real database, with sensible defaults."""
+
+import datetime
+from decimal import Decimal
+
+import factory
+from django.contrib.auth.models import Group
+
+from clinic import roles
+from clinic.models import Patient, Practitioner, Room, TimeOff, Treatment, User, WorkingHours
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    password = factory.django.Password(PASSWORD)
+
+
+class PatientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Patient
+
+    user = factory.SubFactory(UserFactory)
+    phone = "07700 900123"
+    date_of_birth = datetime.date(1990, 1, 15)
+
+
+class TreatmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Treatment
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Microneedling area {n}")
+    slug = factory.Sequence(lambda n: f"microneedling-{n}")
+    kind = Treatment.Kind.SESSION
+    duration_minutes = 60
+    buffer_after_minutes = 15
+    price = Decimal("250.00")
+    body_areas = ["thighs"]
+    min_days_between_sessions = 28
+    needs_cleared_intake = True
+    pre_care = "Avoid alcohol for 48 hours."
+    aftercare = "Moisturise; no sun for 24 hours."
+
+
+class ConsultationFactory(TreatmentFactory):
+    name = "Free consultation"
+    slug = "consultation"
+    kind = Treatment.Kind.CONSULTATION
+    duration_minutes = 30
+    buffer_after_minutes = 0
+    price = Decimal("0")
+    body_areas = []
+    min_days_between_sessions = 0
+    needs_cleared_intake = False
+
+
+class RoomFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Room
+
+    name = factory.Sequence(lambda n: f"Room {n}")
+
+
+class PractitionerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Practitioner
+        skip_postgeneration_save = True
+
+    user = factory.SubFactory(UserFactory)
+    title = "Aesthetic nurse"
+    bio = "Experienced practitioner."
+    slug = factory.Sequence(lambda n: f"practitioner-{n}")
+
+    @factory.post_generation
+    def role(self, create, extracted, **kwargs):
+        if create:
+            self.user.groups.add(Group.objects.get(name=roles.PRACTITIONER))
+
+    @factory.post_generation
+    def treatments(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.treatments.set(extracted)
+
+
+class WorkingHoursFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WorkingHours
+
+    practitioner = factory.SubFactory(PractitionerFactory)
+    weekday = 0
+    start = datetime.time(9, 0)
+    end = datetime.time(17, 0)
+
+
+class TimeOffFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TimeOff
+
+    practitioner = factory.SubFactory(PractitionerFactory)
+
+
+def staff_user(role: str, **kwargs) -> User:
+    user = UserFactory(**kwargs)
+    user.groups.add(Group.objects.get(name=role))
+    if role == roles.CLINIC_ADMIN:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    return user
