@@ -1,0 +1,71 @@
+"""The documented production environment passes Django's deployment checklist and sends the security headers."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from clinic import roles
+from tests.factories import PatientFactory, staff_user
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION_ENV = {
+    "DEBUG": "0",
+    "SECRET_KEY": "k" * 20 + "a-long-random-production-secret-0123456789-XYZ",
+    "ALLOWED_HOSTS": "clinic.example",
+    "DATABASE_URL": "sqlite:///:memory:",
+}
+
+
+def run_manage(*args, env_overrides):
+    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS")}
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_check_deploy_reports_nothing_for_the_documented_production_environment():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env_overrides=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "SECRET_KEY"}
+    result = run_manage("check", env_overrides=env)
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+@pytest.mark.django_db
+def test_pages_send_csp_frame_denial_and_referrer_policy(client):
+    response = client.get(reverse("home"))
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.django_db
+def test_pages_carry_no_inline_script(client):
+    body = client.get(reverse("home")).content.decode()
+    for tag in body.split("<script")[1:]:
+        assert tag.split(">", 1)[0].strip().startswith("src="), f"inline script: <script{tag[:80]}"
+
+
+@pytest.mark.django_db
+def test_staff_sessions_expire_after_idle_time_and_patients_keep_theirs(client, settings):
+    settings.STAFF_IDLE_TIMEOUT_SECONDS = 900
+    client.force_login(staff_user(roles.FRONT_DESK))
+    client.get(reverse("home"))
+    assert client.session.get_expiry_age() == 900
+    client.logout()
+    client.force_login(PatientFactory().user)
+    client.get(reverse("home"))
+    assert client.session.get_expiry_age() == settings.SESSION_COOKIE_AGE
