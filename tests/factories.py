@@ -12,6 +12,12 @@ from clinic.models import Patient, Practitioner, Room, TimeOff, Treatment, User,
 PASSWORD = "correct-horse-battery-staple"
 
 
+def role_group(role: str) -> Group:
+    """The role's group. Transactional tests flush the tables after each test, which removes the groups
+    the migration made; get_or_create brings them back."""
+    return Group.objects.get_or_create(name=role)[0]
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
@@ -82,7 +88,7 @@ class PractitionerFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def role(self, create, extracted, **kwargs):
         if create:
-            self.user.groups.add(Group.objects.get(name=roles.PRACTITIONER))
+            self.user.groups.add(role_group(roles.PRACTITIONER))
 
     @factory.post_generation
     def treatments(self, create, extracted, **kwargs):
@@ -109,7 +115,7 @@ class TimeOffFactory(factory.django.DjangoModelFactory):
 
 def staff_user(role: str, **kwargs) -> User:
     user = UserFactory(**kwargs)
-    user.groups.add(Group.objects.get(name=role))
+    user.groups.add(role_group(role))
     if role == roles.CLINIC_ADMIN:
         user.is_staff = True
         user.save(update_fields=["is_staff"])

@@ -144,6 +144,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         with transaction.atomic():
+            roles.sync_role_permissions()
             treatments = self.seed_treatments()
             self.seed_rooms()
             self.seed_practitioners(treatments)
