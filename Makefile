@@ -36,6 +36,10 @@ run: seed
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+## make test-fast: everything but the real-browser tests, for quick local work.
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

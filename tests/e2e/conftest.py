@@ -1,0 +1,72 @@
+"""Real-browser tests: Playwright driving Debian's Chromium against the app on a live server.
+
+Chromium comes from `apt-get install chromium` (.ci/run installs it when missing); Playwright's own
+browser download is unreachable here and never used. Without Chromium these tests skip, or fail under
+REQUIRE_SERVICES=1 as every service test does.
+"""
+
+import os
+import shutil
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail("REQUIRE_SERVICES=1 but Chromium is missing: apt-get install -y chromium", pytrace=False)
+        pytest.skip("Chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def new_page(browser, viewport):
+    context = browser.new_context(viewport=viewport, locale="en-GB", timezone_id="Europe/London")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.csp_violations = []
+    page.on("console", lambda msg: _record_csp_violation(page, msg))
+    return page
+
+
+def _record_csp_violation(page, message):
+    if "Content Security Policy" in message.text:
+        page.csp_violations.append(message.text)
+
+
+@pytest.fixture(params=["desktop", "phone"])
+def page(request, browser, live_server):
+    """A fresh page; every journey runs at desktop size and at a phone's (390 x 844)."""
+    viewport = DESKTOP if request.param == "desktop" else PHONE
+    page = new_page(browser, viewport)
+    page.base_url = live_server.url
+    page.is_phone = request.param == "phone"
+    yield page
+    violations = list(page.csp_violations)
+    page.context.close()
+    assert not violations, f"the content security policy blocked something: {violations}"

@@ -1,0 +1,51 @@
+"""A visitor browses the clinic, signs up and edits their details: in a real browser, at desktop and phone size."""
+
+import pytest
+from playwright.sync_api import expect
+
+from clinic.models import Patient
+from tests.e2e.helpers import assert_accessible, open_menu_if_collapsed
+from tests.factories import PractitionerFactory, TreatmentFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_visitor_browses_and_signs_up(page):
+    treatment = TreatmentFactory(name="Microneedling for cellulite: thighs", slug="microneedling-thighs")
+    PractitionerFactory(user__first_name="Amelia", user__last_name="Hart", treatments=[treatment])
+
+    page.goto(page.base_url + "/")
+    expect(page.get_by_role("heading", name="Treatments")).to_be_visible()
+    assert_accessible(page)
+
+    page.get_by_role("link", name="Microneedling for cellulite: thighs").click()
+    expect(page.get_by_role("heading", name="Before your session")).to_be_visible()
+    assert_accessible(page)
+
+    open_menu_if_collapsed(page)
+    page.get_by_role("link", name="Practitioners", exact=True).click()
+    page.get_by_role("link", name="Amelia Hart").click()
+    expect(page.get_by_text("Aesthetic nurse")).to_be_visible()
+    assert_accessible(page)
+
+    open_menu_if_collapsed(page)
+    page.get_by_role("link", name="Create account").click()
+    assert_accessible(page)
+    page.get_by_label("First name").fill("Jo")
+    page.get_by_label("Last name").fill("Bloggs")
+    page.get_by_label("Email").fill("jo@example.com")
+    page.get_by_label("Phone").fill("07700 900456")
+    page.get_by_label("Date of birth").fill("1990-04-01")
+    page.locator("#id_password1").fill("a-long-unusual-pass")
+    page.locator("#id_password2").fill("a-long-unusual-pass")
+    page.get_by_role("button", name="Create my account").click()
+    expect(page.get_by_text("Your account is ready")).to_be_visible()
+    assert Patient.objects.filter(user__email="jo@example.com").exists()
+
+
+def test_sign_up_errors_are_shown_and_announced(page):
+    page.goto(page.base_url + "/accounts/signup/")
+    page.get_by_role("button", name="Create my account").click()
+    expect(page.get_by_text("This field is required.").first).to_be_visible()
+    assert_accessible(page)
+    assert not Patient.objects.exists()
