@@ -1,6 +1,10 @@
 from django.contrib import admin
+from django.utils import timezone
 
-from .models import Appointment, AppointmentEvent
+from clinic.admin import TreatmentAdmin
+
+from .models import AftercareCheckIn, Appointment, AppointmentEvent, Reminder, TreatmentReminder
+from .reminders.services import retry_failed_reminder
 
 
 class AppointmentEventInline(admin.TabularInline):
@@ -19,3 +23,87 @@ class AppointmentAdmin(admin.ModelAdmin):
     list_select_related = ("treatment", "practitioner__user", "patient__user", "room")
     raw_id_fields = ("patient",)
     inlines = [AppointmentEventInline]
+
+
+# --- Reminders -------------------------------------------------------------------------------------
+
+
+class ReminderInline(admin.TabularInline):
+    model = Reminder
+    extra = 0
+    can_delete = False
+    fields = ("kind", "channel", "due_at", "status", "attempts", "sent_at", "last_error", "cancel_reason")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+AppointmentAdmin.inlines = [*AppointmentAdmin.inlines, ReminderInline]
+
+
+@admin.register(Reminder)
+class ReminderAdmin(admin.ModelAdmin):
+    """The outbox as the front desk sees it: what went, what is waiting, what failed and why."""
+
+    list_display = ("due_at", "kind", "channel", "status", "attempts", "sent_at", "patient", "last_error")
+    list_filter = ("status", "kind", "channel")
+    date_hierarchy = "due_at"
+    search_fields = ("appointment__patient__user__email", "appointment__patient__user__last_name")
+    list_select_related = ("appointment__patient__user",)
+    readonly_fields = (
+        "appointment",
+        "kind",
+        "channel",
+        "due_at",
+        "next_attempt_at",
+        "status",
+        "attempts",
+        "claims",
+        "sent_at",
+        "last_error",
+        "cancel_reason",
+        "created_at",
+        "updated_at",
+    )
+    actions = ["retry"]
+
+    @admin.display(description="patient")
+    def patient(self, obj):
+        return obj.appointment.patient
+
+    @admin.action(description="Try the selected failed reminders again")
+    def retry(self, request, queryset):
+        failed = list(queryset.filter(status=Reminder.Status.FAILED))
+        for reminder in failed:
+            retry_failed_reminder(reminder)
+        self.message_user(request, f"{len(failed)} failed reminder(s) will be sent again within a minute.")
+
+    def has_add_permission(self, request):
+        return False
+
+
+class TreatmentReminderInline(admin.TabularInline):
+    model = TreatmentReminder
+    extra = 0
+    fields = ("kind", "enabled", "offset_hours", "subject", "extra_text")
+
+
+# The treatment's page is where its reminder timeline is edited.
+TreatmentAdmin.inlines = [*TreatmentAdmin.inlines, TreatmentReminderInline]
+
+
+@admin.register(AftercareCheckIn)
+class AftercareCheckInAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "answer", "needs_attention", "followed_up_at", "appointment")
+    list_filter = ("needs_attention", "answer", ("followed_up_at", admin.EmptyFieldListFilter))
+    list_select_related = ("appointment__patient__user", "appointment__treatment", "appointment__practitioner__user")
+    readonly_fields = ("appointment", "answer", "details", "needs_attention", "created_at")
+    actions = ["mark_followed_up"]
+
+    @admin.action(description="Mark as followed up")
+    def mark_followed_up(self, request, queryset):
+        count = queryset.filter(followed_up_at__isnull=True).update(
+            followed_up_at=timezone.now(), followed_up_by=request.user
+        )
+        self.message_user(request, f"{count} check-in(s) marked as followed up.")

@@ -101,3 +101,134 @@ class AppointmentEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_action_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+
+# --- Reminders: the outbox Celery drains (rules in bookings/reminders/timing.py) --------------------
+
+
+class ReminderKind(models.TextChoices):
+    CONFIRMATION = "confirmation", "Booking confirmation"
+    PRE_CARE = "pre_care", "Pre-care (7 days before)"
+    PRE_CARE_48H = "pre_care_48h", "Pre-care (48 hours before)"
+    REMINDER_24H = "reminder_24h", "Appointment reminder (24 hours before)"
+    AFTERCARE = "aftercare", "Aftercare"
+    CHECK_IN = "check_in", "How is your skin? (3 days after)"
+    NEXT_SESSION = "next_session", "Book your next session"
+
+
+class ReminderChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "Text message"
+
+
+class ReminderQuerySet(models.QuerySet):
+    def unsent(self):
+        return self.filter(status__in=Reminder.UNSENT_STATUSES)
+
+
+class Reminder(models.Model):
+    """One message to one patient on one channel, due at a time: a row of the outbox.
+
+    pending -> queued (claimed by the dispatcher, with a lease) -> sent, in ONE transaction with the send.
+    A failed send goes back to pending with a later `next_attempt_at`, or to failed after the last attempt.
+    A queued row whose lease ran out (task lost with Redis, worker killed) is claimed again.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    UNSENT_STATUSES = (Status.PENDING, Status.QUEUED)
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=20, choices=ReminderKind.choices)
+    channel = models.CharField(max_length=10, choices=ReminderChannel.choices, default=ReminderChannel.EMAIL)
+    due_at = models.DateTimeField(help_text="When the timeline says it should go out (UTC).")
+    next_attempt_at = models.DateTimeField(
+        help_text="The dispatcher may claim the row from then: the due time, a retry's backoff, or a lease's end."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0, help_text="Send attempts that finished (sent or an error).")
+    claims = models.PositiveIntegerField(default=0, help_text="Times the dispatcher queued it.")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    cancel_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ReminderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["appointment", "kind", "channel"], name="reminder_once_per_kind_channel"),
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False), name="reminder_sent_has_sent_at"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="reminder_claimable")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} by {self.channel} for appointment {self.appointment_id} ({self.status})"
+
+
+class TreatmentReminder(models.Model):
+    """A treatment's version of one step of the timeline: on or off, when, and extra words.
+
+    Rows are seeded from the defaults in `bookings.reminders.timing` for every treatment; a missing row
+    means the default.
+    """
+
+    treatment = models.ForeignKey(Treatment, on_delete=models.CASCADE, related_name="reminder_settings")
+    kind = models.CharField(max_length=20, choices=ReminderKind.choices)
+    enabled = models.BooleanField(default=True)
+    offset_hours = models.IntegerField(
+        null=True,
+        blank=True,
+        help_text="Hours before the start (pre-care, reminder) or after the end (aftercare, check-in, next "
+        "session). Empty: the default. Ignored for the confirmation, which goes at booking.",
+    )
+    subject = models.CharField(max_length=150, blank=True, help_text="Empty: the default subject.")
+    extra_text = models.TextField(blank=True, help_text="Added to the message, after the standard text.")
+
+    class Meta:
+        ordering = ["treatment", "kind"]
+        constraints = [models.UniqueConstraint(fields=["treatment", "kind"], name="treatment_reminder_once")]
+
+    def __str__(self):
+        return f"{self.treatment}: {self.get_kind_display()}"
+
+
+class AftercareCheckIn(models.Model):
+    """A patient's answer to 'how is your skin?' a few days after a session. Concerning answers are flagged
+    for the practitioner and the front desk until someone follows them up."""
+
+    class Answer(models.TextChoices):
+        FINE = "fine", "Fine, healing well"
+        REDNESS = "redness", "Still some redness"
+        SWELLING = "swelling", "Still some swelling"
+        BRUISING = "bruising", "Some bruising"
+        INFECTION = "infection", "Signs of infection: spreading redness, heat, pus or fever"
+        OTHER = "other", "Something else"
+
+    CONCERNING_ANSWERS = (Answer.INFECTION, Answer.OTHER)
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="check_ins")
+    answer = models.CharField(max_length=20, choices=Answer.choices)
+    details = models.TextField(blank=True)
+    needs_attention = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    followed_up_at = models.DateTimeField(null=True, blank=True)
+    followed_up_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "aftercare check-in"
+
+    def __str__(self):
+        return f"{self.get_answer_display()} ({self.appointment})"

@@ -174,7 +174,23 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # The reminder outbox's dispatcher (bookings/tasks.py): claims due reminders, queues one send each.
+    "dispatch-due-reminders": {
+        "task": "bookings.tasks.dispatch_due_reminders",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+}
+
+# --- Reminders (bookings/reminders/) ---------------------------------------------------------------
+SMS_BACKEND = env("SMS_BACKEND", default="bookings.reminders.sms.FileSmsBackend")
+SMS_FILE_PATH = env.path("SMS_FILE_PATH", default=VAR_DIR / "sms")
+# A claimed reminder not sent within the lease (task lost with the broker, worker killed) is claimed again.
+REMINDER_LEASE_SECONDS = env.int("REMINDER_LEASE_SECONDS", default=300)
+REMINDER_MAX_ATTEMPTS = env.int("REMINDER_MAX_ATTEMPTS", default=5)
+REMINDER_RETRY_BASE_SECONDS = env.int("REMINDER_RETRY_BASE_SECONDS", default=60)
+REMINDER_DISPATCH_BATCH = env.int("REMINDER_DISPATCH_BATCH", default=500)
 
 # --- API ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

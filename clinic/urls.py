@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/profile/", views.profile, name="profile"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("aftercare/check-in/", include("bookings.reminders.urls")),
     path("admin/", admin.site.urls),
 ]
 

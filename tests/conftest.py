@@ -47,3 +47,4 @@ def _fast_passwords(settings):
 @pytest.fixture(autouse=True)
 def _mail_in_memory(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.SMS_BACKEND = "bookings.reminders.sms.LocmemSmsBackend"

@@ -6,9 +6,15 @@ Contract (the booking service depends on it; keep the signature):
 Called by every booking service write (book, reschedule, cancel, check in, complete, no-show) inside the
 same transaction, after the appointment row is saved. It makes the appointment's reminder rows match its
 current state: creates the missing ones, moves unsent ones when the time changed, cancels unsent ones
-when the appointment is cancelled. Idempotent. A no-op until the reminders issue lands.
+when the appointment is cancelled. Idempotent. It only writes rows: a booking never waits for the broker.
+
+Where things live: `timing` (the timeline, the one module with the rules), `services` (outbox writes,
+dispatcher, sending), `messages` (email and SMS content), `sms` (SMS backends), `selectors` (reads for
+pages), `views` (the patient's 3-day check-in form); the Celery tasks are in `bookings/tasks.py`.
 """
 
 
 def sync_reminders(appointment) -> None:
-    return None
+    from bookings.reminders.services import sync_reminders as sync
+
+    sync(appointment)

@@ -1,0 +1,130 @@
+"""What a reminder says and how it leaves: an email with plain-text and HTML parts (templates under
+templates/reminders/), or a text message through the SMS backend. Times are shown in the clinic's zone."""
+
+import re
+import zoneinfo
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from bookings.models import ReminderChannel
+from bookings.reminders import timing
+from bookings.reminders.sms import get_sms_backend
+
+
+class PermanentDeliveryError(Exception):
+    """Retrying cannot help (no address to send to): the reminder fails at once, with this reason."""
+
+
+def clinic_time(value):
+    return timezone.localtime(value, zoneinfo.ZoneInfo(settings.CLINIC_TIME_ZONE))
+
+
+def when_text(value) -> str:
+    """e.g. 'Sunday 28 March 2027 at 10:00', in the clinic's zone."""
+    local = clinic_time(value)
+    return f"{date_format(local, 'l j F Y')} at {local:%H:%M}"
+
+
+def absolute_url(path: str) -> str:
+    return settings.CLINIC["SITE_URL"].rstrip("/") + path
+
+
+def first_url(candidates, fallback: str = "/") -> str:
+    """The first URL name that exists, as an absolute link; other engineers' pages may not have landed yet."""
+    for name, args in candidates:
+        try:
+            return absolute_url(reverse(name, args=args))
+        except NoReverseMatch:
+            continue
+    return absolute_url(fallback)
+
+
+def links_for(appointment) -> dict:
+    my_appointments = [("my_appointments", ()), ("appointment_list", ())]
+    return {
+        "manage": first_url([("appointment_detail", (appointment.pk,)), *my_appointments]),
+        "reschedule": first_url([("appointment_reschedule", (appointment.pk,)), *my_appointments]),
+        "cancel": first_url([("appointment_cancel", (appointment.pk,)), *my_appointments]),
+        "intake_confirm": first_url([("intake_confirm", (appointment.pk,)), ("intake", ())]),
+        "check_in": absolute_url(reverse("aftercare_check_in", args=[appointment.pk])),
+        "book_next": first_url([("book_treatment", (appointment.treatment.slug,)), *my_appointments]),
+    }
+
+
+def context_for(reminder) -> dict:
+    appointment = reminder.appointment
+    return {
+        "reminder": reminder,
+        "appointment": appointment,
+        "patient": appointment.patient,
+        "first_name": appointment.patient.user.first_name or "there",
+        "treatment": appointment.treatment,
+        "practitioner": appointment.practitioner,
+        "when": when_text(appointment.start_at),
+        "ends": f"{clinic_time(appointment.end_at):%H:%M}",
+        "clinic": settings.CLINIC,
+        "links": links_for(appointment),
+        "subject": timing.subject_for(appointment, reminder.kind),
+        "extra_text": timing.extra_text_for(appointment, reminder.kind),
+        "is_session": appointment.treatment.kind == appointment.treatment.Kind.SESSION,
+    }
+
+
+def message_id(reminder) -> str:
+    """The same Message-ID on every try of one reminder: mail clients fold a rare duplicate into one."""
+    domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip("> ") or "clinic.example"
+    return f"<reminder-{reminder.pk}-{reminder.kind}@{domain}>"
+
+
+def build_email(reminder) -> EmailMultiAlternatives:
+    context = context_for(reminder)
+    address = reminder.appointment.patient.user.email
+    if not address:
+        raise PermanentDeliveryError("the patient has no email address")
+    email = EmailMultiAlternatives(
+        subject=f"{context['subject']} - {settings.CLINIC['NAME']}",
+        body=re.sub(r"\n{3,}", "\n\n", render_to_string(f"reminders/email/{reminder.kind}.txt", context)).strip()
+        + "\n",
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[address],
+        reply_to=[settings.CLINIC["EMAIL"]],
+        headers={"Message-ID": message_id(reminder), "X-Clinic-Reminder": str(reminder.pk)},
+    )
+    email.attach_alternative(render_to_string(f"reminders/email/{reminder.kind}.html", context), "text/html")
+    if reminder.kind == timing.Kind.CONFIRMATION:
+        attach_calendar_file(email, reminder.appointment)
+    return email
+
+
+def attach_calendar_file(email, appointment) -> None:
+    """The .ics for the patient's calendar, when the calendar helper (bookings/ics.py) is installed."""
+    try:
+        from bookings import ics
+    except ImportError:
+        return
+    for name in ("appointment_ics", "ics_for_appointment", "build_ics", "calendar_for"):
+        build = getattr(ics, name, None)
+        if callable(build):
+            content = build(appointment)
+            email.attach("appointment.ics", content, "text/calendar")
+            return
+
+
+def build_sms(reminder) -> str:
+    return render_to_string(f"reminders/sms/{reminder.kind}.txt", context_for(reminder)).strip()
+
+
+def deliver(reminder) -> None:
+    """Hand the message to the backend; raises when it was not accepted."""
+    if reminder.channel == ReminderChannel.SMS:
+        phone = reminder.appointment.patient.phone
+        if not phone:
+            raise PermanentDeliveryError("the patient has no phone number")
+        get_sms_backend().send(phone, build_sms(reminder), reference=str(reminder.pk))
+        return
+    build_email(reminder).send(fail_silently=False)

@@ -1,0 +1,149 @@
+"""The reminder timeline: which messages an appointment gets, on which channels, and when. The one place
+these rules live; the outbox, the dispatcher and the pages ask here.
+
+Offsets are plain durations (48 hours before is 48 real hours, also across a daylight-saving change); the
+texts show every time in the clinic's zone.
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from bookings.models import Appointment, ReminderChannel, ReminderKind, TreatmentReminder
+from clinic.models import Treatment
+
+Kind = ReminderKind
+AT_BOOKING, BEFORE_START, AFTER_END = "at_booking", "before_start", "after_end"
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str
+    anchor: str
+    default_offset_hours: int | None
+    subject: str
+    essential: bool  # confirmations and safety messages go even to patients who opted out of the rest
+    sms: bool  # also sent by text message to patients who opted in
+    sessions_only: bool  # needles only: nothing to prepare for or heal from after a consultation
+
+
+# `None` offset for the next session: the treatment's minimum interval between sessions of a course.
+TIMELINE = (
+    Step(Kind.CONFIRMATION, AT_BOOKING, 0, "Your appointment is booked", True, True, False),
+    Step(Kind.PRE_CARE, BEFORE_START, 7 * 24, "Preparing for your session: the week before", True, False, True),
+    Step(Kind.PRE_CARE_48H, BEFORE_START, 48, "Your session is in 2 days: no alcohol from now", True, True, True),
+    Step(Kind.REMINDER_24H, BEFORE_START, 24, "See you tomorrow", False, True, False),
+    Step(Kind.AFTERCARE, AFTER_END, 0, "Looking after your skin after today's session", True, False, True),
+    Step(Kind.CHECK_IN, AFTER_END, 3 * 24, "How is your skin?", False, False, True),
+    Step(Kind.NEXT_SESSION, AFTER_END, None, "Time to book your next session", False, False, True),
+)
+STEPS = {step.kind: step for step in TIMELINE}
+ESSENTIAL_KINDS = frozenset(step.kind for step in TIMELINE if step.essential)
+LIVE_BEFORE = (Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN)
+
+
+@dataclass(frozen=True)
+class PlannedReminder:
+    kind: str
+    channel: str
+    due_at: datetime.datetime
+
+
+def default_settings(treatment: Treatment) -> list[TreatmentReminder]:
+    """The rows a new treatment starts with: the timeline as it is, minus needle-only steps for consultations."""
+    return [
+        TreatmentReminder(
+            treatment=treatment,
+            kind=step.kind,
+            enabled=not (step.sessions_only and treatment.kind == Treatment.Kind.CONSULTATION),
+            offset_hours=step.default_offset_hours,
+        )
+        for step in TIMELINE
+    ]
+
+
+def seed_treatment_reminders(treatment: Treatment) -> None:
+    TreatmentReminder.objects.bulk_create(default_settings(treatment), ignore_conflicts=True)
+
+
+def treatment_settings(treatment: Treatment) -> dict[str, TreatmentReminder]:
+    """The treatment's rows by kind, filled in from the defaults where a row is missing."""
+    saved = {row.kind: row for row in treatment.reminder_settings.all()}
+    return {row.kind: saved.get(row.kind, row) for row in default_settings(treatment)}
+
+
+def offset_for(step: Step, setting: TreatmentReminder, treatment: Treatment) -> datetime.timedelta:
+    hours = setting.offset_hours
+    if hours is None:
+        hours = step.default_offset_hours
+    if hours is None:  # next session: when the course interval has passed
+        return datetime.timedelta(days=treatment.min_days_between_sessions)
+    return datetime.timedelta(hours=hours)
+
+
+def due_at(appointment: Appointment, step: Step, setting: TreatmentReminder, now: datetime.datetime):
+    """When this step should go out, or None when it does not apply to this appointment."""
+    if (
+        step.kind == Kind.NEXT_SESSION
+        and not appointment.treatment.min_days_between_sessions
+        and (setting.offset_hours is None)
+    ):
+        return None  # a one-off treatment has no course to continue
+    offset = offset_for(step, setting, appointment.treatment)
+    if step.anchor == AT_BOOKING:
+        return appointment.created_at or now
+    if step.anchor == BEFORE_START:
+        return appointment.start_at - offset
+    end = appointment.end_at
+    if appointment.status == Appointment.Status.COMPLETED:
+        end = min(end, now)  # checked out early: the aftercare goes at check-out
+    return end + offset
+
+
+def wanted(appointment: Appointment, kind: str) -> bool:
+    """Whether the appointment, as it is now, still calls for this kind of message."""
+    status = appointment.status
+    if status in (Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW):
+        return False
+    if STEPS[kind].anchor == AFTER_END:
+        return status in LIVE_BEFORE or status == Appointment.Status.COMPLETED
+    return True
+
+
+def channels_for(patient, step: Step) -> list[str]:
+    channels = [ReminderChannel.EMAIL]
+    if step.sms and patient.sms_opt_in and patient.phone:
+        channels.append(ReminderChannel.SMS)
+    return channels
+
+
+def patient_accepts(patient, kind: str) -> bool:
+    return kind in ESSENTIAL_KINDS or not patient.non_essential_opt_out
+
+
+def plan(appointment: Appointment, now: datetime.datetime | None = None) -> list[PlannedReminder]:
+    """Every message the appointment calls for right now, with its time; past times are the caller's to judge."""
+    now = now or timezone.now()
+    settings_by_kind = treatment_settings(appointment.treatment)
+    planned = []
+    for step in TIMELINE:
+        setting = settings_by_kind[step.kind]
+        if not setting.enabled or not wanted(appointment, step.kind):
+            continue
+        if not patient_accepts(appointment.patient, step.kind):
+            continue
+        when = due_at(appointment, step, setting, now)
+        if when is None:
+            continue
+        planned.extend(PlannedReminder(step.kind, channel, when) for channel in channels_for(appointment.patient, step))
+    return planned
+
+
+def subject_for(appointment: Appointment, kind: str) -> str:
+    setting = treatment_settings(appointment.treatment)[kind]
+    return setting.subject or STEPS[kind].subject
+
+
+def extra_text_for(appointment: Appointment, kind: str) -> str:
+    return treatment_settings(appointment.treatment)[kind].extra_text

@@ -1,0 +1,17 @@
+"""Celery tasks of the reminder outbox. Short tasks only: nothing waits on the broker with an ETA."""
+
+from celery import shared_task
+
+from bookings.reminders import services
+
+
+@shared_task(ignore_result=True)
+def dispatch_due_reminders() -> int:
+    """Run by beat every minute: claim due reminders and queue one send task per reminder."""
+    return services.dispatch_due_reminders(enqueue=lambda reminder_id: send_reminder.delay(reminder_id))
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def send_reminder(reminder_id: int) -> str:
+    """Safe to run twice or concurrently: only the task that finds the row queued sends it."""
+    return services.send_reminder(reminder_id)

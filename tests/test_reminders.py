@@ -1,0 +1,421 @@
+"""The reminder outbox without a broker: the timeline, moving and cancelling with the appointment, sending
+once, retries, preferences, content, daylight saving, and the patient's 3-day check-in."""
+
+import datetime
+
+import pytest
+from django.core import mail
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from bookings.models import AftercareCheckIn, Appointment, Reminder, TreatmentReminder
+from bookings.reminders import selectors, services, sms, sync_reminders
+from bookings.reminders.timing import Kind
+from tests.factories import (
+    PASSWORD,
+    AppointmentFactory,
+    ConsultationFactory,
+    PatientFactory,
+    TreatmentFactory,
+    staff_user,
+)
+
+pytestmark = pytest.mark.django_db
+UTC = datetime.UTC
+ALL_KINDS = {k.value for k in Kind}
+
+
+@pytest.fixture(autouse=True)
+def _empty_sms_outbox():
+    sms.outbox.clear()
+
+
+def hours_from_now(hours: float) -> datetime.datetime:
+    return (timezone.now() + datetime.timedelta(hours=hours)).replace(second=0, microsecond=0)
+
+
+def book(start_at=None, **kwargs) -> Appointment:
+    """A booking as the booking service makes it: the row, then its reminders, in one transaction."""
+    with transaction.atomic():
+        appointment = AppointmentFactory(**({"start_at": start_at} if start_at else {}), **kwargs)
+        sync_reminders(appointment)
+    return appointment
+
+
+def save_and_sync(appointment, **changes):
+    with transaction.atomic():
+        for field, value in changes.items():
+            setattr(appointment, field, value)
+        appointment.save()
+        sync_reminders(appointment)
+
+
+def reschedule(appointment, start_at):
+    duration = appointment.end_at - appointment.start_at
+    buffer = appointment.busy_until - appointment.end_at
+    save_and_sync(appointment, start_at=start_at, end_at=start_at + duration, busy_until=start_at + duration + buffer)
+
+
+def rows(appointment, **filters):
+    return {r.kind: r for r in appointment.reminders.filter(channel="email", **filters)}
+
+
+def make_due(*reminders):
+    past = timezone.now() - datetime.timedelta(seconds=1)
+    Reminder.objects.filter(pk__in=[r.pk for r in reminders]).update(due_at=past, next_attempt_at=past)
+
+
+def send_due(django_capture_on_commit_callbacks) -> int:
+    """What one beat tick does, with the send task run in-process."""
+    with django_capture_on_commit_callbacks(execute=True):
+        return services.dispatch_due_reminders(enqueue=services.send_reminder)
+
+
+def sent_kinds():
+    return [m.extra_headers["X-Clinic-Reminder"] for m in mail.outbox]
+
+
+# --- The timeline -------------------------------------------------------------------------------------
+
+
+def test_a_booking_ten_days_ahead_gets_the_whole_timeline_at_the_right_times():
+    appointment = book(hours_from_now(240))
+    by_kind = rows(appointment)
+    assert set(by_kind) == ALL_KINDS
+    start, end = appointment.start_at, appointment.end_at
+    assert by_kind[Kind.PRE_CARE].due_at == start - datetime.timedelta(days=7)
+    assert by_kind[Kind.PRE_CARE_48H].due_at == start - datetime.timedelta(hours=48)
+    assert by_kind[Kind.REMINDER_24H].due_at == start - datetime.timedelta(hours=24)
+    assert by_kind[Kind.AFTERCARE].due_at == end
+    assert by_kind[Kind.CHECK_IN].due_at == end + datetime.timedelta(days=3)
+    assert by_kind[Kind.NEXT_SESSION].due_at == end + datetime.timedelta(days=28)  # the course interval
+    assert by_kind[Kind.CONFIRMATION].due_at <= timezone.now()
+    assert {r.status for r in by_kind.values()} == {Reminder.Status.PENDING}
+
+
+def test_a_booking_30_hours_ahead_gets_no_7_day_or_48_hour_reminder():
+    appointment = book(hours_from_now(30))
+    assert set(rows(appointment)) == ALL_KINDS - {Kind.PRE_CARE, Kind.PRE_CARE_48H}
+
+
+def test_sync_is_idempotent():
+    appointment = book(hours_from_now(240))
+    before = list(appointment.reminders.values_list("pk", "kind", "due_at", "status"))
+    with transaction.atomic():
+        sync_reminders(appointment)
+        sync_reminders(appointment)
+    assert list(appointment.reminders.values_list("pk", "kind", "due_at", "status")) == before
+
+
+def test_a_consultation_gets_a_confirmation_and_a_reminder_only():
+    appointment = book(hours_from_now(240), treatment=ConsultationFactory())
+    assert set(rows(appointment)) == {Kind.CONFIRMATION, Kind.REMINDER_24H}
+
+
+def test_reschedule_moves_unsent_reminders_and_leaves_sent_ones(django_capture_on_commit_callbacks):
+    appointment = book(hours_from_now(240))
+    send_due(django_capture_on_commit_callbacks)  # the confirmation goes at once
+    assert sent_kinds() == [str(rows(appointment)[Kind.CONFIRMATION].pk)]
+    new_start = appointment.start_at + datetime.timedelta(days=2, hours=3)
+    reschedule(appointment, new_start)
+    by_kind = rows(appointment)
+    assert by_kind[Kind.CONFIRMATION].status == Reminder.Status.SENT
+    assert by_kind[Kind.PRE_CARE].due_at == new_start - datetime.timedelta(days=7)
+    assert by_kind[Kind.REMINDER_24H].due_at == by_kind[Kind.REMINDER_24H].next_attempt_at
+    assert by_kind[Kind.REMINDER_24H].due_at == new_start - datetime.timedelta(hours=24)
+    assert by_kind[Kind.AFTERCARE].due_at == appointment.end_at
+
+
+def test_rescheduling_to_30_hours_ahead_drops_the_reminders_whose_time_has_passed():
+    appointment = book(hours_from_now(240))
+    reschedule(appointment, hours_from_now(30))
+    by_kind = rows(appointment)
+    assert by_kind[Kind.PRE_CARE].status == by_kind[Kind.PRE_CARE_48H].status == Reminder.Status.CANCELLED
+    assert by_kind[Kind.REMINDER_24H].status == Reminder.Status.PENDING
+
+
+def test_a_task_queued_before_a_reschedule_sends_nothing(django_capture_on_commit_callbacks):
+    appointment = book(hours_from_now(240))
+    reminder = rows(appointment)[Kind.REMINDER_24H]
+    make_due(reminder)
+    assert reminder.pk in services.claim_due_reminders(limit=10)
+    reschedule(appointment, hours_from_now(300))  # the queued task is now stale
+    assert services.send_reminder(reminder.pk).startswith("skipped")
+    reminder.refresh_from_db()
+    assert reminder.status == Reminder.Status.PENDING and reminder.due_at > timezone.now()
+    assert mail.outbox == []
+
+
+def test_cancel_cancels_every_unsent_reminder_and_nothing_goes_out(django_capture_on_commit_callbacks):
+    appointment = book(hours_from_now(240))
+    send_due(django_capture_on_commit_callbacks)
+    save_and_sync(appointment, status=Appointment.Status.CANCELLED, cancelled_at=timezone.now())
+    statuses = {kind: r.status for kind, r in rows(appointment).items()}
+    assert statuses.pop(Kind.CONFIRMATION) == Reminder.Status.SENT
+    assert set(statuses.values()) == {Reminder.Status.CANCELLED}
+    make_due(*appointment.reminders.all())
+    mail.outbox.clear()
+    send_due(django_capture_on_commit_callbacks)
+    assert mail.outbox == []
+
+
+def test_completing_early_sends_the_aftercare_at_check_out(django_capture_on_commit_callbacks):
+    appointment = book(hours_from_now(1))
+    send_due(django_capture_on_commit_callbacks)
+    mail.outbox.clear()
+    save_and_sync(appointment, status=Appointment.Status.COMPLETED)
+    aftercare = rows(appointment)[Kind.AFTERCARE]
+    assert aftercare.due_at <= timezone.now()
+    send_due(django_capture_on_commit_callbacks)
+    assert sent_kinds() == [str(aftercare.pk)]
+    assert "Looking after your skin" in mail.outbox[0].subject
+    assert rows(appointment)[Kind.CHECK_IN].status == Reminder.Status.PENDING
+
+
+def test_a_no_show_gets_no_aftercare_check_in_or_next_session():
+    appointment = book(hours_from_now(240))
+    save_and_sync(appointment, status=Appointment.Status.NO_SHOW)
+    by_kind = rows(appointment)
+    for kind in (Kind.AFTERCARE, Kind.CHECK_IN, Kind.NEXT_SESSION):
+        assert by_kind[kind].status == Reminder.Status.CANCELLED
+
+
+# --- Per-treatment timeline -------------------------------------------------------------------------
+
+
+def test_a_new_treatment_starts_with_the_default_timeline_which_the_clinic_can_edit():
+    treatment = TreatmentFactory()
+    assert set(treatment.reminder_settings.values_list("kind", flat=True)) == ALL_KINDS
+    assert set(ConsultationFactory().reminder_settings.filter(enabled=True).values_list("kind", flat=True)) == {
+        Kind.CONFIRMATION,
+        Kind.REMINDER_24H,
+    }
+    TreatmentReminder.objects.filter(treatment=treatment, kind=Kind.CHECK_IN).update(enabled=False)
+    TreatmentReminder.objects.filter(treatment=treatment, kind=Kind.REMINDER_24H).update(
+        offset_hours=12, subject="Tomorrow at the clinic", extra_text="Bring loose clothing."
+    )
+    appointment = book(hours_from_now(240), treatment=treatment)
+    by_kind = rows(appointment)
+    assert Kind.CHECK_IN not in by_kind
+    reminder = by_kind[Kind.REMINDER_24H]
+    assert reminder.due_at == appointment.start_at - datetime.timedelta(hours=12)
+    make_due(reminder)
+    services.claim_due_reminders(limit=10)
+    assert services.send_reminder(reminder.pk) == "sent"
+    assert mail.outbox[-1].subject.startswith("Tomorrow at the clinic")
+    assert "Bring loose clothing." in mail.outbox[-1].body
+
+
+# --- Sending once, retries, failures -------------------------------------------------------------------
+
+
+def test_a_duplicated_dispatch_or_task_sends_once(django_capture_on_commit_callbacks):
+    appointment = book(hours_from_now(240))
+    confirmation = rows(appointment)[Kind.CONFIRMATION]
+    assert send_due(django_capture_on_commit_callbacks) == 1
+    assert send_due(django_capture_on_commit_callbacks) == 0  # a second beat tick finds nothing due
+    assert services.send_reminder(confirmation.pk).startswith("skipped")  # a redelivered task
+    assert sent_kinds() == [str(confirmation.pk)]
+    confirmation.refresh_from_db()
+    assert confirmation.status == Reminder.Status.SENT and confirmation.attempts == 1 and confirmation.sent_at
+
+
+def test_a_claimed_reminder_whose_task_was_lost_is_claimed_again_after_its_lease(
+    django_capture_on_commit_callbacks, settings
+):
+    settings.REMINDER_LEASE_SECONDS = 300
+    appointment = book(hours_from_now(240))
+    confirmation = rows(appointment)[Kind.CONFIRMATION]
+    assert services.claim_due_reminders(limit=10) == [confirmation.pk]  # its task never arrives
+    assert send_due(django_capture_on_commit_callbacks) == 0  # leased: not claimed twice
+    Reminder.objects.filter(pk=confirmation.pk).update(next_attempt_at=timezone.now())  # the lease runs out
+    assert send_due(django_capture_on_commit_callbacks) == 1
+    assert sent_kinds() == [str(confirmation.pk)]
+
+
+def test_a_failing_send_is_retried_with_backoff_then_fails_with_its_reason(
+    django_capture_on_commit_callbacks, settings, client
+):
+    settings.EMAIL_BACKEND = "tests.email_backends.FailingBackend"
+    settings.REMINDER_MAX_ATTEMPTS = 3
+    settings.REMINDER_RETRY_BASE_SECONDS = 60
+    appointment = book(hours_from_now(240))
+    confirmation = rows(appointment)[Kind.CONFIRMATION]
+    before = timezone.now()
+    send_due(django_capture_on_commit_callbacks)
+    confirmation.refresh_from_db()
+    assert confirmation.status == Reminder.Status.PENDING and confirmation.attempts == 1
+    assert "mail server refused" in confirmation.last_error
+    assert confirmation.next_attempt_at >= before + datetime.timedelta(seconds=60)
+    assert send_due(django_capture_on_commit_callbacks) == 0  # waits for its backoff
+    for expected_delay in (120, None):
+        Reminder.objects.filter(pk=confirmation.pk).update(next_attempt_at=timezone.now())
+        before = timezone.now()
+        send_due(django_capture_on_commit_callbacks)
+        confirmation.refresh_from_db()
+        if expected_delay:
+            assert confirmation.next_attempt_at >= before + datetime.timedelta(seconds=expected_delay)
+    assert confirmation.status == Reminder.Status.FAILED and confirmation.attempts == 3
+    assert list(selectors.failed_reminders()) == [confirmation]
+
+    client.force_login(staff_user("Clinic admin"))
+    page = client.get(reverse("admin:bookings_reminder_changelist") + "?status__exact=failed")
+    assert "mail server refused the connection" in page.content.decode()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    client.post(
+        reverse("admin:bookings_reminder_changelist"),
+        {"action": "retry", "_selected_action": [confirmation.pk]},
+    )
+    send_due(django_capture_on_commit_callbacks)
+    confirmation.refresh_from_db()
+    assert confirmation.status == Reminder.Status.SENT
+
+
+# --- Preferences --------------------------------------------------------------------------------------
+
+
+def test_opting_out_of_non_essential_messages_keeps_confirmation_and_safety_messages():
+    patient = PatientFactory(non_essential_opt_out=True)
+    appointment = book(hours_from_now(240), patient=patient)
+    assert set(rows(appointment)) == {Kind.CONFIRMATION, Kind.PRE_CARE, Kind.PRE_CARE_48H, Kind.AFTERCARE}
+
+
+def test_opting_out_after_booking_stops_the_non_essential_ones_at_send_time(django_capture_on_commit_callbacks):
+    appointment = book(hours_from_now(240))
+    reminder = rows(appointment)[Kind.REMINDER_24H]
+    make_due(reminder)
+    appointment.patient.non_essential_opt_out = True
+    appointment.patient.save()
+    send_due(django_capture_on_commit_callbacks)
+    reminder.refresh_from_db()
+    assert reminder.status == Reminder.Status.CANCELLED and "opted out" in reminder.cancel_reason
+    assert str(reminder.pk) not in sent_kinds()
+
+
+def test_a_patient_who_opted_in_to_texts_gets_them_too(django_capture_on_commit_callbacks):
+    patient = PatientFactory(sms_opt_in=True, phone="07700 900555")
+    appointment = book(hours_from_now(240), patient=patient)
+    sms_kinds = set(appointment.reminders.filter(channel="sms").values_list("kind", flat=True))
+    assert sms_kinds == {Kind.CONFIRMATION, Kind.PRE_CARE_48H, Kind.REMINDER_24H}
+    send_due(django_capture_on_commit_callbacks)
+    assert len(mail.outbox) == 1
+    assert len(sms.outbox) == 1 and sms.outbox[0].to == "07700 900555"
+    assert appointment.treatment.name in sms.outbox[0].body
+    assert not PatientFactory().sms_opt_in  # by default, email only
+
+
+# --- Content ------------------------------------------------------------------------------------------
+
+
+def send_now(appointment, kind):
+    reminder = rows(appointment)[kind]
+    make_due(reminder)
+    services.claim_due_reminders(limit=100)
+    assert services.send_reminder(reminder.pk) == "sent"
+    return mail.outbox[-1]
+
+
+def html_of(message):
+    content, mimetype = message.alternatives[0]
+    assert mimetype == "text/html"
+    return content
+
+
+def test_the_confirmation_has_both_parts_the_clinic_the_time_and_links(settings):
+    start = datetime.datetime(2027, 6, 14, 13, 30, tzinfo=UTC)  # 14:30 in London (BST)
+    appointment = book(start)
+    message = send_now(appointment, Kind.CONFIRMATION)
+    html = html_of(message)
+    assert message.to == [appointment.patient.user.email]
+    assert message.alternatives[0][1] == "text/html"
+    for part in (message.body, html):
+        assert "Monday 14 June 2027 at 14:30" in part
+        assert settings.CLINIC["NAME"] in part and settings.CLINIC["ADDRESS"] in part
+        assert appointment.practitioner.name in part
+        assert settings.CLINIC["SITE_URL"] in part
+    assert "Reschedule" in message.body and "Cancel" in message.body
+
+
+def test_pre_care_covers_blood_thinners_alcohol_retinoids_and_sun():
+    appointment = book(hours_from_now(240))
+    message = send_now(appointment, Kind.PRE_CARE)
+    for part in (message.body, html_of(message)):
+        text = part.replace("&#x27;", "'")
+        assert "Do not stop a prescribed medicine without your prescriber's advice" in text
+        for topic in ("Blood-thinning supplements and medicines", "fish oil", "Alcohol", "Retinoids", "Sun"):
+            assert topic in text
+
+
+def test_aftercare_covers_moisturiser_sun_exercise_what_is_normal_and_when_to_call():
+    appointment = book(hours_from_now(1))
+    message = send_now(appointment, Kind.AFTERCARE)
+    for part in (message.body, html_of(message)):
+        text = part.lower()
+        assert "moisturiser" in text
+        assert "no direct sun and no strenuous exercise for 24 hours" in text
+        assert "redness, swelling and bruising for a few days" in text
+        assert "signs of infection" in text and "call" in text
+
+
+def test_the_check_in_message_links_to_the_form():
+    appointment = book(hours_from_now(1))
+    message = send_now(appointment, Kind.CHECK_IN)
+    assert reverse("aftercare_check_in", args=[appointment.pk]) in message.body
+
+
+@pytest.mark.parametrize(
+    "start_utc, local_text, due_24h_utc",
+    [
+        # Spring forward on Sunday 28 March 2027: 10:00 BST is 09:00 UTC; 24 hours before is 09:00 GMT.
+        (datetime.datetime(2027, 3, 28, 9, 0, tzinfo=UTC), "Sunday 28 March 2027 at 10:00", (2027, 3, 27, 9)),
+        # Fall back on Sunday 31 October 2027: 10:00 GMT is 10:00 UTC; 24 hours before is 11:00 BST.
+        (datetime.datetime(2027, 10, 31, 10, 0, tzinfo=UTC), "Sunday 31 October 2027 at 10:00", (2027, 10, 30, 10)),
+    ],
+)
+def test_times_in_texts_are_clinic_time_across_daylight_saving_changes(start_utc, local_text, due_24h_utc):
+    appointment = book(start_utc)
+    reminder = rows(appointment)[Kind.REMINDER_24H]
+    assert reminder.due_at == datetime.datetime(*due_24h_utc, tzinfo=UTC)
+    message = send_now(appointment, Kind.REMINDER_24H)
+    assert local_text in message.body and local_text in html_of(message)
+
+
+# --- The 3-day check-in -------------------------------------------------------------------------------
+
+
+def test_a_concerning_check_in_flags_the_practitioner_and_the_front_desk(client):
+    appointment = book(hours_from_now(1))
+    client.login(email=appointment.patient.user.email, password=PASSWORD)
+    url = reverse("aftercare_check_in", args=[appointment.pk])
+    assert "How is your skin?" in client.get(url).content.decode()
+
+    response = client.post(url, {"answer": "fine"}, follow=True)
+    assert "sounds normal" in response.content.decode()
+    assert list(selectors.check_ins_needing_attention()) == []
+
+    response = client.post(url, {"answer": "infection", "details": "Hot and red"}, follow=True)
+    assert "We have told your practitioner" in response.content.decode()
+    flagged = list(selectors.check_ins_needing_attention(practitioner=appointment.practitioner))
+    assert [c.answer for c in flagged] == ["infection"]
+    assert list(selectors.check_ins_needing_attention(practitioner=book(hours_from_now(2)).practitioner)) == []
+
+    client.force_login(staff_user("Clinic admin"))
+    page = client.get(reverse("admin:bookings_aftercarecheckin_changelist") + "?needs_attention__exact=1")
+    assert "Signs of infection" in page.content.decode()
+
+
+def test_a_check_in_of_other_needs_words_and_another_patient_gets_a_404(client):
+    appointment = book(hours_from_now(1))
+    client.login(email=appointment.patient.user.email, password=PASSWORD)
+    url = reverse("aftercare_check_in", args=[appointment.pk])
+    response = client.post(url, {"answer": "other", "details": " "})
+    assert response.status_code == 200 and "Tell us in a few words" in response.content.decode()
+    assert AftercareCheckIn.objects.count() == 0
+    client.post(url, {"answer": "other", "details": "Itchy"})
+    assert AftercareCheckIn.objects.get().needs_attention
+
+    client.login(email=PatientFactory().user.email, password=PASSWORD)
+    assert client.get(url).status_code == 404
+    client.logout()
+    assert client.get(url).status_code == 302  # to the login page
