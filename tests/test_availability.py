@@ -1,0 +1,247 @@
+"""The availability rule: hours minus time off minus appointments (with buffers) minus busy rooms, within
+notice and horizon, on the slot grid, in the clinic's zone across daylight-saving changes."""
+
+import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bookings.availability import available_slots, check_slot, course_blocks, why_day_unavailable
+from bookings.models import Appointment
+from tests.factories import (
+    AppointmentFactory,
+    ConsultationFactory,
+    PatientFactory,
+    PractitionerFactory,
+    RoomFactory,
+    TimeOffFactory,
+    TreatmentFactory,
+    WorkingHoursFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+LONDON = ZoneInfo("Europe/London")
+MONDAY = datetime.date(2027, 1, 4)
+NOW = datetime.datetime(2027, 1, 1, 9, tzinfo=datetime.UTC)
+
+
+def at(day, hour, minute=0):
+    return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=LONDON).astimezone(datetime.UTC)
+
+
+def local_times(slots):
+    return [slot.local_start.strftime("%H:%M") for slot in slots]
+
+
+def practitioner_with_hours(treatment, spans=((9, 12),), weekday=0, **kwargs):
+    practitioner = PractitionerFactory(treatments=[treatment], **kwargs)
+    for start, end in spans:
+        WorkingHoursFactory(
+            practitioner=practitioner, weekday=weekday, start=datetime.time(start), end=datetime.time(end)
+        )
+    return practitioner
+
+
+@pytest.fixture
+def treatment():
+    return TreatmentFactory(duration_minutes=60, buffer_after_minutes=15)
+
+
+@pytest.fixture
+def room():
+    return RoomFactory(name="A")
+
+
+def slots_on(day, treatment, practitioner, now=NOW):
+    return available_slots(treatment, practitioner, day, day, now=now)[day]
+
+
+def test_a_free_day_offers_every_step_whose_session_ends_within_the_hours(treatment, room):
+    practitioner = practitioner_with_hours(treatment)
+    slots = slots_on(MONDAY, treatment, practitioner)
+    assert local_times(slots) == ["09:00", "09:15", "09:30", "09:45", "10:00", "10:15", "10:30", "10:45", "11:00"]
+    assert {slot.room for slot in slots} == {room}
+    assert slots[0].start_at == at(MONDAY, 9) and slots[0].busy_until == at(MONDAY, 10, 15)
+
+
+def test_several_spans_a_day_and_no_hours_on_other_days(treatment, room):
+    practitioner = practitioner_with_hours(treatment, spans=((9, 10), (14, 15)))
+    assert local_times(slots_on(MONDAY, treatment, practitioner)) == ["09:00", "14:00"]
+    assert slots_on(MONDAY + datetime.timedelta(days=1), treatment, practitioner) == []
+
+
+def test_an_appointment_blocks_its_time_and_both_buffers(treatment, room):
+    practitioner = practitioner_with_hours(treatment, spans=((9, 13),))
+    AppointmentFactory(practitioner=practitioner, treatment=treatment, room=room, start_at=at(MONDAY, 10))
+    # Busy 10:00-11:15 (with its buffer); a new slot needs 75 minutes from its start.
+    assert local_times(slots_on(MONDAY, treatment, practitioner)) == ["11:15", "11:30", "11:45", "12:00"]
+
+
+def test_cancelled_and_no_show_appointments_do_not_block(treatment, room):
+    practitioner = practitioner_with_hours(treatment)
+    for status in (Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW):
+        AppointmentFactory(
+            practitioner=practitioner, treatment=treatment, room=room, start_at=at(MONDAY, 9), status=status
+        )
+    assert len(slots_on(MONDAY, treatment, practitioner)) == 9
+
+
+def test_time_off_removes_overlapping_slots(treatment, room):
+    practitioner = practitioner_with_hours(treatment)
+    TimeOffFactory(practitioner=practitioner, start_at=at(MONDAY, 10), end_at=at(MONDAY, 11))
+    assert local_times(slots_on(MONDAY, treatment, practitioner)) == ["11:00"]
+
+
+def test_minimum_notice(treatment, room, settings):
+    settings.CLINIC = {**settings.CLINIC, "MIN_NOTICE_HOURS": 12}
+    practitioner = practitioner_with_hours(treatment)
+    now = at(MONDAY, 9) - datetime.timedelta(hours=12) + datetime.timedelta(minutes=20)
+    assert local_times(slots_on(MONDAY, treatment, practitioner, now=now))[0] == "09:30"
+
+
+def test_horizon(treatment, room, settings):
+    settings.CLINIC = {**settings.CLINIC, "HORIZON_DAYS": 10}
+    practitioner = practitioner_with_hours(treatment, weekday=0)
+    today = NOW.date()  # a Friday
+    days = available_slots(treatment, practitioner, today, today + datetime.timedelta(days=30), now=NOW)
+    offered = [day for day, slots in days.items() if slots]
+    assert offered == [MONDAY, MONDAY + datetime.timedelta(days=7)]  # the 4th and 11th; the 18th is too far
+
+
+def test_a_shared_room_in_use_blocks_another_practitioner(treatment, room):
+    first = practitioner_with_hours(treatment)
+    second = practitioner_with_hours(treatment)
+    AppointmentFactory(practitioner=first, treatment=treatment, room=room, start_at=at(MONDAY, 9))
+    assert local_times(slots_on(MONDAY, treatment, second)) == ["10:15", "10:30", "10:45", "11:00"]
+    RoomFactory(name="B")
+    slots = slots_on(MONDAY, treatment, second)
+    assert local_times(slots)[0] == "09:00" and slots[0].room.name == "B"
+
+
+def test_no_active_room_means_no_slots(treatment):
+    RoomFactory(name="Closed", active=False)
+    practitioner = practitioner_with_hours(treatment)
+    assert slots_on(MONDAY, treatment, practitioner) == []
+
+
+def test_first_available_gives_each_time_to_the_first_free_practitioner(treatment):
+    RoomFactory(name="A"), RoomFactory(name="B")
+    ann = practitioner_with_hours(treatment, user__last_name="Abbot")
+    bob = practitioner_with_hours(treatment, user__last_name="Brown")
+    practitioner_with_hours(TreatmentFactory())  # offers something else: never chosen
+    AppointmentFactory(practitioner=ann, treatment=treatment, start_at=at(MONDAY, 9))
+    slots = slots_on(MONDAY, treatment, None)
+    by_time = {slot.local_start.strftime("%H:%M"): slot.practitioner for slot in slots}
+    assert by_time["09:00"] == bob
+    assert by_time["10:15"] == ann
+    assert len(slots) == len(by_time) == 9
+
+
+def test_practitioner_not_offering_the_treatment_or_inactive_has_no_slots(treatment, room):
+    other = practitioner_with_hours(TreatmentFactory())
+    inactive = practitioner_with_hours(treatment, active=False)
+    assert slots_on(MONDAY, treatment, other) == []
+    assert slots_on(MONDAY, treatment, inactive) == []
+
+
+def test_check_slot_tells_taken_from_not_offered(treatment, room):
+    practitioner = practitioner_with_hours(treatment)
+    AppointmentFactory(practitioner=practitioner, treatment=treatment, room=room, start_at=at(MONDAY, 9))
+    assert check_slot(treatment, practitioner, at(MONDAY, 9), now=NOW)[0].value == "taken"
+    assert check_slot(treatment, practitioner, at(MONDAY, 9, 5), now=NOW)[0].value == "not_offered"
+    assert check_slot(treatment, practitioner, at(MONDAY, 18), now=NOW)[0].value == "not_offered"
+    verdict, slot = check_slot(treatment, practitioner, at(MONDAY, 10, 15), now=NOW)
+    assert verdict.value == "free" and slot.room == room
+
+
+# --- daylight saving (Europe/London) ------------------------------------------------------------------
+
+
+def night_owl(treatment, day, end_hour):
+    return practitioner_with_hours(treatment, spans=((0, end_hour),), weekday=day.weekday())
+
+
+def test_spring_forward_skips_the_missing_hour_and_keeps_real_durations(room):
+    day = datetime.date(2027, 3, 28)  # 01:00 GMT -> 02:00 BST
+    treatment = TreatmentFactory(duration_minutes=30, buffer_after_minutes=0)
+    practitioner = night_owl(treatment, day, 4)
+    now = datetime.datetime(2027, 3, 20, tzinfo=datetime.UTC)
+    slots = slots_on(day, treatment, practitioner, now=now)
+    assert local_times(slots)[:4] == ["00:00", "00:15", "00:30", "00:45"]
+    assert "01:00" not in local_times(slots) and "01:30" not in local_times(slots)
+    assert local_times(slots)[4] == "02:00"
+    # 00:45 GMT lasts 30 real minutes: it ends at 02:15 BST.
+    assert slots[3].local_end.strftime("%H:%M %Z") == "02:15 BST"
+    assert all(slot.end_at - slot.start_at == datetime.timedelta(minutes=30) for slot in slots)
+    assert slots[-1].local_start.strftime("%H:%M") == "03:30"
+
+
+def test_fall_back_offers_the_repeated_hour_once_at_its_first_occurrence(room):
+    day = datetime.date(2026, 10, 25)  # 02:00 BST -> 01:00 GMT
+    treatment = TreatmentFactory(duration_minutes=30, buffer_after_minutes=0)
+    practitioner = night_owl(treatment, day, 3)
+    now = datetime.datetime(2026, 10, 1, tzinfo=datetime.UTC)
+    slots = slots_on(day, treatment, practitioner, now=now)
+    starts = [slot.start_at for slot in slots]
+    assert local_times(slots).count("01:00") == 1
+    assert datetime.datetime(2026, 10, 25, 0, 0, tzinfo=datetime.UTC) in starts  # 01:00 BST
+    assert datetime.datetime(2026, 10, 25, 1, 0, tzinfo=datetime.UTC) not in starts  # 01:00 GMT, the repeat
+    assert [s.strftime("%H:%M %Z") for s in (slots[0].local_start, slots[-1].local_start)] == ["00:00 BST", "02:30 GMT"]
+    # 00:00-01:45 BST (8 starts), then 02:00, 02:15, 02:30 GMT (a 30-minute session must end by 03:00).
+    assert len(starts) == len(set(starts)) == 11
+    assert starts == sorted(starts)
+
+
+def test_a_normal_day_after_dst_uses_the_new_offset(room):
+    treatment = TreatmentFactory(duration_minutes=60)
+    practitioner = practitioner_with_hours(treatment, spans=((9, 10),), weekday=0)
+    monday = datetime.date(2027, 3, 29)
+    slots = slots_on(monday, treatment, practitioner, now=datetime.datetime(2027, 3, 20, tzinfo=datetime.UTC))
+    assert [slot.start_at for slot in slots] == [datetime.datetime(2027, 3, 29, 8, tzinfo=datetime.UTC)]
+
+
+# --- cost ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("days", [1, 60])
+def test_a_range_costs_the_same_few_queries_for_one_day_or_sixty(treatment, room, days, django_assert_max_num_queries):
+    practitioners = [practitioner_with_hours(treatment, spans=((9, 12), (13, 17)), weekday=w) for w in range(5)]
+    for offset in range(0, 60, 3):
+        AppointmentFactory(
+            practitioner=practitioners[offset % 5],
+            treatment=treatment,
+            room=room,
+            start_at=at(MONDAY + datetime.timedelta(days=offset), 9),
+        )
+    TimeOffFactory(practitioner=practitioners[0], start_at=at(MONDAY, 13), end_at=at(MONDAY, 17))
+    with django_assert_max_num_queries(5):
+        days_found = available_slots(treatment, None, MONDAY, MONDAY + datetime.timedelta(days=days - 1), now=NOW)
+    assert len(days_found) == days
+    with django_assert_max_num_queries(5):
+        available_slots(treatment, practitioners[1], MONDAY, MONDAY + datetime.timedelta(days=days - 1), now=NOW)
+
+
+# --- courses ---------------------------------------------------------------------------------------------
+
+
+def test_course_interval_explains_the_next_possible_day_either_side(treatment):
+    patient = PatientFactory()
+    AppointmentFactory(patient=patient, treatment=treatment, start_at=at(datetime.date(2027, 2, 12), 10))
+    reason = why_day_unavailable(patient, treatment, datetime.date(2027, 3, 1))
+    assert "your next session can be from 12 March 2027" in reason
+    assert why_day_unavailable(patient, treatment, datetime.date(2027, 1, 20))  # too close before it
+    assert why_day_unavailable(patient, treatment, datetime.date(2027, 3, 12)) == ""
+    assert why_day_unavailable(patient, treatment, datetime.date(2027, 1, 15)) == ""
+    assert why_day_unavailable(PatientFactory(), treatment, datetime.date(2027, 3, 1)) == ""
+
+
+def test_cancelled_sessions_and_consultations_set_no_interval(treatment):
+    patient = PatientFactory()
+    AppointmentFactory(
+        patient=patient, treatment=treatment, start_at=at(MONDAY, 10), status=Appointment.Status.CANCELLED
+    )
+    consultation = ConsultationFactory()
+    AppointmentFactory(patient=patient, treatment=consultation, start_at=at(MONDAY, 12))
+    assert course_blocks(patient, treatment) == []
+    assert course_blocks(patient, consultation) == []
