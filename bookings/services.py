@@ -1,0 +1,315 @@
+"""Writes to appointments: book, reschedule, cancel, and the front desk's status changes.
+
+Every write runs in one transaction and:
+- takes ONE lock, late: the patient's row (`select_for_update`), so two writes for one patient (two tabs,
+  patient and front desk) queue and the course-interval check cannot race;
+- for a write that places an appointment at a time (book, reschedule): asks `consultations.eligibility` at
+  one place (`_ensure_eligible`), checks the course interval and re-checks the slot with the availability
+  module, then saves inside a savepoint. On PostgreSQL the exclusion constraints are the final guard: a
+  concurrent winner makes the save fail with an exclusion violation (23P01), which becomes `SlotTaken`
+  with the nearest free times. On SQLite, transactions start IMMEDIATE, so the re-check itself holds;
+- writes an `AppointmentEvent` (what, who, when, why) and calls `sync_reminders` after saving.
+
+Errors are `BookingError`s whose message can be shown to a patient as it is.
+"""
+
+import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, transaction
+from django.utils import timezone
+
+from clinic import roles
+from clinic.models import Patient
+from consultations.eligibility import check_eligibility
+
+from . import availability
+from .availability import Verdict
+from .models import Appointment, AppointmentEvent
+from .reminders import sync_reminders
+
+# Losing a race on PostgreSQL: the exclusion constraint saw a concurrent winner, or two inserts waited on
+# each other while checking it (PostgreSQL then aborts one of them with a deadlock error).
+RACE_LOST_SQLSTATES = {"23P01", "40P01"}
+PLACE_ATTEMPTS = 4
+
+
+class BookingError(Exception):
+    """A refusal with a message for the patient (or the front desk)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class SlotTaken(BookingError):
+    def __init__(self, message: str = "This time was just taken.", alternatives=()):
+        super().__init__(message)
+        self.alternatives = list(alternatives)
+
+
+class SlotNotOffered(BookingError):
+    pass
+
+
+class NotEligible(BookingError):
+    def __init__(self, message: str, next_step_url: str = ""):
+        super().__init__(message)
+        self.next_step_url = next_step_url
+
+
+class CourseIntervalTooShort(BookingError):
+    pass
+
+
+class OutsideCancellationWindow(BookingError):
+    pass
+
+
+class NotAllowed(BookingError):
+    pass
+
+
+class InvalidStatusChange(BookingError):
+    pass
+
+
+# --- checks ------------------------------------------------------------------------------------------------
+
+
+def is_desk(user) -> bool:
+    """Front desk and clinic admins act for any patient and are not bound by the cancellation window."""
+    return roles.is_front_desk(user) or roles.is_clinic_admin(user)
+
+
+def _ensure_may_act_for(user, patient) -> None:
+    if is_desk(user) or (user is not None and getattr(patient, "user_id", None) == user.pk):
+        return
+    raise NotAllowed("You can only book, move or cancel your own appointments.")
+
+
+def _ensure_override_allowed(user, override_reason: str) -> None:
+    if override_reason and not roles.is_clinic_admin(user):
+        raise NotAllowed("Only a clinic admin can override the eligibility check.")
+
+
+def _lock_patient(patient) -> Patient:
+    return Patient.objects.select_for_update().get(pk=patient.pk)
+
+
+def _ensure_eligible(patient, treatment, override_reason: str) -> None:
+    """The one place the booking service asks whether the patient may have this treatment."""
+    if override_reason:
+        return
+    eligibility = check_eligibility(patient, treatment)
+    if not eligibility.allowed:
+        raise NotEligible(
+            eligibility.reason or f"You cannot book {treatment.name} yet.", next_step_url=eligibility.next_step_url
+        )
+
+
+def _ensure_course_interval(patient, treatment, start_at, ignore_appointment=None) -> None:
+    day = start_at.astimezone(availability.clinic_zone()).date()
+    reason = availability.why_day_unavailable(patient, treatment, day, ignore_appointment=ignore_appointment)
+    if reason:
+        raise CourseIntervalTooShort(reason)
+
+
+def _ensure_outside_cancellation_window(appointment, user, doing: str) -> None:
+    if is_desk(user):
+        return
+    hours = settings.CLINIC["CANCELLATION_WINDOW_HOURS"]
+    if appointment.start_at - timezone.now() < datetime.timedelta(hours=hours):
+        raise OutsideCancellationWindow(
+            f"Appointments can be {doing} online up to {hours} hours before. "
+            f"Please call the clinic on {settings.CLINIC['PHONE']}."
+        )
+
+
+def _taken(treatment, practitioner, start_at, ignore_appointment=None) -> SlotTaken:
+    alternatives = availability.nearest_free_slots(
+        treatment, practitioner, start_at, ignore_appointment=ignore_appointment
+    )
+    return SlotTaken("This time was just taken. Please choose another time.", alternatives)
+
+
+def _offered_slot(treatment, practitioner, start_at, room=None, ignore_appointment=None):
+    verdict, slot = availability.check_slot(
+        treatment, practitioner, start_at, room=room, ignore_appointment=ignore_appointment
+    )
+    if verdict is Verdict.TAKEN:
+        raise _taken(treatment, practitioner, start_at, ignore_appointment)
+    if verdict is not Verdict.FREE:
+        raise SlotNotOffered("That time is not offered. Please choose one of the times shown.")
+    return slot
+
+
+def _lost_race(error: Exception) -> bool:
+    return getattr(error.__cause__, "pgcode", None) in RACE_LOST_SQLSTATES
+
+
+def _place(appointment, *, treatment, practitioner, start_at, room, ignore_appointment=None, update_fields=None):
+    """Re-check the slot and save the appointment there, in a savepoint; a concurrent winner turns into
+    SlotTaken. After a lost race, look again (a few times, no new lock): when the room was picked for the
+    patient, a concurrent booking may have taken that room while another is still free.
+    """
+    for _ in range(PLACE_ATTEMPTS):
+        slot = _offered_slot(treatment, practitioner, start_at, room, ignore_appointment)
+        appointment.practitioner = slot.practitioner
+        appointment.room = slot.room
+        appointment.start_at, appointment.end_at, appointment.busy_until = slot.start_at, slot.end_at, slot.busy_until
+        try:
+            with transaction.atomic():
+                appointment.save(update_fields=update_fields)
+            return slot
+        except (IntegrityError, OperationalError) as error:
+            if not _lost_race(error):
+                raise
+    raise _taken(treatment, practitioner, start_at, ignore_appointment)
+
+
+def _record(appointment, action, by, reason="", old_start_at=None, new_start_at=None):
+    AppointmentEvent.objects.create(
+        appointment=appointment,
+        action=action,
+        by=by,
+        reason=reason[:300],
+        old_start_at=old_start_at,
+        new_start_at=new_start_at,
+    )
+    sync_reminders(appointment)
+
+
+# --- writes ------------------------------------------------------------------------------------------------
+
+
+def book_appointment(
+    *, patient, treatment, practitioner, start_at, booked_by, source, room=None, override_reason=""
+) -> Appointment:
+    """Book a treatment for a patient. practitioner=None books the first one free at that time."""
+    override_reason = (override_reason or "").strip()
+    _ensure_may_act_for(booked_by, patient)
+    _ensure_override_allowed(booked_by, override_reason)
+    if source not in Appointment.Source.values:
+        raise BookingError("Unknown booking source.")
+    with transaction.atomic():
+        patient = _lock_patient(patient)
+        _ensure_eligible(patient, treatment, override_reason)
+        _ensure_course_interval(patient, treatment, start_at)
+        appointment = Appointment(
+            patient=patient, treatment=treatment, source=source, created_by=booked_by, status=Appointment.Status.BOOKED
+        )
+        _place(appointment, treatment=treatment, practitioner=practitioner, start_at=start_at, room=room)
+        reason = f"Eligibility check overridden by a clinic admin: {override_reason}" if override_reason else ""
+        _record(appointment, AppointmentEvent.Action.BOOKED, booked_by, reason, new_start_at=appointment.start_at)
+    return appointment
+
+
+def reschedule_appointment(appointment, *, new_start_at, by, practitioner=None, reason="") -> Appointment:
+    """Move a booked appointment; its old time is free the moment this commits. Same practitioner unless
+    another is given; the room is kept if it is free then."""
+    _ensure_may_act_for(by, appointment.patient)
+    with transaction.atomic():
+        _lock_patient(appointment.patient)
+        appointment = Appointment.objects.select_related("treatment", "practitioner", "room").get(pk=appointment.pk)
+        if appointment.status != Appointment.Status.BOOKED:
+            raise InvalidStatusChange(
+                f"This appointment is {appointment.get_status_display().lower()}: it cannot move."
+            )
+        _ensure_outside_cancellation_window(appointment, by, "moved")
+        treatment = appointment.treatment
+        practitioner = practitioner or appointment.practitioner
+        _ensure_eligible(appointment.patient, treatment, "")
+        _ensure_course_interval(appointment.patient, treatment, new_start_at, ignore_appointment=appointment)
+        old_start_at = appointment.start_at
+        kept_room = appointment.room
+        verdict, _ = availability.check_slot(
+            treatment, practitioner, new_start_at, room=kept_room, ignore_appointment=appointment
+        )
+        _place(
+            appointment,
+            treatment=treatment,
+            practitioner=practitioner,
+            start_at=new_start_at,
+            room=kept_room if verdict is Verdict.FREE else None,
+            ignore_appointment=appointment,
+            update_fields=["practitioner", "room", "start_at", "end_at", "busy_until", "updated_at"],
+        )
+        _record(
+            appointment,
+            AppointmentEvent.Action.RESCHEDULED,
+            by,
+            reason,
+            old_start_at=old_start_at,
+            new_start_at=appointment.start_at,
+        )
+    return appointment
+
+
+def cancel_appointment(appointment, *, by, reason="") -> Appointment:
+    """Cancel; the time is free for others at once (cancelled appointments do not block)."""
+    _ensure_may_act_for(by, appointment.patient)
+    with transaction.atomic():
+        _lock_patient(appointment.patient)
+        appointment = Appointment.objects.get(pk=appointment.pk)
+        if appointment.status != Appointment.Status.BOOKED:
+            raise InvalidStatusChange(
+                f"This appointment is {appointment.get_status_display().lower()}: it cannot be cancelled."
+            )
+        _ensure_outside_cancellation_window(appointment, by, "cancelled")
+        appointment.status = Appointment.Status.CANCELLED
+        appointment.cancelled_at = timezone.now()
+        appointment.cancellation_reason = reason[:300]
+        appointment.save(update_fields=["status", "cancelled_at", "cancellation_reason", "updated_at"])
+        _record(appointment, AppointmentEvent.Action.CANCELLED, by, reason, old_start_at=appointment.start_at)
+    return appointment
+
+
+def _change_status(appointment, *, by, allowed_from, to, action, not_before_start=False) -> Appointment:
+    if not (is_desk(by) or roles.is_practitioner(by)):
+        raise NotAllowed("Only clinic staff can change an appointment's status.")
+    with transaction.atomic():
+        _lock_patient(appointment.patient)
+        appointment = Appointment.objects.get(pk=appointment.pk)
+        if appointment.status not in allowed_from:
+            raise InvalidStatusChange(
+                f"This appointment is {appointment.get_status_display().lower()}: "
+                f"it cannot be marked {Appointment.Status(to).label.lower()}."
+            )
+        if not_before_start and appointment.start_at > timezone.now():
+            raise InvalidStatusChange("An appointment can be marked a no-show only once its time has come.")
+        appointment.status = to
+        appointment.save(update_fields=["status", "updated_at"])
+        _record(appointment, action, by)
+    return appointment
+
+
+def check_in(appointment, *, by) -> Appointment:
+    return _change_status(
+        appointment,
+        by=by,
+        allowed_from={Appointment.Status.BOOKED},
+        to=Appointment.Status.CHECKED_IN,
+        action=AppointmentEvent.Action.CHECKED_IN,
+    )
+
+
+def complete_appointment(appointment, *, by) -> Appointment:
+    return _change_status(
+        appointment,
+        by=by,
+        allowed_from={Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN},
+        to=Appointment.Status.COMPLETED,
+        action=AppointmentEvent.Action.COMPLETED,
+    )
+
+
+def mark_no_show(appointment, *, by) -> Appointment:
+    return _change_status(
+        appointment,
+        by=by,
+        allowed_from={Appointment.Status.BOOKED},
+        to=Appointment.Status.NO_SHOW,
+        action=AppointmentEvent.Action.NO_SHOW,
+        not_before_start=True,
+    )
