@@ -1,0 +1,151 @@
+"""Races on PostgreSQL: many bookings for one time at once give one booking and clear 'just taken' answers.
+
+Threads wait on a barrier so their transactions really overlap; each uses its own database connection.
+Concurrent inserts checking one exclusion constraint can wait on each other; PostgreSQL breaks that with a
+deadlock error after `deadlock_timeout` (1 s by default), which the service treats as a lost race and
+looks again. The threads lower that timeout for their own sessions only, to keep the suite fast.
+"""
+
+import datetime
+import threading
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection, connections
+from django.utils import timezone
+
+from bookings import services
+from bookings.models import Appointment
+from tests.factories import PatientFactory, PractitionerFactory, RoomFactory, TreatmentFactory, WorkingHoursFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+THREADS = 20
+LONDON = ZoneInfo("Europe/London")
+
+
+def start_at(hour, minute=0, days=7):
+    day = timezone.localdate() + datetime.timedelta(days=days)
+    return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=LONDON).astimezone(datetime.UTC)
+
+
+def open_every_day(practitioner):
+    for weekday in range(7):
+        WorkingHoursFactory(practitioner=practitioner, weekday=weekday, start=datetime.time(9), end=datetime.time(17))
+    return practitioner
+
+
+def race(attempts):
+    """Run the callables at the same moment, one thread each; return what each returned or raised."""
+    barrier = threading.Barrier(len(attempts))
+    results = [None] * len(attempts)
+
+    def run(index, attempt):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET deadlock_timeout = '50ms'")
+            barrier.wait(timeout=30)
+            results[index] = attempt()
+        except Exception as error:  # noqa: BLE001 - the outcome is what the test inspects
+            results[index] = error
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, attempt)) for i, attempt in enumerate(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+def booking_attempt(patient, treatment, practitioner, when):
+    return lambda: services.book_appointment(
+        patient=patient,
+        treatment=treatment,
+        practitioner=practitioner,
+        start_at=when,
+        booked_by=patient.user,
+        source=Appointment.Source.ONLINE,
+    )
+
+
+def overlapping_live_pairs() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*) FROM bookings_appointment a JOIN bookings_appointment b
+              ON a.id < b.id AND (a.practitioner_id = b.practitioner_id OR a.room_id = b.room_id)
+             AND tstzrange(a.start_at, a.busy_until, '[)') && tstzrange(b.start_at, b.busy_until, '[)')
+            WHERE a.status IN ('booked', 'checked_in', 'completed')
+              AND b.status IN ('booked', 'checked_in', 'completed')
+            """
+        )
+        return cursor.fetchone()[0]
+
+
+def outcomes(results):
+    booked = [r for r in results if isinstance(r, Appointment)]
+    taken = [r for r in results if isinstance(r, services.SlotTaken)]
+    others = [r for r in results if not isinstance(r, Appointment | services.SlotTaken)]
+    return booked, taken, others
+
+
+@pytest.fixture
+def treatment():
+    return TreatmentFactory(duration_minutes=60, buffer_after_minutes=15)
+
+
+def test_twenty_patients_booking_one_time_give_one_booking(treatment):
+    RoomFactory(), RoomFactory()
+    practitioner = open_every_day(PractitionerFactory(treatments=[treatment]))
+    patients = [PatientFactory() for _ in range(THREADS)]
+    when = start_at(10)
+    booked, taken, others = outcomes(race([booking_attempt(p, treatment, practitioner, when) for p in patients]))
+    assert others == []
+    assert len(booked) == 1 and len(taken) == THREADS - 1
+    assert all("just taken" in error.message for error in taken)
+    assert all(error.alternatives and when not in [s.start_at for s in error.alternatives] for error in taken)
+    assert Appointment.objects.count() == 1
+    assert overlapping_live_pairs() == 0
+
+
+def test_overlapping_different_starts_never_overlap_in_the_table(treatment):
+    RoomFactory(), RoomFactory(), RoomFactory()
+    practitioner = open_every_day(PractitionerFactory(treatments=[treatment]))
+    patients = [PatientFactory() for _ in range(THREADS)]
+    # 10:00, 10:15, ... 14:45: each overlaps its neighbours (a session with its buffer occupies 75 minutes).
+    times = [start_at(10) + datetime.timedelta(minutes=15 * i) for i in range(THREADS)]
+    results = race([booking_attempt(p, treatment, practitioner, t) for p, t in zip(patients, times, strict=True)])
+    booked, taken, others = outcomes(results)
+    assert others == []
+    assert booked and taken
+    assert overlapping_live_pairs() == 0
+    assert Appointment.objects.count() == len(booked)
+
+
+def test_two_practitioners_sharing_the_only_room_give_one_booking(treatment):
+    RoomFactory(name="The only room")
+    first = open_every_day(PractitionerFactory(treatments=[treatment]))
+    second = open_every_day(PractitionerFactory(treatments=[treatment]))
+    when = start_at(11)
+    attempts = [booking_attempt(PatientFactory(), treatment, first if i % 2 else second, when) for i in range(THREADS)]
+    booked, taken, others = outcomes(race(attempts))
+    assert others == []
+    assert len(booked) == 1 and len(taken) == THREADS - 1
+    assert overlapping_live_pairs() == 0
+
+
+def test_two_practitioners_and_two_rooms_both_get_booked_in_different_rooms(treatment):
+    """A booking that lost its room to a concurrent one takes the other free room instead of failing."""
+    RoomFactory(name="A"), RoomFactory(name="B")
+    first = open_every_day(PractitionerFactory(treatments=[treatment]))
+    second = open_every_day(PractitionerFactory(treatments=[treatment]))
+    when = start_at(12)
+    attempts = [booking_attempt(PatientFactory(), treatment, first if i % 2 else second, when) for i in range(THREADS)]
+    booked, taken, others = outcomes(race(attempts))
+    assert others == []
+    assert len(booked) == 2
+    assert {a.practitioner_id for a in booked} == {first.pk, second.pk}
+    assert {a.room.name for a in booked} == {"A", "B"}
+    assert overlapping_live_pairs() == 0
