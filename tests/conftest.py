@@ -48,3 +48,24 @@ def _fast_passwords(settings):
 def _mail_in_memory(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.SMS_BACKEND = "bookings.reminders.sms.LocmemSmsBackend"
+
+
+@pytest.fixture
+def sign_in():
+    """Sign a user in the way a real one ends up: with the verified second factor that clinic admins (and
+    staff who turned it on) need. Use it instead of client.force_login for admins."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from clinic.two_factor import two_factor_required
+
+    def _sign_in(client, user):
+        client.force_login(user)
+        if two_factor_required(user):
+            device, _ = TOTPDevice.objects.get_or_create(user=user, confirmed=True, defaults={"name": "test"})
+            session = client.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+        return user
+
+    return _sign_in

@@ -1,0 +1,131 @@
+"""Two-factor sign-in (TOTP) for staff: required for clinic admins, and for any staff member who set it up.
+
+The rule lives here alone: `two_factor_required(user)`. The middleware holds such a user, once signed in
+with a password, on the verify (or set-up) page until they give a valid code from their authenticator app.
+"""
+
+import qrcode
+import qrcode.image.svg
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from . import roles
+
+EXEMPT_URL_NAMES = ("two_factor_setup", "two_factor_verify", "logout")
+
+
+def has_confirmed_device(user) -> bool:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def must_set_up(user) -> bool:
+    return user.is_superuser or roles.is_clinic_admin(user)
+
+
+def two_factor_required(user) -> bool:
+    if not user.is_authenticated:
+        return False
+    if must_set_up(user):
+        return True
+    return roles.is_staff_member(user) and has_confirmed_device(user)
+
+
+class TwoFactorMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.exempt_paths = None
+
+    def __call__(self, request):
+        if self.must_verify_first(request):
+            target = "two_factor_verify" if has_confirmed_device(request.user) else "two_factor_setup"
+            return redirect(f"{reverse(target)}?next={request.get_full_path()}")
+        return self.get_response(request)
+
+    def must_verify_first(self, request) -> bool:
+        user = request.user
+        if not user.is_authenticated or user.is_verified() or self.is_exempt(request.path):
+            return False
+        return two_factor_required(user)
+
+    def is_exempt(self, path: str) -> bool:
+        if self.exempt_paths is None:
+            self.exempt_paths = tuple(reverse(name) for name in EXEMPT_URL_NAMES)
+        return path.startswith(self.exempt_paths) or path.startswith("/static/")
+
+
+class TokenForm(forms.Form):
+    token = forms.CharField(
+        label="6-digit code from your authenticator app",
+        max_length=6,
+        min_length=6,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+    def __init__(self, device, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.device = device
+
+    def clean_token(self):
+        token = self.cleaned_data["token"].strip()
+        allowed, _ = self.device.verify_is_allowed()
+        if not allowed:  # each wrong code doubles the wait before the next try (django-otp throttling)
+            raise forms.ValidationError("Too many wrong codes in a row: wait a few seconds, then try the newest code.")
+        if not token.isdigit() or not self.device.verify_token(token):
+            raise forms.ValidationError("That code is not right. Check the time on your phone and try the newest code.")
+        return token
+
+
+def qr_code_svg(url: str) -> str:
+    image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    return image.to_string(encoding="unicode")
+
+
+def safe_next(request) -> str:
+    target = request.GET.get("next") or "/"
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+@login_required
+def two_factor_setup(request):
+    if not (roles.is_staff_member(request.user) or request.user.is_superuser):
+        messages.info(request, "Two-factor sign-in is for clinic staff.")
+        return redirect("home")
+    device, _ = TOTPDevice.objects.get_or_create(
+        user=request.user, confirmed=False, defaults={"name": "Authenticator app"}
+    )
+    form = TokenForm(device, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        TOTPDevice.objects.filter(user=request.user).exclude(pk=device.pk).delete()
+        otp_login(request, device)
+        messages.success(request, "Two-factor sign-in is on. You will be asked for a code each time you sign in.")
+        return redirect(safe_next(request))
+    return render(
+        request,
+        "registration/two_factor_setup.html",
+        {
+            "form": form,
+            "qr_svg": mark_safe(qr_code_svg(device.config_url)),
+            "secret": device.key,
+        },
+    )
+
+
+@login_required
+def two_factor_verify(request):
+    device = TOTPDevice.objects.filter(user=request.user, confirmed=True).first()
+    if device is None:
+        return redirect(f"{reverse('two_factor_setup')}?next={safe_next(request)}")
+    form = TokenForm(device, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        otp_login(request, device)
+        messages.success(request, "Signed in.")
+        return redirect(safe_next(request))
+    return render(request, "registration/two_factor_verify.html", {"form": form})
