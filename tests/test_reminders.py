@@ -13,7 +13,6 @@ from bookings.models import AftercareCheckIn, Appointment, Reminder, TreatmentRe
 from bookings.reminders import selectors, services, sms, sync_reminders
 from bookings.reminders.timing import Kind
 from tests.factories import (
-    PASSWORD,
     AppointmentFactory,
     ConsultationFactory,
     PatientFactory,
@@ -235,7 +234,7 @@ def test_a_claimed_reminder_whose_task_was_lost_is_claimed_again_after_its_lease
 
 
 def test_a_failing_send_is_retried_with_backoff_then_fails_with_its_reason(
-    django_capture_on_commit_callbacks, settings, client
+    django_capture_on_commit_callbacks, settings, client, sign_in
 ):
     settings.EMAIL_BACKEND = "tests.email_backends.FailingBackend"
     settings.REMINDER_MAX_ATTEMPTS = 3
@@ -259,7 +258,7 @@ def test_a_failing_send_is_retried_with_backoff_then_fails_with_its_reason(
     assert confirmation.status == Reminder.Status.FAILED and confirmation.attempts == 3
     assert list(selectors.failed_reminders()) == [confirmation]
 
-    client.force_login(staff_user("Clinic admin"))
+    sign_in(client, staff_user("Clinic admin"))
     page = client.get(reverse("admin:bookings_reminder_changelist") + "?status__exact=failed")
     assert "mail server refused the connection" in page.content.decode()
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -384,9 +383,9 @@ def test_times_in_texts_are_clinic_time_across_daylight_saving_changes(start_utc
 # --- The 3-day check-in -------------------------------------------------------------------------------
 
 
-def test_a_concerning_check_in_flags_the_practitioner_and_the_front_desk(client):
+def test_a_concerning_check_in_flags_the_practitioner_and_the_front_desk(client, sign_in):
     appointment = book(hours_from_now(1))
-    client.login(email=appointment.patient.user.email, password=PASSWORD)
+    client.force_login(appointment.patient.user)
     url = reverse("aftercare_check_in", args=[appointment.pk])
     assert "How is your skin?" in client.get(url).content.decode()
 
@@ -400,14 +399,14 @@ def test_a_concerning_check_in_flags_the_practitioner_and_the_front_desk(client)
     assert [c.answer for c in flagged] == ["infection"]
     assert list(selectors.check_ins_needing_attention(practitioner=book(hours_from_now(2)).practitioner)) == []
 
-    client.force_login(staff_user("Clinic admin"))
+    sign_in(client, staff_user("Clinic admin"))
     page = client.get(reverse("admin:bookings_aftercarecheckin_changelist") + "?needs_attention__exact=1")
     assert "Signs of infection" in page.content.decode()
 
 
 def test_a_check_in_of_other_needs_words_and_another_patient_gets_a_404(client):
     appointment = book(hours_from_now(1))
-    client.login(email=appointment.patient.user.email, password=PASSWORD)
+    client.force_login(appointment.patient.user)
     url = reverse("aftercare_check_in", args=[appointment.pk])
     response = client.post(url, {"answer": "other", "details": " "})
     assert response.status_code == 200 and "Tell us in a few words" in response.content.decode()
@@ -415,7 +414,7 @@ def test_a_check_in_of_other_needs_words_and_another_patient_gets_a_404(client):
     client.post(url, {"answer": "other", "details": "Itchy"})
     assert AftercareCheckIn.objects.get().needs_attention
 
-    client.login(email=PatientFactory().user.email, password=PASSWORD)
+    client.force_login(PatientFactory().user)
     assert client.get(url).status_code == 404
     client.logout()
     assert client.get(url).status_code == 302  # to the login page
