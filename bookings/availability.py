@@ -40,6 +40,7 @@ from clinic.models import Practitioner, Room, TimeOff, Treatment, WorkingHours
 from .models import Appointment
 
 UTC = datetime.UTC
+LONGEST_APPOINTMENT = datetime.timedelta(days=1)
 
 
 def clinic_zone() -> ZoneInfo:
@@ -59,6 +60,11 @@ class Slot:
     busy_until: datetime.datetime
     practitioner: Practitioner
     room: Room
+
+    @property
+    def key(self) -> str:
+        """The start as it travels in links and forms: UTC, to the minute."""
+        return self.start_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
     @property
     def local_start(self) -> datetime.datetime:
@@ -145,8 +151,11 @@ class Calendar:
         today = self.now.astimezone(self.zone).date()
         self.earliest_start = self.now + datetime.timedelta(hours=policy("MIN_NOTICE_HOURS"))
         self.last_bookable_day = today + datetime.timedelta(days=policy("HORIZON_DAYS"))
+        self.latest_start_before = day_bounds_utc(self.last_bookable_day, self.last_bookable_day, self.zone)[1]
         self.step = datetime.timedelta(minutes=policy("SLOT_STEP_MINUTES"))
-        self.occupied = treatment.duration + treatment.buffer_after
+        self.duration, self.buffer_after = treatment.duration, treatment.buffer_after
+        self.occupied = self.duration + self.buffer_after
+        self._grid: dict = {}
 
         ids = [p.pk for p in self.practitioners]
         range_start, range_end = day_bounds_utc(first_day, last_day, self.zone)
@@ -165,7 +174,9 @@ class Calendar:
         appointments = (
             Appointment.objects.live()
             .overlapping(range_start, range_end)
-            .filter(Q(practitioner_id__in=ids) | Q(room__active=True))
+            # No appointment lasts a day: this bound lets the (practitioner|room, start_at) indexes do the work.
+            .filter(start_at__gte=range_start - LONGEST_APPOINTMENT)
+            .filter(Q(practitioner_id__in=ids) | Q(room_id__in=[room.pk for room in self.rooms]))
             .exclude(pk=ignore_appointment_id)
             .values_list("practitioner_id", "room_id", "start_at", "busy_until")
         )
@@ -181,22 +192,31 @@ class Calendar:
     def candidates(self, practitioner, day):
         """(start, end) instants on the slot grid of the practitioner's spans that day, in order."""
         for span in self.hours.get((practitioner.pk, day.weekday()), ()):
-            limit = span_end_utc(day, span.end, self.zone)
-            wall = datetime.datetime.combine(day, span.start)
-            span_end_wall = datetime.datetime.combine(day, span.end)
+            yield from self.span_candidates(day, span.start, span.end)
+
+    def span_candidates(self, day, span_start, span_end):
+        """The grid of one span on one day; practitioners with the same hours share it (computed once)."""
+        key = (day, span_start, span_end)
+        if key not in self._grid:
+            grid = []
+            limit = span_end_utc(day, span_end, self.zone)
+            wall = datetime.datetime.combine(day, span_start)
+            span_end_wall = datetime.datetime.combine(day, span_end)
             while wall < span_end_wall:
                 start = local_to_utc(day, wall.time(), self.zone)
                 if start is not None:
-                    end = start + self.treatment.duration
+                    end = start + self.duration
                     if end > limit:
                         break
-                    yield start, end
+                    grid.append((start, end))
                 wall += self.step
+            self._grid[key] = grid
+        return self._grid[key]
 
     # verdicts -----------------------------------------------------------------------------------------
 
     def within_policy(self, start: datetime.datetime) -> bool:
-        return start >= self.earliest_start and start.astimezone(self.zone).date() <= self.last_bookable_day
+        return self.earliest_start <= start < self.latest_start_before
 
     def free_room(self, start, busy_until, wanted=None):
         rooms = [room for room in self.rooms if wanted is None or room.pk == wanted.pk]
@@ -206,7 +226,7 @@ class Calendar:
         return None
 
     def verdict(self, practitioner, start, end, wanted_room=None) -> tuple[Verdict, Room | None]:
-        busy_until = end + self.treatment.buffer_after
+        busy_until = end + self.buffer_after
         if not self.within_policy(start):
             return Verdict.NOT_OFFERED, None
         if self.time_off.get(practitioner.pk, EMPTY).overlaps(start, busy_until):
@@ -219,7 +239,7 @@ class Calendar:
         return Verdict.FREE, room
 
     def slot(self, practitioner, start, end, room) -> Slot:
-        return Slot(start, end, end + self.treatment.buffer_after, practitioner, room)
+        return Slot(start, end, end + self.buffer_after, practitioner, room)
 
     def slots_by_day(self) -> dict[datetime.date, list[Slot]]:
         """Every local day of the range, with its free starts; with several practitioners, each start once,
