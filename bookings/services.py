@@ -32,6 +32,7 @@ from .reminders import sync_reminders
 # each other while checking it (PostgreSQL then aborts one of them with a deadlock error).
 RACE_LOST_SQLSTATES = {"23P01", "40P01"}
 PLACE_ATTEMPTS = 4
+NOT_OFFERED_MESSAGE = "That time is not offered. Please choose one of the times shown."
 
 
 class BookingError(Exception):
@@ -115,18 +116,32 @@ def _ensure_course_interval(patient, treatment, start_at, ignore_appointment=Non
         raise CourseIntervalTooShort(reason)
 
 
-def _ensure_outside_cancellation_window(appointment, user, doing: str) -> None:
-    if is_desk(user):
-        return
+def inside_cancellation_window(appointment, now=None) -> bool:
+    """Too close to its time for the patient to move or cancel it online (the front desk still can)."""
+    window = datetime.timedelta(hours=settings.CLINIC["CANCELLATION_WINDOW_HOURS"])
+    return appointment.start_at - (now or timezone.now()) < window
+
+
+def patient_can_change(appointment, now=None) -> bool:
+    """What the patient's pages offer: move or cancel a booked appointment outside the window."""
+    return appointment.status == Appointment.Status.BOOKED and not inside_cancellation_window(appointment, now)
+
+
+def call_the_clinic_message(doing: str = "changed") -> str:
     hours = settings.CLINIC["CANCELLATION_WINDOW_HOURS"]
-    if appointment.start_at - timezone.now() < datetime.timedelta(hours=hours):
-        raise OutsideCancellationWindow(
-            f"Appointments can be {doing} online up to {hours} hours before. "
-            f"Please call the clinic on {settings.CLINIC['PHONE']}."
-        )
+    return (
+        f"Appointments can be {doing} online up to {hours} hours before. "
+        f"Please call the clinic on {settings.CLINIC['PHONE']}."
+    )
 
 
-def _taken(treatment, practitioner, start_at, ignore_appointment=None) -> SlotTaken:
+def _ensure_outside_cancellation_window(appointment, user, doing: str) -> None:
+    if not is_desk(user) and inside_cancellation_window(appointment):
+        raise OutsideCancellationWindow(call_the_clinic_message(doing))
+
+
+def slot_taken(treatment, practitioner, start_at, ignore_appointment=None) -> SlotTaken:
+    """The refusal for a time someone else has, with the nearest free times instead."""
     alternatives = availability.nearest_free_slots(
         treatment, practitioner, start_at, ignore_appointment=ignore_appointment
     )
@@ -138,9 +153,9 @@ def _offered_slot(treatment, practitioner, start_at, room=None, ignore_appointme
         treatment, practitioner, start_at, room=room, ignore_appointment=ignore_appointment
     )
     if verdict is Verdict.TAKEN:
-        raise _taken(treatment, practitioner, start_at, ignore_appointment)
+        raise slot_taken(treatment, practitioner, start_at, ignore_appointment)
     if verdict is not Verdict.FREE:
-        raise SlotNotOffered("That time is not offered. Please choose one of the times shown.")
+        raise SlotNotOffered(NOT_OFFERED_MESSAGE)
     return slot
 
 
@@ -165,7 +180,7 @@ def _place(appointment, *, treatment, practitioner, start_at, room, ignore_appoi
         except (IntegrityError, OperationalError) as error:
             if not _lost_race(error):
                 raise
-    raise _taken(treatment, practitioner, start_at, ignore_appointment)
+    raise slot_taken(treatment, practitioner, start_at, ignore_appointment)
 
 
 def _record(appointment, action, by, reason="", old_start_at=None, new_start_at=None):

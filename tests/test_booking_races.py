@@ -149,3 +149,29 @@ def test_two_practitioners_and_two_rooms_both_get_booked_in_different_rooms(trea
     assert {a.practitioner_id for a in booked} == {first.pk, second.pk}
     assert {a.room.name for a in booked} == {"A", "B"}
     assert overlapping_live_pairs() == 0
+
+
+def test_twenty_patients_posting_one_time_through_the_page_give_one_booking(treatment):
+    """Through the HTTP view: one booking; everyone else a 'just taken' page with other times, never a 500."""
+    from django.test import Client
+    from django.urls import reverse
+
+    RoomFactory()
+    practitioner = open_every_day(PractitionerFactory(treatments=[treatment]))
+    when = start_at(10)
+    clients = []
+    for _ in range(THREADS):
+        client = Client()
+        client.force_login(PatientFactory().user)
+        clients.append(client)
+    url = reverse("book_confirm", args=[treatment.slug])
+    data = {"practitioner": practitioner.pk, "start": when.strftime("%Y-%m-%dT%H:%MZ")}
+    responses = race([lambda client=client: client.post(url, data) for client in clients])
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [302] + [409] * (THREADS - 1)
+    for response in responses:
+        if response.status_code == 409:
+            body = response.content.decode()
+            assert "This time was just taken" in body and "Nearest free times" in body
+    assert Appointment.objects.count() == 1
+    assert overlapping_live_pairs() == 0

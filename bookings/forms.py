@@ -1,0 +1,75 @@
+"""The patient's choices in the booking pages. Every field is checked here; the service checks again."""
+
+import datetime
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+
+from . import availability
+
+
+def practitioner_field(treatment):
+    return forms.ModelChoiceField(
+        queryset=availability.practitioners_offering(treatment).order_by("user__last_name", "user__first_name"),
+        required=False,
+        empty_label="First available",
+        error_messages={"invalid_choice": "That practitioner does not offer this treatment: choose another."},
+    )
+
+
+class DayChoiceForm(forms.Form):
+    """Practitioner (or first available) and day: what the times list is for."""
+
+    day = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, treatment, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["practitioner"] = practitioner_field(treatment)
+        self.order_fields(["practitioner", "day"])
+        self.first_day, self.last_day = availability.bookable_days()
+        self.fields["day"].widget.attrs.update(min=self.first_day.isoformat(), max=self.last_day.isoformat())
+
+    def clean_day(self):
+        day = self.cleaned_data["day"] or self.first_day
+        if day < self.first_day:
+            raise forms.ValidationError(f"That day is too soon: choose a day from {self.first_day:%-d %B %Y}.")
+        if day > self.last_day:
+            raise forms.ValidationError(
+                f"We take online bookings up to {settings.CLINIC['HORIZON_DAYS']} days ahead: "
+                f"choose a day until {self.last_day:%-d %B %Y}."
+            )
+        return day
+
+
+class TimeChoiceForm(forms.Form):
+    """A start time as the times list sends it (UTC, e.g. 2027-01-04T10:00Z), and with whom."""
+
+    start = forms.CharField(max_length=40, error_messages={"required": "Choose a time."})
+
+    def __init__(self, *args, treatment, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["practitioner"] = practitioner_field(treatment)
+
+    def clean_start(self):
+        text = self.cleaned_data["start"].strip()
+        try:
+            start = datetime.datetime.fromisoformat(text)
+        except ValueError:
+            raise forms.ValidationError("That time could not be read: please choose one of the times shown.") from None
+        if start.tzinfo is None:
+            raise forms.ValidationError("That time could not be read: please choose one of the times shown.")
+        start = start.astimezone(datetime.UTC)
+        if start <= timezone.now():
+            raise forms.ValidationError("That time has passed: please choose a later one.")
+        first_day, last_day = availability.bookable_days()
+        if start.astimezone(availability.clinic_zone()).date() > last_day:
+            raise forms.ValidationError(
+                f"We take online bookings up to {settings.CLINIC['HORIZON_DAYS']} days ahead: "
+                f"choose a day until {last_day:%-d %B %Y}."
+            )
+        return start
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(max_length=300, required=False, label="Reason (optional)")

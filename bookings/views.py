@@ -1,0 +1,276 @@
+"""Booking pages for a signed-in patient: choose, confirm, see, move and cancel appointments.
+
+Views stay thin: the forms read the input, `availability` says what is free, `services` writes. Every
+refusal is a `BookingError` whose message is shown as it is; nothing is written when one is raised.
+"""
+
+import datetime
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import date as format_date
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from clinic.selectors import bookable_treatments
+from consultations.eligibility import check_eligibility
+
+from . import availability, selectors, services
+from .forms import CancelForm, DayChoiceForm, TimeChoiceForm
+from .models import Appointment
+
+DAYS_LOOKED_AHEAD = 14  # when a day has no free time, the next days with free times are suggested
+
+
+def patient_required(view):
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        patient = getattr(request.user, "patient", None)
+        if patient is None:
+            raise PermissionDenied("Online booking is for patient accounts. Staff book from the front desk.")
+        request.patient = patient
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def when(appointment_or_slot) -> str:
+    return format_date(timezone.localtime(appointment_or_slot.start_at), "l j F Y, H:i")
+
+
+# --- choosing a time ----------------------------------------------------------------------------------
+
+
+def times_context(patient, treatment, form, *, ignore_appointment=None) -> dict:
+    """What the times list shows for the form's practitioner and day: the free times, or why there are none
+    (a bad day, the course interval) and the next days that have free times."""
+    if not form.is_valid():
+        return {"form_errors": [error for errors in form.errors.values() for error in errors]}
+    day, practitioner = form.cleaned_data["day"], form.cleaned_data["practitioner"]
+    blocks = availability.course_blocks(patient, treatment, ignore_appointment=ignore_appointment)
+    blocked = next((block for block in blocks if block.covers(day)), None)
+    last_day = min(day + datetime.timedelta(days=DAYS_LOOKED_AHEAD), form.last_day)
+    days = availability.available_slots(treatment, practitioner, day, last_day, ignore_appointment=ignore_appointment)
+    next_days = [
+        other
+        for other, slots in days.items()
+        if other > day and slots and not any(block.covers(other) for block in blocks)
+    ][:3]
+    return {
+        "day": day,
+        "practitioner": practitioner,
+        "course_reason": blocked.message if blocked else "",
+        "slots": [] if blocked else days.get(day, []),
+        "next_days": next_days,
+    }
+
+
+@patient_required
+def book_start(request):
+    return render(request, "bookings/book_start.html", {"treatments": bookable_treatments()})
+
+
+def _booking_page_context(request, treatment):
+    eligibility = check_eligibility(request.patient, treatment)
+    form = DayChoiceForm(request.GET or None, treatment=treatment)
+    context = {"treatment": treatment, "form": form, "eligibility": eligibility}
+    if eligibility.allowed:
+        if not request.GET:
+            form = DayChoiceForm({"day": form.first_day.isoformat()}, treatment=treatment)
+        context.update(times_context(request.patient, treatment, form))
+    return context
+
+
+@patient_required
+def book_treatment(request, slug):
+    """Step 1-3: practitioner or first available, day, time (times load in place with htmx)."""
+    treatment = get_object_or_404(bookable_treatments(), slug=slug)
+    context = _booking_page_context(request, treatment)
+    context.update(_booking_urls(treatment))
+    return render(request, "bookings/book_treatment.html", context)
+
+
+@patient_required
+def book_times(request, slug):
+    """The times list alone, for htmx to swap in when the practitioner or day changes."""
+    treatment = get_object_or_404(bookable_treatments(), slug=slug)
+    eligibility = check_eligibility(request.patient, treatment)
+    form = DayChoiceForm(request.GET, treatment=treatment)
+    context = {"treatment": treatment, "eligibility": eligibility, **_booking_urls(treatment)}
+    if eligibility.allowed:
+        context.update(times_context(request.patient, treatment, form))
+    return render(request, "bookings/includes/times.html", context)
+
+
+def _booking_urls(treatment) -> dict:
+    return {
+        "page_url": reverse("book_treatment", args=[treatment.slug]),
+        "times_url": reverse("book_times", args=[treatment.slug]),
+        "choose_url": reverse("book_confirm", args=[treatment.slug]),
+    }
+
+
+def _moving_urls(appointment) -> dict:
+    return {
+        "page_url": reverse("appointment_reschedule", args=[appointment.pk]),
+        "times_url": reverse("appointment_reschedule_times", args=[appointment.pk]),
+        "choose_url": reverse("appointment_reschedule", args=[appointment.pk]),
+    }
+
+
+# --- confirming ----------------------------------------------------------------------------------------
+
+
+def _refusal(request, template, context, error: services.BookingError):
+    """Show a refusal on the page it concerns: 409 when the time was just taken, else 400."""
+    messages.error(request, error.message)
+    context.update(
+        error=error,
+        alternatives=getattr(error, "alternatives", []),
+        next_step_url=getattr(error, "next_step_url", ""),
+    )
+    status = 409 if isinstance(error, services.SlotTaken) else 400
+    return render(request, template, context, status=status)
+
+
+@patient_required
+@require_http_methods(["GET", "POST"])
+def book_confirm(request, slug):
+    """Step 4: what, who, when, where and the price, then one button that books."""
+    treatment = get_object_or_404(bookable_treatments(), slug=slug)
+    form = TimeChoiceForm(request.POST if request.method == "POST" else request.GET, treatment=treatment)
+    context = {"treatment": treatment, "form": form, **_booking_urls(treatment)}
+    template = "bookings/book_confirm.html"
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return render(request, template, context, status=400)
+    start, practitioner = form.cleaned_data["start"], form.cleaned_data["practitioner"]
+    if request.method == "GET":
+        verdict, slot = availability.check_slot(treatment, practitioner, start)
+        if verdict is availability.Verdict.TAKEN:
+            return _refusal(request, template, context, services.slot_taken(treatment, practitioner, start))
+        if slot is None:
+            return _refusal(request, template, context, services.SlotNotOffered(services.NOT_OFFERED_MESSAGE))
+        context["slot"] = slot
+        return render(request, template, context)
+    try:
+        appointment = services.book_appointment(
+            patient=request.patient,
+            treatment=treatment,
+            practitioner=practitioner,
+            start_at=start,
+            booked_by=request.user,
+            source=Appointment.Source.ONLINE,
+        )
+    except services.BookingError as error:
+        return _refusal(request, template, context, error)
+    messages.success(request, f"You are booked: {treatment.name} on {when(appointment)}.")
+    return redirect("appointment_detail", appointment.pk)
+
+
+# --- the patient's appointments ------------------------------------------------------------------------
+
+
+@patient_required
+def my_appointments(request):
+    upcoming, past = selectors.upcoming_and_past(request.patient)
+    return render(
+        request,
+        "bookings/my_appointments.html",
+        {"upcoming": upcoming, "past": past, "changeable": {a.pk for a in upcoming if services.patient_can_change(a)}},
+    )
+
+
+@patient_required
+def appointment_detail(request, pk):
+    """The confirmation page, and the appointment's page afterwards."""
+    appointment = selectors.patient_appointment_or_404(request.patient, pk)
+    return render(request, "bookings/appointment_detail.html", _appointment_context(appointment))
+
+
+def _appointment_context(appointment) -> dict:
+    can_change = services.patient_can_change(appointment)
+    return {
+        "appointment": appointment,
+        "can_change": can_change,
+        "call_the_clinic": (
+            services.call_the_clinic_message()
+            if appointment.status == Appointment.Status.BOOKED and not can_change
+            else ""
+        ),
+        "events": appointment.events.select_related("by"),
+    }
+
+
+@patient_required
+@require_http_methods(["GET", "POST"])
+def appointment_cancel(request, pk):
+    appointment = selectors.patient_appointment_or_404(request.patient, pk)
+    form = CancelForm(request.POST if request.method == "POST" else None)
+    context = {**_appointment_context(appointment), "form": form}
+    template = "bookings/appointment_cancel.html"
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.cancel_appointment(appointment, by=request.user, reason=form.cleaned_data["reason"])
+        except services.BookingError as error:
+            return _refusal(request, template, context, error)
+        messages.success(request, f"Your appointment on {when(appointment)} is cancelled. The time is free for others.")
+        return redirect("my_appointments")
+    return render(request, template, context)
+
+
+@patient_required
+@require_http_methods(["GET", "POST"])
+def appointment_reschedule(request, pk):
+    """Choose a new time (times load in place), confirm it, and the old time is free at once."""
+    appointment = selectors.patient_appointment_or_404(request.patient, pk)
+    treatment = appointment.treatment
+    context = {**_appointment_context(appointment), "treatment": treatment, **_moving_urls(appointment)}
+    template = "bookings/appointment_reschedule.html"
+    data = request.POST if request.method == "POST" else request.GET
+    if "start" not in data:
+        if context["can_change"]:
+            initial = {"practitioner": appointment.practitioner_id, "day": data.get("day", "")}
+            form = DayChoiceForm(data if "day" in data else initial, treatment=treatment)
+            context.update(form=form, **times_context(request.patient, treatment, form, ignore_appointment=appointment))
+        return render(request, template, context)
+    form = TimeChoiceForm(data, treatment=treatment)
+    context["time_form"] = form
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return render(request, template, context, status=400)
+    start = form.cleaned_data["start"]
+    practitioner = form.cleaned_data["practitioner"] or appointment.practitioner
+    if request.method == "GET":
+        context["new_start"] = start
+        context["new_start_key"] = start.strftime("%Y-%m-%dT%H:%MZ")
+        context["new_practitioner"] = practitioner
+        return render(request, template, context)
+    try:
+        services.reschedule_appointment(appointment, new_start_at=start, by=request.user, practitioner=practitioner)
+    except services.BookingError as error:
+        return _refusal(request, template, context, error)
+    appointment.refresh_from_db()
+    messages.success(request, f"Your appointment is moved to {when(appointment)}.")
+    return redirect("appointment_detail", appointment.pk)
+
+
+@patient_required
+def appointment_reschedule_times(request, pk):
+    appointment = selectors.patient_appointment_or_404(request.patient, pk)
+    form = DayChoiceForm(request.GET, treatment=appointment.treatment)
+    context = {"treatment": appointment.treatment, "appointment": appointment, **_moving_urls(appointment)}
+    if services.patient_can_change(appointment):
+        context.update(times_context(request.patient, appointment.treatment, form, ignore_appointment=appointment))
+    else:
+        context["form_errors"] = [services.call_the_clinic_message()]
+    return render(request, "bookings/includes/times.html", context)

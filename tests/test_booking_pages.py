@@ -1,0 +1,313 @@
+"""The patient's booking pages: choose, confirm, see, move, cancel; bad input never writes or errors."""
+
+import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from bookings import services
+from bookings.models import Appointment
+from consultations.eligibility import Eligibility
+from tests.factories import (
+    AppointmentFactory,
+    ConsultationFactory,
+    PatientFactory,
+    PractitionerFactory,
+    RoomFactory,
+    TreatmentFactory,
+    WorkingHoursFactory,
+    staff_user,
+)
+
+pytestmark = pytest.mark.django_db
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def at(day, hour, minute=0):
+    return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=LONDON).astimezone(datetime.UTC)
+
+
+def in_days(days):
+    return timezone.localdate() + datetime.timedelta(days=days)
+
+
+def key(moment):
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+@pytest.fixture
+def treatment():
+    return TreatmentFactory(name="Microneedling: thighs", pre_care="Avoid alcohol for 48 hours.")
+
+
+@pytest.fixture
+def practitioner(treatment):
+    RoomFactory(name="Room 1")
+    practitioner = PractitionerFactory(treatments=[treatment], user__first_name="Amelia", user__last_name="Hart")
+    for weekday in range(7):
+        WorkingHoursFactory(practitioner=practitioner, weekday=weekday, start=datetime.time(9), end=datetime.time(17))
+    return practitioner
+
+
+@pytest.fixture
+def patient(client):
+    patient = PatientFactory()
+    client.force_login(patient.user)
+    return patient
+
+
+def confirm_url(treatment):
+    return reverse("book_confirm", args=[treatment.slug])
+
+
+def test_booking_pages_need_a_signed_in_patient(client, treatment):
+    url = reverse("book_treatment", args=[treatment.slug])
+    assert client.get(url).status_code == 302
+    client.force_login(staff_user("Front desk"))
+    assert client.get(url).status_code == 403
+
+
+def test_the_flow_from_treatment_to_confirmation(client, patient, treatment, practitioner):
+    assert treatment.name in client.get(reverse("book_start")).content.decode()
+    day = in_days(7)
+    page = client.get(reverse("book_treatment", args=[treatment.slug]), {"practitioner": "", "day": day.isoformat()})
+    body = page.content.decode()
+    assert 'hx-get="' + reverse("book_times", args=[treatment.slug]) in body
+    assert f"start={key(at(day, 10))}" in body and "Amelia Hart" in body
+    times = client.get(reverse("book_times", args=[treatment.slug]), {"practitioner": practitioner.pk, "day": day})
+    assert "<html" not in times.content.decode() and f"start={key(at(day, 9))}" in times.content.decode()
+    summary = client.get(confirm_url(treatment), {"practitioner": practitioner.pk, "start": key(at(day, 10))})
+    assert summary.status_code == 200
+    assert "Confirm your booking" in summary.content.decode() and not Appointment.objects.exists()
+    response = client.post(confirm_url(treatment), {"practitioner": practitioner.pk, "start": key(at(day, 10))})
+    appointment = Appointment.objects.get()
+    assert response.status_code == 302 and response.url == reverse("appointment_detail", args=[appointment.pk])
+    body = client.get(response.url).content.decode()
+    assert "You are booked" in body
+    for text in ("Microneedling: thighs", "Amelia Hart", f"{day:%-d %B %Y}", "10:00", "Room 1", "Harley Street"):
+        assert text in body
+    assert "&pound;250.00" in body or "£250.00" in body
+    assert "Avoid alcohol for 48 hours." in body
+    assert reverse("appointment_reschedule", args=[appointment.pk]) in body
+
+
+def test_times_are_shown_in_local_time_on_a_summer_day(client, patient, treatment, practitioner, settings):
+    settings.CLINIC = {**settings.CLINIC, "HORIZON_DAYS": 400}
+    summer = datetime.date(2027, 7, 5)
+    body = client.get(reverse("book_times", args=[treatment.slug]), {"day": summer}).content.decode()
+    assert f"start={key(at(summer, 9))}" in body and ">09:00" in body
+    assert key(at(summer, 9)).endswith("08:00Z")
+
+
+def test_first_available_books_whoever_is_free(client, patient, treatment, practitioner):
+    day = in_days(7)
+    AppointmentFactory(practitioner=practitioner, treatment=treatment, start_at=at(day, 10))
+    colleague = PractitionerFactory(treatments=[treatment], user__last_name="Zed")
+    WorkingHoursFactory(practitioner=colleague, weekday=day.weekday(), start=datetime.time(9), end=datetime.time(17))
+    body = client.get(reverse("book_times", args=[treatment.slug]), {"day": day}).content.decode()
+    assert f"practitioner={colleague.pk}&amp;start={key(at(day, 10))}" in body
+
+
+def test_a_consultation_book_button_leads_into_the_flow(client, practitioner):
+    consultation = ConsultationFactory()
+    body = client.get(reverse("treatment_detail", args=[consultation.slug])).content.decode()
+    assert reverse("book_treatment", args=[consultation.slug]) in body
+    assert reverse("book_start") in client.get(reverse("home")).content.decode()
+
+
+def test_not_eligible_shows_the_reason_and_next_step_instead_of_times(
+    client, patient, treatment, practitioner, monkeypatch
+):
+    refusal = Eligibility(False, "A practitioner must review your intake first.", "/intake/")
+    monkeypatch.setattr("bookings.views.check_eligibility", lambda patient, treatment: refusal)
+    monkeypatch.setattr("bookings.services.check_eligibility", lambda patient, treatment: refusal)
+    body = client.get(reverse("book_treatment", args=[treatment.slug])).content.decode()
+    assert "A practitioner must review your intake first." in body and 'href="/intake/"' in body
+    assert "start=" not in body
+    response = client.post(confirm_url(treatment), {"practitioner": practitioner.pk, "start": key(at(in_days(7), 10))})
+    assert response.status_code == 400 and "review your intake" in response.content.decode()
+    assert not Appointment.objects.exists()
+
+
+def test_a_day_inside_the_course_interval_says_when_the_next_session_can_be(client, patient, treatment, practitioner):
+    AppointmentFactory(patient=patient, practitioner=practitioner, treatment=treatment, start_at=at(in_days(10), 10))
+    body = client.get(reverse("book_times", args=[treatment.slug]), {"day": in_days(20)}).content.decode()
+    assert f"your next session can be from {in_days(38):%-d %B %Y}" in body
+    assert "start=" not in body.split("Days with free times")[0]
+
+
+def test_a_taken_time_says_so_with_nearest_free_times(client, patient, treatment, practitioner):
+    day = in_days(7)
+    AppointmentFactory(practitioner=practitioner, treatment=treatment, start_at=at(day, 12))
+    response = client.post(confirm_url(treatment), {"practitioner": practitioner.pk, "start": key(at(day, 12))})
+    body = response.content.decode()
+    assert response.status_code == 409
+    assert "This time was just taken" in body and f"start={key(at(day, 13, 15))}" in body
+    assert Appointment.objects.count() == 1
+
+
+BAD_INPUT = [
+    ({"start": "yesterday"}, "could not be read"),
+    ({"start": "2027-01-04T10:00"}, "could not be read"),  # no zone: tampered
+    ({"start": ""}, "Choose a time"),
+    ({"start": key(timezone.now() - datetime.timedelta(days=1))}, "has passed"),
+    ({"start": key(at(in_days(200), 10))}, "days ahead"),
+    ({"start": key(at(in_days(7), 10, 5))}, "not offered"),  # off the grid
+    ({"start": key(at(in_days(7), 22))}, "not offered"),  # outside hours
+    ({"start": key(at(in_days(7), 10)), "practitioner": "999999"}, "does not offer"),
+    ({"start": key(at(in_days(7), 10)), "practitioner": "abc"}, "does not offer"),
+]
+
+
+@pytest.mark.parametrize(("data", "message"), BAD_INPUT)
+def test_bad_input_is_refused_clearly_and_writes_nothing(client, patient, treatment, practitioner, data, message):
+    data = {"practitioner": practitioner.pk, **data}
+    for method in (client.get, client.post):
+        response = method(confirm_url(treatment), data)
+        assert response.status_code == 400
+        assert message in response.content.decode()
+    assert not Appointment.objects.exists()
+
+
+def test_a_practitioner_who_does_not_offer_the_treatment_is_refused(client, patient, treatment, practitioner):
+    other = PractitionerFactory(treatments=[TreatmentFactory()])
+    response = client.post(confirm_url(treatment), {"practitioner": other.pk, "start": key(at(in_days(7), 10))})
+    assert response.status_code == 400 and not Appointment.objects.exists()
+
+
+def test_bad_days_in_the_times_list(client, patient, treatment, practitioner):
+    url = reverse("book_times", args=[treatment.slug])
+    for day, message in ((in_days(-3), "too soon"), (in_days(200), "days ahead"), ("31/02/2027", "valid date")):
+        response = client.get(url, {"day": day})
+        assert response.status_code == 200 and message in response.content.decode()
+    assert client.get(reverse("book_treatment", args=["no-such-treatment"])).status_code == 404
+    assert client.get(reverse("book_times", args=["no-such-treatment"])).status_code == 404
+    assert client.post(reverse("book_confirm", args=["no-such-treatment"])).status_code == 404
+
+
+def test_times_partial_costs_a_fixed_number_of_queries(
+    client, patient, treatment, practitioner, django_assert_max_num_queries
+):
+    AppointmentFactory(practitioner=practitioner, treatment=treatment, start_at=at(in_days(7), 10))
+    with django_assert_max_num_queries(14):
+        client.get(reverse("book_times", args=[treatment.slug]), {"day": in_days(7)})
+
+
+# --- my appointments, reschedule, cancel ---------------------------------------------------------------
+
+
+def book(patient, treatment, practitioner, start_at):
+    return services.book_appointment(
+        patient=patient,
+        treatment=treatment,
+        practitioner=practitioner,
+        start_at=start_at,
+        booked_by=patient.user,
+        source=Appointment.Source.ONLINE,
+    )
+
+
+def test_my_appointments_lists_upcoming_and_past_with_actions(
+    client, patient, treatment, practitioner, django_assert_max_num_queries
+):
+    upcoming = book(patient, treatment, practitioner, at(in_days(7), 10))
+    soon = AppointmentFactory(
+        patient=patient,
+        practitioner=practitioner,
+        treatment=treatment,
+        start_at=timezone.now() + datetime.timedelta(hours=5),
+    )
+    past = AppointmentFactory(
+        patient=patient, practitioner=practitioner, treatment=treatment, start_at=at(in_days(-40), 10),
+        status=Appointment.Status.COMPLETED,
+    )  # fmt: skip
+    AppointmentFactory(treatment=treatment, practitioner=practitioner, start_at=at(in_days(9), 10))  # someone else's
+    with django_assert_max_num_queries(8):
+        body = client.get(reverse("my_appointments")).content.decode()
+    assert body.index("Upcoming") < body.index(reverse("appointment_detail", args=[upcoming.pk])) < body.index("Past")
+    assert body.index("Past") < body.index(reverse("appointment_detail", args=[past.pk]))
+    assert reverse("appointment_cancel", args=[upcoming.pk]) in body
+    assert reverse("appointment_cancel", args=[soon.pk]) not in body and "to change" in body
+    assert body.count("appointments/") - body.count("my_appointments") >= 3
+    assert "Completed" in body and "My appointments" in body
+
+
+def test_another_patients_appointment_is_404(client, patient, treatment, practitioner):
+    theirs = AppointmentFactory(treatment=treatment, practitioner=practitioner)
+    for name in ("appointment_detail", "appointment_cancel", "appointment_reschedule"):
+        assert client.get(reverse(name, args=[theirs.pk])).status_code == 404
+    assert client.post(reverse("appointment_cancel", args=[theirs.pk])).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.status == Appointment.Status.BOOKED
+
+
+def test_cancel_frees_the_time_and_keeps_history(client, patient, treatment, practitioner):
+    appointment = book(patient, treatment, practitioner, at(in_days(7), 10))
+    response = client.post(reverse("appointment_cancel", args=[appointment.pk]), {"reason": "Away"}, follow=True)
+    assert "is cancelled" in response.content.decode()
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.CANCELLED
+    assert [e.action for e in appointment.events.all()] == ["booked", "cancelled"]
+    times = client.get(reverse("book_times", args=[treatment.slug]), {"day": in_days(7)}).content.decode()
+    assert f"start={key(at(in_days(7), 10))}" in times
+
+
+def test_inside_the_window_the_pages_say_to_call_the_clinic(client, patient, treatment, practitioner, settings):
+    appointment = AppointmentFactory(
+        patient=patient,
+        practitioner=practitioner,
+        treatment=treatment,
+        start_at=timezone.now() + datetime.timedelta(hours=20),
+    )
+    phone = settings.CLINIC["PHONE"]
+    for name in ("appointment_detail", "appointment_cancel", "appointment_reschedule"):
+        body = client.get(reverse(name, args=[appointment.pk])).content.decode()
+        assert f"call the clinic on {phone}" in body
+    response = client.post(reverse("appointment_cancel", args=[appointment.pk]))
+    assert response.status_code == 400 and phone in response.content.decode()
+    moved = client.post(reverse("appointment_reschedule", args=[appointment.pk]), {"start": key(at(in_days(9), 10))})
+    assert moved.status_code == 400
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.BOOKED and not appointment.events.exists()
+
+
+def test_reschedule_moves_it_and_frees_the_old_time(client, patient, treatment, practitioner):
+    old = at(in_days(7), 10)
+    appointment = book(patient, treatment, practitioner, old)
+    url = reverse("appointment_reschedule", args=[appointment.pk])
+    page = client.get(url, {"day": in_days(8)}).content.decode()
+    new = at(in_days(8), 14)
+    assert f"start={key(new)}" in page
+    assert "Move it to" in client.get(url, {"start": key(new), "practitioner": practitioner.pk}).content.decode()
+    response = client.post(url, {"start": key(new), "practitioner": practitioner.pk}, follow=True)
+    assert "is moved to" in response.content.decode()
+    appointment.refresh_from_db()
+    assert appointment.start_at == new
+    event = appointment.events.last()
+    assert (event.action, event.old_start_at, event.new_start_at) == ("rescheduled", old, new)
+    client.force_login(PatientFactory().user)
+    times = client.get(reverse("book_times", args=[treatment.slug]), {"day": in_days(7)}).content.decode()
+    assert f"start={key(old)}" in times
+
+
+def test_reschedule_to_a_bad_or_taken_time_changes_nothing(client, patient, treatment, practitioner):
+    appointment = book(patient, treatment, practitioner, at(in_days(7), 10))
+    AppointmentFactory(practitioner=practitioner, treatment=treatment, start_at=at(in_days(8), 10))
+    url = reverse("appointment_reschedule", args=[appointment.pk])
+    taken = client.post(url, {"start": key(at(in_days(8), 10)), "practitioner": practitioner.pk})
+    assert taken.status_code == 409 and "just taken" in taken.content.decode()
+    for data in (
+        {"start": "nonsense"},
+        {"start": key(at(in_days(8), 10, 7))},
+        {"start": key(at(in_days(8), 11)), "practitioner": "x"},
+    ):
+        assert client.post(url, data).status_code == 400
+    appointment.refresh_from_db()
+    assert appointment.start_at == at(in_days(7), 10) and appointment.events.count() == 1
+
+
+def test_patients_see_a_my_appointments_link(client, patient):
+    assert reverse("my_appointments") in client.get(reverse("home")).content.decode()
