@@ -1,5 +1,10 @@
+from auditlog.admin import LogEntryAdmin
+from auditlog.filters import ResourceTypeFilter
+from auditlog.models import LogEntry
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from .forms import BaseWorkingHoursFormSet
 from .models import Patient, Practitioner, Room, TimeOff, Treatment, User, WorkingHours
@@ -29,10 +34,15 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Patient)
 class PatientAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "user_email", "phone", "date_of_birth", "created_at")
+    list_display = ("__str__", "user_email", "phone", "date_of_birth", "created_at", "audit_trail")
     search_fields = ("user__email", "user__first_name", "user__last_name", "phone")
     list_select_related = ("user",)
     raw_id_fields = ("user",)
+
+    @admin.display(description="audit trail")
+    def audit_trail(self, obj):
+        url = reverse("admin:auditlog_logentry_changelist")
+        return format_html('<a href="{}?patient={}">who saw and changed what</a>', url, obj.pk)
 
     @admin.display(description="email", ordering="user__email")
     def user_email(self, obj):
@@ -76,3 +86,46 @@ class RoomAdmin(admin.ModelAdmin):
 class TimeOffAdmin(admin.ModelAdmin):
     list_display = ("practitioner", "start_at", "end_at", "reason")
     list_filter = ("practitioner",)
+
+
+# --- The audit trail: read-only for everyone, filterable by patient and by user -----------------------------
+admin.site.unregister(LogEntry)
+
+
+class PatientTrailFilter(admin.SimpleListFilter):
+    """`?patient=<id>`: everything recorded about one patient (reached from the patient's admin row)."""
+
+    title = "patient"
+    parameter_name = "patient"
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        patient = Patient.objects.select_related("user").filter(pk=value).first() if str(value).isdigit() else None
+        return [(value, str(patient))] if patient else []
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(additional_data__patient_id=int(self.value()))
+        return queryset
+
+
+@admin.register(LogEntry)
+class AuditTrailAdmin(LogEntryAdmin):
+    list_display = ["created", "resource_url", "action", "msg_short", "user_url", "patient_link"]
+    list_filter = ["action", PatientTrailFilter, ResourceTypeFilter, ("actor", admin.RelatedOnlyFieldListFilter)]
+
+    @admin.display(description="patient")
+    def patient_link(self, obj):
+        patient_id = (obj.additional_data or {}).get("patient_id")
+        if not patient_id:
+            return "-"
+        return format_html('<a href="?patient={}">patient {}</a>', patient_id, patient_id)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False

@@ -13,3 +13,6 @@ class ClinicConfig(AppConfig):
         from .celery import ensure_filesystem_broker_folders
 
         ensure_filesystem_broker_folders()
+        from .audit import register_audited_models
+
+        register_audited_models()

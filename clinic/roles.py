@@ -6,6 +6,7 @@ permissions of apps migrated later do not exist yet when this app's migration ru
 """
 
 from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
 
 PRACTITIONER = "Practitioner"
 FRONT_DESK = "Front desk"
@@ -36,11 +37,21 @@ ROLE_PERMISSIONS = {
     },
 }
 PROJECT_APPS = ("clinic", "bookings", "consultations")
+# Beyond the project's own models, a clinic admin reads the audit trail, unlocks locked-out accounts and
+# removes a lost phone's two-factor device.
+CLINIC_ADMIN_EXTRA = {
+    "auditlog": ["view_logentry"],
+    "axes": ["view_accessattempt", "delete_accessattempt", "view_accessfailurelog"],
+    "otp_totp": ["view_totpdevice", "delete_totpdevice"],
+}
 
 
 def role_permissions(role: str):
     if role == CLINIC_ADMIN:
-        return Permission.objects.filter(content_type__app_label__in=PROJECT_APPS)
+        extra = Q()
+        for app_label, codenames in CLINIC_ADMIN_EXTRA.items():
+            extra |= Q(content_type__app_label=app_label, codename__in=codenames)
+        return Permission.objects.filter(Q(content_type__app_label__in=PROJECT_APPS) | extra)
     codenames = [
         f"{action}_{model}"
         for app_models in ROLE_PERMISSIONS.get(role, {}).values()
@@ -58,7 +69,7 @@ def sync_role_permissions() -> None:
 
 
 def sync_role_permissions_on_migrate(sender, **kwargs):
-    if sender.name in PROJECT_APPS:
+    if sender.name in PROJECT_APPS or sender.label in CLINIC_ADMIN_EXTRA:
         sync_role_permissions()
 
 

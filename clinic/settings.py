@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "csp",
+    "auditlog",
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -58,6 +59,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "clinic.middleware.StaffIdleTimeoutMiddleware",
     "axes.middleware.AxesMiddleware",
+    "auditlog.middleware.AuditlogMiddleware",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -102,10 +104,13 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 AXES_USERNAME_FORM_FIELD = "username"  # the login form field, though the user model logs in by email
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=1 if env.bool("BEHIND_PROXY", False) else 0)
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# The audit trail (clinic/audit.py). The client address is only trusted behind our own proxy.
+AUDITLOG_DISABLE_REMOTE_ADDR = not env.bool("BEHIND_PROXY", False)
 OTP_TOTP_ISSUER = env("CLINIC_NAME", default="Smooth Skin Clinic")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

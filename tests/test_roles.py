@@ -26,3 +26,9 @@ def test_role_checks_follow_group_membership():
     assert not roles.is_staff_member(patient.user)
     admin = staff_user(roles.CLINIC_ADMIN)
     assert roles.is_front_desk(admin) and roles.is_clinic_admin(admin)
+
+
+def test_clinic_admins_can_read_the_audit_trail_and_unlock_accounts_but_not_edit_the_trail():
+    perms = set(Group.objects.get(name="Clinic admin").permissions.values_list("codename", flat=True))
+    assert {"view_logentry", "delete_accessattempt", "delete_totpdevice"} <= perms
+    assert "change_logentry" not in perms and "delete_logentry" not in perms

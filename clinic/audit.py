@@ -1,0 +1,69 @@
+"""The audit trail: who created, changed, deleted or read which record, about which patient.
+
+Changes are recorded by django-auditlog for the models in AUDITED_MODELS; reads of clinical records by
+`record_access`. Every entry carries the patient it concerns (`additional_data["patient_id"]`), so an
+admin can list everything that happened to one patient's data (admin: Audit trail, `?patient=<id>`, linked
+from each patient's row), or everything one user did (the actor filter). Entries
+cannot be changed or deleted through the app (see clinic/admin.py).
+"""
+
+from auditlog.models import LogEntry
+from auditlog.registry import auditlog
+from auditlog.signals import post_log
+from django.apps import apps
+
+# Model label -> fields left out of the change diff (secrets, or noise that would bury the story).
+AUDITED_MODELS = {
+    "clinic.User": ["password", "last_login"],
+    "clinic.Patient": [],
+    "bookings.Appointment": ["updated_at"],
+}
+
+
+def register_audited_models() -> None:
+    for label, exclude in AUDITED_MODELS.items():
+        model = apps.get_model(label)
+        if not auditlog.contains(model):
+            auditlog.register(model, exclude_fields=exclude)
+    post_log.connect(attach_patient, dispatch_uid="clinic-audit-patient")
+
+
+def patient_id_of(instance):
+    """The patient a record is about, found the same way for every model: a Patient is its own; a record
+    with a patient (appointments, intakes) names it; a record of an appointment or intake inherits it."""
+    if instance._meta.label == "clinic.Patient":
+        return instance.pk
+    if instance._meta.label == "clinic.User":
+        return getattr(getattr(instance, "patient", None), "pk", None)
+    if getattr(instance, "patient_id", None):
+        return instance.patient_id
+    for parent in ("appointment", "intake", "session_record"):
+        related = getattr(instance, parent, None)
+        if related is not None and getattr(related, "patient_id", None):
+            return related.patient_id
+    return None
+
+
+def attach_patient(sender, instance, log_entry=None, **kwargs):
+    if log_entry is None:
+        return
+    patient_id = patient_id_of(instance)
+    if patient_id is not None:
+        log_entry.additional_data = {**(log_entry.additional_data or {}), "patient_id": patient_id}
+        log_entry.save(update_fields=["additional_data"])
+
+
+def record_access(user, instance, *, what: str = "") -> LogEntry:
+    """Write down that `user` was shown `instance` (an intake, a session record, a photo)."""
+    return LogEntry.objects.log_create(
+        instance,
+        force_log=True,
+        action=LogEntry.Action.ACCESS,
+        actor=user if getattr(user, "is_authenticated", False) else None,
+        changes={"viewed": what} if what else {},
+        additional_data={"patient_id": patient_id_of(instance)},
+    )
+
+
+def trail_for_patient(patient_id):
+    return LogEntry.objects.filter(additional_data__patient_id=patient_id).select_related("actor", "content_type")

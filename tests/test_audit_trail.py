@@ -1,0 +1,61 @@
+"""The audit trail: every change to patients and appointments, every recorded read, per patient and per user."""
+
+import pytest
+from auditlog.models import LogEntry
+from django.urls import reverse
+
+from clinic import roles
+from clinic.audit import record_access, trail_for_patient
+from tests.factories import AppointmentFactory, PatientFactory, staff_user
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_profile_change_is_logged_with_its_actor_and_patient_and_no_password(client):
+    patient = PatientFactory(phone="07700 900001")
+    client.force_login(patient.user)
+    client.post(
+        reverse("profile"),
+        {"first_name": "New", "last_name": "Name", "phone": "07700 900999", "date_of_birth": "1985-02-03"},
+    )
+    update = LogEntry.objects.get(content_type__model="patient", action=LogEntry.Action.UPDATE)
+    assert update.actor == patient.user
+    assert update.changes_dict["phone"] == ["07700 900001", "07700 900999"]
+    assert update.additional_data["patient_id"] == patient.pk
+    assert not LogEntry.objects.filter(changes__icontains="password").exists()
+
+
+def test_appointment_changes_land_in_the_patients_trail():
+    appointment = AppointmentFactory()
+    appointment.status = "cancelled"
+    appointment.save()
+    actions = list(
+        trail_for_patient(appointment.patient_id)
+        .filter(content_type__model="appointment")
+        .values_list("action", flat=True)
+    )
+    assert sorted(actions) == [LogEntry.Action.CREATE, LogEntry.Action.UPDATE]
+    other = PatientFactory()
+    assert not trail_for_patient(other.pk).filter(content_type__model="appointment").exists()
+
+
+def test_a_recorded_read_names_who_read_what():
+    patient = PatientFactory()
+    nurse = staff_user(roles.PRACTITIONER)
+    record_access(nurse, patient, what="intake answers")
+    entry = LogEntry.objects.get(action=LogEntry.Action.ACCESS)
+    assert entry.actor == nurse and entry.additional_data["patient_id"] == patient.pk
+
+
+def test_admin_lists_a_patients_trail_and_cannot_change_or_delete_it(client, sign_in):
+    patient, other = PatientFactory(user__last_name="Traced"), PatientFactory(user__last_name="Elsewhere")
+    record_access(staff_user(roles.FRONT_DESK), patient)
+    sign_in(client, staff_user(roles.CLINIC_ADMIN))
+    url = reverse("admin:auditlog_logentry_changelist")
+    page = client.get(url, {"patient": patient.pk}).content.decode()
+    assert "Traced" in page and "Elsewhere" not in page
+    entry = trail_for_patient(patient.pk).first()
+    assert client.post(reverse("admin:auditlog_logentry_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
+    assert client.post(reverse("admin:auditlog_logentry_change", args=[entry.pk]), {}).status_code == 403
+    assert LogEntry.objects.filter(pk=entry.pk).exists()
+    assert other  # present in the database, absent from the filtered page
