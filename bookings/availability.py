@@ -396,15 +396,19 @@ def course_blocks(patient, treatment, *, ignore_appointment=None) -> list[Course
         day = start_at.astimezone(zone).date()
         earliest_next = day + datetime.timedelta(days=gap)
         latest_before = day - datetime.timedelta(days=gap)
-        blocks.append(
+        rule = f"Sessions of {treatment.name} are at least {gap} days apart."
+        blocks += [
             CourseBlock(
                 latest_before + datetime.timedelta(days=1),
+                day - datetime.timedelta(days=1),
+                f"{rule} You have one on {day:%-d %B %Y}, so this one can be up to {latest_before:%-d %B %Y}.",
+            ),
+            CourseBlock(
+                day,
                 earliest_next - datetime.timedelta(days=1),
-                f"Sessions of {treatment.name} are at least {gap} days apart. You have one on "
-                f"{day:%-d %B %Y}, so your next session can be from {earliest_next:%-d %B %Y}"
-                f" (or an earlier one up to {latest_before:%-d %B %Y}).",
-            )
-        )
+                f"{rule} You have one on {day:%-d %B %Y}, so your next session can be from {earliest_next:%-d %B %Y}.",
+            ),
+        ]
     return sorted(blocks, key=lambda block: block.first_day)
 
 

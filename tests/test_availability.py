@@ -230,7 +230,8 @@ def test_course_interval_explains_the_next_possible_day_either_side(treatment):
     AppointmentFactory(patient=patient, treatment=treatment, start_at=at(datetime.date(2027, 2, 12), 10))
     reason = why_day_unavailable(patient, treatment, datetime.date(2027, 3, 1))
     assert "your next session can be from 12 March 2027" in reason
-    assert why_day_unavailable(patient, treatment, datetime.date(2027, 1, 20))  # too close before it
+    before = why_day_unavailable(patient, treatment, datetime.date(2027, 1, 20))  # too close before it
+    assert "so this one can be up to 15 January 2027" in before
     assert why_day_unavailable(patient, treatment, datetime.date(2027, 3, 12)) == ""
     assert why_day_unavailable(patient, treatment, datetime.date(2027, 1, 15)) == ""
     assert why_day_unavailable(PatientFactory(), treatment, datetime.date(2027, 3, 1)) == ""
