@@ -24,6 +24,9 @@ ROLE_PERMISSIONS = {
             "room": ["view"],
             "patient": ["view"],
         },
+        # Health forms are read through the review pages, which check the patient relation and log each read;
+        # the admin's intake lists do neither, so they are for clinic admins only.
+        "consultations": {"screeningrule": ["view"]},
     },
     FRONT_DESK: {
         "clinic": {

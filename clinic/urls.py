@@ -18,6 +18,7 @@ urlpatterns = [
     path("accounts/two-factor/verify/", two_factor.two_factor_verify, name="two_factor_verify"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("aftercare/check-in/", include("bookings.reminders.urls")),
+    path("intake/", include("consultations.urls")),
     path("", include("bookings.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -139,3 +139,68 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
     )
     end_at = factory.LazyAttribute(lambda o: o.start_at + o.treatment.duration)
     busy_until = factory.LazyAttribute(lambda o: o.end_at + o.treatment.buffer_after)
+
+
+# --- Health forms (consultations) -----------------------------------------------------------------
+# Answers that trigger no screening rule. Tests override the one answer they are about.
+INTAKE_ANSWERS_NO_FLAGS = dict(
+    emergency_contact_name="Sam Example",
+    emergency_contact_phone="07700 900456",
+    gp_name="Dr Jones",
+    gp_practice="Marylebone Health Centre",
+    medical_history="",
+    bleeding_disorder=False,
+    diabetes=False,
+    immune_condition=False,
+    cancer_treatment=False,
+    cancer_in_area=False,
+    collagen_disease=False,
+    anticoagulants=[],
+    nsaids=[],
+    supplements=[],
+    other_medicines="",
+    took_isotretinoin=False,
+    isotretinoin_last_dose=None,
+    pregnant_or_breastfeeding=False,
+    skin_condition_in_area=False,
+    keloid_scarring=False,
+    recent_sun_exposure=False,
+    recent_area_treatments=False,
+    recent_area_treatments_details="",
+    metal_allergy=False,
+    anaesthetic_allergy=False,
+    other_allergies="",
+    drinks_alcohol=False,
+    areas_of_concern=["thighs"],
+    goals="Smoother skin.",
+    declaration=True,
+)
+
+
+def submitted_intake(patient=None, **answers):
+    """A patient's health form sent through the real service (so it is screened like any other)."""
+    from consultations import services
+
+    return services.submit_intake(patient or PatientFactory(), {**INTAKE_ANSWERS_NO_FLAGS, **answers})
+
+
+def clear_patient(patient=None, *, reviewer=None, **review):
+    """Send a clean health form and have a practitioner clear it: the patient may then book sessions."""
+    from consultations import services
+
+    intake = submitted_intake(patient)
+    review.setdefault("decision", "cleared")
+    services.record_review(intake, reviewer=reviewer or PractitionerFactory().user, **review)
+    return intake.patient
+
+
+class ClearedPatientFactory(PatientFactory):
+    """A patient whose health form a practitioner has cleared (for booking tests of sessions)."""
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    @factory.post_generation
+    def cleared(self, create, extracted, **kwargs):
+        if create:
+            clear_patient(self)

@@ -137,6 +137,33 @@ STAFF = [
     ),
 ]
 DEMO_PATIENT = dict(email="patient@clinic.example", first_name="Pat", last_name="Example")
+DEMO_INTAKE_ANSWERS = dict(
+    emergency_contact_name="Sam Example",
+    emergency_contact_phone="07700 900456",
+    gp_name="Dr Jones",
+    gp_practice="Marylebone Health Centre, London",
+    bleeding_disorder=False,
+    diabetes=False,
+    immune_condition=False,
+    cancer_treatment=False,
+    cancer_in_area=False,
+    collagen_disease=False,
+    anticoagulants=[],
+    nsaids=[],
+    supplements=[],
+    took_isotretinoin=False,
+    pregnant_or_breastfeeding=False,
+    skin_condition_in_area=False,
+    keloid_scarring=False,
+    recent_sun_exposure=False,
+    recent_area_treatments=False,
+    metal_allergy=False,
+    anaesthetic_allergy=False,
+    drinks_alcohol=False,
+    areas_of_concern=["thighs"],
+    goals="Smoother skin on my thighs.",
+    declaration=True,
+)
 
 
 class Command(BaseCommand):
@@ -205,9 +232,27 @@ class Command(BaseCommand):
 
     def seed_patient(self):
         user = self.demo_user(**DEMO_PATIENT)
-        Patient.objects.get_or_create(
+        patient, _ = Patient.objects.get_or_create(
             user=user, defaults={"phone": "07700 900123", "date_of_birth": datetime.date(1988, 5, 17)}
         )
+        self.seed_cleared_intake(patient)
+
+    def seed_cleared_intake(self, patient):
+        """The demo patient has a sent, cleared health form and a signed consent, so sessions are bookable."""
+        from consultations import selectors as intake_selectors
+        from consultations import services as intake_services
+
+        intake = intake_selectors.current_intake(patient)
+        if intake is None or not intake.is_submitted:
+            intake = intake_services.submit_intake(patient, DEMO_INTAKE_ANSWERS)
+        if intake_selectors.current_clearance(patient) is None:
+            reviewer = User.objects.get(email=PRACTITIONERS[0]["email"])
+            intake_services.record_review(
+                intake, reviewer=reviewer, decision="cleared", notes="Demo data: no contraindications."
+            )
+        if intake_selectors.latest_consent(patient) is None:
+            intake_services.sign_consent(patient, signed_name=patient.full_name)
+        self.stdout.write("  demo patient: health form sent and cleared, consent signed")
 
     def demo_user(self, email, first_name, last_name):
         user, created = User.objects.get_or_create(

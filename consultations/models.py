@@ -1,0 +1,329 @@
+"""A patient's health form (intake), the screening rules applied to it, and a practitioner's review.
+
+One current intake per patient. Each complete submission bumps `version`; flags and reviews record the
+version they were about, so a later update never rewrites what a practitioner saw and decided.
+Screening is applied in one place only: `consultations.screening`.
+"""
+
+import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from clinic.models import BodyArea, Patient
+
+
+class Anticoagulant(models.TextChoices):
+    WARFARIN = "warfarin", "Warfarin"
+    APIXABAN = "apixaban", "Apixaban (Eliquis)"
+    RIVAROXABAN = "rivaroxaban", "Rivaroxaban (Xarelto)"
+    EDOXABAN = "edoxaban", "Edoxaban (Lixiana)"
+    DABIGATRAN = "dabigatran", "Dabigatran (Pradaxa)"
+    CLOPIDOGREL = "clopidogrel", "Clopidogrel (Plavix)"
+    DAILY_ASPIRIN = "daily_aspirin", "Daily low-dose aspirin"
+
+
+class Nsaid(models.TextChoices):
+    IBUPROFEN = "ibuprofen", "Ibuprofen (Nurofen, Advil)"
+    NAPROXEN = "naproxen", "Naproxen"
+    DICLOFENAC = "diclofenac", "Diclofenac (Voltarol)"
+    ASPIRIN_AS_NEEDED = "aspirin_as_needed", "Aspirin now and then for pain"
+
+
+class Supplement(models.TextChoices):
+    FISH_OIL = "fish_oil", "Fish oil / omega-3"
+    VITAMIN_E = "vitamin_e", "Vitamin E"
+    GINKGO = "ginkgo", "Ginkgo biloba"
+    GARLIC = "garlic", "Garlic tablets"
+
+
+CONCERN_AREAS = [
+    (BodyArea.THIGHS.value, "Thighs"),
+    (BodyArea.BUTTOCKS.value, "Buttocks"),
+    (BodyArea.ABDOMEN.value, "Abdomen"),
+]
+
+# Multi-choice answers are stored as a list of codes, each question in its own field.
+MULTI_CHOICE_QUESTIONS = {
+    "anticoagulants": Anticoagulant.choices,
+    "nsaids": Nsaid.choices,
+    "supplements": Supplement.choices,
+    "areas_of_concern": CONCERN_AREAS,
+}
+
+
+def validate_not_future(day: datetime.date) -> None:
+    if day and day > timezone.localdate():
+        raise ValidationError("This date is in the future: give the date of the last dose you have taken.")
+
+
+def yes_no(verbose_name, help_text=""):
+    """A yes/no question. None means not answered yet: a draft may leave it open, a submission may not."""
+    return models.BooleanField(verbose_name, null=True, blank=True, help_text=help_text)
+
+
+class IntakeForm(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft (not sent yet)"
+        AWAITING_REVIEW = "awaiting_review", "Waiting for a practitioner's review"
+        REVIEWED = "reviewed", "Reviewed"
+
+    patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="intake")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    version = models.PositiveIntegerField(default=0, help_text="Bumped by every complete submission.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    # Contact and GP
+    emergency_contact_name = models.CharField("emergency contact name", max_length=120, blank=True)
+    emergency_contact_phone = models.CharField("emergency contact phone", max_length=32, blank=True)
+    gp_name = models.CharField("GP's name", max_length=120, blank=True)
+    gp_practice = models.CharField("GP practice and address", max_length=240, blank=True)
+
+    # Medical history
+    medical_history = models.TextField(
+        "other medical conditions or operations", blank=True, help_text="Leave empty if none."
+    )
+    bleeding_disorder = yes_no(
+        "Do you have a bleeding or clotting disorder?", "For example haemophilia or von Willebrand disease."
+    )
+    diabetes = yes_no("Do you have diabetes?")
+    immune_condition = yes_no(
+        "Do you have an immune condition or take medicine that lowers your immunity?",
+        "For example steroids taken by mouth, methotrexate or medicines after a transplant.",
+    )
+    cancer_treatment = yes_no("Are you having, or have you had in the last year, chemotherapy or radiotherapy?")
+    cancer_in_area = yes_no("Do you have active cancer in or near the area to be treated?")
+    collagen_disease = yes_no(
+        "Do you have scleroderma or another collagen or connective tissue disease?", "For example lupus."
+    )
+
+    # Medicines
+    anticoagulants = models.JSONField(
+        "blood thinners (anticoagulants or antiplatelets) you take", default=list, blank=True
+    )
+    nsaids = models.JSONField("anti-inflammatory painkillers you take regularly", default=list, blank=True)
+    supplements = models.JSONField("supplements you take", default=list, blank=True)
+    other_medicines = models.TextField(
+        "other medicines, creams or supplements", blank=True, help_text="Name and dose. Leave empty if none."
+    )
+    took_isotretinoin = yes_no("Have you taken isotretinoin (Roaccutane) in the last 12 months?")
+    isotretinoin_last_dose = models.DateField(
+        "date of your last isotretinoin dose", null=True, blank=True, validators=[validate_not_future]
+    )
+
+    # Pregnancy
+    pregnant_or_breastfeeding = yes_no("Are you pregnant, trying to conceive, or breastfeeding?")
+
+    # Skin
+    skin_condition_in_area = yes_no(
+        "Do you have an infection, open wound, cold sore, or an eczema or psoriasis flare in the area?"
+    )
+    keloid_scarring = yes_no("Have you ever had keloid or raised (hypertrophic) scars?")
+    recent_sun_exposure = yes_no("Have you had sunburn, sunbathed or used a tanning bed in the last 2 weeks?")
+    recent_area_treatments = yes_no(
+        "Have you used retinoid creams, or had a peel, laser or other treatment on the area in the last 4 weeks?"
+    )
+    recent_area_treatments_details = models.CharField("which treatments, and when", max_length=240, blank=True)
+
+    # Allergies
+    metal_allergy = yes_no("Are you allergic to metals such as nickel?")
+    anaesthetic_allergy = yes_no("Are you allergic to local anaesthetics such as lidocaine (numbing cream)?")
+    other_allergies = models.CharField("other allergies", max_length=240, blank=True, help_text="Leave empty if none.")
+
+    # Lifestyle
+    drinks_alcohol = yes_no("Do you drink alcohol?")
+
+    # Goals
+    areas_of_concern = models.JSONField("areas that concern you", default=list, blank=True)
+    goals = models.TextField("what would you like to achieve?", blank=True)
+
+    # Declaration
+    declaration = models.BooleanField(
+        "I confirm that my answers are true and complete, and I will tell the clinic if anything changes.",
+        default=False,
+    )
+
+    class Meta:
+        ordering = ["-submitted_at"]
+
+    def __str__(self):
+        return f"Health form of {self.patient} (v{self.version}, {self.get_status_display()})"
+
+    @property
+    def is_submitted(self) -> bool:
+        return self.version > 0
+
+    def clean(self):
+        if self.isotretinoin_last_dose and self.took_isotretinoin is False:
+            raise ValidationError(
+                {"isotretinoin_last_dose": "You said you have not taken isotretinoin: leave the date empty."}
+            )
+
+
+class ScreeningRule(models.Model):
+    """A contraindication as data: which answer triggers it, how serious it is, and what each side reads."""
+
+    class Severity(models.TextChoices):
+        BLOCK = "block", "Block: no session until a practitioner has reviewed"
+        REVIEW = "review", "Review: booking waits for a practitioner's clearance"
+        ADVISE = "advise", "Advise: shown to patient and practitioner"
+
+    SEVERITY_RANK = {Severity.BLOCK: 3, Severity.REVIEW: 2, Severity.ADVISE: 1}
+
+    code = models.SlugField(unique=True)
+    topic = models.CharField(max_length=120)
+    question = models.CharField(
+        max_length=60,
+        help_text="The intake field the rule reads: a yes/no question (triggers on yes), a list question "
+        "(triggers on any of the answers below, or any answer if none given), or a date (triggers inside "
+        "the washout).",
+    )
+    answers = models.CharField(
+        max_length=240, blank=True, help_text="For list questions: codes separated by commas. Empty: any answer."
+    )
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    patient_text = models.TextField("patient-facing text")
+    practitioner_text = models.TextField("practitioner-facing text")
+    washout_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="For a date question: flagged until this many days after the date."
+    )
+    active = models.BooleanField(default=True)
+    display_order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["display_order", "code"]
+
+    def __str__(self):
+        return self.topic
+
+    @property
+    def answer_codes(self) -> list[str]:
+        return [code.strip() for code in self.answers.split(",") if code.strip()]
+
+    def clean(self):
+        from . import screening
+
+        errors = screening.rule_problems(self)
+        if errors:
+            raise ValidationError(errors)
+
+
+class ScreeningFlag(models.Model):
+    """A rule one submitted version of an intake triggered. Texts are copied so later rule edits keep history."""
+
+    intake = models.ForeignKey(IntakeForm, on_delete=models.CASCADE, related_name="flags")
+    intake_version = models.PositiveIntegerField()
+    rule = models.ForeignKey(ScreeningRule, on_delete=models.SET_NULL, null=True, related_name="flags")
+    severity = models.CharField(max_length=10, choices=ScreeningRule.Severity.choices)
+    topic = models.CharField(max_length=120)
+    answer = models.CharField("answer that triggered it", max_length=240)
+    patient_text = models.TextField()
+    practitioner_text = models.TextField()
+    until = models.DateField(null=True, blank=True, help_text="End of the washout, when there is one.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["intake", "-intake_version", "pk"]
+        indexes = [models.Index(fields=["intake", "intake_version"])]
+
+    def __str__(self):
+        return f"{self.topic} ({self.severity})"
+
+    @property
+    def is_serious(self) -> bool:
+        return self.severity in (ScreeningRule.Severity.BLOCK, ScreeningRule.Severity.REVIEW)
+
+
+def default_valid_until() -> datetime.date:
+    return timezone.localdate() + datetime.timedelta(days=settings.CLINIC["CLEARANCE_VALID_DAYS"])
+
+
+class Review(models.Model):
+    class Decision(models.TextChoices):
+        CLEARED = "cleared", "Cleared"
+        CLEARED_WITH_CONDITIONS = "cleared_with_conditions", "Cleared with conditions"
+        NEEDS_INFORMATION = "needs_information", "Needs more information"
+        DECLINED = "declined", "Declined"
+
+    CLEARING = (Decision.CLEARED, Decision.CLEARED_WITH_CONDITIONS)
+
+    intake = models.ForeignKey(IntakeForm, on_delete=models.CASCADE, related_name="reviews")
+    intake_version = models.PositiveIntegerField()
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=30, choices=Decision.choices)
+    message_to_patient = models.TextField(
+        blank=True, help_text="Shown to the patient: the conditions, or what information you need."
+    )
+    notes = models.TextField("practitioner's notes", blank=True, help_text="Never shown to the patient.")
+    decided_at = models.DateTimeField(default=timezone.now)
+    valid_until = models.DateField(null=True, blank=True)
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    suspended_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-decided_at", "-pk"]
+        get_latest_by = ["decided_at", "pk"]
+
+    def __str__(self):
+        return f"{self.get_decision_display()} by {self.reviewer} on {self.decided_at:%Y-%m-%d}"
+
+    @property
+    def clears(self) -> bool:
+        return self.decision in self.CLEARING
+
+    def is_current_clearance(self, today=None) -> bool:
+        today = today or timezone.localdate()
+        return self.clears and self.suspended_at is None and self.valid_until is not None and self.valid_until >= today
+
+
+class Consent(models.Model):
+    """The patient's signature on the exact consent text shown (kept verbatim with its version)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="consents")
+    text_version = models.CharField(max_length=40)
+    text = models.TextField()
+    signed_name = models.CharField(max_length=200)
+    agreed = models.BooleanField(default=False)
+    signed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-signed_at"]
+        constraints = [models.CheckConstraint(condition=models.Q(agreed=True), name="consent_is_agreed")]
+
+    def __str__(self):
+        return f"Consent v{self.text_version} signed by {self.signed_name} at {self.signed_at:%Y-%m-%d %H:%M}"
+
+
+class IntakeConfirmation(models.Model):
+    """Before a session: the patient confirmed that the intake (this version) is still true."""
+
+    appointment = models.ForeignKey("bookings.Appointment", on_delete=models.CASCADE, related_name="+")
+    intake = models.ForeignKey(IntakeForm, on_delete=models.CASCADE, related_name="confirmations")
+    intake_version = models.PositiveIntegerField()
+    confirmed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-confirmed_at"]
+
+    def __str__(self):
+        return f"Intake v{self.intake_version} confirmed at {self.confirmed_at:%Y-%m-%d %H:%M}"
+
+
+class IntakeAccess(models.Model):
+    """Audit log: a member of staff was shown an intake."""
+
+    intake = models.ForeignKey(IntakeForm, on_delete=models.CASCADE, related_name="accesses")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    view = models.CharField(max_length=60, help_text="Which page showed it.")
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name_plural = "intake accesses"
+
+    def __str__(self):
+        return f"{self.user} viewed {self.intake} at {self.at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,121 @@
+"""Screening: the ONE place where contraindication rules (ScreeningRule rows) are applied to an intake.
+
+Every path that needs flags (submission, the review page, tests) calls `evaluate`. A rule reads one intake
+field; how it matches follows from the field's kind:
+- a yes/no question triggers on "yes";
+- a list question (medicines, supplements) triggers on any of the rule's answer codes (or any answer);
+- a date question (last isotretinoin dose) triggers while today is inside the washout after that date.
+"""
+
+import datetime
+import re
+from dataclasses import dataclass
+
+from django.db import models
+from django.utils import timezone
+
+from .models import MULTI_CHOICE_QUESTIONS, IntakeForm, ScreeningRule
+
+YES_NO, LIST, DATE = "yes_no", "list", "date"
+
+
+def question_kind(field_name: str) -> str | None:
+    try:
+        field = IntakeForm._meta.get_field(field_name)
+    except Exception:
+        return None
+    if field_name in MULTI_CHOICE_QUESTIONS:
+        return LIST
+    if isinstance(field, models.BooleanField) and field_name != "declaration":
+        return YES_NO
+    if isinstance(field, models.DateField):
+        return DATE
+    return None
+
+
+def screenable_questions() -> list[tuple[str, str]]:
+    """(field name, question) for every intake field a rule may read: the admin's choices."""
+    return [
+        (field.name, str(field.verbose_name))
+        for field in IntakeForm._meta.get_fields()
+        if getattr(field, "concrete", False) and question_kind(field.name)
+    ]
+
+
+@dataclass(frozen=True)
+class Flag:
+    rule: ScreeningRule
+    answer: str
+    until: datetime.date | None = None
+
+    @property
+    def severity(self) -> str:
+        return self.rule.severity
+
+    @property
+    def is_serious(self) -> bool:
+        return self.rule.severity in (ScreeningRule.Severity.BLOCK, ScreeningRule.Severity.REVIEW)
+
+
+def evaluate(intake: IntakeForm, *, rules=None, today: datetime.date | None = None) -> list[Flag]:
+    """The flags an intake's answers trigger, most serious first."""
+    today = today or timezone.localdate()
+    rules = ScreeningRule.objects.filter(active=True) if rules is None else rules
+    flags = [flag for rule in rules if (flag := _match(rule, intake, today))]
+    return sorted(flags, key=lambda f: (-ScreeningRule.SEVERITY_RANK[f.rule.severity], f.rule.display_order))
+
+
+def _match(rule: ScreeningRule, intake: IntakeForm, today: datetime.date) -> Flag | None:
+    kind = question_kind(rule.question)
+    value = getattr(intake, rule.question, None)
+    if kind == YES_NO and value is True:
+        return Flag(rule, "Yes")
+    if kind == LIST and value:
+        wanted = set(rule.answer_codes)
+        hits = [code for code in value if not wanted or code in wanted]
+        if hits:
+            labels = dict(MULTI_CHOICE_QUESTIONS[rule.question])
+            return Flag(rule, ", ".join(str(labels.get(code, code)) for code in hits))
+    if kind == DATE and value:
+        until = value + datetime.timedelta(days=rule.washout_days or 0)
+        if today < until:
+            return Flag(rule, f"{value:%d %B %Y}", until=until)
+    return None
+
+
+def highest_severity(flags) -> str | None:
+    ranked = sorted(flags, key=lambda f: -ScreeningRule.SEVERITY_RANK[f.severity])
+    return ranked[0].severity if ranked else None
+
+
+# A patient must never be told to stop a prescribed medicine: "stop", "discontinue", "come off" and the
+# like are allowed only when negated ("do not stop", "never stop").
+_STOP_WORDS = re.compile(r"\b(stop|stopping|discontinue|discontinuing|come off|coming off|quit|cease)\b", re.I)
+_NEGATION_BEFORE = re.compile(r"\b(not|never|don't|do not|without)\s+(\w+\s+){0,2}$", re.I)
+
+
+def tells_patient_to_stop_medicine(text: str) -> bool:
+    text = text or ""
+    return any(not _NEGATION_BEFORE.search(text[: match.start()]) for match in _STOP_WORDS.finditer(text))
+
+
+def rule_problems(rule: ScreeningRule) -> dict[str, str]:
+    """What is wrong with a rule as edited in the admin (empty when it is usable)."""
+    problems = {}
+    kind = question_kind(rule.question)
+    if kind is None:
+        problems["question"] = "Choose an intake question: " + ", ".join(name for name, _ in screenable_questions())
+    elif kind == LIST:
+        allowed = {code for code, _ in MULTI_CHOICE_QUESTIONS[rule.question]}
+        unknown = [code for code in rule.answer_codes if code not in allowed]
+        if unknown:
+            problems["answers"] = f"Unknown answer(s) {', '.join(unknown)}; choose from {', '.join(sorted(allowed))}."
+    elif kind == DATE and not rule.washout_days:
+        problems["washout_days"] = "A date question needs a washout period in days."
+    if rule.answers and kind != LIST:
+        problems.setdefault("answers", "Only list questions take answer codes.")
+    if tells_patient_to_stop_medicine(rule.patient_text):
+        problems["patient_text"] = (
+            "Patient-facing text must never tell a patient to stop a medicine: say to speak to the prescriber."
+        )
+    return problems

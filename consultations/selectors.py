@@ -1,0 +1,199 @@
+"""Reads about intakes, screening status and clearances. Other apps use `screening_status`,
+`current_clearance` and `future_sessions_needing_attention`; none of them returns clinical answers except
+`intake_answers`, which only staff-facing intake pages call (after an access check, with an access record).
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import Case, Exists, F, IntegerField, Max, OuterRef, Q, Value, When
+from django.http import Http404
+from django.utils import timezone
+
+from bookings.models import Appointment
+from clinic import roles
+
+from .forms import SECTIONS
+from .models import MULTI_CHOICE_QUESTIONS, Consent, IntakeConfirmation, IntakeForm, Review, ScreeningFlag
+from .models import ScreeningRule as Rule
+
+
+@dataclass(frozen=True)
+class ScreeningStatus:
+    """What front desk and booking pages may know: a status, never the answers behind it."""
+
+    code: str
+    label: str
+    tone: str  # a Bootstrap colour for the badge
+
+    @property
+    def is_cleared(self) -> bool:
+        return self.code in ("cleared", "cleared_with_conditions")
+
+    def __str__(self):
+        return self.label
+
+
+NO_FORM = ScreeningStatus("no_form", "No health form yet", "secondary")
+DRAFT = ScreeningStatus("draft", "Health form started, not sent", "secondary")
+PENDING = ScreeningStatus("pending", "Waiting for review", "info")
+FLAGGED = ScreeningStatus("flagged", "Flagged: waiting for review", "warning")
+SUSPENDED = ScreeningStatus("suspended", "Clearance suspended: answers changed, waiting for review", "warning")
+NEEDS_INFORMATION = ScreeningStatus("needs_information", "Needs more information", "warning")
+CLEARED = ScreeningStatus("cleared", "Cleared", "success")
+CLEARED_WITH_CONDITIONS = ScreeningStatus("cleared_with_conditions", "Cleared with conditions", "success")
+DECLINED = ScreeningStatus("declined", "Declined", "danger")
+EXPIRED = ScreeningStatus("expired", "Clearance expired", "secondary")
+
+
+def current_intake(patient) -> IntakeForm | None:
+    return IntakeForm.objects.filter(patient=patient).first()
+
+
+def current_flags(intake: IntakeForm):
+    """Flags of the intake's latest submitted version, most serious first."""
+    rank = Case(
+        *[When(severity=sev, then=Value(r)) for sev, r in Rule.SEVERITY_RANK.items()], output_field=IntegerField()
+    )
+    return (
+        ScreeningFlag.objects.filter(intake=intake, intake_version=intake.version)
+        .annotate(rank=rank)
+        .order_by("-rank", "pk")
+    )
+
+
+def latest_review(intake: IntakeForm) -> Review | None:
+    return intake.reviews.select_related("reviewer").order_by("-decided_at", "-pk").first()
+
+
+def current_clearances(today: datetime.date | None = None):
+    """Clearances in force. A new decision or a suspension ends the previous one, so a patient has one at most."""
+    today = today or timezone.localdate()
+    return Review.objects.filter(decision__in=Review.CLEARING, suspended_at__isnull=True, valid_until__gte=today)
+
+
+def current_clearance(patient, today: datetime.date | None = None) -> Review | None:
+    return current_clearances(today).filter(intake__patient=patient).order_by("-decided_at").first()
+
+
+def screening_status(patient, today: datetime.date | None = None) -> ScreeningStatus:
+    """The patient's screening status for anyone who may book for them (front desk included)."""
+    intake = current_intake(patient)
+    if intake is None:
+        return NO_FORM
+    if not intake.is_submitted:
+        return DRAFT
+    review = latest_review(intake)
+    if intake.status == IntakeForm.Status.AWAITING_REVIEW:
+        if review and review.clears and review.suspended_at:
+            return SUSPENDED
+        return FLAGGED if any(flag.is_serious for flag in current_flags(intake)) else PENDING
+    if review is None:
+        return PENDING
+    if review.clears:
+        if review.suspended_at:
+            return SUSPENDED
+        if not review.is_current_clearance(today):
+            return EXPIRED
+        return CLEARED if review.decision == Review.Decision.CLEARED else CLEARED_WITH_CONDITIONS
+    return NEEDS_INFORMATION if review.decision == Review.Decision.NEEDS_INFORMATION else DECLINED
+
+
+def review_queue():
+    """Intakes waiting for a practitioner: the most serious flag first, then the oldest submission."""
+    flag_rank = Max(
+        Case(
+            *[
+                When(
+                    Q(flags__severity=sev) & Q(flags__intake_version=F("version")),
+                    then=Value(r),
+                )
+                for sev, r in Rule.SEVERITY_RANK.items()
+            ],
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+    )
+    return (
+        IntakeForm.objects.filter(status=IntakeForm.Status.AWAITING_REVIEW)
+        .select_related("patient__user")
+        .annotate(flag_rank=flag_rank)
+        .order_by("-flag_rank", "submitted_at")
+    )
+
+
+def future_sessions_needing_attention(practitioner, now=None):
+    """The practitioner's upcoming sessions whose patient has no clearance in force (suspended, expired,
+    pending...). They are not cancelled: the practitioner decides what to do."""
+    now = now or timezone.now()
+    cleared = current_clearances(timezone.localdate(now)).filter(intake__patient=OuterRef("patient"))
+    return (
+        Appointment.objects.filter(
+            practitioner=practitioner,
+            status=Appointment.Status.BOOKED,
+            start_at__gte=now,
+            treatment__needs_cleared_intake=True,
+        )
+        .exclude(Exists(cleared))
+        .select_related("patient__user", "patient__intake", "treatment")
+        .order_by("start_at")
+    )
+
+
+def staff_may_see_intake(user, intake: IntakeForm) -> bool:
+    """Clinical answers: a clinic admin; a practitioner when the intake is waiting for review or the patient
+    is booked with them. Front desk never (they use `screening_status`)."""
+    if roles.is_clinic_admin(user):
+        return True
+    if not roles.is_practitioner(user):
+        return False
+    if intake.status == IntakeForm.Status.AWAITING_REVIEW:
+        return True
+    return (
+        Appointment.objects.filter(patient_id=intake.patient_id, practitioner=user.practitioner)
+        .exclude(status=Appointment.Status.CANCELLED)
+        .exists()
+    )
+
+
+def intake_for_staff(user, intake_id) -> IntakeForm:
+    intake = IntakeForm.objects.select_related("patient__user").filter(pk=intake_id, version__gt=0).first()
+    if intake is None or not staff_may_see_intake(user, intake):
+        raise Http404("No such health form.")
+    return intake
+
+
+def intake_answers(intake: IntakeForm) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The answers by section, as text, for display."""
+    sections = []
+    for title, names in SECTIONS:
+        rows = []
+        for name in names:
+            field = IntakeForm._meta.get_field(name)
+            value = getattr(intake, name)
+            rows.append((str(field.verbose_name), _display(name, value)))
+        sections.append((title, rows))
+    return sections
+
+
+def _display(name, value) -> str:
+    if name in MULTI_CHOICE_QUESTIONS:
+        labels = dict(MULTI_CHOICE_QUESTIONS[name])
+        return ", ".join(str(labels.get(code, code)) for code in value) or "None"
+    if value is True:
+        return "Yes"
+    if value is False:
+        return "No"
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, datetime.date):
+        return f"{value:%d %B %Y}"
+    return str(value)
+
+
+def latest_consent(patient) -> Consent | None:
+    return Consent.objects.filter(patient=patient).first()
+
+
+def confirmation_for(appointment) -> IntakeConfirmation | None:
+    return IntakeConfirmation.objects.filter(appointment=appointment).first()

@@ -1,0 +1,179 @@
+"""Writes for intakes, reviews, consent and confirmations. Each is one transaction; the intake row is locked
+so two tabs (or a patient and a reviewer) cannot interleave a submission and a decision."""
+
+import datetime
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from bookings.models import Appointment
+from clinic.models import Practitioner
+
+from . import screening, selectors
+from .consent import CONSENT_TEXT, CONSENT_VERSION
+from .models import Consent, IntakeAccess, IntakeConfirmation, IntakeForm, Review, ScreeningFlag
+
+
+class IntakeError(Exception):
+    """A write that is not allowed in the intake's current state; the message is for the user."""
+
+
+def _locked_intake(patient) -> IntakeForm:
+    intake, _ = IntakeForm.objects.get_or_create(patient=patient)
+    return IntakeForm.objects.select_for_update().get(pk=intake.pk)
+
+
+@transaction.atomic
+def save_intake_draft(patient, answers: dict) -> IntakeForm:
+    """Progress on a form never sent. A form already sent changes only by a complete submission, so the
+    answers a practitioner reviewed are never replaced by half an update."""
+    intake = _locked_intake(patient)
+    if intake.is_submitted:
+        raise IntakeError("Your form was already sent: changes are saved when you send it again, complete.")
+    for name, value in answers.items():
+        setattr(intake, name, value)
+    intake.save()
+    return intake
+
+
+@transaction.atomic
+def submit_intake(patient, answers: dict) -> IntakeForm:
+    """Save a complete form as a new version, screen it, and decide what happens to a clearance in force:
+    a new block or review answer suspends it (and tells the practitioners); anything else keeps it."""
+    intake = _locked_intake(patient)
+    previous_serious = _serious_answers(selectors.current_flags(intake)) if intake.is_submitted else set()
+    for name, value in answers.items():
+        setattr(intake, name, value)
+    intake.version += 1
+    intake.submitted_at = timezone.now()
+    flags = screening.evaluate(intake)
+    ScreeningFlag.objects.bulk_create(
+        ScreeningFlag(
+            intake=intake,
+            intake_version=intake.version,
+            rule=flag.rule,
+            severity=flag.rule.severity,
+            topic=flag.rule.topic,
+            answer=flag.answer[:240],
+            patient_text=flag.rule.patient_text,
+            practitioner_text=flag.rule.practitioner_text,
+            until=flag.until,
+        )
+        for flag in flags
+    )
+    new_serious = {(f.rule.pk, f.answer) for f in flags if f.is_serious} - previous_serious
+    clearance = selectors.current_clearances().select_for_update().filter(intake=intake).first()
+    if clearance and new_serious:
+        topics = sorted({f.rule.topic for f in flags if f.is_serious and (f.rule.pk, f.answer) in new_serious})
+        clearance.suspended_at = timezone.now()
+        clearance.suspended_reason = ("Health form updated: " + "; ".join(topics))[:300]
+        clearance.save(update_fields=["suspended_at", "suspended_reason"])
+        intake.status = IntakeForm.Status.AWAITING_REVIEW
+        transaction.on_commit(lambda: _tell_practitioners_clearance_suspended(intake))
+    elif clearance:
+        intake.status = IntakeForm.Status.REVIEWED
+    else:
+        intake.status = IntakeForm.Status.AWAITING_REVIEW
+    intake.save()
+    return intake
+
+
+def _serious_answers(flags) -> set:
+    return {(flag.rule_id, flag.answer) for flag in flags if flag.is_serious}
+
+
+def _tell_practitioners_clearance_suspended(intake: IntakeForm) -> None:
+    """No clinical detail by email: who, and where to look. Goes to the practitioners with sessions booked
+    with the patient, or to every active practitioner when there are none."""
+    upcoming = Appointment.objects.filter(
+        patient_id=intake.patient_id, status=Appointment.Status.BOOKED, start_at__gte=timezone.now()
+    ).values("practitioner")
+    practitioners = Practitioner.objects.filter(pk__in=upcoming, active=True)
+    if not practitioners.exists():
+        practitioners = Practitioner.objects.filter(active=True)
+    recipients = sorted({p.user.email for p in practitioners.select_related("user")})
+    if not recipients:
+        return
+    link = settings.CLINIC["SITE_URL"].rstrip("/") + reverse("intake_review", args=[intake.pk])
+    send_mail(
+        subject=f"Clearance suspended: {intake.patient.full_name} updated their health form",
+        message=(
+            f"{intake.patient.full_name} changed an answer on their health form that needs a practitioner's "
+            f"review. Their clearance is suspended until someone reviews it; booked sessions are not "
+            f"cancelled.\n\nReview it here: {link}\n"
+        ),
+        from_email=None,
+        recipient_list=recipients,
+        fail_silently=True,
+    )
+
+
+@transaction.atomic
+def record_review(
+    intake: IntakeForm,
+    *,
+    reviewer,
+    decision: str,
+    notes: str = "",
+    message_to_patient: str = "",
+    valid_until: datetime.date | None = None,
+) -> Review:
+    """A practitioner's decision on the intake's current version. It ends any clearance still in force, so a
+    patient never has two."""
+    intake = IntakeForm.objects.select_for_update().get(pk=intake.pk)
+    if not intake.is_submitted:
+        raise IntakeError("This form has not been sent yet.")
+    clears = decision in Review.CLEARING
+    if clears and valid_until is None:
+        valid_until = timezone.localdate() + datetime.timedelta(days=settings.CLINIC["CLEARANCE_VALID_DAYS"])
+    now = timezone.now()
+    selectors.current_clearances().filter(intake=intake).update(
+        suspended_at=now, suspended_reason="Replaced by a later decision."
+    )
+    review = Review.objects.create(
+        intake=intake,
+        intake_version=intake.version,
+        reviewer=reviewer,
+        decision=decision,
+        notes=notes,
+        message_to_patient=message_to_patient,
+        decided_at=now,
+        valid_until=valid_until if clears else None,
+    )
+    intake.status = IntakeForm.Status.REVIEWED
+    intake.save(update_fields=["status", "updated_at"])
+    email = intake.patient.email
+    transaction.on_commit(lambda: _tell_patient_reviewed(email))
+    return review
+
+
+def _tell_patient_reviewed(email: str) -> None:
+    link = settings.CLINIC["SITE_URL"].rstrip("/") + reverse("intake_home")
+    send_mail(
+        subject="Your health form has been reviewed",
+        message=f"A practitioner has reviewed your health form. Sign in to see the outcome: {link}\n",
+        from_email=None,
+        recipient_list=[email],
+        fail_silently=True,
+    )
+
+
+@transaction.atomic
+def confirm_intake_unchanged(appointment) -> IntakeConfirmation:
+    intake = IntakeForm.objects.select_for_update().filter(patient_id=appointment.patient_id).first()
+    if intake is None or not intake.is_submitted:
+        raise IntakeError("Please fill in and send your health form first.")
+    return IntakeConfirmation.objects.create(appointment=appointment, intake=intake, intake_version=intake.version)
+
+
+def sign_consent(patient, *, signed_name: str) -> Consent:
+    return Consent.objects.create(
+        patient=patient, text_version=CONSENT_VERSION, text=CONSENT_TEXT, signed_name=signed_name, agreed=True
+    )
+
+
+def log_intake_access(intake: IntakeForm, user, view: str) -> IntakeAccess:
+    return IntakeAccess.objects.create(intake=intake, user=user, view=view)

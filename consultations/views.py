@@ -1,0 +1,228 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import F
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+
+from bookings.models import Appointment
+from clinic import roles
+
+from . import selectors, services
+from .consent import CONSENT_TEXT, CONSENT_VERSION
+from .forms import QUESTION_FIELDS, ConsentForm, IntakeFormForm, ReviewForm
+from .models import IntakeAccess, IntakeForm, ScreeningFlag
+
+
+def _own_patient(request):
+    patient = getattr(request.user, "patient", None)
+    if patient is None:
+        raise Http404("Only patients have a health form.")
+    return patient
+
+
+# --- Patient pages --------------------------------------------------------------------------------
+
+
+@login_required
+def intake_home(request):
+    """The patient's view: status, what the screening means for them, the practitioner's message. Never the
+    practitioner's notes or texts."""
+    patient = _own_patient(request)
+    intake = selectors.current_intake(patient)
+    submitted = intake is not None and intake.is_submitted
+    review = selectors.latest_review(intake) if submitted else None
+    flags = selectors.current_flags(intake) if submitted else []
+    return render(
+        request,
+        "consultations/intake_home.html",
+        {
+            "intake": intake,
+            "status": selectors.screening_status(patient),
+            "patient_texts": [(flag.topic, flag.patient_text) for flag in flags],
+            "outcome": _patient_outcome(review),
+            "consent": selectors.latest_consent(patient),
+            "consent_version": CONSENT_VERSION,
+        },
+    )
+
+
+def _patient_outcome(review):
+    if review is None:
+        return None
+    return {
+        "decision": review.get_decision_display(),
+        "message": review.message_to_patient,
+        "decided_at": review.decided_at,
+        "valid_until": review.valid_until if review.clears and not review.suspended_at else None,
+    }
+
+
+@login_required
+def intake_form(request):
+    patient = _own_patient(request)
+    intake = selectors.current_intake(patient) or IntakeForm(patient=patient)
+    sending = "submit" in request.POST
+    # Once a form has been sent, it only changes by a complete submission (see services.save_intake_draft).
+    submitting = sending or intake.is_submitted
+    form = IntakeFormForm(request.POST or None, instance=intake, submitting=submitting)
+    if request.method == "POST":
+        if form.is_valid():
+            answers = {name: form.cleaned_data[name] for name in QUESTION_FIELDS}
+            if submitting:
+                services.submit_intake(patient, answers)
+                messages.success(request, "Thank you: your health form is sent. A practitioner will review it.")
+                return redirect("intake_home")
+            services.save_intake_draft(patient, answers)
+            messages.success(request, "Your answers are saved. Your form is not sent yet: come back to finish it.")
+            return redirect("intake_form")
+        if sending and not intake.is_submitted and _save_partial(patient, request.POST):
+            messages.warning(
+                request,
+                "Your answers so far are saved, but the form is not sent yet. Still to do: "
+                + ", ".join(form.missing_sections())
+                + ".",
+            )
+        else:
+            messages.error(request, "Nothing was saved: please correct the answers marked below.")
+    return render(
+        request,
+        "consultations/intake_form.html",
+        {"form": form, "intake": intake, "missing": form.missing_sections() if form.is_bound else []},
+    )
+
+
+def _save_partial(patient, data) -> bool:
+    """Keep what a patient entered when a submission is incomplete, if each answer given is itself valid."""
+    fresh = selectors.current_intake(patient) or IntakeForm(patient=patient)
+    draft = IntakeFormForm(data, instance=fresh, submitting=False)
+    if not draft.is_valid():
+        return False
+    services.save_intake_draft(patient, {name: draft.cleaned_data[name] for name in QUESTION_FIELDS})
+    return True
+
+
+@login_required
+def intake_confirm(request, appointment_id):
+    """Before a session (linked from the 7-day pre-care reminder): nothing has changed, or update the form."""
+    patient = _own_patient(request)
+    appointment = get_object_or_404(
+        Appointment.objects.select_related("treatment", "practitioner__user"), pk=appointment_id, patient=patient
+    )
+    intake = selectors.current_intake(patient)
+    upcoming = appointment.status == Appointment.Status.BOOKED and appointment.start_at > timezone.now()
+    if request.method == "POST":
+        if not upcoming:
+            messages.error(request, "This appointment is not upcoming: nothing to confirm.")
+        else:
+            try:
+                services.confirm_intake_unchanged(appointment)
+            except services.IntakeError as error:
+                messages.error(request, str(error))
+                return redirect("intake_form")
+            messages.success(request, "Thank you: you confirmed that nothing has changed since your health form.")
+        return redirect("intake_confirm", appointment.pk)
+    return render(
+        request,
+        "consultations/intake_confirm.html",
+        {
+            "appointment": appointment,
+            "intake": intake,
+            "upcoming": upcoming,
+            "confirmation": selectors.confirmation_for(appointment),
+            "consent": selectors.latest_consent(patient),
+            "consent_version": CONSENT_VERSION,
+        },
+    )
+
+
+@login_required
+def consent_sign(request):
+    patient = _own_patient(request)
+    form = ConsentForm(request.POST or None, patient=patient)
+    if request.method == "POST":
+        if form.is_valid():
+            services.sign_consent(patient, signed_name=form.cleaned_data["signed_name"])
+            messages.success(request, "Thank you: your consent is signed.")
+            return redirect("intake_home")
+        messages.error(request, "Not signed yet: please correct the fields marked below.")
+    return render(
+        request,
+        "consultations/consent.html",
+        {
+            "form": form,
+            "consent_text": CONSENT_TEXT,
+            "consent_version": CONSENT_VERSION,
+            "consent": selectors.latest_consent(patient),
+        },
+    )
+
+
+# --- Practitioner pages ---------------------------------------------------------------------------
+
+
+def _require_clinician(user):
+    if not (roles.is_practitioner(user) or roles.is_clinic_admin(user)):
+        raise PermissionDenied("Only practitioners review health forms.")
+
+
+@login_required
+def review_queue(request):
+    _require_clinician(request.user)
+    intakes = list(selectors.review_queue())
+    flags = ScreeningFlag.objects.filter(intake__in=intakes, intake_version=F("intake__version"))
+    by_intake = {}
+    for flag in flags:
+        by_intake.setdefault(flag.intake_id, []).append(flag)
+    IntakeAccess.objects.bulk_create(IntakeAccess(intake=i, user=request.user, view="review_queue") for i in intakes)
+    practitioner = getattr(request.user, "practitioner", None)
+    return render(
+        request,
+        "consultations/review_queue.html",
+        {
+            "rows": [(intake, by_intake.get(intake.pk, [])) for intake in intakes],
+            "attention": list(selectors.future_sessions_needing_attention(practitioner)) if practitioner else [],
+        },
+    )
+
+
+@login_required
+def intake_review(request, intake_id):
+    _require_clinician(request.user)
+    intake = selectors.intake_for_staff(request.user, intake_id)
+    flags = list(selectors.current_flags(intake))
+    today = timezone.localdate()
+    running_washouts = [f for f in flags if f.until and f.until > today and f.severity == "block"]
+    may_decide = roles.is_practitioner(request.user)
+    form = ReviewForm(request.POST or None, running_washouts=running_washouts) if may_decide else None
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied("Only a practitioner records a decision.")
+        if form.is_valid():
+            data = form.cleaned_data
+            services.record_review(
+                intake,
+                reviewer=request.user,
+                decision=data["decision"],
+                notes=data["notes"],
+                message_to_patient=data["message_to_patient"],
+                valid_until=data["valid_until"],
+            )
+            messages.success(request, f"Decision recorded for {intake.patient.full_name}.")
+            return redirect("review_queue")
+        messages.error(request, "No decision recorded: please correct the fields marked below.")
+    services.log_intake_access(intake, request.user, "intake_review")
+    return render(
+        request,
+        "consultations/intake_review.html",
+        {
+            "intake": intake,
+            "status": selectors.screening_status(intake.patient),
+            "answers": selectors.intake_answers(intake),
+            "flags": flags,
+            "reviews": intake.reviews.select_related("reviewer"),
+            "consent": selectors.latest_consent(intake.patient),
+            "form": form,
+        },
+    )
