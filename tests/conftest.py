@@ -69,3 +69,11 @@ def sign_in():
         return user
 
     return _sign_in
+
+
+@pytest.fixture
+def screening_rules(db):
+    """The seeded screening rules, even after a transactional test flushed them."""
+    from tests.factories import ensure_screening_rules
+
+    ensure_screening_rules()

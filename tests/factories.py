@@ -177,6 +177,19 @@ INTAKE_ANSWERS_NO_FLAGS = dict(
 )
 
 
+def ensure_screening_rules():
+    """The screening rules a data migration seeded. A transactional test flushes them with every table;
+    this puts them back (one query when they are there)."""
+    import importlib
+
+    from django.apps import apps
+
+    from consultations.models import ScreeningRule
+
+    if not ScreeningRule.objects.exists():
+        importlib.import_module("consultations.migrations.0002_seed_screening_rules").seed_rules(apps, None)
+
+
 def submitted_intake(patient=None, **answers):
     """A patient's health form sent through the real service (so it is screened like any other)."""
     from consultations import services

@@ -18,7 +18,7 @@ from tests.factories import (
     submitted_intake,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("screening_rules")]
 
 
 def post_data(**overrides) -> dict:

@@ -13,7 +13,7 @@ from consultations import selectors, services
 from consultations.models import IntakeAccess, IntakeForm, Review
 from tests.factories import AppointmentFactory, PatientFactory, PractitionerFactory, staff_user, submitted_intake
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("screening_rules")]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from consultations import screening
 from consultations.models import IntakeForm, ScreeningFlag, ScreeningRule
 from tests.factories import INTAKE_ANSWERS_NO_FLAGS, submitted_intake
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("screening_rules")]
 
 TODAY = datetime.date(2026, 11, 29)
 
