@@ -16,7 +16,13 @@ from django.utils import timezone
 
 from bookings import services
 from bookings.models import Appointment
-from tests.factories import PatientFactory, PractitionerFactory, RoomFactory, TreatmentFactory, WorkingHoursFactory
+from tests.factories import (
+    ClearedPatientFactory,
+    PractitionerFactory,
+    RoomFactory,
+    TreatmentFactory,
+    WorkingHoursFactory,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -99,7 +105,7 @@ def treatment():
 def test_twenty_patients_booking_one_time_give_one_booking(treatment):
     RoomFactory(), RoomFactory()
     practitioner = open_every_day(PractitionerFactory(treatments=[treatment]))
-    patients = [PatientFactory() for _ in range(THREADS)]
+    patients = [ClearedPatientFactory() for _ in range(THREADS)]
     when = start_at(10)
     booked, taken, others = outcomes(race([booking_attempt(p, treatment, practitioner, when) for p in patients]))
     assert others == []
@@ -113,7 +119,7 @@ def test_twenty_patients_booking_one_time_give_one_booking(treatment):
 def test_overlapping_different_starts_never_overlap_in_the_table(treatment):
     RoomFactory(), RoomFactory(), RoomFactory()
     practitioner = open_every_day(PractitionerFactory(treatments=[treatment]))
-    patients = [PatientFactory() for _ in range(THREADS)]
+    patients = [ClearedPatientFactory() for _ in range(THREADS)]
     # 10:00, 10:15, ... 14:45: each overlaps its neighbours (a session with its buffer occupies 75 minutes).
     times = [start_at(10) + datetime.timedelta(minutes=15 * i) for i in range(THREADS)]
     results = race([booking_attempt(p, treatment, practitioner, t) for p, t in zip(patients, times, strict=True)])
@@ -129,7 +135,9 @@ def test_two_practitioners_sharing_the_only_room_give_one_booking(treatment):
     first = open_every_day(PractitionerFactory(treatments=[treatment]))
     second = open_every_day(PractitionerFactory(treatments=[treatment]))
     when = start_at(11)
-    attempts = [booking_attempt(PatientFactory(), treatment, first if i % 2 else second, when) for i in range(THREADS)]
+    attempts = [
+        booking_attempt(ClearedPatientFactory(), treatment, first if i % 2 else second, when) for i in range(THREADS)
+    ]
     booked, taken, others = outcomes(race(attempts))
     assert others == []
     assert len(booked) == 1 and len(taken) == THREADS - 1
@@ -142,7 +150,9 @@ def test_two_practitioners_and_two_rooms_both_get_booked_in_different_rooms(trea
     first = open_every_day(PractitionerFactory(treatments=[treatment]))
     second = open_every_day(PractitionerFactory(treatments=[treatment]))
     when = start_at(12)
-    attempts = [booking_attempt(PatientFactory(), treatment, first if i % 2 else second, when) for i in range(THREADS)]
+    attempts = [
+        booking_attempt(ClearedPatientFactory(), treatment, first if i % 2 else second, when) for i in range(THREADS)
+    ]
     booked, taken, others = outcomes(race(attempts))
     assert others == []
     assert len(booked) == 2

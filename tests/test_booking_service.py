@@ -12,6 +12,7 @@ from clinic import roles
 from consultations.eligibility import Eligibility
 from tests.factories import (
     AppointmentFactory,
+    ClearedPatientFactory,
     ConsultationFactory,
     PatientFactory,
     PractitionerFactory,
@@ -63,7 +64,7 @@ def book(patient, treatment, practitioner, start_at, **kwargs):
 
 
 def test_booking_saves_the_appointment_in_the_first_free_room_and_records_who(treatment, practitioner):
-    patient = PatientFactory()
+    patient = ClearedPatientFactory()
     appointment = book(patient, treatment, practitioner, at(in_days(7), 10))
     appointment.refresh_from_db()
     assert appointment.status == Appointment.Status.BOOKED
@@ -76,14 +77,14 @@ def test_booking_saves_the_appointment_in_the_first_free_room_and_records_who(tr
 
 def test_first_available_books_whoever_is_free(treatment, practitioner):
     start_at = at(in_days(7), 10)
-    book(PatientFactory(), treatment, practitioner, start_at)
+    book(ClearedPatientFactory(), treatment, practitioner, start_at)
     colleague = open_every_day(PractitionerFactory(treatments=[treatment]))
-    appointment = book(PatientFactory(), treatment, None, start_at)
+    appointment = book(ClearedPatientFactory(), treatment, None, start_at)
     assert appointment.practitioner == colleague
 
 
 def test_a_time_not_offered_is_refused_and_nothing_is_written(treatment, practitioner):
-    patient = PatientFactory()
+    patient = ClearedPatientFactory()
     for start_at in (at(in_days(7), 10, 5), at(in_days(7), 20), at(in_days(0), 10), at(in_days(200), 10)):
         with pytest.raises(services.SlotNotOffered):
             book(patient, treatment, practitioner, start_at)
@@ -92,9 +93,9 @@ def test_a_time_not_offered_is_refused_and_nothing_is_written(treatment, practit
 
 def test_a_taken_time_offers_the_nearest_free_ones(treatment, practitioner):
     start_at = at(in_days(7), 12)
-    book(PatientFactory(), treatment, practitioner, start_at)
+    book(ClearedPatientFactory(), treatment, practitioner, start_at)
     with pytest.raises(services.SlotTaken) as error:
-        book(PatientFactory(), treatment, practitioner, start_at)
+        book(ClearedPatientFactory(), treatment, practitioner, start_at)
     assert "just taken" in error.value.message
     alternatives = [slot.local_start.strftime("%H:%M") for slot in error.value.alternatives]
     assert alternatives == ["10:30", "10:45", "13:15"]
@@ -107,7 +108,7 @@ def test_not_eligible_stops_everyone_but_an_admin_override_with_a_reason(treatme
         "check_eligibility",
         lambda patient, treatment: Eligibility(False, "Your intake needs a review first.", "/intake/"),
     )
-    patient = PatientFactory()
+    patient = ClearedPatientFactory()
     desk = staff_user(roles.FRONT_DESK)
     with pytest.raises(services.NotEligible) as error:
         book(patient, treatment, practitioner, at(in_days(7), 10))
@@ -133,7 +134,7 @@ def test_not_eligible_stops_everyone_but_an_admin_override_with_a_reason(treatme
 
 
 def test_course_interval_holds_on_either_side_and_consultations_are_exempt(treatment, practitioner):
-    patient = PatientFactory()
+    patient = ClearedPatientFactory()
     book(patient, treatment, practitioner, at(in_days(30), 10))
     with pytest.raises(services.CourseIntervalTooShort) as error:
         book(patient, treatment, practitioner, at(in_days(50), 10))
@@ -149,11 +150,11 @@ def test_course_interval_holds_on_either_side_and_consultations_are_exempt(treat
 
 def test_someone_else_cannot_book_for_a_patient(treatment, practitioner):
     with pytest.raises(services.NotAllowed):
-        book(PatientFactory(), treatment, practitioner, at(in_days(7), 10), booked_by=PatientFactory().user)
+        book(ClearedPatientFactory(), treatment, practitioner, at(in_days(7), 10), booked_by=PatientFactory().user)
 
 
 def test_reschedule_frees_the_old_time_at_once_and_keeps_history(treatment, practitioner):
-    patient = PatientFactory()
+    patient = ClearedPatientFactory()
     old = at(in_days(7), 10)
     appointment = book(patient, treatment, practitioner, old)
     new = at(in_days(8), 14)
@@ -162,11 +163,11 @@ def test_reschedule_frees_the_old_time_at_once_and_keeps_history(treatment, prac
     assert appointment.start_at == new and appointment.status == Appointment.Status.BOOKED
     event = appointment.events.last()
     assert (event.action, event.old_start_at, event.new_start_at, event.reason) == ("rescheduled", old, new, "Work")
-    book(PatientFactory(), treatment, practitioner, old)  # the old time is free again
+    book(ClearedPatientFactory(), treatment, practitioner, old)  # the old time is free again
 
 
 def test_reschedule_may_overlap_its_own_old_time(treatment, practitioner):
-    patient = PatientFactory()
+    patient = ClearedPatientFactory()
     appointment = book(patient, treatment, practitioner, at(in_days(7), 10))
     services.reschedule_appointment(appointment, new_start_at=at(in_days(7), 10, 30), by=patient.user)
     appointment.refresh_from_db()
@@ -174,9 +175,9 @@ def test_reschedule_may_overlap_its_own_old_time(treatment, practitioner):
 
 
 def test_reschedule_onto_a_taken_time_changes_nothing(treatment, practitioner):
-    patient = PatientFactory()
+    patient = ClearedPatientFactory()
     appointment = book(patient, treatment, practitioner, at(in_days(7), 10))
-    book(PatientFactory(), treatment, practitioner, at(in_days(7), 14))
+    book(ClearedPatientFactory(), treatment, practitioner, at(in_days(7), 14))
     with pytest.raises(services.SlotTaken):
         services.reschedule_appointment(appointment, new_start_at=at(in_days(7), 14), by=patient.user)
     appointment.refresh_from_db()
@@ -184,14 +185,14 @@ def test_reschedule_onto_a_taken_time_changes_nothing(treatment, practitioner):
 
 
 def test_cancel_frees_the_time_and_keeps_the_record(treatment, practitioner):
-    patient = PatientFactory()
+    patient = ClearedPatientFactory()
     start_at = at(in_days(7), 10)
     appointment = book(patient, treatment, practitioner, start_at)
     services.cancel_appointment(appointment, by=patient.user, reason="Feeling unwell")
     appointment.refresh_from_db()
     assert appointment.status == Appointment.Status.CANCELLED and appointment.cancelled_at
     assert [e.action for e in appointment.events.all()] == ["booked", "cancelled"]
-    assert book(PatientFactory(), treatment, practitioner, start_at).start_at == start_at
+    assert book(ClearedPatientFactory(), treatment, practitioner, start_at).start_at == start_at
     with pytest.raises(services.InvalidStatusChange):
         services.cancel_appointment(appointment, by=patient.user)
 
@@ -200,7 +201,7 @@ def test_inside_the_cancellation_window_a_patient_is_told_to_call_but_the_desk_c
     treatment, practitioner, settings
 ):
     settings.CLINIC = {**settings.CLINIC, "CANCELLATION_WINDOW_HOURS": 24, "MIN_NOTICE_HOURS": 1}
-    patient = PatientFactory()
+    patient = ClearedPatientFactory()
     soon = timezone.now() + datetime.timedelta(hours=20)
     appointment = AppointmentFactory(patient=patient, practitioner=practitioner, treatment=treatment, start_at=soon)
     with pytest.raises(services.OutsideCancellationWindow) as error:
