@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from bookings.models import Appointment
 from clinic.models import Patient
 from consultations import selectors, services
 from consultations.eligibility import check_eligibility
@@ -174,11 +175,12 @@ def test_screening_status_walks_through_the_states():
     assert selectors.screening_status(patient) == selectors.CLEARED_WITH_CONDITIONS
 
 
-# --- Through the booking service (bookings/services.py, built in parallel) -------------------------
+# --- Through the booking service ---------------------------------------------------------------
 
 
-def test_the_booking_service_refuses_a_session_without_clearance_and_books_with_one(session):
-    booking = pytest.importorskip("bookings.services", reason="the booking service has not landed on main yet")
+@pytest.fixture
+def bookable_slot(session):
+    """A practitioner offering the session, a room, and a start time inside their hours a week ahead."""
     from tests.factories import RoomFactory, WorkingHoursFactory
 
     practitioner = PractitionerFactory(treatments=[session])
@@ -186,12 +188,42 @@ def test_the_booking_service_refuses_a_session_without_clearance_and_books_with_
     start = (timezone.now() + datetime.timedelta(days=7)).astimezone(timezone.get_current_timezone())
     start = start.replace(hour=10, minute=0, second=0, microsecond=0)
     WorkingHoursFactory(practitioner=practitioner, weekday=start.weekday())
+    return practitioner, start
+
+
+@pytest.mark.parametrize("who", ["patient", "front desk"])
+def test_the_booking_service_refuses_a_session_without_clearance_and_books_with_one(session, bookable_slot, who):
+    from bookings import services as booking
+    from clinic import roles
+    from tests.factories import staff_user
+
+    practitioner, start = bookable_slot
     patient = PatientFactory()
-    kwargs = dict(treatment=session, practitioner=practitioner, start_at=start, booked_by=patient.user, source="online")
-    with pytest.raises(booking.NotEligible):
+    booked_by, source = (patient.user, "online") if who == "patient" else (staff_user(roles.FRONT_DESK), "front_desk")
+    kwargs = dict(treatment=session, practitioner=practitioner, start_at=start, booked_by=booked_by, source=source)
+    with pytest.raises(booking.NotEligible) as refused:
         booking.book_appointment(patient=patient, **kwargs)
+    assert refused.value.next_step_url == reverse("intake_form")
+    assert not Appointment.objects.exists()
     clear_patient(patient)
     assert booking.book_appointment(patient=patient, **kwargs).pk
+
+
+def test_the_booking_service_refuses_after_a_suspension(session, bookable_slot):
+    from bookings import services as booking
+
+    practitioner, start = bookable_slot
+    patient = ClearedPatientFactory()
+    update(patient, bleeding_disorder=True)
+    with pytest.raises(booking.NotEligible):
+        booking.book_appointment(
+            patient=patient,
+            treatment=session,
+            practitioner=practitioner,
+            start_at=start,
+            booked_by=patient.user,
+            source="online",
+        )
 
 
 def test_seed_demo_leaves_the_demo_patient_cleared_once(session):
