@@ -38,7 +38,7 @@ def test_queue_lists_pending_forms_flagged_first_and_highlighted(practitioner_cl
     blocked = submitted_intake(pregnant_or_breastfeeding=True)
     flagged = submitted_intake(keloid_scarring=True)
     services.record_review(reviewed, reviewer=PractitionerFactory().user, decision="declined")
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(14):  # session, user, roles, 2FA, then a fixed few for any length
         response = practitioner_client.get(reverse("review_queue"))
     rows = [intake for intake, _ in response.context["rows"]]
     assert rows == [blocked, flagged, advised, plain]
@@ -157,21 +157,21 @@ def test_an_unsent_draft_is_not_shown_to_staff(practitioner_client):
     assert practitioner_client.get(reverse("intake_review", args=[123456])).status_code == 404
 
 
-def test_clinic_admin_may_read_but_only_practitioners_decide(client):
+def test_clinic_admin_may_read_but_only_practitioners_decide(client, sign_in):
     intake = submitted_intake()
     admin = staff_user(roles.CLINIC_ADMIN)
-    client.force_login(admin)
+    sign_in(client, admin)
     response = client.get(reverse("intake_review", args=[intake.pk]))
     assert response.status_code == 200 and "Record decision" not in response.content.decode()
     assert client.post(reverse("intake_review", args=[intake.pk]), {"decision": "cleared"}).status_code == 403
     assert IntakeAccess.objects.filter(user=admin).count() == 1
 
 
-def test_the_access_log_is_read_only_in_the_admin(client, practitioner_client):
+def test_the_access_log_is_read_only_in_the_admin(client, practitioner_client, sign_in):
     intake = submitted_intake()
     practitioner_client.get(reverse("intake_review", args=[intake.pk]))
     admin = staff_user(roles.CLINIC_ADMIN)
-    client.force_login(admin)
+    sign_in(client, admin)
     listing = client.get(reverse("admin:consultations_intakeaccess_changelist"))
     assert listing.status_code == 200
     assert "intake_review" in listing.content.decode()
@@ -184,19 +184,19 @@ def test_the_access_log_is_read_only_in_the_admin(client, practitioner_client):
     assert IntakeAccess.objects.filter(pk=access.pk).exists()
 
 
-def test_opening_a_form_in_the_admin_is_logged_too(client):
+def test_opening_a_form_in_the_admin_is_logged_too(client, sign_in):
     intake = submitted_intake()
     admin = staff_user(roles.CLINIC_ADMIN)
-    client.force_login(admin)
+    sign_in(client, admin)
     assert client.get(reverse("admin:consultations_intakeform_change", args=[intake.pk])).status_code == 200
     assert IntakeAccess.objects.filter(user=admin, intake=intake, view="admin").exists()
 
 
-def test_screening_rules_are_editable_in_the_admin(client):
+def test_screening_rules_are_editable_in_the_admin(client, sign_in):
     from consultations.models import ScreeningRule
 
     admin = staff_user(roles.CLINIC_ADMIN)
-    client.force_login(admin)
+    sign_in(client, admin)
     rule = ScreeningRule.objects.get(code="keloid")
     url = reverse("admin:consultations_screeningrule_change", args=[rule.pk])
     assert client.get(url).status_code == 200
