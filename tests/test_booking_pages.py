@@ -12,8 +12,8 @@ from bookings.models import Appointment
 from consultations.eligibility import Eligibility
 from tests.factories import (
     AppointmentFactory,
+    ClearedPatientFactory,
     ConsultationFactory,
-    PatientFactory,
     PractitionerFactory,
     RoomFactory,
     TreatmentFactory,
@@ -54,7 +54,7 @@ def practitioner(treatment):
 
 @pytest.fixture
 def patient(client):
-    patient = PatientFactory()
+    patient = ClearedPatientFactory()
     client.force_login(patient.user)
     return patient
 
@@ -288,7 +288,7 @@ def test_reschedule_moves_it_and_frees_the_old_time(client, patient, treatment, 
     assert appointment.start_at == new
     event = appointment.events.last()
     assert (event.action, event.old_start_at, event.new_start_at) == ("rescheduled", old, new)
-    client.force_login(PatientFactory().user)
+    client.force_login(ClearedPatientFactory().user)
     times = client.get(reverse("book_times", args=[treatment.slug]), {"day": in_days(7)}).content.decode()
     assert f"start={key(old)}" in times
 

@@ -172,7 +172,7 @@ def test_twenty_patients_posting_one_time_through_the_page_give_one_booking(trea
     clients = []
     for _ in range(THREADS):
         client = Client()
-        client.force_login(PatientFactory().user)
+        client.force_login(ClearedPatientFactory().user)
         clients.append(client)
     url = reverse("book_confirm", args=[treatment.slug])
     data = {"practitioner": practitioner.pk, "start": when.strftime("%Y-%m-%dT%H:%MZ")}

@@ -235,3 +235,24 @@ def test_seed_demo_leaves_the_demo_patient_cleared_once(session):
     assert Review.objects.filter(intake__patient=patient).count() == 1
     assert IntakeForm.objects.get(patient=patient).version == 1
     assert patient.consents.count() == 1
+
+
+def test_the_booking_page_guides_an_uncleared_patient_to_the_form_and_books_nothing(client, session, bookable_slot):
+    practitioner, start = bookable_slot
+    patient = PatientFactory()
+    client.force_login(patient.user)
+    page = client.get(reverse("book_treatment", args=[session.slug])).content.decode()
+    assert "practitioner reviews your health form" in page
+    assert f'href="{reverse("intake_form")}"' in page
+    key = start.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%MZ")
+    response = client.post(
+        reverse("book_confirm", args=[session.slug]), {"practitioner": practitioner.pk, "start": key}
+    )
+    assert response.status_code == 400
+    assert not Appointment.objects.exists()
+    clear_patient(patient)
+    response = client.post(
+        reverse("book_confirm", args=[session.slug]), {"practitioner": practitioner.pk, "start": key}
+    )
+    assert response.status_code == 302
+    assert Appointment.objects.filter(patient=patient).count() == 1
