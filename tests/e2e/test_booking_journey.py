@@ -8,7 +8,13 @@ from playwright.sync_api import expect
 
 from bookings.models import Appointment
 from tests.e2e.helpers import assert_accessible, open_menu_if_collapsed, sign_in
-from tests.factories import PatientFactory, PractitionerFactory, RoomFactory, TreatmentFactory, WorkingHoursFactory
+from tests.factories import (
+    ClearedPatientFactory,
+    PractitionerFactory,
+    RoomFactory,
+    TreatmentFactory,
+    WorkingHoursFactory,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,7 +25,7 @@ def test_patient_books_then_cancels(page):
     practitioner = PractitionerFactory(user__first_name="Amelia", user__last_name="Hart", treatments=[treatment])
     for weekday in range(7):
         WorkingHoursFactory(practitioner=practitioner, weekday=weekday, start=datetime.time(9), end=datetime.time(12))
-    patient = PatientFactory()
+    patient = ClearedPatientFactory()
     day = timezone.localdate() + datetime.timedelta(days=10)
 
     sign_in(page, patient.user.email)
