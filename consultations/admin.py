@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from . import screening
+from . import screening, services
 from .models import Consent, IntakeAccess, IntakeConfirmation, IntakeForm, Review, ScreeningFlag, ScreeningRule
 
 
@@ -98,7 +98,7 @@ class IntakeFormAdmin(ReadOnlyAdmin):
         response = super().change_view(request, object_id, form_url, extra_context)
         intake = IntakeForm.objects.filter(pk=object_id).first()
         if intake is not None and response.status_code == 200:
-            IntakeAccess.objects.create(intake=intake, user=request.user, view="admin")
+            services.log_intake_access(intake, request.user, "admin")
         return response
 
 

@@ -157,6 +157,7 @@ class ReviewForm(forms.ModelForm):
     def __init__(self, *args, running_washouts=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.running_washouts = list(running_washouts)
+        self.fields["decision"].choices = Review.Decision.choices  # no empty "-----" radio
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.add_input(Submit("record", "Record decision"))

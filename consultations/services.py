@@ -176,4 +176,17 @@ def sign_consent(patient, *, signed_name: str) -> Consent:
 
 
 def log_intake_access(intake: IntakeForm, user, view: str) -> IntakeAccess:
-    return IntakeAccess.objects.create(intake=intake, user=user, view=view)
+    return log_intake_accesses([intake], user, view)[0]
+
+
+def log_intake_accesses(intakes, user, view: str, *, to_audit_trail: bool = True) -> list[IntakeAccess]:
+    """A member of staff was shown these intakes: our own access list (one insert), and unless told
+    otherwise the clinic-wide audit trail too, so a patient's trail lists the reads of their health form.
+    The review queue (names and flag topics, no answers) stays out of the trail to keep it a fixed cost."""
+    from clinic.audit import record_access
+
+    accesses = IntakeAccess.objects.bulk_create(IntakeAccess(intake=i, user=user, view=view) for i in intakes)
+    if to_audit_trail:
+        for intake in intakes:
+            record_access(user, intake, what=view)
+    return accesses

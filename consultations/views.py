@@ -12,7 +12,7 @@ from clinic import roles
 from . import selectors, services
 from .consent import CONSENT_TEXT, CONSENT_VERSION
 from .forms import QUESTION_FIELDS, ConsentForm, IntakeFormForm, ReviewForm
-from .models import IntakeAccess, IntakeForm, ScreeningFlag
+from .models import IntakeForm, ScreeningFlag
 
 
 def _own_patient(request):
@@ -175,7 +175,7 @@ def review_queue(request):
     by_intake = {}
     for flag in flags:
         by_intake.setdefault(flag.intake_id, []).append(flag)
-    IntakeAccess.objects.bulk_create(IntakeAccess(intake=i, user=request.user, view="review_queue") for i in intakes)
+    services.log_intake_accesses(intakes, request.user, "review_queue", to_audit_trail=False)
     practitioner = getattr(request.user, "practitioner", None)
     return render(
         request,

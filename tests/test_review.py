@@ -219,3 +219,12 @@ def test_screening_rules_are_editable_in_the_admin(client, sign_in):
     assert client.post(url, data).status_code == 302
     rule.refresh_from_db()
     assert rule.severity == "block"
+
+
+def test_reads_of_a_form_also_go_to_the_patients_audit_trail(practitioner_client, practitioner):
+    from clinic.audit import trail_for_patient
+
+    intake = submitted_intake()
+    practitioner_client.get(reverse("intake_review", args=[intake.pk]))
+    (entry,) = trail_for_patient(intake.patient_id).filter(action=3)  # LogEntry.Action.ACCESS
+    assert entry.actor == practitioner.user
