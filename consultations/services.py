@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bookings.models import Appointment
-from clinic.models import Practitioner
+from clinic.models import Patient, Practitioner
 
 from . import screening, selectors
 from .consent import CONSENT_TEXT, CONSENT_VERSION
@@ -22,6 +22,9 @@ class IntakeError(Exception):
 
 
 def _locked_intake(patient) -> IntakeForm:
+    """Lock the patient row first, as the booking service does, so a submission that suspends a clearance
+    and a booking that relies on it happen one after the other."""
+    Patient.objects.select_for_update().get(pk=patient.pk)
     intake, _ = IntakeForm.objects.get_or_create(patient=patient)
     return IntakeForm.objects.select_for_update().get(pk=intake.pk)
 
@@ -123,6 +126,7 @@ def record_review(
 ) -> Review:
     """A practitioner's decision on the intake's current version. It ends any clearance still in force, so a
     patient never has two."""
+    Patient.objects.select_for_update().get(pk=intake.patient_id)
     intake = IntakeForm.objects.select_for_update().get(pk=intake.pk)
     if not intake.is_submitted:
         raise IntakeError("This form has not been sent yet.")

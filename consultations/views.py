@@ -71,8 +71,9 @@ def intake_form(request):
         if form.is_valid():
             answers = {name: form.cleaned_data[name] for name in QUESTION_FIELDS}
             if submitting:
+                was_cleared = selectors.current_clearance(patient) is not None
                 services.submit_intake(patient, answers)
-                messages.success(request, "Thank you: your health form is sent. A practitioner will review it.")
+                messages.success(request, _after_submission_message(patient, was_cleared))
                 return redirect("intake_home")
             services.save_intake_draft(patient, answers)
             messages.success(request, "Your answers are saved. Your form is not sent yet: come back to finish it.")
@@ -90,6 +91,17 @@ def intake_form(request):
         request,
         "consultations/intake_form.html",
         {"form": form, "intake": intake, "missing": form.missing_sections() if form.is_bound else []},
+    )
+
+
+def _after_submission_message(patient, was_cleared: bool) -> str:
+    if not was_cleared:
+        return "Thank you: your health form is sent. A practitioner will review it."
+    if selectors.current_clearance(patient) is not None:
+        return "Thank you: your changes are saved, and your clearance still stands."
+    return (
+        "Thank you: your changes are saved. One of them needs a practitioner's review before your next session; "
+        "we have told them, and your bookings stay in place meanwhile."
     )
 
 

@@ -194,3 +194,24 @@ def test_the_practitioner_sees_the_consent(client):
     client.force_login(PractitionerFactory().user)
     page = client.get(reverse("intake_review", args=[intake.pk])).content.decode()
     assert "Jo Bloggs" in page and "text version v9" in page
+
+
+def test_updating_a_cleared_form_says_whether_the_clearance_stands(patient_client):
+    from tests.factories import clear_patient
+
+    clear_patient(patient_client.patient)
+    response = patient_client.post(reverse("intake_form"), post_data(drinks_alcohol=True, submit="1"), follow=True)
+    assert "your clearance still stands" in response.content.decode()
+    assert "Book a session" in response.content.decode()
+    response = patient_client.post(reverse("intake_form"), post_data(diabetes=True, submit="1"), follow=True)
+    page = response.content.decode()
+    assert "needs a practitioner&#x27;s review before your next session" in page
+    assert "Clearance suspended" in page
+
+
+def test_the_patients_pages_have_a_fixed_query_count(patient_client, django_assert_max_num_queries):
+    submitted_intake(patient_client.patient, anticoagulants=["warfarin"], diabetes=True, drinks_alcohol=True)
+    with django_assert_max_num_queries(12):
+        assert patient_client.get(reverse("intake_home")).status_code == 200
+    with django_assert_max_num_queries(10):
+        assert patient_client.get(reverse("intake_form")).status_code == 200

@@ -228,3 +228,13 @@ def test_reads_of_a_form_also_go_to_the_patients_audit_trail(practitioner_client
     practitioner_client.get(reverse("intake_review", args=[intake.pk]))
     (entry,) = trail_for_patient(intake.patient_id).filter(action=3)  # LogEntry.Action.ACCESS
     assert entry.actor == practitioner.user
+
+
+def test_the_review_page_has_a_fixed_query_count(practitioner_client, django_assert_max_num_queries):
+    intake = submitted_intake(anticoagulants=["warfarin"], diabetes=True, pregnant_or_breastfeeding=True)
+    services.record_review(
+        intake, reviewer=PractitionerFactory().user, decision="needs_information", message_to_patient="?"
+    )
+    services.submit_intake(intake.patient, {"diabetes": True, "declaration": True})
+    with django_assert_max_num_queries(20):
+        assert practitioner_client.get(reverse("intake_review", args=[intake.pk])).status_code == 200
