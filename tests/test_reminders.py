@@ -418,3 +418,54 @@ def test_a_check_in_of_other_needs_words_and_another_patient_gets_a_404(client):
     assert client.get(url).status_code == 404
     client.logout()
     assert client.get(url).status_code == 302  # to the login page
+
+
+# --- Through the booking service ----------------------------------------------------------------------
+
+
+def test_the_booking_service_books_moves_cancels_and_completes_the_timeline(django_capture_on_commit_callbacks):
+    from bookings import services as booking
+    from clinic import roles
+    from tests.factories import PractitionerFactory, RoomFactory, WorkingHoursFactory
+
+    treatment = TreatmentFactory(min_days_between_sessions=28)
+    practitioner = PractitionerFactory(treatments=[treatment])
+    RoomFactory()
+    for weekday in range(7):
+        WorkingHoursFactory(practitioner=practitioner, weekday=weekday)
+    admin, desk = staff_user(roles.CLINIC_ADMIN), staff_user(roles.FRONT_DESK)
+
+    def local(days, hour):
+        day = timezone.localdate() + datetime.timedelta(days=days)
+        return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour)))
+
+    def book_session(days, patient):  # an admin's override keeps this test independent of intake clearance
+        return booking.book_appointment(
+            patient=patient,
+            treatment=treatment,
+            practitioner=practitioner,
+            start_at=local(days, 10),
+            booked_by=admin,
+            source=Appointment.Source.FRONT_DESK,
+            override_reason="reminder test",
+        )
+
+    appointment = book_session(10, PatientFactory())
+    assert set(rows(appointment)) == ALL_KINDS  # book -> rows, in the booking's transaction
+
+    appointment = booking.reschedule_appointment(appointment, new_start_at=local(12, 11), by=desk)
+    by_kind = rows(appointment)
+    assert by_kind[Kind.PRE_CARE].due_at == local(12, 11) - datetime.timedelta(days=7)  # reschedule -> moved
+    assert by_kind[Kind.AFTERCARE].due_at == local(12, 12)
+
+    booking.cancel_appointment(appointment, by=desk)
+    assert {r.status for r in rows(appointment).values() if r.kind != Kind.CONFIRMATION} == {"cancelled"}
+
+    other = book_session(5, PatientFactory())
+    booking.check_in(other, by=desk)
+    booking.complete_appointment(other, by=desk)
+    aftercare = rows(other)[Kind.AFTERCARE]
+    assert aftercare.due_at <= timezone.now()  # complete -> aftercare due
+    send_due(django_capture_on_commit_callbacks)
+    assert str(aftercare.pk) in sent_kinds()
+    assert str(rows(appointment)[Kind.PRE_CARE].pk) not in sent_kinds()

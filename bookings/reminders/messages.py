@@ -58,6 +58,7 @@ def links_for(appointment) -> dict:
 
 def context_for(reminder) -> dict:
     appointment = reminder.appointment
+    subject, extra_text = timing.texts_for(appointment, reminder.kind)
     return {
         "reminder": reminder,
         "appointment": appointment,
@@ -69,8 +70,8 @@ def context_for(reminder) -> dict:
         "ends": f"{clinic_time(appointment.end_at):%H:%M}",
         "clinic": settings.CLINIC,
         "links": links_for(appointment),
-        "subject": timing.subject_for(appointment, reminder.kind),
-        "extra_text": timing.extra_text_for(appointment, reminder.kind),
+        "subject": subject,
+        "extra_text": extra_text,
         "is_session": appointment.treatment.kind == appointment.treatment.Kind.SESSION,
     }
 

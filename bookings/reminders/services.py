@@ -10,7 +10,7 @@ import datetime
 import logging
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -158,17 +158,20 @@ def send_reminder(reminder_id: int) -> str:
     """
     now = timezone.now()
     with transaction.atomic():
-        reminder = (
+        locked = (
             Reminder.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("appointment__patient__user", "appointment__treatment", "appointment__practitioner__user")
             .select_related("appointment__room")
             .filter(pk=reminder_id, status=Status.QUEUED, due_at__lte=now)
-            .first()
+            .order_by()
         )
+        reminder = next(iter(locked), None)
         if reminder is None:
             return "skipped: not queued (already sent, moved, cancelled, or being sent by another task)"
-        # The SQLite path has no row lock: this conditional update is the claim there, and a no-op here.
-        if not Reminder.objects.filter(pk=reminder.pk, status=Status.QUEUED).update(updated_at=now):
+        # Without row locks (SQLite) this conditional update is the claim; SQLite's write lock then holds
+        # any second copy of the task until this transaction ends, when the row is no longer queued.
+        no_row_locks = not connection.features.has_select_for_update
+        if no_row_locks and not Reminder.objects.filter(pk=reminder.pk, status=Status.QUEUED).update(updated_at=now):
             return "skipped: claimed by another task"
         appointment = reminder.appointment
         if not timing.wanted(appointment, reminder.kind):

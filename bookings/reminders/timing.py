@@ -140,10 +140,7 @@ def plan(appointment: Appointment, now: datetime.datetime | None = None) -> list
     return planned
 
 
-def subject_for(appointment: Appointment, kind: str) -> str:
-    setting = treatment_settings(appointment.treatment)[kind]
-    return setting.subject or STEPS[kind].subject
-
-
-def extra_text_for(appointment: Appointment, kind: str) -> str:
-    return treatment_settings(appointment.treatment)[kind].extra_text
+def texts_for(appointment: Appointment, kind: str) -> tuple[str, str]:
+    """The subject and the treatment's extra words for one message."""
+    setting = appointment.treatment.reminder_settings.filter(kind=kind).first()
+    return (setting and setting.subject) or STEPS[kind].subject, setting.extra_text if setting else ""
