@@ -145,7 +145,7 @@ def main() -> int:
                 send_reminder.delay(reminder_id)
 
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             claimed = services.dispatch_due_reminders(enqueue=publish, batch_size=1000, max_batches=1000)
             dispatched = time.perf_counter() - started
             while Reminder.objects.filter(status=Reminder.Status.SENT).count() < options.count:
@@ -154,6 +154,7 @@ def main() -> int:
                     return 1
                 time.sleep(0.2)
             elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
             time.sleep(1 if options.duplicate else 0)  # let duplicates drain: they must send nothing
 
         deliveries = Counter(int(m.extra_headers["X-Clinic-Reminder"]) for m in mail.outbox)
@@ -162,6 +163,8 @@ def main() -> int:
         rate = len(deliveries) / elapsed
         print(f"dispatcher claimed {claimed} and queued {tasks} tasks in {dispatched:.1f}s")
         print(f"one worker (solo pool) sent {len(deliveries)} reminders in {elapsed:.1f}s: {rate:.0f}/s")
+        print(f"CPU of the process (dispatcher + worker): {cpu:.1f}s, {1000 * cpu / options.count:.1f} ms per reminder")
+        print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"messages delivered: {len(mail.outbox)}; reminders delivered more than once: {twice}")
         ok = twice == 0 and len(deliveries) == options.count == len(mail.outbox)
         print("OK: every reminder went exactly once" if ok else "FAILED: duplicates or missing reminders")

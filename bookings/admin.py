@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.utils import timezone
 
+from clinic import roles
 from clinic.admin import TreatmentAdmin
 
 from .models import AftercareCheckIn, Appointment, AppointmentEvent, Reminder, TreatmentReminder
@@ -72,7 +73,7 @@ class ReminderAdmin(admin.ModelAdmin):
     def patient(self, obj):
         return obj.appointment.patient
 
-    @admin.action(description="Try the selected failed reminders again")
+    @admin.action(description="Try the selected failed reminders again", permissions=["change"])
     def retry(self, request, queryset):
         failed = list(queryset.filter(status=Reminder.Status.FAILED))
         for reminder in failed:
@@ -101,7 +102,20 @@ class AftercareCheckInAdmin(admin.ModelAdmin):
     readonly_fields = ("appointment", "answer", "details", "needs_attention", "created_at")
     actions = ["mark_followed_up"]
 
-    @admin.action(description="Mark as followed up")
+    def get_fields(self, request, obj=None):
+        """The front desk sees that a patient needs a call, not the patient's own words about their skin."""
+        fields = super().get_fields(request, obj)
+        clinical = roles.is_practitioner(request.user) or roles.is_clinic_admin(request.user)
+        return fields if clinical else [f for f in fields if f != "details"]
+
+    def get_queryset(self, request):
+        """A practitioner sees the check-ins of their own patients only; desk and admin see all."""
+        check_ins = super().get_queryset(request)
+        if roles.is_front_desk(request.user) or not roles.is_practitioner(request.user):
+            return check_ins
+        return check_ins.filter(appointment__practitioner__user=request.user)
+
+    @admin.action(description="Mark as followed up", permissions=["change"])
     def mark_followed_up(self, request, queryset):
         count = queryset.filter(followed_up_at__isnull=True).update(
             followed_up_at=timezone.now(), followed_up_by=request.user

@@ -27,6 +27,7 @@ ROLE_PERMISSIONS = {
         # Health forms are read through the review pages, which check the patient relation and log each read;
         # the admin's intake lists do neither, so they are for clinic admins only.
         "consultations": {"screeningrule": ["view"]},
+        "bookings": {"aftercarecheckin": ["view", "change"]},  # own patients' only (bookings/admin.py)
     },
     FRONT_DESK: {
         "clinic": {
@@ -37,6 +38,7 @@ ROLE_PERMISSIONS = {
             "workinghours": ["view"],
             "timeoff": ["view", "add", "change", "delete"],
         },
+        "bookings": {"reminder": ["view", "change"], "aftercarecheckin": ["view", "change"]},
     },
 }
 PROJECT_APPS = ("clinic", "bookings", "consultations")

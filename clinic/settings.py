@@ -193,6 +193,10 @@ else:
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the database connection around every task unless told to reuse it: a new
+# PostgreSQL connection per short task (a reminder send) cost more than the task. Reused for up to this
+# many tasks, then reopened.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=50)
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

@@ -399,9 +399,26 @@ def test_a_concerning_check_in_flags_the_practitioner_and_the_front_desk(client,
     assert [c.answer for c in flagged] == ["infection"]
     assert list(selectors.check_ins_needing_attention(practitioner=book(hours_from_now(2)).practitioner)) == []
 
+    changelist = reverse("admin:bookings_aftercarecheckin_changelist") + "?needs_attention__exact=1"
     sign_in(client, staff_user("Clinic admin"))
-    page = client.get(reverse("admin:bookings_aftercarecheckin_changelist") + "?needs_attention__exact=1")
-    assert "Signs of infection" in page.content.decode()
+    patient_name = appointment.patient.full_name
+    assert patient_name in client.get(changelist).content.decode()
+    desk = staff_user("Front desk")
+    for user, sees_it in (
+        (desk, True),
+        (appointment.practitioner.user, True),
+        (book(hours_from_now(3)).practitioner.user, False),  # a colleague: not their patient
+    ):
+        user.is_staff = True
+        user.save()
+        sign_in(client, user)
+        assert (patient_name in client.get(changelist).content.decode()) is sees_it
+    check_in_page = reverse("admin:bookings_aftercarecheckin_change", args=[flagged[0].pk])
+    sign_in(client, appointment.practitioner.user)
+    assert "Hot and red" in client.get(check_in_page).content.decode()
+    sign_in(client, desk)
+    page = client.get(check_in_page).content.decode()
+    assert "Signs of infection" in page and "Hot and red" not in page  # the desk calls; the practitioner reads
 
 
 def test_a_check_in_of_other_needs_words_and_another_patient_gets_a_404(client):
