@@ -6,7 +6,7 @@ import datetime
 import pytest
 from django.core import mail
 from django.db import transaction
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from bookings.models import AftercareCheckIn, Appointment, Reminder, TreatmentReminder
@@ -336,7 +336,19 @@ def test_the_confirmation_has_both_parts_the_clinic_the_time_and_links(settings)
     assert "Reschedule" in message.body and "Cancel" in message.body
 
 
-def test_pre_care_covers_blood_thinners_alcohol_retinoids_and_sun():
+def test_the_confirmation_carries_the_calendar_file_when_the_calendar_helper_is_installed():
+    message = send_now(book(hours_from_now(240)), Kind.CONFIRMATION)
+    try:
+        import bookings.ics  # noqa: F401
+    except ImportError:
+        assert message.attachments == []
+        return
+    [(name, content, mimetype)] = message.attachments
+    assert name == "appointment.ics" and mimetype == "text/calendar"
+    assert "BEGIN:VCALENDAR" in (content.decode() if isinstance(content, bytes) else content)
+
+
+def test_pre_care_covers_blood_thinners_alcohol_retinoids_and_sun(settings):
     appointment = book(hours_from_now(240))
     message = send_now(appointment, Kind.PRE_CARE)
     for part in (message.body, html_of(message)):
@@ -344,6 +356,11 @@ def test_pre_care_covers_blood_thinners_alcohol_retinoids_and_sun():
         assert "Do not stop a prescribed medicine without your prescriber's advice" in text
         for topic in ("Blood-thinning supplements and medicines", "fish oil", "Alcohol", "Retinoids", "Sun"):
             assert topic in text
+    try:  # 'nothing has changed' goes to the intake's confirmation page once the intake issue has landed
+        confirm_link = reverse("intake_confirm", args=[appointment.pk])
+    except NoReverseMatch:
+        confirm_link = "/"
+    assert f"still up to date: {settings.CLINIC['SITE_URL']}{confirm_link}" in message.body
 
 
 def test_aftercare_covers_moisturiser_sun_exercise_what_is_normal_and_when_to_call():

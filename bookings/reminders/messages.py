@@ -50,7 +50,7 @@ def links_for(appointment) -> dict:
         "manage": first_url([("appointment_detail", (appointment.pk,)), *my_appointments]),
         "reschedule": first_url([("appointment_reschedule", (appointment.pk,)), *my_appointments]),
         "cancel": first_url([("appointment_cancel", (appointment.pk,)), *my_appointments]),
-        "intake_confirm": first_url([("intake_confirm", (appointment.pk,)), ("intake", ())]),
+        "intake_confirm": first_url([("intake_confirm", (appointment.pk,)), ("intake_home", ())]),
         "check_in": absolute_url(reverse("aftercare_check_in", args=[appointment.pk])),
         "book_next": first_url([("book_treatment", (appointment.treatment.slug,)), *my_appointments]),
     }
@@ -103,17 +103,13 @@ def build_email(reminder) -> EmailMultiAlternatives:
 
 
 def attach_calendar_file(email, appointment) -> None:
-    """The .ics for the patient's calendar, when the calendar helper (bookings/ics.py) is installed."""
+    """The .ics for the patient's calendar, from `bookings.ics.appointment_ics` when that module is installed
+    (it comes with the calendar feature); without it the confirmation goes without an attachment."""
     try:
-        from bookings import ics
+        from bookings.ics import appointment_ics
     except ImportError:
         return
-    for name in ("appointment_ics", "ics_for_appointment", "build_ics", "calendar_for"):
-        build = getattr(ics, name, None)
-        if callable(build):
-            content = build(appointment)
-            email.attach("appointment.ics", content, "text/calendar")
-            return
+    email.attach("appointment.ics", appointment_ics(appointment), "text/calendar")
 
 
 def build_sms(reminder) -> str:
