@@ -277,7 +277,9 @@ def test_a_failing_send_is_retried_with_backoff_then_fails_with_its_reason(
 def test_opting_out_of_non_essential_messages_keeps_confirmation_and_safety_messages():
     patient = PatientFactory(non_essential_opt_out=True)
     appointment = book(hours_from_now(240), patient=patient)
-    assert set(rows(appointment)) == {Kind.CONFIRMATION, Kind.PRE_CARE, Kind.PRE_CARE_48H, Kind.AFTERCARE}
+    essential = {Kind.CONFIRMATION, Kind.PRE_CARE, Kind.PRE_CARE_48H, Kind.AFTERCARE}
+    assert set(rows(appointment)) == essential
+    assert {r.kind for r in selectors.reminders_for_patient(patient)} == essential
 
 
 def test_opting_out_after_booking_stops_the_non_essential_ones_at_send_time(django_capture_on_commit_callbacks):

@@ -24,3 +24,13 @@ def check_ins_needing_attention(practitioner=None):
     if practitioner is not None:
         check_ins = check_ins.filter(appointment__practitioner=practitioner)
     return check_ins.order_by("created_at")
+
+
+def reminders_for_patient(patient):
+    """A patient's own messages, sent and to come, for their pages."""
+    return (
+        Reminder.objects.filter(appointment__patient=patient)
+        .exclude(status=Reminder.Status.CANCELLED)
+        .select_related("appointment__treatment")
+        .order_by("due_at")
+    )
