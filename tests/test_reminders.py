@@ -462,31 +462,30 @@ def test_a_check_in_of_other_needs_words_and_another_patient_gets_a_404(client):
 def test_the_booking_service_books_moves_cancels_and_completes_the_timeline(django_capture_on_commit_callbacks):
     from bookings import services as booking
     from clinic import roles
-    from tests.factories import PractitionerFactory, RoomFactory, WorkingHoursFactory
+    from tests.factories import ClearedPatientFactory, PractitionerFactory, RoomFactory, WorkingHoursFactory
 
     treatment = TreatmentFactory(min_days_between_sessions=28)
     practitioner = PractitionerFactory(treatments=[treatment])
     RoomFactory()
     for weekday in range(7):
         WorkingHoursFactory(practitioner=practitioner, weekday=weekday)
-    admin, desk = staff_user(roles.CLINIC_ADMIN), staff_user(roles.FRONT_DESK)
+    desk = staff_user(roles.FRONT_DESK)
 
     def local(days, hour):
         day = timezone.localdate() + datetime.timedelta(days=days)
         return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour)))
 
-    def book_session(days, patient):  # an admin's override keeps this test independent of intake clearance
+    def book_session(days):
         return booking.book_appointment(
-            patient=patient,
+            patient=ClearedPatientFactory(),
             treatment=treatment,
             practitioner=practitioner,
             start_at=local(days, 10),
-            booked_by=admin,
+            booked_by=desk,
             source=Appointment.Source.FRONT_DESK,
-            override_reason="reminder test",
         )
 
-    appointment = book_session(10, PatientFactory())
+    appointment = book_session(10)
     assert set(rows(appointment)) == ALL_KINDS  # book -> rows, in the booking's transaction
 
     appointment = booking.reschedule_appointment(appointment, new_start_at=local(12, 11), by=desk)
@@ -497,7 +496,7 @@ def test_the_booking_service_books_moves_cancels_and_completes_the_timeline(djan
     booking.cancel_appointment(appointment, by=desk)
     assert {r.status for r in rows(appointment).values() if r.kind != Kind.CONFIRMATION} == {"cancelled"}
 
-    other = book_session(5, PatientFactory())
+    other = book_session(5)
     booking.check_in(other, by=desk)
     booking.complete_appointment(other, by=desk)
     aftercare = rows(other)[Kind.AFTERCARE]
