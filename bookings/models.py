@@ -232,3 +232,93 @@ class AftercareCheckIn(models.Model):
 
     def __str__(self):
         return f"{self.get_answer_display()} ({self.appointment})"
+
+
+# --- Waitlist: patients asking for an earlier time (rules in bookings/waitlist.py) -------------------
+
+
+class WaitlistEntry(models.Model):
+    """A patient asking for an earlier time for a treatment, with one practitioner or any (practitioner
+    empty), within an optional range of days. Served first come, first served (by `created_at`)."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        FULFILLED = "fulfilled", "Booked from the waitlist"
+        LEFT = "left", "Left the waitlist"
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="waitlist_entries")
+    treatment = models.ForeignKey(Treatment, on_delete=models.CASCADE, related_name="waitlist_entries")
+    practitioner = models.ForeignKey(
+        Practitioner,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="waitlist_entries",
+        help_text="Empty: any practitioner who offers the treatment.",
+    )
+    earliest_day = models.DateField(null=True, blank=True, help_text="Clinic-local day; empty: from now.")
+    latest_day = models.DateField(null=True, blank=True, help_text="Clinic-local day, inclusive; empty: any.")
+    before_day = models.DateField(
+        null=True, blank=True, help_text="Only times before this clinic-local day (e.g. an existing booking)."
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.WAITING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", help_text="When fulfilled."
+    )
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name_plural = "waitlist entries"
+        indexes = [models.Index(fields=["treatment", "status", "created_at"], name="waitlist_fifo")]
+        constraints = [
+            # One waiting entry per patient, treatment and practitioner (or 'any'): two constraints, because
+            # NULLs are distinct in a unique index.
+            models.UniqueConstraint(
+                fields=["patient", "treatment", "practitioner"],
+                condition=Q(status="waiting", practitioner__isnull=False),
+                name="waitlist_once_per_practitioner",
+            ),
+            models.UniqueConstraint(
+                fields=["patient", "treatment"],
+                condition=Q(status="waiting", practitioner__isnull=True),
+                name="waitlist_once_for_any_practitioner",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.patient} waiting for {self.treatment} with {self.practitioner or 'any practitioner'}"
+
+
+class WaitlistOffer(models.Model):
+    """A freed time offered to one waiting entry. One row per entry and slot: a retried task finds it and
+    sends nothing twice. `sent_at` is set in the transaction that hands the message over."""
+
+    class Status(models.TextChoices):
+        OFFERED = "offered", "Offered"
+        ACCEPTED = "accepted", "Accepted"
+        TAKEN = "taken", "Taken by someone else"
+        EXPIRED = "expired", "Expired"
+
+    entry = models.ForeignKey(WaitlistEntry, on_delete=models.CASCADE, related_name="offers")
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="+")
+    start_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OFFERED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    sms_sent_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["start_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "practitioner", "start_at"], name="waitlist_offer_once_per_slot")
+        ]
+
+    def __str__(self):
+        return f"Offer of {self.start_at:%Y-%m-%d %H:%M} UTC to entry {self.entry_id} ({self.status})"

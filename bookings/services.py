@@ -183,7 +183,10 @@ def _place(appointment, *, treatment, practitioner, start_at, room, ignore_appoi
     raise slot_taken(treatment, practitioner, start_at, ignore_appointment)
 
 
-def _record(appointment, action, by, reason="", old_start_at=None, new_start_at=None):
+FREEING_ACTIONS = (AppointmentEvent.Action.CANCELLED, AppointmentEvent.Action.RESCHEDULED)
+
+
+def _record(appointment, action, by, reason="", old_start_at=None, new_start_at=None, old_practitioner_id=None):
     AppointmentEvent.objects.create(
         appointment=appointment,
         action=action,
@@ -193,6 +196,15 @@ def _record(appointment, action, by, reason="", old_start_at=None, new_start_at=
         new_start_at=new_start_at,
     )
     sync_reminders(appointment)
+    if action in FREEING_ACTIONS and old_start_at is not None:
+        # The one hook of the waitlist: offers go out after this transaction commits, never inside it.
+        from .waitlist import slot_freed
+
+        slot_freed(
+            treatment_id=appointment.treatment_id,
+            practitioner_id=old_practitioner_id or appointment.practitioner_id,
+            start_at=old_start_at,
+        )
 
 
 # --- writes ------------------------------------------------------------------------------------------------
@@ -236,7 +248,7 @@ def reschedule_appointment(appointment, *, new_start_at, by, practitioner=None, 
         practitioner = practitioner or appointment.practitioner
         _ensure_eligible(appointment.patient, treatment, "")
         _ensure_course_interval(appointment.patient, treatment, new_start_at, ignore_appointment=appointment)
-        old_start_at = appointment.start_at
+        old_start_at, old_practitioner_id = appointment.start_at, appointment.practitioner_id
         kept_room = appointment.room
         verdict, _ = availability.check_slot(
             treatment, practitioner, new_start_at, room=kept_room, ignore_appointment=appointment
@@ -257,6 +269,7 @@ def reschedule_appointment(appointment, *, new_start_at, by, practitioner=None, 
             reason,
             old_start_at=old_start_at,
             new_start_at=appointment.start_at,
+            old_practitioner_id=old_practitioner_id,
         )
     return appointment
 

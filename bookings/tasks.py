@@ -15,3 +15,13 @@ def dispatch_due_reminders() -> int:
 def send_reminder(reminder_id: int) -> str:
     """Safe to run twice or concurrently: only the task that finds the row queued sends it."""
     return services.send_reminder(reminder_id)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def offer_freed_slot(treatment_id: int, practitioner_id: int, start_at: str) -> int:
+    """Queued after a cancellation or a move commits. Safe to run twice: each offer is sent once."""
+    import datetime
+
+    from bookings import waitlist
+
+    return len(waitlist.offer_freed_slot(treatment_id, practitioner_id, datetime.datetime.fromisoformat(start_at)))

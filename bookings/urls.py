@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, waitlist_views
 
 urlpatterns = [
     path("book/", views.book_start, name="book_start"),
@@ -16,4 +16,11 @@ urlpatterns = [
         views.appointment_reschedule_times,
         name="appointment_reschedule_times",
     ),
+    path("waitlist/", waitlist_views.waitlist_mine, name="waitlist_mine"),
+    path("waitlist/join/", waitlist_views.waitlist_join, name="waitlist_join"),
+    path("waitlist/<int:pk>/leave/", waitlist_views.waitlist_leave, name="waitlist_leave"),
+    path("waitlist/offers/<int:pk>/", waitlist_views.waitlist_offer, name="waitlist_offer"),
+    path("waitlist/desk/", waitlist_views.waitlist_desk, name="waitlist_desk"),
+    path("waitlist/desk/add/", waitlist_views.waitlist_desk_add, name="waitlist_desk_add"),
+    path("waitlist/desk/<int:pk>/remove/", waitlist_views.waitlist_desk_remove, name="waitlist_desk_remove"),
 ]

@@ -1,0 +1,421 @@
+"""The waitlist: joining, offers when a time is freed, first to confirm gets it, leaving, the front desk."""
+
+import datetime
+import threading
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core import mail
+from django.db import connection, connections
+from django.urls import reverse
+from django.utils import timezone
+
+from bookings import services, waitlist
+from bookings.models import Appointment, WaitlistEntry, WaitlistOffer
+from bookings.reminders import sms
+from clinic import roles
+from clinic.celery import app
+from tests.factories import (
+    ClearedPatientFactory,
+    PatientFactory,
+    PractitionerFactory,
+    RoomFactory,
+    TreatmentFactory,
+    WorkingHoursFactory,
+    staff_user,
+)
+
+LONDON = ZoneInfo("Europe/London")
+Status = WaitlistEntry.Status
+OfferStatus = WaitlistOffer.Status
+
+
+def in_days(days):
+    return timezone.localdate() + datetime.timedelta(days=days)
+
+
+def at(day, hour):
+    return datetime.datetime.combine(day, datetime.time(hour), tzinfo=LONDON).astimezone(datetime.UTC)
+
+
+def open_every_day(practitioner):
+    for weekday in range(7):
+        WorkingHoursFactory(practitioner=practitioner, weekday=weekday, start=datetime.time(9), end=datetime.time(17))
+    return practitioner
+
+
+@pytest.fixture
+def treatment():
+    return TreatmentFactory(duration_minutes=60, buffer_after_minutes=15, min_days_between_sessions=28)
+
+
+@pytest.fixture
+def practitioner(treatment):
+    RoomFactory()
+    return open_every_day(PractitionerFactory(treatments=[treatment]))
+
+
+@pytest.fixture
+def tasks_run_in_process():
+    """Queued tasks run at once in this process (the after-commit wiring is real; no worker needed)."""
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def book(patient, treatment, practitioner, start_at):
+    return services.book_appointment(
+        patient=patient,
+        treatment=treatment,
+        practitioner=practitioner,
+        start_at=start_at,
+        booked_by=patient.user,
+        source=Appointment.Source.ONLINE,
+    )
+
+
+def wait(patient, treatment, practitioner=None, **days):
+    return waitlist.join_waitlist(
+        patient=patient, treatment=treatment, practitioner=practitioner, by=patient.user, **days
+    )
+
+
+def offered_patients():
+    return set(WaitlistOffer.objects.values_list("entry__patient", flat=True))
+
+
+# --- joining ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_patient_joins_from_the_booking_page_link_and_sees_the_entry(client, treatment, practitioner):
+    patient = ClearedPatientFactory()
+    client.force_login(patient.user)
+    page = client.get(reverse("book_treatment", args=[treatment.slug]))
+    assert reverse("waitlist_join") in page.content.decode()
+    form = client.get(reverse("waitlist_join"), {"treatment": treatment.slug, "practitioner": practitioner.pk})
+    assert form.status_code == 200
+    response = client.post(
+        reverse("waitlist_join"),
+        {"treatment": treatment.slug, "practitioner": practitioner.pk, "before_day": in_days(20).isoformat()},
+        follow=True,
+    )
+    assert "You are on the waitlist" in response.content.decode()
+    entry = WaitlistEntry.objects.get()
+    assert (entry.patient, entry.practitioner, entry.before_day, entry.status) == (
+        patient,
+        practitioner,
+        in_days(20),
+        Status.WAITING,
+    )
+    assert treatment.name in client.get(reverse("waitlist_mine")).content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"earliest_day": "PAST"}, "The first day has passed"),
+        ({"before_day": "TODAY"}, "The &#x27;before&#x27; day must be after today"),
+        ({"treatment": "no-such-treatment"}, "That treatment is not offered"),
+        ({"earliest_day": "+10", "latest_day": "+5"}, "The last day is before the first day"),
+    ],
+)
+def test_bad_input_is_refused_with_a_message_and_writes_nothing(client, treatment, practitioner, data, message):
+    patient = ClearedPatientFactory()
+    client.force_login(patient.user)
+    dates = {"PAST": in_days(-1), "TODAY": in_days(0), "+10": in_days(10), "+5": in_days(5)}
+    post = {"treatment": treatment.slug, **{k: str(dates.get(v, v)) for k, v in data.items()}}
+    response = client.post(reverse("waitlist_join"), post)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not WaitlistEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_duplicate_entry_is_refused_clearly(client, treatment, practitioner):
+    patient = ClearedPatientFactory()
+    wait(patient, treatment, practitioner)
+    client.force_login(patient.user)
+    response = client.post(reverse("waitlist_join"), {"treatment": treatment.slug, "practitioner": practitioner.pk})
+    assert response.status_code == 400
+    assert "Already on the waitlist" in response.content.decode()
+    # 'any practitioner' is another entry; a second 'any' is a duplicate again
+    wait(patient, treatment)
+    with pytest.raises(waitlist.WaitlistError, match="Already on the waitlist"):
+        wait(patient, treatment)
+    assert WaitlistEntry.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_patient_not_cleared_is_told_why_and_not_added(treatment, practitioner):
+    with pytest.raises(waitlist.WaitlistError, match="health form"):
+        wait(PatientFactory(), treatment, practitioner)
+    assert not WaitlistEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_practitioner_who_does_not_offer_the_treatment_is_refused(treatment, practitioner):
+    other = PractitionerFactory()
+    with pytest.raises(waitlist.WaitlistError, match="does not offer"):
+        wait(ClearedPatientFactory(), treatment, other)
+
+
+# --- offers ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_cancellation_offers_the_time_to_the_first_matching_eligible_waiters(
+    settings, treatment, practitioner, tasks_run_in_process, django_capture_on_commit_callbacks
+):
+    settings.WAITLIST_OFFERS_PER_SLOT = 2
+    sms.outbox.clear()
+    day = in_days(7)
+    holder = ClearedPatientFactory()
+    appointment = book(holder, treatment, practitioner, at(day, 10))
+
+    other_practitioner = open_every_day(PractitionerFactory(treatments=[treatment]))
+    wait(ClearedPatientFactory(), treatment, other_practitioner)  # another practitioner
+    wait(ClearedPatientFactory(), treatment, latest_day=day - datetime.timedelta(days=1))  # range ends before
+    wait(ClearedPatientFactory(), treatment, before_day=day)  # 'before' that day
+    suspended = ClearedPatientFactory()
+    wait(suspended, treatment)
+    suspend_clearance(suspended)  # a later answer suspended the clearance: not eligible now
+    in_course = ClearedPatientFactory()
+    book(in_course, treatment, practitioner, at(day + datetime.timedelta(days=3), 10))  # too close: 28 days
+    wait(in_course, treatment)
+    first = ClearedPatientFactory(sms_opt_in=True, phone="07700 900001")
+    wait(first, treatment)
+    second = ClearedPatientFactory()
+    wait(second, treatment, practitioner, earliest_day=day, latest_day=day)
+    third = ClearedPatientFactory()
+    wait(third, treatment)
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        services.cancel_appointment(appointment, by=holder.user, reason="Cannot come")
+    assert len(callbacks) == 1
+
+    assert offered_patients() == {first.pk, second.pk}
+    offers = list(WaitlistOffer.objects.all())
+    assert all(o.start_at == appointment.start_at and o.practitioner == practitioner for o in offers)
+    assert all(o.sent_at and o.expires_at <= timezone.now() + datetime.timedelta(hours=2) for o in offers)
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([first.user.email, second.user.email])
+    assert all("first to confirm" in m.body and "/waitlist/offers/" in m.body for m in mail.outbox)
+    assert [s.to for s in sms.outbox] == [first.phone]
+
+
+def suspend_clearance(patient):
+    from consultations.models import Review
+
+    Review.objects.filter(intake__patient=patient).update(suspended_at=timezone.now())
+
+
+@pytest.mark.django_db
+def test_ineligible_waiters_are_skipped(settings, treatment, practitioner):
+    """A waiter whose clearance lapsed after joining is not offered the time; the next one is."""
+    settings.WAITLIST_OFFERS_PER_SLOT = 1
+    lapsed, next_one = ClearedPatientFactory(), ClearedPatientFactory()
+    wait(lapsed, treatment)
+    wait(next_one, treatment)
+    from consultations.models import Review
+
+    Review.objects.filter(intake__patient=lapsed).update(valid_until=in_days(-1))  # the clearance expired
+    start = at(in_days(7), 11)
+    sent = waitlist.offer_freed_slot(treatment.pk, practitioner.pk, start)
+    assert len(sent) == 1
+    assert offered_patients() == {next_one.pk}
+
+
+@pytest.mark.django_db
+def test_a_move_offers_the_old_time(treatment, practitioner, tasks_run_in_process, django_capture_on_commit_callbacks):
+    holder, waiter = ClearedPatientFactory(), ClearedPatientFactory()
+    appointment = book(holder, treatment, practitioner, at(in_days(7), 10))
+    wait(waiter, treatment, practitioner)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reschedule_appointment(appointment, new_start_at=at(in_days(8), 10), by=holder.user)
+    offer = WaitlistOffer.objects.get()
+    assert (offer.entry.patient, offer.start_at) == (waiter, at(in_days(7), 10))
+
+
+@pytest.mark.django_db
+def test_nothing_is_offered_when_the_change_rolls_back(treatment, practitioner, django_capture_on_commit_callbacks):
+    holder = ClearedPatientFactory()
+    appointment = book(holder, treatment, practitioner, at(in_days(7), 10))
+    stranger = ClearedPatientFactory()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, pytest.raises(services.NotAllowed):
+        services.cancel_appointment(appointment, by=stranger.user)
+    assert callbacks == []
+
+
+@pytest.mark.django_db
+def test_the_offer_task_run_twice_sends_each_offer_once(treatment, practitioner):
+    from bookings.tasks import offer_freed_slot
+
+    waiter = ClearedPatientFactory()
+    wait(waiter, treatment)
+    start = at(in_days(7), 10).isoformat()
+    assert offer_freed_slot(treatment.pk, practitioner.pk, start) == 1
+    assert offer_freed_slot(treatment.pk, practitioner.pk, start) == 0
+    assert WaitlistOffer.objects.count() == 1
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_a_time_that_is_no_longer_free_is_not_offered(treatment, practitioner):
+    wait(ClearedPatientFactory(), treatment)
+    start = at(in_days(7), 10)
+    book(ClearedPatientFactory(), treatment, practitioner, start)
+    assert waitlist.offer_freed_slot(treatment.pk, practitioner.pk, start) == []
+    assert not WaitlistOffer.objects.exists()
+
+
+# --- confirming -----------------------------------------------------------------------------------------
+
+
+def two_offers(treatment, practitioner):
+    first, second = ClearedPatientFactory(), ClearedPatientFactory()
+    wait(first, treatment)
+    wait(second, treatment, practitioner)
+    start = at(in_days(7), 10)
+    waitlist.offer_freed_slot(treatment.pk, practitioner.pk, start)
+    return WaitlistOffer.objects.get(entry__patient=first), WaitlistOffer.objects.get(entry__patient=second)
+
+
+@pytest.mark.django_db
+def test_first_to_confirm_gets_it_and_the_second_is_told_it_was_taken(client, treatment, practitioner):
+    first_offer, second_offer = two_offers(treatment, practitioner)
+    client.force_login(second_offer.entry.patient.user)
+    page = client.get(reverse("waitlist_offer", args=[second_offer.pk]))
+    assert "Book this time" in page.content.decode()
+    response = client.post(reverse("waitlist_offer", args=[second_offer.pk]), follow=True)
+    assert "You are booked" in response.content.decode()
+    appointment = Appointment.objects.get(patient=second_offer.entry.patient)
+    assert appointment.start_at == second_offer.start_at
+    second_offer.entry.refresh_from_db()
+    assert (second_offer.entry.status, second_offer.entry.appointment) == (Status.FULFILLED, appointment)
+
+    client.force_login(first_offer.entry.patient.user)
+    response = client.post(reverse("waitlist_offer", args=[first_offer.pk]))
+    assert response.status_code == 400
+    assert "just taken" in response.content.decode()
+    first_offer.refresh_from_db()
+    first_offer.entry.refresh_from_db()
+    assert first_offer.status == OfferStatus.TAKEN and first_offer.entry.status == Status.WAITING
+    assert Appointment.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_an_expired_offer_cannot_be_confirmed(client, treatment, practitioner):
+    offer, _ = two_offers(treatment, practitioner)
+    WaitlistOffer.objects.filter(pk=offer.pk).update(expires_at=timezone.now() - datetime.timedelta(minutes=1))
+    client.force_login(offer.entry.patient.user)
+    assert "has expired" in client.get(reverse("waitlist_offer", args=[offer.pk])).content.decode()
+    response = client.post(reverse("waitlist_offer", args=[offer.pk]))
+    assert response.status_code == 400
+    assert "has expired" in response.content.decode()
+    assert not Appointment.objects.exists()
+    offer.entry.refresh_from_db()
+    assert offer.entry.status == Status.WAITING
+
+
+@pytest.mark.django_db
+def test_another_patients_offer_and_entry_answer_404(client, treatment, practitioner):
+    offer, _ = two_offers(treatment, practitioner)
+    client.force_login(ClearedPatientFactory().user)
+    assert client.get(reverse("waitlist_offer", args=[offer.pk])).status_code == 404
+    assert client.post(reverse("waitlist_offer", args=[offer.pk])).status_code == 404
+    assert client.post(reverse("waitlist_leave", args=[offer.entry_id])).status_code == 404
+    assert client.get(reverse("waitlist_offer", args=[999999])).status_code == 404
+    assert not Appointment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_patient_leaves_the_waitlist_and_is_offered_nothing(client, treatment, practitioner):
+    patient = ClearedPatientFactory()
+    entry = wait(patient, treatment)
+    client.force_login(patient.user)
+    response = client.post(reverse("waitlist_leave", args=[entry.pk]), follow=True)
+    assert "You have left the waitlist" in response.content.decode()
+    entry.refresh_from_db()
+    assert entry.status == Status.LEFT
+    assert waitlist.offer_freed_slot(treatment.pk, practitioner.pk, at(in_days(7), 10)) == []
+    wait(patient, treatment)  # may join again
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_waiters_confirming_at_once_give_one_appointment(treatment, practitioner):
+    first_offer, second_offer = two_offers(treatment, practitioner)
+    barrier = threading.Barrier(2)
+    results = [None, None]
+
+    def confirm(index, offer):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET deadlock_timeout = '50ms'")
+            barrier.wait(timeout=30)
+            results[index] = waitlist.confirm_offer(offer, by=offer.entry.patient.user)
+        except Exception as error:  # noqa: BLE001 - the outcome is what the test inspects
+            results[index] = error
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=confirm, args=(i, o)) for i, o in enumerate([first_offer, second_offer])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    booked = [r for r in results if isinstance(r, Appointment)]
+    taken = [r for r in results if isinstance(r, services.SlotTaken)]
+    assert len(booked) == 1 and len(taken) == 1, results
+    assert "just taken" in taken[0].message
+    assert Appointment.objects.count() == 1
+    statuses = sorted(WaitlistEntry.objects.values_list("status", flat=True))
+    assert statuses == [Status.FULFILLED, Status.WAITING]
+
+
+# --- the front desk -------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_front_desk_adds_a_patient_and_sees_the_list(
+    client, treatment, practitioner, django_assert_max_num_queries
+):
+    desk = staff_user(roles.FRONT_DESK)
+    patient = ClearedPatientFactory()
+    client.force_login(desk)
+    form = client.get(reverse("waitlist_desk_add"), {"patient": patient.pk, "treatment": treatment.slug})
+    assert patient.user.email in form.content.decode()
+    response = client.post(
+        reverse("waitlist_desk_add"),
+        {"patient_email": patient.user.email, "treatment": treatment.slug, "practitioner": practitioner.pk},
+        follow=True,
+    )
+    assert "is on the waitlist" in response.content.decode()
+    entry = WaitlistEntry.objects.get()
+    assert (entry.patient, entry.created_by) == (patient, desk)
+
+    unknown = client.post(
+        reverse("waitlist_desk_add"), {"patient_email": "nobody@example.com", "treatment": treatment.slug}
+    )
+    assert unknown.status_code == 400 and "No patient has that email" in unknown.content.decode()
+
+    for _ in range(5):
+        wait(ClearedPatientFactory(), treatment)
+    with django_assert_max_num_queries(13):
+        page = client.get(reverse("waitlist_desk"), {"treatment": treatment.slug, "practitioner": practitioner.pk})
+    assert page.status_code == 200
+    assert page.content.decode().count("Remove</button>") == 6
+
+    client.post(reverse("waitlist_desk_remove", args=[entry.pk]))
+    entry.refresh_from_db()
+    assert entry.status == Status.LEFT
+    assert WaitlistEntry.objects.count() == 6
+
+
+@pytest.mark.django_db
+def test_patients_cannot_see_the_desk_list(client):
+    client.force_login(ClearedPatientFactory().user)
+    assert client.get(reverse("waitlist_desk")).status_code == 403
+    assert client.get(reverse("waitlist_desk_add")).status_code == 403
