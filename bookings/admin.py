@@ -4,7 +4,15 @@ from django.utils import timezone
 from clinic import roles
 from clinic.admin import TreatmentAdmin
 
-from .models import AftercareCheckIn, Appointment, AppointmentEvent, Reminder, TreatmentReminder
+from .models import (
+    AftercareCheckIn,
+    Appointment,
+    AppointmentEvent,
+    Reminder,
+    TreatmentReminder,
+    WaitlistEntry,
+    WaitlistOffer,
+)
 from .reminders.services import retry_failed_reminder
 
 
@@ -121,3 +129,28 @@ class AftercareCheckInAdmin(admin.ModelAdmin):
             followed_up_at=timezone.now(), followed_up_by=request.user
         )
         self.message_user(request, f"{count} check-in(s) marked as followed up.")
+
+
+# --- Waitlist --------------------------------------------------------------------------------------
+
+
+class WaitlistOfferInline(admin.TabularInline):
+    model = WaitlistOffer
+    extra = 0
+    can_delete = False
+    fields = ("practitioner", "start_at", "expires_at", "status", "sent_at", "answered_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "patient", "treatment", "practitioner", "earliest_day", "latest_day", "status")
+    list_filter = ("status", "treatment", "practitioner")
+    search_fields = ("patient__user__email", "patient__user__last_name")
+    list_select_related = ("patient__user", "treatment", "practitioner__user")
+    raw_id_fields = ("patient", "appointment")
+    readonly_fields = ("created_at", "created_by", "closed_at")
+    inlines = [WaitlistOfferInline]
