@@ -19,6 +19,8 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("aftercare/check-in/", include("bookings.reminders.urls")),
     path("intake/", include("consultations.urls")),
+    path("practice/", include("consultations.practice_urls")),
+    path("progress/", include("consultations.progress_urls")),
     path("", include("bookings.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -83,11 +83,20 @@ def screening_status(patient, today: datetime.date | None = None) -> ScreeningSt
         return NO_FORM
     if not intake.is_submitted:
         return DRAFT
-    review = latest_review(intake)
+    return status_from(intake, latest_review(intake), current_flags(intake), today)
+
+
+def status_from(intake: IntakeForm | None, review: Review | None, flags, today=None) -> ScreeningStatus:
+    """The status from rows already read (a page listing many patients reads them in bulk). `flags`: the
+    flags of the intake's current version (only looked at when the intake waits for review)."""
+    if intake is None:
+        return NO_FORM
+    if not intake.is_submitted:
+        return DRAFT
     if intake.status == IntakeForm.Status.AWAITING_REVIEW:
         if review and review.clears and review.suspended_at:
             return SUSPENDED
-        return FLAGGED if any(flag.is_serious for flag in current_flags(intake)) else PENDING
+        return FLAGGED if any(flag.is_serious for flag in flags) else PENDING
     if review is None:
         return PENDING
     if review.clears:

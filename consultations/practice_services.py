@@ -1,0 +1,101 @@
+"""Writes of the practitioner's workspace: session records, progress photos, photo consent, course plans.
+
+Each write is one transaction. Recording a session locks the patient's row first (the booking service's
+order), and completes a checked-in appointment through `bookings.services.complete_appointment`, so its
+history and aftercare reminders follow as for any completion.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from bookings import services as booking_services
+from bookings.models import Appointment
+from clinic.models import Patient
+
+from . import practice_selectors
+from .models import CoursePlan, PhotoConsent, SessionArea, SessionPhoto, SessionRecord
+from .photos import check_photo
+
+
+class RecordingError(Exception):
+    """A write refused in the current state; the message is for the user."""
+
+
+RECORD_FIELDS = ("device", "needle_depth_mm", "passes", "product", "reactions", "notes")
+
+
+@transaction.atomic
+def record_session(appointment, *, by, details: dict, areas: list[tuple[str, str, int]], photo=None):
+    """Write (or rewrite) the record of a session. `areas`: (area, scale, grade) for each area treated.
+    Completes the appointment if it is checked in, or booked and its time has come."""
+    Patient.objects.select_for_update().get(pk=appointment.patient_id)
+    appointment = Appointment.objects.get(pk=appointment.pk)
+    if appointment.status == Appointment.Status.BOOKED and appointment.start_at > timezone.now():
+        raise RecordingError("This appointment has not started yet: record the session once it has taken place.")
+    if appointment.status in (Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN):
+        booking_services.complete_appointment(appointment, by=by)
+    elif appointment.status != Appointment.Status.COMPLETED:
+        raise RecordingError(
+            f"This appointment is {appointment.get_status_display().lower()}: there is no session to record."
+        )
+    if not areas:
+        raise RecordingError("Choose at least one area treated.")
+    record, _ = SessionRecord.objects.update_or_create(
+        appointment=appointment,
+        defaults={"patient_id": appointment.patient_id, "recorded_by": by, **{k: details[k] for k in RECORD_FIELDS}},
+    )
+    record.areas.all().delete()
+    for area, scale, grade in areas:
+        SessionArea.objects.create(record=record, area=area, scale=scale, grade=grade)
+    if photo is not None:
+        add_photo(record, photo, by=by)
+    return record
+
+
+@transaction.atomic
+def add_photo(record, upload, *, by, area="") -> SessionPhoto:
+    if not practice_selectors.has_photo_consent(record.patient):
+        raise RecordingError("The patient has not agreed to progress photos: no photo was kept.")
+    checked = check_photo(upload)
+    upload.name = f"photo{checked.extension}"
+    return SessionPhoto.objects.create(
+        record=record, area=area, image=upload, content_type=checked.content_type, uploaded_by=by
+    )
+
+
+@transaction.atomic
+def give_photo_consent(patient) -> PhotoConsent:
+    consent, _ = PhotoConsent.objects.update_or_create(
+        patient=patient, defaults={"given_at": timezone.now(), "withdrawn_at": None}
+    )
+    return consent
+
+
+@transaction.atomic
+def withdraw_photo_consent(patient) -> PhotoConsent | None:
+    consent = PhotoConsent.objects.select_for_update().filter(patient=patient).first()
+    if consent is not None and consent.is_given:
+        consent.withdrawn_at = timezone.now()
+        consent.save(update_fields=["withdrawn_at"])
+    return consent
+
+
+@transaction.atomic
+def set_course_plan(patient, *, treatment, sessions: int, interval_days: int, practitioner) -> CoursePlan:
+    """Plan (or re-plan) a course after a consultation. The interval cannot be shorter than the treatment's
+    minimum, which the booking service enforces anyway."""
+    if treatment.is_consultation:
+        raise RecordingError("A course is planned for a treatment session, not a consultation.")
+    if interval_days < treatment.min_days_between_sessions:
+        raise RecordingError(
+            f"Sessions of {treatment.name} are at least {treatment.min_days_between_sessions} days apart: "
+            f"choose an interval of {treatment.min_days_between_sessions} days or more."
+        )
+    if not practice_selectors.had_consultation(patient):
+        raise RecordingError("Plan a course after the patient's consultation (checked in or completed).")
+    plan, _ = CoursePlan.objects.update_or_create(
+        patient=patient,
+        treatment=treatment,
+        defaults={"sessions": sessions, "interval_days": interval_days, "practitioner": practitioner},
+    )
+    return plan

@@ -1,0 +1,225 @@
+"""The practitioner's workspace (/practice/) and the patient's progress pages (/progress/).
+
+Thin views: `practice_selectors` says who may see what and reads in bulk, `practice_services` writes, the
+forms check every range. Staff are shown clinical records only after an access check, and every record or
+photo shown is written to the audit trail (`clinic.audit`).
+"""
+
+import datetime
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from bookings.models import Appointment
+from clinic import roles
+from clinic.audit import record_access, record_accesses
+
+from . import practice_selectors, practice_services, selectors
+from .photos import may_view_photo
+from .practice_forms import CoursePlanForm, SessionRecordForm
+from .progress_chart import build_charts, grade_points
+
+
+def clinician_required(view):
+    """Practitioners and clinic admins; the front desk and patients are refused (403)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not practice_selectors.is_clinician(request.user):
+            raise PermissionDenied("The workspace is for practitioners.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _day_from(request) -> datetime.date:
+    today = timezone.localdate()
+    text = request.GET.get("day", "")
+    if not text:
+        return today
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        messages.error(request, "That date could not be read: showing today.")
+        return today
+
+
+@clinician_required
+def my_day(request):
+    day = _day_from(request)
+    rows = practice_selectors.day_appointments(request.user, day)
+    return render(
+        request,
+        "consultations/practice/my_day.html",
+        {
+            "day": day,
+            "today": timezone.localdate(),
+            "now": timezone.now(),
+            "previous_day": day - datetime.timedelta(days=1),
+            "next_day": day + datetime.timedelta(days=1),
+            "rows": rows,
+            "waiting_reviews": selectors.review_queue().count(),
+        },
+    )
+
+
+@clinician_required
+def patient_record(request, patient_id):
+    patient = practice_selectors.patient_for_clinician(request.user, patient_id)
+    return render(request, "consultations/practice/patient_record.html", _record_context(request, patient))
+
+
+def _record_context(request, patient, plan_form=None) -> dict:
+    records = list(practice_selectors.session_records(patient))
+    appointments = practice_selectors.patient_appointments(patient)
+    record_accesses(request.user, records, what="session record (patient page)")
+    own_practitioner = getattr(request.user, "practitioner", None)
+    return {
+        "patient": patient,
+        "records": records,
+        "charts": build_charts(grade_points(records)),
+        "appointments": appointments,
+        "recorded": {r.appointment_id for r in records},
+        "own_practitioner_id": getattr(own_practitioner, "pk", None),
+        "is_admin": roles.is_clinic_admin(request.user),
+        "courses": practice_selectors.course_plans(patient, appointments),
+        "plan_form": plan_form or CoursePlanForm(),
+        "status": selectors.screening_status(patient),
+        "consent": practice_selectors.consent_status(
+            selectors.latest_consent(patient), practice_selectors.photo_consent_of(patient)
+        ),
+    }
+
+
+@clinician_required
+def session_record(request, appointment_id):
+    """Record (or correct) what was done in a session; completes a checked-in appointment."""
+    appointment = practice_selectors.appointment_to_record(request.user, appointment_id)
+    record = practice_selectors.record_of(appointment)
+    photos_allowed = practice_selectors.has_photo_consent(appointment.patient)
+    form = SessionRecordForm(
+        request.POST or None, request.FILES or None, instance=record, photos_allowed=photos_allowed
+    )
+    if request.method == "POST":
+        if form.is_valid():
+            details = {name: form.cleaned_data[name] for name in practice_services.RECORD_FIELDS}
+            try:
+                practice_services.record_session(
+                    appointment,
+                    by=request.user,
+                    details=details,
+                    areas=form.cleaned_data["areas"],
+                    photo=form.cleaned_data.get("photo"),
+                )
+            except practice_services.RecordingError as error:
+                messages.error(request, f"Nothing was saved: {error}")
+            else:
+                messages.success(request, f"Session recorded for {appointment.patient.full_name}.")
+                return redirect("practice_patient", appointment.patient_id)
+        else:
+            messages.error(request, "Nothing was saved: please correct the fields marked below.")
+    if record is not None:
+        record_access(request.user, record, what="session record (edit page)")
+    return render(
+        request,
+        "consultations/practice/session_record.html",
+        {"appointment": appointment, "record": record, "form": form, "photos_allowed": photos_allowed},
+    )
+
+
+@clinician_required
+@require_POST
+def set_course_plan(request, patient_id):
+    patient = practice_selectors.patient_for_clinician(request.user, patient_id)
+    form = CoursePlanForm(request.POST)
+    if form.is_valid():
+        practitioner = getattr(request.user, "practitioner", None) or _latest_consultant(patient)
+        try:
+            practice_services.set_course_plan(
+                patient,
+                treatment=form.cleaned_data["treatment"],
+                sessions=form.cleaned_data["sessions"],
+                interval_days=form.cleaned_data["interval_days"],
+                practitioner=practitioner,
+            )
+        except practice_services.RecordingError as error:
+            messages.error(request, f"No plan was saved: {error}")
+        else:
+            messages.success(request, f"Course plan saved for {patient.full_name}.")
+            return redirect("practice_patient", patient.pk)
+    else:
+        messages.error(request, "No plan was saved: please correct the fields marked below.")
+    return render(
+        request, "consultations/practice/patient_record.html", _record_context(request, patient, plan_form=form)
+    )
+
+
+def _latest_consultant(patient):
+    appointment = (
+        Appointment.objects.filter(patient=patient).select_related("practitioner").order_by("-start_at").first()
+    )
+    if appointment is None:
+        raise Http404("No practitioner to plan this course.")
+    return appointment.practitioner
+
+
+@login_required
+def photo(request, photo_id):
+    """The only way a progress photo leaves private storage: to someone allowed, with the access recorded."""
+    photo = practice_selectors.photo_or_404(photo_id)
+    if not may_view_photo(request.user, photo):
+        raise Http404("No such photo.")
+    record_access(request.user, photo, what="progress photo")
+    response = FileResponse(photo.image.open("rb"), content_type=photo.content_type)
+    response["Cache-Control"] = "private, no-store"
+    response["Content-Disposition"] = f'inline; filename="photo-{photo.pk}"'
+    return response
+
+
+# --- The patient's pages -----------------------------------------------------------------------------
+
+
+def _own_patient(request):
+    patient = getattr(request.user, "patient", None)
+    if patient is None:
+        raise Http404("Only patients have a progress page.")
+    return patient
+
+
+@login_required
+def my_progress(request):
+    """Grades and dates, the course plan, photos and photo consent. Never the practitioner's notes."""
+    patient = _own_patient(request)
+    records = list(practice_selectors.session_records(patient))
+    return render(
+        request,
+        "consultations/my_progress.html",
+        {
+            "charts": build_charts(grade_points(records)),
+            "records": records,
+            "courses": practice_selectors.course_plans(patient),
+            "photo_consent": practice_selectors.photo_consent_of(patient),
+        },
+    )
+
+
+@login_required
+@require_POST
+def photo_consent(request):
+    patient = _own_patient(request)
+    if request.POST.get("choice") == "give":
+        practice_services.give_photo_consent(patient)
+        messages.success(request, "Thank you: your practitioner may take progress photos from now on.")
+    elif request.POST.get("choice") == "withdraw":
+        practice_services.withdraw_photo_consent(patient)
+        messages.success(request, "Done: no more progress photos will be taken.")
+    else:
+        messages.error(request, "Nothing changed: choose to allow or to stop progress photos.")
+    return redirect("my_progress")

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import practice_views as views
+
+urlpatterns = [
+    path("", views.my_progress, name="my_progress"),
+    path("photo-consent/", views.photo_consent, name="photo_consent"),
+]
