@@ -242,10 +242,11 @@ def test_my_day_switches_dates_and_survives_a_bad_one(client):
 
 def test_my_day_on_a_dst_day_covers_the_local_day(client, settings):
     practitioner = PractitionerFactory()
-    # 2027-03-28: clocks go forward in London. 00:30 local = 00:30 UTC; 23:30 local = 22:30 UTC.
+    # 2027-03-28: clocks go forward in London at 01:00 UTC. 00:30 UTC is 00:30 local that day; 21:45 UTC is
+    # 22:45 local; 23:00 UTC is already midnight of the 29th.
     early = datetime.datetime(2027, 3, 28, 0, 30, tzinfo=datetime.UTC)
-    late = datetime.datetime(2027, 3, 28, 22, 30, tzinfo=datetime.UTC)
-    next_day = datetime.datetime(2027, 3, 28, 23, 30, tzinfo=datetime.UTC)
+    late = datetime.datetime(2027, 3, 28, 21, 45, tzinfo=datetime.UTC)
+    next_day = datetime.datetime(2027, 3, 28, 23, 0, tzinfo=datetime.UTC)
     for start in (early, late, next_day):
         AppointmentFactory(practitioner=practitioner, start_at=start)
     client.force_login(practitioner.user)
@@ -264,7 +265,7 @@ def test_my_day_query_count_is_flat(client, django_assert_max_num_queries):
             appointment = AppointmentFactory(
                 practitioner=practitioner,
                 patient=patient,
-                start_at=local_today_at(8) + datetime.timedelta(hours=len(Appointment.objects.all())),
+                start_at=local_today_at(7) + datetime.timedelta(minutes=90 * Appointment.objects.count()),
                 status=Appointment.Status.COMPLETED,
             )
             record_for(appointment)

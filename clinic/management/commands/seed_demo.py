@@ -236,6 +236,7 @@ class Command(BaseCommand):
             user=user, defaults={"phone": "07700 900123", "date_of_birth": datetime.date(1988, 5, 17)}
         )
         self.seed_cleared_intake(patient)
+        self.seed_course(patient)
 
     def seed_cleared_intake(self, patient):
         """The demo patient has a sent, cleared health form and a signed consent, so sessions are bookable."""
@@ -253,6 +254,58 @@ class Command(BaseCommand):
         if intake_selectors.latest_consent(patient) is None:
             intake_services.sign_consent(patient, signed_name=patient.full_name)
         self.stdout.write("  demo patient: health form sent and cleared, consent signed")
+
+    def seed_course(self, patient):
+        """A consultation five weeks ago, a plan of six thigh sessions 28 days apart, and the first session
+        (a week ago) recorded with a grade, so the workspace, progress chart and course plan have something to
+        show. Made once: skipped when the demo patient already has a plan."""
+        from bookings.availability import clinic_zone
+        from bookings.models import Appointment
+        from consultations import practice_services
+        from consultations.models import CoursePlan
+
+        if CoursePlan.objects.filter(patient=patient).exists():
+            return
+        practitioner = Practitioner.objects.get(user__email=PRACTITIONERS[0]["email"])
+        room = Room.objects.order_by("name").first()
+        today = datetime.datetime.now(clinic_zone()).date()
+
+        def past(treatment, days_ago):
+            start = datetime.datetime.combine(
+                today - datetime.timedelta(days=days_ago), datetime.time(10), clinic_zone()
+            )
+            return Appointment.objects.create(
+                patient=patient,
+                practitioner=practitioner,
+                treatment=treatment,
+                room=room,
+                start_at=start,
+                end_at=start + treatment.duration,
+                busy_until=start + treatment.duration + treatment.buffer_after,
+                status=Appointment.Status.COMPLETED,
+                source=Appointment.Source.FRONT_DESK,
+            )
+
+        past(Treatment.objects.get(slug="consultation"), 35)
+        thighs = Treatment.objects.get(slug="microneedling-thighs")
+        practice_services.set_course_plan(
+            patient, treatment=thighs, sessions=6, interval_days=28, practitioner=practitioner
+        )
+        CoursePlan.objects.filter(patient=patient).update(starts_on=today - datetime.timedelta(days=35))
+        practice_services.record_session(
+            past(thighs, 7),
+            by=practitioner.user,
+            details={
+                "device": "Dermapen 4",
+                "needle_depth_mm": Decimal("1.50"),
+                "passes": 3,
+                "product": "Hyaluronic acid serum",
+                "reactions": "Expected redness, settled within the hour.",
+                "notes": "Demo data: tolerated well with numbing cream.",
+            },
+            areas=[(BodyArea.THIGHS, "hexsel", 10)],
+        )
+        self.stdout.write("  demo patient: a course plan of 6 sessions, the first one recorded")
 
     def demo_user(self, email, first_name, last_name):
         user, created = User.objects.get_or_create(
