@@ -219,3 +219,9 @@ def test_seed_demo_gives_the_demo_patient_a_plan_and_a_recorded_session_once(cli
     assert states(course_progress(plan)) == [State.DONE, State.NOT_YET_DUE, *[State.PLANNED] * 4]
     client.force_login(plan.patient.user)
     assert "Book next session" in client.get(reverse("my_progress")).content.decode()
+
+
+def test_my_appointments_links_to_the_course(client):
+    patient = PatientFactory()
+    client.force_login(patient.user)
+    assert reverse("my_progress") in client.get(reverse("my_appointments")).content.decode()
