@@ -48,6 +48,10 @@ YES_NO_CHOICES = [(True, "Yes"), (False, "No")]
 NOT_ANSWERED = "Please answer this question."
 
 
+class SecondarySubmit(Submit):
+    field_classes = "btn btn-outline-secondary"
+
+
 def section_of(field_name: str) -> str:
     return next(title for title, names in SECTIONS if field_name in names)
 
@@ -98,7 +102,7 @@ class IntakeFormForm(forms.ModelForm):
                 '<p class="text-body-secondary">Not finished? Save your answers and come back later. '
                 "Your form is sent to a practitioner only when it is complete and the declaration is ticked.</p>"
             ),
-            Submit("save_draft", "Save and finish later", css_class="btn-outline-secondary btn-light me-2"),
+            SecondarySubmit("save_draft", "Save and finish later", css_class="me-2"),
             Submit("submit", "Send my health form"),
         )
 
