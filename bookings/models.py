@@ -322,3 +322,18 @@ class WaitlistOffer(models.Model):
 
     def __str__(self):
         return f"Offer of {self.start_at:%Y-%m-%d %H:%M} UTC to entry {self.entry_id} ({self.status})"
+
+
+# --- Calendars: a practitioner's private iCal feed (bookings/calendar_feeds.py) ---------------------------
+
+
+class CalendarFeed(models.Model):
+    """The secret in a practitioner's private iCal feed URL. Anyone holding the URL reads the feed, so
+    resetting it replaces the token: the old URL stops working at once."""
+
+    practitioner = models.OneToOneField(Practitioner, on_delete=models.CASCADE, related_name="calendar_feed")
+    token = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(help_text="When this token was made (a reset makes a new one).")
+
+    def __str__(self):
+        return f"Calendar feed of {self.practitioner}"

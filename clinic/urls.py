@@ -22,6 +22,7 @@ urlpatterns = [
     path("practice/", include("consultations.practice_urls")),
     path("progress/", include("consultations.progress_urls")),
     path("", include("bookings.urls")),
+    path("", include("bookings.calendar_urls")),
     path("admin/", admin.site.urls),
 ]
 
