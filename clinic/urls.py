@@ -23,6 +23,7 @@ urlpatterns = [
     path("progress/", include("consultations.progress_urls")),
     path("", include("bookings.urls")),
     path("", include("bookings.calendar_urls")),
+    path("api/", include("api.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,0 +1,223 @@
+"""What the API reads and writes. Every input is validated here (unknown slugs, dates, times): a bad request
+is a 400 with a message per field, before anything is written."""
+
+import datetime
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers
+
+from bookings import availability
+from bookings.models import Appointment
+from clinic.models import Practitioner, Treatment
+from clinic.selectors import active_practitioners, bookable_treatments
+
+MAX_RANGE_DAYS = 31
+
+
+# --- reads -------------------------------------------------------------------------------------------------
+
+
+class TreatmentRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Treatment
+        fields = ["slug", "name"]
+
+
+class PractitionerRefSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Practitioner
+        fields = ["slug", "name"]
+
+
+class TreatmentSerializer(serializers.ModelSerializer):
+    body_areas = serializers.ListField(child=serializers.CharField(), read_only=True)
+    page_url = serializers.CharField(source="get_absolute_url", read_only=True)
+
+    class Meta:
+        model = Treatment
+        fields = [
+            "slug",
+            "name",
+            "kind",
+            "summary",
+            "description",
+            "duration_minutes",
+            "price",
+            "body_areas",
+            "min_days_between_sessions",
+            "needs_cleared_intake",
+            "pre_care",
+            "aftercare",
+            "page_url",
+        ]
+
+
+class PractitionerSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(read_only=True)
+    photo_url = serializers.CharField(read_only=True)
+    page_url = serializers.CharField(source="get_absolute_url", read_only=True)
+    treatments = TreatmentRefSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Practitioner
+        fields = ["slug", "name", "title", "bio", "qualifications", "photo_url", "page_url", "treatments"]
+
+
+class SlotSerializer(serializers.Serializer):
+    """A bookable start, in the clinic's local time with its UTC offset: send `start` back to book it."""
+
+    start = serializers.DateTimeField(source="start_at")
+    end = serializers.DateTimeField(source="end_at")
+    practitioner = serializers.CharField(source="practitioner.slug", help_text="The practitioner's slug.")
+
+
+class AvailabilityDaySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    unavailable_reason = serializers.CharField(help_text="Why the signed-in patient cannot book this day, if so.")
+    slots = SlotSerializer(many=True)
+
+
+class AvailabilitySerializer(serializers.Serializer):
+    treatment = serializers.CharField()
+    practitioner = serializers.CharField(allow_null=True, help_text="null: first available.")
+    time_zone = serializers.CharField()
+    days = AvailabilityDaySerializer(many=True)
+
+
+class AppointmentSerializer(serializers.ModelSerializer):
+    treatment = TreatmentRefSerializer(read_only=True)
+    practitioner = PractitionerRefSerializer(read_only=True)
+    start = serializers.DateTimeField(source="start_at", read_only=True)
+    end = serializers.DateTimeField(source="end_at", read_only=True)
+    room = serializers.CharField(source="room.name", read_only=True)
+    can_cancel_online = serializers.SerializerMethodField()
+    ics_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Appointment
+        fields = ["id", "treatment", "practitioner", "start", "end", "room", "status", "source"]
+        fields += ["can_cancel_online", "ics_url"]
+
+    def get_can_cancel_online(self, appointment) -> bool:
+        window = datetime.timedelta(hours=settings.CLINIC["CANCELLATION_WINDOW_HOURS"])
+        return appointment.status == Appointment.Status.BOOKED and appointment.start_at - timezone.now() >= window
+
+    def get_ics_url(self, appointment) -> str:
+        return reverse("appointment_ics", args=[appointment.pk])
+
+
+class BookingErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="A message for the patient.")
+    code = serializers.CharField()
+    alternatives = SlotSerializer(many=True, required=False, help_text="slot_taken: the nearest free times.")
+    next_step_url = serializers.CharField(required=False, help_text="not_eligible: where to go next.")
+
+
+# --- inputs ------------------------------------------------------------------------------------------------
+
+
+def _treatment_field(**kwargs):
+    return serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=bookable_treatments(),
+        error_messages={"does_not_exist": "There is no treatment “{value}”.", "invalid": "Give a treatment's slug."},
+        **kwargs,
+    )
+
+
+def _practitioner_field(**kwargs):
+    return serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=active_practitioners(),
+        error_messages={
+            "does_not_exist": "There is no practitioner “{value}”.",
+            "invalid": "Give a practitioner's slug, or leave it empty for the first available.",
+        },
+        **kwargs,
+    )
+
+
+def _ensure_offers(practitioner, treatment):
+    if practitioner is not None and not practitioner.treatments.filter(pk=treatment.pk).exists():
+        raise serializers.ValidationError({"practitioner": f"{practitioner.name} does not offer {treatment.name}."})
+
+
+class AvailabilityQuerySerializer(serializers.Serializer):
+    """?treatment=<slug>&practitioner=<slug or empty>&from=YYYY-MM-DD&to=YYYY-MM-DD"""
+
+    treatment = _treatment_field()
+    practitioner = _practitioner_field(required=False, allow_null=True, default=None)
+    to = serializers.DateField()
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.DateField()  # a Python keyword: declared here
+        return fields
+
+    def validate(self, data):
+        first, last = data["from"], data["to"]
+        today = timezone.localdate()
+        _, last_bookable = availability.bookable_days()
+        if first < today:
+            raise serializers.ValidationError({"from": "That date is in the past: choose today or later."})
+        if first > last:
+            raise serializers.ValidationError({"to": "'to' is before 'from'."})
+        if last > last_bookable:
+            raise serializers.ValidationError(
+                {
+                    "to": f"Bookings open {settings.CLINIC['HORIZON_DAYS']} days ahead: "
+                    f"choose dates up to {last_bookable:%-d %B %Y} ({last_bookable.isoformat()})."
+                }
+            )
+        if (last - first).days + 1 > MAX_RANGE_DAYS:
+            raise serializers.ValidationError({"to": f"Ask for at most {MAX_RANGE_DAYS} days at a time."})
+        _ensure_offers(data.get("practitioner"), data["treatment"])
+        return data
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """A time with its UTC offset, as the availability endpoint gives it: a local time alone is ambiguous on
+    the night the clocks go back."""
+
+    default_error_messages = {
+        "naive": "Give the time with its UTC offset, as the availability endpoint shows it "
+        "(e.g. 2027-03-28T10:00:00+01:00)."
+    }
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value)
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is None:
+                self.fail("naive")
+        return super().to_internal_value(value)
+
+
+class BookingRequestSerializer(serializers.Serializer):
+    treatment = _treatment_field()
+    practitioner = _practitioner_field(
+        required=False, allow_null=True, default=None, help_text="Empty or null: the first available."
+    )
+    start = AwareDateTimeField(help_text="A `start` from the availability endpoint.")
+
+    def validate_start(self, start):
+        first_day, last_day = availability.bookable_days()
+        local_day = start.astimezone(availability.clinic_zone()).date()
+        if start <= timezone.now() or not first_day <= local_day <= last_day:
+            raise serializers.ValidationError("That time is not offered. Choose one from the availability endpoint.")
+        return start
+
+    def validate(self, data):
+        _ensure_offers(data.get("practitioner"), data["treatment"])
+        return data
+
+
+class CancelRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")

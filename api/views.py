@@ -1,0 +1,211 @@
+"""API views: thin, like the pages. Reads use the clinic's selectors and the availability module; writes go
+through bookings.services, whose refusals (BookingError) become 400/403/409 with the patient-facing message.
+"""
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.csrf import ensure_csrf_cookie
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import permissions, status
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.response import Response
+
+from bookings import availability, services
+from bookings.models import Appointment
+from clinic.selectors import active_practitioners, bookable_treatments
+
+from . import serializers as s
+
+
+class IsPatient(permissions.BasePermission):
+    """Only patients book through the API, and only for themselves (staff use the clinic's pages)."""
+
+    message = "Sign in as a patient to see or book appointments."
+
+    def has_permission(self, request, view):
+        return bool(request.user.is_authenticated and hasattr(request.user, "patient"))
+
+
+# --- treatments and practitioners ------------------------------------------------------------------------
+
+
+@extend_schema(responses=s.TreatmentSerializer(many=True), tags=["clinic"])
+@api_view(["GET"])
+@permission_classes([permissions.AllowAny])
+def treatment_list(request):
+    return Response(s.TreatmentSerializer(bookable_treatments(), many=True).data)
+
+
+@extend_schema(responses=s.TreatmentSerializer, tags=["clinic"])
+@api_view(["GET"])
+@permission_classes([permissions.AllowAny])
+def treatment_detail(request, slug):
+    return Response(s.TreatmentSerializer(get_object_or_404(bookable_treatments(), slug=slug)).data)
+
+
+@extend_schema(responses=s.PractitionerSerializer(many=True), tags=["clinic"])
+@api_view(["GET"])
+@permission_classes([permissions.AllowAny])
+def practitioner_list(request):
+    return Response(s.PractitionerSerializer(active_practitioners(), many=True).data)
+
+
+@extend_schema(responses=s.PractitionerSerializer, tags=["clinic"])
+@api_view(["GET"])
+@permission_classes([permissions.AllowAny])
+def practitioner_detail(request, slug):
+    return Response(s.PractitionerSerializer(get_object_or_404(active_practitioners(), slug=slug)).data)
+
+
+# --- availability ------------------------------------------------------------------------------------------
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("treatment", str, required=True, description="Treatment slug."),
+        OpenApiParameter("practitioner", str, description="Practitioner slug; empty or absent: first available."),
+        OpenApiParameter("from", OpenApiTypes.DATE, required=True, description="First day (clinic time)."),
+        OpenApiParameter(
+            "to", OpenApiTypes.DATE, required=True, description=f"At most {s.MAX_RANGE_DAYS} days after from."
+        ),
+    ],
+    responses={200: s.AvailabilitySerializer, 400: OpenApiResponse(description="A field is missing or wrong.")},
+    tags=["booking"],
+)
+@api_view(["GET"])
+@permission_classes([permissions.AllowAny])
+def availability_view(request):
+    """Bookable start times per day, in the clinic's zone. Signed-in patients also see why a day is not
+    available to them (course intervals)."""
+    query = s.AvailabilityQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    treatment, practitioner = query.validated_data["treatment"], query.validated_data["practitioner"]
+    days = availability.available_slots(
+        treatment, practitioner, query.validated_data["from"], query.validated_data["to"]
+    )
+    blocks = availability.course_blocks(getattr(request.user, "patient", None), treatment)
+    payload = {
+        "treatment": treatment.slug,
+        "practitioner": practitioner.slug if practitioner else None,
+        "time_zone": settings.CLINIC_TIME_ZONE,
+        "days": [
+            {
+                "date": day,
+                "unavailable_reason": next((block.message for block in blocks if block.covers(day)), ""),
+                "slots": slots,
+            }
+            for day, slots in days.items()
+        ],
+    }
+    for day in payload["days"]:
+        if day["unavailable_reason"]:
+            day["slots"] = []
+    return Response(s.AvailabilitySerializer(payload).data)
+
+
+# --- the signed-in patient's appointments ------------------------------------------------------------------
+
+# Refusals of the booking service -> (HTTP status, machine-readable code). The message is the service's.
+BOOKING_ERRORS = [
+    (services.SlotTaken, status.HTTP_409_CONFLICT, "slot_taken"),
+    (services.CourseIntervalTooShort, status.HTTP_409_CONFLICT, "course_interval"),
+    (services.OutsideCancellationWindow, status.HTTP_409_CONFLICT, "cancellation_window"),
+    (services.InvalidStatusChange, status.HTTP_409_CONFLICT, "invalid_status"),
+    (services.NotEligible, status.HTTP_403_FORBIDDEN, "not_eligible"),
+    (services.NotAllowed, status.HTTP_403_FORBIDDEN, "not_allowed"),
+    (services.SlotNotOffered, status.HTTP_400_BAD_REQUEST, "slot_not_offered"),
+    (services.BookingError, status.HTTP_400_BAD_REQUEST, "booking_refused"),
+]
+
+
+def booking_error_response(error: services.BookingError) -> Response:
+    http_status, code = next((st, code) for kind, st, code in BOOKING_ERRORS if isinstance(error, kind))
+    body = {"detail": error.message, "code": code}
+    if isinstance(error, services.SlotTaken):
+        body["alternatives"] = s.SlotSerializer(error.alternatives, many=True).data
+    if isinstance(error, services.NotEligible) and error.next_step_url:
+        body["next_step_url"] = error.next_step_url
+    return Response(body, status=http_status)
+
+
+def own_appointments(request):
+    return Appointment.objects.filter(patient__user=request.user).select_related(
+        "treatment", "practitioner__user", "room"
+    )
+
+
+REFUSALS = {
+    400: OpenApiResponse(s.BookingErrorSerializer, description="Bad input, or a time that is not offered."),
+    403: OpenApiResponse(s.BookingErrorSerializer, description="Not a patient, or not eligible yet."),
+    409: OpenApiResponse(s.BookingErrorSerializer, description="Just taken (with alternatives), course interval."),
+}
+
+
+@extend_schema(methods=["GET"], responses=s.AppointmentSerializer(many=True), tags=["appointments"])
+@extend_schema(
+    methods=["POST"],
+    request=s.BookingRequestSerializer,
+    responses={201: s.AppointmentSerializer, **REFUSALS},
+    tags=["appointments"],
+)
+@api_view(["GET", "POST"])
+@permission_classes([IsPatient])
+def appointment_list(request):
+    """GET: your appointments, earliest first. POST: book one of the times the availability endpoint offers.
+    Sets the csrftoken cookie: send it back in the X-CSRFToken header with every POST."""
+    if request.method == "GET":
+        return Response(s.AppointmentSerializer(own_appointments(request), many=True).data)
+    booking = s.BookingRequestSerializer(data=request.data)
+    booking.is_valid(raise_exception=True)
+    try:
+        appointment = services.book_appointment(
+            patient=request.user.patient,
+            treatment=booking.validated_data["treatment"],
+            practitioner=booking.validated_data["practitioner"],
+            start_at=booking.validated_data["start"],
+            booked_by=request.user,
+            source=Appointment.Source.API,
+        )
+    except services.BookingError as error:
+        return booking_error_response(error)
+    appointment = own_appointments(request).get(pk=appointment.pk)
+    return Response(s.AppointmentSerializer(appointment).data, status=status.HTTP_201_CREATED)
+
+
+appointment_list = ensure_csrf_cookie(appointment_list)
+
+
+@extend_schema(responses=s.AppointmentSerializer, tags=["appointments"])
+@api_view(["GET"])
+@permission_classes([IsPatient])
+def appointment_detail(request, pk):
+    return Response(s.AppointmentSerializer(get_object_or_404(own_appointments(request), pk=pk)).data)
+
+
+@extend_schema(
+    request=s.CancelRequestSerializer,
+    responses={200: s.AppointmentSerializer, 409: REFUSALS[409]},
+    tags=["appointments"],
+)
+@api_view(["POST"])
+@permission_classes([IsPatient])
+def appointment_cancel(request, pk):
+    """Cancel up to the cancellation window before; inside it, the answer says to call the clinic."""
+    appointment = get_object_or_404(own_appointments(request), pk=pk)
+    cancel = s.CancelRequestSerializer(data=request.data)
+    cancel.is_valid(raise_exception=True)
+    try:
+        services.cancel_appointment(appointment, by=request.user, reason=cancel.validated_data["reason"])
+    except services.BookingError as error:
+        return booking_error_response(error)
+    return Response(s.AppointmentSerializer(own_appointments(request).get(pk=pk)).data)
+
+
+# --- docs ------------------------------------------------------------------------------------------------
+
+
+@ensure_csrf_cookie
+def api_docs(request):
+    """Swagger UI from static/vendor (no CDN), started by static/api/docs.js (no inline script)."""
+    return render(request, "api/docs.html")
