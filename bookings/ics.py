@@ -11,6 +11,7 @@ import datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar, Event
 
@@ -63,11 +64,12 @@ def _event(appointment, *, summary: str, description: str, location: str) -> Eve
     return event
 
 
-def _how_to_change() -> str:
+def _how_to_change(appointment) -> str:
     clinic = settings.CLINIC
+    page = clinic["SITE_URL"].rstrip("/") + reverse("appointment_detail", args=[appointment.pk])
     return (
-        f"To move or cancel it, sign in at {clinic['SITE_URL']} and open your appointments, up to "
-        f"{clinic['CANCELLATION_WINDOW_HOURS']} hours before; after that, please call the clinic on {clinic['PHONE']}."
+        f"To move or cancel it: {page} (sign in), up to {clinic['CANCELLATION_WINDOW_HOURS']} hours before; "
+        f"after that, please call the clinic on {clinic['PHONE']}."
     )
 
 
@@ -80,7 +82,7 @@ def patient_description(appointment) -> str:
     parts = [f"{treatment.name} with {appointment.practitioner.name} at {settings.CLINIC['NAME']}."]
     if treatment.pre_care.strip():
         parts.append(f"How to prepare:\n{treatment.pre_care.strip()}")
-    parts.append(_how_to_change())
+    parts.append(_how_to_change(appointment))
     return "\n\n".join(parts)
 
 

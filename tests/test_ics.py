@@ -82,7 +82,8 @@ def test_the_event_says_what_with_whom_where_how_to_prepare_and_how_to_change(se
     assert str(event["LOCATION"]) == f"{settings.CLINIC['NAME']}, {settings.CLINIC['ADDRESS']}"
     description = str(event["DESCRIPTION"])
     assert "Avoid alcohol for 48 hours." in description
-    assert "https://book.clinic.example" in description and "020 7946 0000" in description
+    assert f"https://book.clinic.example/appointments/{appointment.pk}/" in description
+    assert "020 7946 0000" in description
     assert str(event["STATUS"]) == "CONFIRMED"
 
 
@@ -115,6 +116,8 @@ def test_the_patient_downloads_their_appointment_as_an_ics_file(client):
     assert response["Content-Disposition"] == f'attachment; filename="appointment-2027-03-28-{appointment.pk}.ics"'
     _, event = only_event(response.content)
     assert event.decoded("DTSTART") == appointment.start_at
+    page = client.get(reverse("appointment_detail", args=[appointment.pk])).content.decode()
+    assert reverse("appointment_ics", args=[appointment.pk]) in page  # the confirmation offers it
 
 
 def test_only_the_patient_their_practitioner_and_the_desk_may_download_it(client, sign_in):
