@@ -1,15 +1,13 @@
 """What the API reads and writes. Every input is validated here (unknown slugs, dates, times): a bad request
 is a 400 with a message per field, before anything is written."""
 
-import datetime
-
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
-from bookings import availability
+from bookings import availability, services
 from bookings.models import Appointment
 from clinic.models import Practitioner, Treatment
 from clinic.selectors import active_practitioners, bookable_treatments
@@ -104,8 +102,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
         fields += ["can_cancel_online", "ics_url"]
 
     def get_can_cancel_online(self, appointment) -> bool:
-        window = datetime.timedelta(hours=settings.CLINIC["CANCELLATION_WINDOW_HOURS"])
-        return appointment.status == Appointment.Status.BOOKED and appointment.start_at - timezone.now() >= window
+        return services.patient_can_change(appointment)
 
     def get_ics_url(self, appointment) -> str:
         return reverse("appointment_ics", args=[appointment.pk])

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from bookings import availability, services
 from bookings.models import Appointment
+from bookings.selectors import patient_appointments
 from clinic.selectors import active_practitioners, bookable_treatments
 
 from . import serializers as s
@@ -130,9 +131,8 @@ def booking_error_response(error: services.BookingError) -> Response:
 
 
 def own_appointments(request):
-    return Appointment.objects.filter(patient__user=request.user).select_related(
-        "treatment", "practitioner__user", "room"
-    )
+    """Only the signed-in patient's: another patient's id answers 404, as an unknown one does."""
+    return patient_appointments(request.user.patient)
 
 
 REFUSALS = {
