@@ -33,9 +33,14 @@ def _calendar(name: str = "") -> Calendar:
     return calendar
 
 
-def _finish(calendar: Calendar) -> bytes:
-    """Add the VTIMEZONE of every TZID used (covering the events' dates), then serialise."""
-    calendar.add_missing_timezones()
+def _finish(calendar: Calendar, appointments) -> bytes:
+    """Add the VTIMEZONE of every TZID used, with the transitions of a year either side of the events (not
+    icalendar's default 1970-2038, which makes a small file 5 KB), then serialise."""
+    if appointments:
+        year = datetime.timedelta(days=366)
+        first = min(a.start_at for a in appointments).astimezone(clinic_zone()).date() - year
+        last = max(a.end_at for a in appointments).astimezone(clinic_zone()).date() + year
+        calendar.add_missing_timezones(first_date=first, last_date=last)
     return calendar.to_ical()
 
 
@@ -97,7 +102,7 @@ def appointment_ics(appointment) -> bytes:
             location=clinic_location(),
         )
     )
-    return _finish(calendar)
+    return _finish(calendar, [appointment])
 
 
 def patient_short_name(patient) -> str:
@@ -110,6 +115,7 @@ def patient_short_name(patient) -> str:
 def practitioner_feed_ics(practitioner, appointments) -> bytes:
     """A practitioner's appointments as one calendar (appointments with patient__user, treatment and room
     already loaded)."""
+    appointments = list(appointments)
     calendar = _calendar(f"{settings.CLINIC['NAME']}: {practitioner.name}")
     calendar.add("refresh-interval", datetime.timedelta(minutes=15), parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", "PT15M")
@@ -123,4 +129,4 @@ def practitioner_feed_ics(practitioner, appointments) -> bytes:
                 location=f"{room}, {clinic_location()}",
             )
         )
-    return _finish(calendar)
+    return _finish(calendar, appointments)
