@@ -300,6 +300,15 @@ def test_the_course_interval_and_eligibility_refusals_carry_the_services_message
     assert Appointment.objects.count() == 1
 
 
+def test_an_uncleared_patient_is_told_to_fill_in_the_health_form(patient_api, practitioner):
+    gated = TreatmentFactory(slug="gated", needs_cleared_intake=True)
+    practitioner.treatments.add(gated)
+    response = patient_api.post(BOOK, booking(gated, practitioner, at(in_days(7), 10).isoformat()), format="json")
+    assert response.status_code == 403 and response.json()["code"] == "not_eligible"
+    assert "health form" in response.json()["detail"] and response.json()["next_step_url"]
+    assert not Appointment.objects.exists()
+
+
 def far_future():
     return "9999-12-31T23:59:00-05:00"
 
