@@ -8,7 +8,7 @@ PORT ?= 8000
 # Local runs are for development: DEBUG on, a throwaway secret. Production sets both (see README).
 export DEBUG ?= 1
 
-.PHONY: run test test-fast lint format migrate seed worker beat web clean bench compose-check
+.PHONY: run test test-fast lint format migrate seed worker beat web clean bench compose-check screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test: $(STAMP)
 ## make test-fast: everything but the real-browser tests, for quick local work.
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+## make screenshots: PNGs of the main pages (desktop and phone) into docs/screenshots/, from a throwaway demo clinic.
+screenshots: $(STAMP)
+	$(PY) docs/make_screenshots.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
