@@ -126,7 +126,7 @@ def patient_pages(browser, base, size, practitioner):
     shoot(page, "03-practitioner", size)
 
     sign_in(page, base, DEMO_PATIENT["email"])
-    day = next_weekday(14 if size == "desktop" else 15)
+    day = next_weekday(14 if size == "desktop" else 50)  # sessions of a course are 28+ days apart
     page.goto(base + f"/book/microneedling-thighs/?practitioner={practitioner.pk}&day={day.isoformat()}")
     shoot(page, "04-booking-times", size)
     page.locator("#times .times a").nth(2).click()
@@ -167,9 +167,7 @@ def main():
     base = f"http://127.0.0.1:{port}"
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, "--lang=en-GB"]
-            )
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             for size in VIEWPORTS:
                 patient_pages(browser, base, size, practitioner)
                 practitioner_pages(browser, base, size, practitioner, flagged_intake_id)
