@@ -12,6 +12,7 @@ repository stays small) to docs/screenshots/<page>-<desktop|phone>.png.
 import datetime
 import io
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -27,9 +28,9 @@ VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, 
 sys.path.insert(0, str(ROOT))
 _db_dir = tempfile.mkdtemp(prefix="clinic-screenshots-")
 os.environ["DATABASE_URL"] = f"sqlite:///{_db_dir}/clinic.sqlite3"
-os.environ["REDIS_URL"] = ""  # reminders queue to the local filesystem broker: no shared Redis is touched
+os.environ["REDIS_URL"] = ""
 os.environ.setdefault("DEBUG", "1")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+os.environ["DJANGO_SETTINGS_MODULE"] = "docs.screenshot_settings"  # in-memory broker and mail
 
 import django  # noqa: E402
 
@@ -152,6 +153,26 @@ def practitioner_pages(browser, base, size, practitioner, flagged_intake_id):
     page.context.close()
 
 
+def desk_pages(browser, base, size):
+    """The front desk's day calendar, on the day the demo patient booked at desktop size (when the front
+    desk's pages exist)."""
+    page = browser.new_context(viewport=VIEWPORTS[size], locale="en-GB", timezone_id="Europe/London").new_page()
+    sign_in(page, base, "frontdesk@clinic.example")
+    page.goto(base + f"/desk/?date={next_weekday(14).isoformat()}")
+    shoot(page, "11-frontdesk-calendar", size)
+    page.context.close()
+
+
+def has_front_desk() -> bool:
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        reverse("desk:calendar")
+    except NoReverseMatch:
+        return False
+    return True
+
+
 def main():
     from playwright.sync_api import sync_playwright
 
@@ -171,10 +192,13 @@ def main():
             for size in VIEWPORTS:
                 patient_pages(browser, base, size, practitioner)
                 practitioner_pages(browser, base, size, practitioner, flagged_intake_id)
+                if has_front_desk():
+                    desk_pages(browser, base, size)
             browser.close()
     finally:
         server.terminate()
         server.wait(timeout=10)
+        shutil.rmtree(_db_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
