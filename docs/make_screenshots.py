@@ -127,7 +127,7 @@ def patient_pages(browser, base, size, practitioner):
     shoot(page, "03-practitioner", size)
 
     sign_in(page, base, DEMO_PATIENT["email"])
-    day = next_weekday(14 if size == "desktop" else 50)  # sessions of a course are 28+ days apart
+    day = next_weekday(30 if size == "desktop" else 65)  # 28+ days after the seeded session, and apart
     page.goto(base + f"/book/microneedling-thighs/?practitioner={practitioner.pk}&day={day.isoformat()}")
     shoot(page, "04-booking-times", size)
     page.locator("#times .times a").nth(2).click()
@@ -158,7 +158,7 @@ def desk_pages(browser, base, size):
     desk's pages exist)."""
     page = browser.new_context(viewport=VIEWPORTS[size], locale="en-GB", timezone_id="Europe/London").new_page()
     sign_in(page, base, "frontdesk@clinic.example")
-    page.goto(base + f"/desk/?date={next_weekday(14).isoformat()}")
+    page.goto(base + f"/desk/?date={next_weekday(30).isoformat()}")
     shoot(page, "11-frontdesk-calendar", size)
     page.context.close()
 
