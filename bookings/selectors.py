@@ -1,9 +1,21 @@
-"""Reads for the booking pages."""
+"""Reads for the booking pages and the front desk (the calendar's appointments, patient search, a patient's page).
 
+The front desk's reads cost a fixed number of queries whatever the number of practitioners, rooms,
+appointments or patients: pages that list many rows pin that with a test.
+"""
+
+import datetime
+
+from django.db.models import Count, Q, Value
+from django.db.models.functions import Concat, Replace
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from .models import Appointment
+from clinic.models import Patient, Practitioner, Room, TimeOff, WorkingHours
+
+from .availability import clinic_zone, day_bounds_utc
+from .models import Appointment, Reminder
+from .screening import screening_statuses
 
 
 def patient_appointments(patient):
@@ -22,3 +34,122 @@ def upcoming_and_past(patient, now=None):
 def patient_appointment_or_404(patient, pk):
     """One of this patient's appointments; another patient's answers 404, as an unknown id does."""
     return get_object_or_404(patient_appointments(patient), pk=pk)
+
+
+# --- the front desk ---------------------------------------------------------------------------------------
+
+PATIENT_PAGE_SIZE = 25
+
+
+def appointments_between(start_at, end_at, *, practitioner=None, room=None):
+    """Appointments (any status) that touch [start_at, end_at), with everything a calendar shows. One query."""
+    appointments = Appointment.objects.filter(start_at__lt=end_at, end_at__gt=start_at).select_related(
+        "patient__user", "treatment", "room", "practitioner__user"
+    )
+    if practitioner is not None:
+        appointments = appointments.filter(practitioner=practitioner)
+    if room is not None:
+        appointments = appointments.filter(room=room)
+    return list(appointments.order_by("start_at", "pk"))
+
+
+def with_screening(appointments):
+    """Attach each appointment's patient screening status as `appointment.screening` (one bulk call)."""
+    statuses = screening_statuses(appointment.patient for appointment in appointments)
+    for appointment in appointments:
+        appointment.screening = statuses[appointment.patient_id]
+    return appointments
+
+
+def desk_practitioners():
+    """Active practitioners in name order: the calendar's columns."""
+    return list(Practitioner.objects.filter(active=True).select_related("user").order_by("user__last_name", "pk"))
+
+
+def desk_rooms():
+    return list(Room.objects.filter(active=True).order_by("name", "pk"))
+
+
+def working_spans(practitioner_ids, days):
+    """{(practitioner id, date): [(start, end) local times]} for the given days. One query."""
+    weekdays = {day.weekday() for day in days}
+    spans = {}
+    for hours in WorkingHours.objects.filter(practitioner_id__in=practitioner_ids, weekday__in=weekdays).order_by(
+        "start"
+    ):
+        for day in days:
+            if day.weekday() == hours.weekday:
+                spans.setdefault((hours.practitioner_id, day), []).append((hours.start, hours.end))
+    return spans
+
+
+def time_off_between(practitioner_ids, start_at, end_at):
+    """{practitioner id: [(start, end)]} of time off touching the range. One query."""
+    found = {}
+    for p_id, start, end in TimeOff.objects.filter(
+        practitioner_id__in=practitioner_ids, start_at__lt=end_at, end_at__gt=start_at
+    ).values_list("practitioner_id", "start_at", "end_at"):
+        found.setdefault(p_id, []).append((start, end))
+    return found
+
+
+def day_range_utc(first_day: datetime.date, last_day: datetime.date):
+    return day_bounds_utc(first_day, last_day, clinic_zone())
+
+
+# --- patients ------------------------------------------------------------------------------------------
+
+
+def _as_date(text: str) -> datetime.date | None:
+    for pattern in ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y"):
+        try:
+            return datetime.datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
+def search_patients(query: str):
+    """Patients matching every word of the query in their name, email or phone, or born on the date given
+    (2026-01-31 or 31/01/2026). Case-insensitive; spaces in phone numbers do not matter. A queryset, with
+    each patient's no-show count, for a paginator (count + page: two queries)."""
+    patients = Patient.objects.select_related("user").annotate(
+        no_show_count=Count("appointments", filter=Q(appointments__status=Appointment.Status.NO_SHOW))
+    )
+    query = (query or "").strip()
+    if not query:
+        return patients.none()
+    born = _as_date(query)
+    if born is not None:
+        return patients.filter(date_of_birth=born).order_by("user__last_name", "user__first_name", "pk")
+    patients = patients.annotate(
+        full_name=Concat("user__first_name", Value(" "), "user__last_name"),
+        phone_digits=Replace(Replace("phone", Value(" "), Value("")), Value("-"), Value("")),
+    )
+    for word in query.split():
+        digits = word.replace("-", "")
+        condition = Q(full_name__icontains=word) | Q(user__email__icontains=word)
+        if digits.lstrip("+").isdigit():
+            condition |= Q(phone_digits__icontains=digits)
+        patients = patients.filter(condition)
+    return patients.order_by("user__last_name", "user__first_name", "pk")
+
+
+def patient_overview(patient, now):
+    """What the front desk sees of a patient: appointments split upcoming/past, messages and their
+    delivery, screening status (never intake answers) and the no-show count. Fixed number of queries."""
+    appointments = list(
+        patient.appointments.select_related("treatment", "practitioner__user", "room").order_by("start_at", "pk")
+    )
+    reminders = list(
+        Reminder.objects.filter(appointment__patient=patient)
+        .select_related("appointment__treatment")
+        .order_by("-due_at", "pk")
+    )
+    return {
+        "upcoming": [a for a in appointments if a.start_at >= now],
+        "past": [a for a in reversed(appointments) if a.start_at < now],
+        "reminders": reminders,
+        "no_show_count": sum(1 for a in appointments if a.status == Appointment.Status.NO_SHOW),
+        "screening": screening_statuses([patient])[patient.pk],
+    }

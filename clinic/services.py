@@ -1,5 +1,7 @@
 """Writes for the clinic app: sign-up and practitioners' own profile pages."""
 
+import uuid
+
 from django.db import transaction
 
 from .models import Patient, User
@@ -19,3 +21,19 @@ def update_patient_profile(patient: Patient, *, first_name, last_name, **fields)
         setattr(patient, name, value)
     patient.save()
     return patient
+
+
+def placeholder_email() -> str:
+    """A unique address that can never receive mail (.invalid is reserved, RFC 2606), for a patient who
+    booked by phone without giving one; the front desk can replace it later."""
+    return f"no-email-{uuid.uuid4().hex[:12]}@patients.invalid"
+
+
+@transaction.atomic
+def register_phone_patient(*, first_name, last_name, phone, date_of_birth, email="", sms_opt_in=False) -> Patient:
+    """A patient the front desk creates on the phone. They have no password until they reset one (with a
+    real address); without an email they get a placeholder address."""
+    user = User.objects.create_user(
+        email=email or placeholder_email(), password=None, first_name=first_name, last_name=last_name
+    )
+    return Patient.objects.create(user=user, phone=phone, date_of_birth=date_of_birth, sms_opt_in=sms_opt_in)

@@ -21,6 +21,7 @@ urlpatterns = [
     path("intake/", include("consultations.urls")),
     path("practice/", include("consultations.practice_urls")),
     path("progress/", include("consultations.progress_urls")),
+    path("desk/", include("bookings.frontdesk.urls")),
     path("", include("bookings.urls")),
     path("", include("bookings.calendar_urls")),
     path("api/", include("api.urls")),

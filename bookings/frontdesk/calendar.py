@@ -1,0 +1,153 @@
+"""The front desk's calendars: a day by practitioner, a day by room, a practitioner's week.
+
+Each is built from a fixed number of queries (columns, appointments with their patients, working hours,
+time off, screening statuses in bulk), then laid out in memory by `grid`. Cancelled appointments do not
+take room on the grid (their time is free again); they are listed under it.
+"""
+
+import datetime
+from dataclasses import dataclass, field
+
+from bookings import selectors
+from bookings.availability import clinic_zone
+from bookings.models import Appointment
+
+from .grid import (
+    DEFAULT_CLOSE,
+    DEFAULT_OPEN,
+    Block,
+    Column,
+    Grid,
+    day_window,
+    hour_labels,
+    local_instant,
+    place,
+    row_count,
+)
+
+
+@dataclass
+class Calendar:
+    grid: Grid
+    cancelled: list = field(default_factory=list)
+
+
+def _split(appointments):
+    shown = [a for a in appointments if a.status != Appointment.Status.CANCELLED]
+    cancelled = [a for a in appointments if a.status == Appointment.Status.CANCELLED]
+    return shown, cancelled
+
+
+def _working_blocks(spans, day, zone):
+    return [Block("working", local_instant(day, start, zone), local_instant(day, end, zone)) for start, end in spans]
+
+
+def _appointment_blocks(appointments):
+    return [Block("appointment", a.start_at, a.end_at, appointment=a) for a in appointments]
+
+
+def day_by_practitioner(day: datetime.date, now) -> Calendar:
+    zone = clinic_zone()
+    start_at, end_at = selectors.day_range_utc(day, day)
+    appointments = selectors.with_screening(selectors.appointments_between(start_at, end_at))
+    shown, cancelled = _split(appointments)
+    practitioners = selectors.desk_practitioners()
+    known = {p.pk for p in practitioners}
+    for appointment in shown:  # an inactive practitioner's remaining appointments still need a column
+        if appointment.practitioner_id not in known:
+            practitioners.append(appointment.practitioner)
+            known.add(appointment.practitioner_id)
+    spans = selectors.working_spans(known, [day])
+    time_off = selectors.time_off_between(known, start_at, end_at)
+    working = {p.pk: _working_blocks(spans.get((p.pk, day), []), day, zone) for p in practitioners}
+    window = day_window(
+        day, [(a.start_at, a.end_at) for a in shown] + [(b.start_at, b.end_at) for w in working.values() for b in w]
+    )
+    columns = []
+    for practitioner in practitioners:
+        column = Column(practitioner.name, *window, subtitle=practitioner.title, practitioner=practitioner, day=day)
+        column.blocks = (
+            working[practitioner.pk]
+            + [Block("off", start, end) for start, end in time_off.get(practitioner.pk, [])]
+            + _appointment_blocks([a for a in shown if a.practitioner_id == practitioner.pk])
+        )
+        columns.append(place(column, now))
+    return Calendar(Grid(columns, row_count(*window), hour_labels(*window, zone)), cancelled)
+
+
+def day_by_room(day: datetime.date, now) -> Calendar:
+    start_at, end_at = selectors.day_range_utc(day, day)
+    appointments = selectors.with_screening(selectors.appointments_between(start_at, end_at))
+    shown, cancelled = _split(appointments)
+    rooms = selectors.desk_rooms()
+    known = {room.pk for room in rooms}
+    for appointment in shown:
+        if appointment.room_id not in known:
+            rooms.append(appointment.room)
+            known.add(appointment.room_id)
+    window = day_window(day, [(a.start_at, a.end_at) for a in shown])
+    columns = []
+    for room in rooms:
+        column = Column(room.name, *window, room=room, day=day)
+        column.blocks = _appointment_blocks([a for a in shown if a.room_id == room.pk])
+        columns.append(place(column, now))
+    return Calendar(Grid(columns, row_count(*window), hour_labels(*window)), cancelled)
+
+
+def _wall(instant, day, zone) -> datetime.timedelta:
+    """How far into its local day an instant's wall clock is (24:00 for the next midnight)."""
+    local = instant.astimezone(zone)
+    return datetime.timedelta(days=(local.date() - day).days, hours=local.hour, minutes=local.minute)
+
+
+def week_by_practitioner(practitioner, first_day: datetime.date, now) -> Calendar:
+    """Seven day columns for one practitioner. Every column covers the same wall-clock hours (the widest
+    day's), each from its own local midnight, so a DST day's column is an hour shorter or longer only if
+    the window reaches into the night."""
+    zone = clinic_zone()
+    days = [first_day + datetime.timedelta(days=n) for n in range(7)]
+    start_at, end_at = selectors.day_range_utc(days[0], days[-1])
+    appointments = selectors.with_screening(selectors.appointments_between(start_at, end_at, practitioner=practitioner))
+    shown, cancelled = _split(appointments)
+    spans = selectors.working_spans([practitioner.pk], days)
+    time_off = selectors.time_off_between([practitioner.pk], start_at, end_at).get(practitioner.pk, [])
+    per_day = {}
+    for day in days:
+        day_start, day_end = selectors.day_range_utc(day, day)
+        per_day[day] = (
+            _working_blocks(spans.get((practitioner.pk, day), []), day, zone),
+            [a for a in shown if day_start <= a.start_at < day_end],
+        )
+    offsets = [
+        (_wall(w_start, day, zone), _wall(w_end, day, zone))
+        for day, (working, day_appointments) in per_day.items()
+        for w_start, w_end in [
+            day_window(
+                day, [(b.start_at, b.end_at) for b in working] + [(a.start_at, a.end_at) for a in day_appointments]
+            )
+        ]
+    ]
+    opens = min([o for o, _ in offsets], default=_as_offset(DEFAULT_OPEN))
+    closes = max([c for _, c in offsets], default=_as_offset(DEFAULT_CLOSE))
+    columns = []
+    for day, (working, day_appointments) in per_day.items():
+        window = (_at_offset(day, opens, zone), _at_offset(day, closes, zone))
+        column = Column(f"{day:%a %-d %b}", *window, practitioner=practitioner, day=day)
+        column.blocks = (
+            working + [Block("off", start, end) for start, end in time_off] + _appointment_blocks(day_appointments)
+        )
+        columns.append(place(column, now))
+    # The hour labels of a day of usual length (the median), not of a DST day's column.
+    usual = sorted(columns, key=lambda c: c.rows)[len(columns) // 2]
+    rows = max(c.rows for c in columns)
+    return Calendar(Grid(columns, rows, hour_labels(usual.start_at, usual.end_at, zone)), cancelled)
+
+
+def _as_offset(wall: datetime.time) -> datetime.timedelta:
+    return datetime.timedelta(hours=wall.hour, minutes=wall.minute)
+
+
+def _at_offset(day, offset: datetime.timedelta, zone):
+    if offset >= datetime.timedelta(days=1):
+        return selectors.day_range_utc(day, day)[1]
+    return local_instant(day, (datetime.datetime.min + offset).time(), zone)

@@ -1,0 +1,156 @@
+"""The calendar grid's geometry: where each block sits, computed on the server.
+
+A column is a CSS grid of 5-minute rows of REAL elapsed time from the top of the window, so a day the
+clocks go forward has 23 hours of rows and a day they go back has 25 (its repeated hour is labelled with
+the zone's abbreviation, e.g. 01:00 BST then 01:00 GMT). Positions are classes (`cal-r-N` for the first
+row, `cal-s-N` for the span, generated in static/clinic/site.css): the content security policy allows no
+inline styles.
+
+The window shows 08:00 to 20:00 local time, widened to the hour to whatever falls outside it that day.
+"""
+
+import datetime
+import math
+from dataclasses import dataclass, field
+
+from bookings.availability import UTC, clinic_zone, day_bounds_utc
+
+STEP = datetime.timedelta(minutes=5)
+HOUR = datetime.timedelta(hours=1)
+DEFAULT_OPEN = datetime.time(8)
+DEFAULT_CLOSE = datetime.time(20)
+MAX_LANES = 3
+
+
+@dataclass
+class Block:
+    """One thing on a column: an appointment, a working span, time off."""
+
+    kind: str
+    start_at: datetime.datetime
+    end_at: datetime.datetime
+    appointment: object = None
+    row: int = 1
+    span: int = 1
+    lane: int = 0
+    lanes: int = 1
+
+    @property
+    def css(self) -> str:
+        classes = [f"cal-r-{self.row}", f"cal-s-{self.span}"]
+        if self.lanes > 1:
+            classes.append(f"cal-lanes-{self.lanes} cal-lane-{self.lane}")
+        return " ".join(classes)
+
+
+@dataclass
+class Column:
+    title: str
+    start_at: datetime.datetime
+    end_at: datetime.datetime
+    blocks: list = field(default_factory=list)
+    subtitle: str = ""
+    practitioner: object = None
+    room: object = None
+    day: datetime.date | None = None
+    now_row: int | None = None
+    rows: int = 0
+
+    @property
+    def appointments(self):
+        return [block for block in self.blocks if block.kind == "appointment"]
+
+    @property
+    def background(self):
+        return [block for block in self.blocks if block.kind != "appointment"]
+
+
+@dataclass
+class Grid:
+    columns: list
+    rows: int
+    hours: list  # (row, label)
+
+    @property
+    def end_row_css(self) -> str:
+        return f"cal-r-{self.rows}"
+
+
+def _floor_hour(instant, zone):
+    return instant.astimezone(zone).replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def _ceil_hour(instant, zone):
+    floored = _floor_hour(instant, zone)
+    return floored if floored == instant else floored + HOUR
+
+
+def local_instant(day: datetime.date, wall: datetime.time, zone) -> datetime.datetime:
+    """The instant of a local wall time; for one the clocks skip or repeat, the earlier instant."""
+    naive = datetime.datetime.combine(day, wall)
+    return min(naive.replace(tzinfo=zone, fold=0).astimezone(UTC), naive.replace(tzinfo=zone, fold=1).astimezone(UTC))
+
+
+def day_window(day: datetime.date, intervals, zone=None):
+    """[start, end) of the rows shown for a day: 08:00-20:00 widened to the hour around `intervals`,
+    never past the day's own midnights."""
+    zone = zone or clinic_zone()
+    day_start, day_end = day_bounds_utc(day, day, zone)
+    starts = [local_instant(day, DEFAULT_OPEN, zone)] + [start for start, _ in intervals]
+    ends = [local_instant(day, DEFAULT_CLOSE, zone)] + [end for _, end in intervals]
+    return max(day_start, _floor_hour(min(starts), zone)), min(day_end, _ceil_hour(max(ends), zone))
+
+
+def row_count(start_at, end_at) -> int:
+    return math.ceil((end_at - start_at) / STEP)
+
+
+def hour_labels(start_at, end_at, zone=None):
+    """(row, label) for every hour of the window, in local time; with the zone's abbreviation on a day
+    the offset changes, so the repeated hour reads '01:00 BST', '01:00 GMT'."""
+    zone = zone or clinic_zone()
+    changes = start_at.astimezone(zone).utcoffset() != (end_at - STEP).astimezone(zone).utcoffset()
+    pattern = "%H:%M %Z" if changes else "%H:%M"
+    labels, instant = [], start_at
+    while instant < end_at:
+        labels.append((row_count(start_at, instant) + 1, instant.astimezone(zone).strftime(pattern)))
+        instant += HOUR
+    return labels
+
+
+def place(column: Column, now=None) -> Column:
+    """Give every block of the column its rows (clipped to the window) and side-by-side lanes where
+    blocks of one kind overlap (a no-show and the booking made in its place)."""
+    column.rows = row_count(column.start_at, column.end_at)
+    for block in column.blocks:
+        start, end = max(block.start_at, column.start_at), min(block.end_at, column.end_at)
+        block.row = (start - column.start_at) // STEP + 1
+        block.span = max(1, math.ceil((end - start) / STEP))
+    _assign_lanes(column.appointments)
+    if now is not None and column.start_at <= now < column.end_at:
+        column.now_row = (now - column.start_at) // STEP + 1
+    return column
+
+
+def _assign_lanes(blocks):
+    cluster, lane_ends, cluster_end = [], [], None
+    for block in sorted(blocks, key=lambda b: (b.start_at, b.end_at)):
+        if cluster and block.start_at >= cluster_end:
+            _close_cluster(cluster, lane_ends)
+            cluster, lane_ends = [], []
+        for lane, lane_end in enumerate(lane_ends):
+            if lane_end <= block.start_at:
+                block.lane, lane_ends[lane] = lane, block.end_at
+                break
+        else:
+            block.lane = len(lane_ends)
+            lane_ends.append(block.end_at)
+        cluster.append(block)
+        cluster_end = max(cluster_end, block.end_at) if cluster_end else block.end_at
+    _close_cluster(cluster, lane_ends)
+
+
+def _close_cluster(cluster, lane_ends):
+    lanes = min(len(lane_ends), MAX_LANES)
+    for block in cluster:
+        block.lanes, block.lane = lanes, min(block.lane, MAX_LANES - 1)

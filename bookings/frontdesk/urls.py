@@ -1,0 +1,19 @@
+from django.urls import path
+
+from . import views
+
+app_name = "desk"
+
+urlpatterns = [
+    path("", views.calendar_day, name="calendar"),
+    path("week/<int:practitioner_id>/", views.calendar_week, name="week"),
+    path("day-sheet/<int:practitioner_id>/", views.day_sheet, name="day_sheet"),
+    path("appointments/<int:pk>/", views.appointment_detail, name="appointment"),
+    path("appointments/<int:pk>/move/", views.appointment_move, name="move"),
+    path("appointments/<int:pk>/cancel/", views.appointment_cancel, name="cancel"),
+    path("appointments/<int:pk>/<slug:action>/", views.appointment_status, name="status"),
+    path("patients/", views.patient_search, name="patients"),
+    path("patients/new/", views.patient_new, name="patient_new"),
+    path("patients/<int:pk>/", views.patient_detail, name="patient"),
+    path("patients/<int:patient_id>/book/", views.book, name="book"),
+]

@@ -1,0 +1,320 @@
+"""The front desk's pages under /desk/: calendar, actions on appointments, patients, day sheets.
+
+Views stay thin: reads come from `bookings.selectors` and `.calendar`, every write goes through
+`bookings.services` (or `clinic.services` for a new patient), whose refusals are shown as they are.
+Only the front desk and clinic admins get in: anyone else signed in gets 403, anonymous visitors the
+login page.
+"""
+
+import datetime
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from bookings import availability, selectors, services
+from bookings.models import Appointment
+from bookings.screening import screening_status
+from clinic import roles
+from clinic.models import Patient, Practitioner
+from clinic.services import register_phone_patient
+
+from . import calendar
+from .forms import BookForm, CancelForm, FindTimesForm, MoveForm, PhonePatientForm
+
+STATUS_ACTIONS = {
+    "check-in": (services.check_in, "checked in"),
+    "complete": (services.complete_appointment, "completed"),
+    "no-show": (services.mark_no_show, "marked as a no-show"),
+}
+
+
+def desk_required(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not roles.is_front_desk(request.user):
+            raise PermissionDenied("The front desk pages are for the front desk and clinic admins.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _day(request) -> datetime.date:
+    text = request.GET.get("date", "")
+    if text:
+        try:
+            return datetime.date.fromisoformat(text)
+        except ValueError:
+            messages.warning(request, f"'{text[:20]}' is not a date: showing today.")
+    return timezone.localdate()
+
+
+def _next_or(request, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return target
+    return fallback
+
+
+def _appointment(pk):
+    return get_object_or_404(
+        Appointment.objects.select_related("patient__user", "practitioner__user", "treatment", "room"), pk=pk
+    )
+
+
+def _when(appointment) -> str:
+    local = appointment.start_at.astimezone(availability.clinic_zone())
+    return f"{local:%a %-d %b %Y, %H:%M}"
+
+
+def _nav_days(day):
+    one = datetime.timedelta(days=1)
+    return {"day": day, "previous": day - one, "next": day + one, "today": timezone.localdate()}
+
+
+# --- calendar ----------------------------------------------------------------------------------------------
+
+
+@desk_required
+def calendar_day(request):
+    day = _day(request)
+    by_room = request.GET.get("view") == "rooms"
+    built = (calendar.day_by_room if by_room else calendar.day_by_practitioner)(day, timezone.now())
+    context = {
+        "calendar": built,
+        "by_room": by_room,
+        "poll_url": request.get_full_path(),
+        "desk_tab": "rooms" if by_room else "calendar",
+        **_nav_days(day),
+    }
+    if request.headers.get("HX-Request"):
+        return render(request, "bookings/frontdesk/_grid.html", context)
+    return render(request, "bookings/frontdesk/calendar_day.html", context)
+
+
+@desk_required
+def calendar_week(request, practitioner_id):
+    practitioner = get_object_or_404(Practitioner.objects.select_related("user"), pk=practitioner_id)
+    day = _day(request)
+    monday = day - datetime.timedelta(days=day.weekday())
+    week = datetime.timedelta(days=7)
+    built = calendar.week_by_practitioner(practitioner, monday, timezone.now())
+    context = {
+        "calendar": built,
+        "practitioner": practitioner,
+        "week_start": monday,
+        "previous": monday - week,
+        "next": monday + week,
+        "today": timezone.localdate(),
+        "day": day,
+        "poll_url": request.get_full_path(),
+        "desk_tab": "calendar",
+    }
+    if request.headers.get("HX-Request"):
+        return render(request, "bookings/frontdesk/_grid.html", context)
+    return render(request, "bookings/frontdesk/calendar_week.html", context)
+
+
+@desk_required
+def day_sheet(request, practitioner_id):
+    practitioner = get_object_or_404(Practitioner.objects.select_related("user"), pk=practitioner_id)
+    day = _day(request)
+    start_at, end_at = selectors.day_range_utc(day, day)
+    appointments = selectors.with_screening(
+        [
+            a
+            for a in selectors.appointments_between(start_at, end_at, practitioner=practitioner)
+            if a.status != Appointment.Status.CANCELLED
+        ]
+    )
+    return render(
+        request,
+        "bookings/frontdesk/day_sheet.html",
+        {"practitioner": practitioner, "appointments": appointments, **_nav_days(day)},
+    )
+
+
+# --- appointments ------------------------------------------------------------------------------------------
+
+
+@desk_required
+def appointment_detail(request, pk):
+    appointment = _appointment(pk)
+    selectors.with_screening([appointment])
+    events = appointment.events.select_related("by").order_by("at", "pk")
+    template = "_appointment_panel.html" if request.headers.get("HX-Request") else "appointment_detail.html"
+    return render(
+        request,
+        f"bookings/frontdesk/{template}",
+        {"appointment": appointment, "events": events, "cancel_form": CancelForm(), "now": timezone.now()},
+    )
+
+
+@desk_required
+def appointment_status(request, pk, action):
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    appointment = _appointment(pk)
+    if action not in STATUS_ACTIONS:
+        raise PermissionDenied("Unknown action.")
+    change, done = STATUS_ACTIONS[action]
+    try:
+        change(appointment, by=request.user)
+    except services.BookingError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"{appointment.patient.full_name} ({_when(appointment)}) {done}.")
+    return redirect(_next_or(request, reverse("desk:appointment", args=[pk])))
+
+
+@desk_required
+def appointment_cancel(request, pk):
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    appointment = _appointment(pk)
+    form = CancelForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a reason for cancelling: nothing was changed.")
+        return redirect(reverse("desk:appointment", args=[pk]))
+    try:
+        services.cancel_appointment(appointment, by=request.user, reason=form.cleaned_data["reason"])
+    except services.BookingError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Cancelled {appointment.patient.full_name}'s appointment on {_when(appointment)}.")
+    return redirect(_next_or(request, reverse("desk:appointment", args=[pk])))
+
+
+@desk_required
+def appointment_move(request, pk):
+    appointment = _appointment(pk)
+    local = appointment.start_at.astimezone(availability.clinic_zone())
+    if request.method == "POST":
+        form = MoveForm(request.POST)
+        if form.is_valid():
+            try:
+                moved = services.reschedule_appointment(
+                    appointment,
+                    new_start_at=form.cleaned_data["start_at"],
+                    by=request.user,
+                    practitioner=form.cleaned_data["practitioner"],
+                    reason=form.cleaned_data["reason"],
+                )
+            except services.SlotTaken as error:
+                _refused(request, error)
+            except services.BookingError as error:
+                messages.error(request, f"Not moved: {error.message}")
+            else:
+                messages.success(
+                    request,
+                    f"Moved {moved.patient.full_name}'s appointment from {local:%a %-d %b %H:%M} "
+                    f"to {_when(moved)} with {moved.practitioner.name}.",
+                )
+                return redirect(reverse("desk:appointment", args=[pk]))
+        else:
+            messages.error(request, "Check the new date and time: nothing was changed.")
+    else:
+        form = MoveForm(initial={"date": local.date(), "time": local.time()})
+    return render(request, "bookings/frontdesk/appointment_move.html", {"appointment": appointment, "form": form})
+
+
+def _refused(request, error):
+    times = ", ".join(f"{slot.local_start:%H:%M} with {slot.practitioner.name}" for slot in error.alternatives)
+    messages.error(request, f"Not done: {error.message}" + (f" Free nearby: {times}." if times else ""))
+
+
+# --- booking -----------------------------------------------------------------------------------------------
+
+
+@desk_required
+def book(request, patient_id):
+    patient = get_object_or_404(Patient.objects.select_related("user"), pk=patient_id)
+    is_admin = roles.is_clinic_admin(request.user)
+    if request.method == "POST":
+        form = BookForm(request.POST)
+        if form.is_valid():
+            practitioner, start_at = form.cleaned_data["slot"]
+            override = form.cleaned_data["override_reason"] if is_admin else ""
+            try:
+                appointment = services.book_appointment(
+                    patient=patient,
+                    treatment=form.cleaned_data["treatment"],
+                    practitioner=practitioner,
+                    start_at=start_at,
+                    booked_by=request.user,
+                    source=Appointment.Source.PHONE,
+                    override_reason=override,
+                )
+            except services.SlotTaken as error:
+                _refused(request, error)
+            except services.BookingError as error:
+                messages.error(request, f"Not booked: {error.message}")
+            else:
+                messages.success(
+                    request,
+                    f"Booked {appointment.treatment.name} for {patient.full_name} on {_when(appointment)} "
+                    f"with {appointment.practitioner.name}.",
+                )
+                return redirect(reverse("desk:appointment", args=[appointment.pk]))
+        else:
+            messages.error(request, "Choose one of the times shown: nothing was booked.")
+        find = FindTimesForm(request.POST)
+    else:
+        find = FindTimesForm(request.GET or None)
+    slots = []
+    if find.is_bound and find.is_valid():
+        day = find.cleaned_data["date"]
+        slots = availability.available_slots(
+            find.cleaned_data["treatment"], find.cleaned_data["practitioner"], day, day
+        )[day]
+    return render(
+        request,
+        "bookings/frontdesk/book.html",
+        {
+            "patient": patient,
+            "find": find,
+            "slots": slots,
+            "screening": screening_status(patient),
+            "show_override": is_admin,
+        },
+    )
+
+
+@desk_required
+def patient_new(request):
+    form = PhonePatientForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            patient = register_phone_patient(**form.cleaned_data)
+            messages.success(request, f"Created {patient.full_name}'s record. Now choose a time.")
+            return redirect(reverse("desk:book", args=[patient.pk]))
+        messages.error(request, "Check the patient's details: nothing was saved.")
+    return render(request, "bookings/frontdesk/patient_new.html", {"form": form, "desk_tab": "new"})
+
+
+# --- patients ----------------------------------------------------------------------------------------------
+
+
+@desk_required
+def patient_search(request):
+    query = request.GET.get("q", "").strip()[:100]
+    page = Paginator(selectors.search_patients(query), selectors.PATIENT_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request, "bookings/frontdesk/patient_search.html", {"query": query, "page": page, "desk_tab": "patients"}
+    )
+
+
+@desk_required
+def patient_detail(request, pk):
+    patient = get_object_or_404(Patient.objects.select_related("user"), pk=pk)
+    overview = selectors.patient_overview(patient, timezone.now())
+    return render(request, "bookings/frontdesk/patient_detail.html", {"patient": patient, **overview})
