@@ -123,12 +123,12 @@ def search_patients(query: str):
     if born is not None:
         return patients.filter(date_of_birth=born).order_by("user__last_name", "user__first_name", "pk")
     patients = patients.annotate(
-        full_name=Concat("user__first_name", Value(" "), "user__last_name"),
+        search_name=Concat("user__first_name", Value(" "), "user__last_name"),
         phone_digits=Replace(Replace("phone", Value(" "), Value("")), Value("-"), Value("")),
     )
     for word in query.split():
         digits = word.replace("-", "")
-        condition = Q(full_name__icontains=word) | Q(user__email__icontains=word)
+        condition = Q(search_name__icontains=word) | Q(user__email__icontains=word)
         if digits.lstrip("+").isdigit():
             condition |= Q(phone_digits__icontains=digits)
         patients = patients.filter(condition)

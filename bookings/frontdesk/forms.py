@@ -12,6 +12,10 @@ from clinic.forms import DateInput, TimeInput, clean_phone_number
 from clinic.models import Practitioner, Treatment, User, validate_adult
 
 
+def _date_input():
+    return DateInput(format="%Y-%m-%d")  # what an <input type=date> reads, whatever the locale
+
+
 def _helper(label: str) -> FormHelper:
     helper = FormHelper()
     helper.form_tag = False
@@ -35,7 +39,7 @@ class PhonePatientForm(forms.Form):
     email = forms.EmailField(
         required=False, help_text="Optional. Without one, the patient gets text messages only if they agree."
     )
-    date_of_birth = forms.DateField(widget=DateInput, validators=[validate_adult], help_text="Patients are 18+.")
+    date_of_birth = forms.DateField(widget=_date_input(), validators=[validate_adult], help_text="Patients are 18+.")
     sms_opt_in = forms.BooleanField(label="The patient agrees to text messages", required=False)
 
     def __init__(self, *args, **kwargs):
@@ -59,7 +63,7 @@ class FindTimesForm(forms.Form):
     practitioner = PractitionerChoiceField(
         queryset=active_practitioners(), required=False, empty_label="First available"
     )
-    date = forms.DateField(widget=DateInput)
+    date = forms.DateField(widget=_date_input())
 
 
 class BookForm(forms.Form):
@@ -88,8 +92,8 @@ class BookForm(forms.Form):
 
 
 class MoveForm(forms.Form):
-    date = forms.DateField(widget=DateInput)
-    time = forms.TimeField(widget=TimeInput, help_text="Clinic time.")
+    date = forms.DateField(widget=_date_input())
+    time = forms.TimeField(widget=TimeInput(format="%H:%M"), help_text="Clinic time.")
     practitioner = PractitionerChoiceField(
         queryset=active_practitioners(), required=False, empty_label="Same practitioner"
     )

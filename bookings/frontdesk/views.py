@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponseNotAllowed
+from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -165,7 +165,7 @@ def appointment_status(request, pk, action):
         return HttpResponseNotAllowed(["POST"])
     appointment = _appointment(pk)
     if action not in STATUS_ACTIONS:
-        raise PermissionDenied("Unknown action.")
+        raise Http404("Unknown action.")
     change, done = STATUS_ACTIONS[action]
     try:
         change(appointment, by=request.user)
