@@ -138,18 +138,16 @@ def search_patients(query: str):
 def patient_overview(patient, now):
     """What the front desk sees of a patient: appointments split upcoming/past, messages and their
     delivery, screening status (never intake answers) and the no-show count. Fixed number of queries."""
-    appointments = list(
-        patient.appointments.select_related("treatment", "practitioner__user", "room").order_by("start_at", "pk")
-    )
+    upcoming, past = upcoming_and_past(patient, now)
     reminders = list(
         Reminder.objects.filter(appointment__patient=patient)
         .select_related("appointment__treatment")
         .order_by("-due_at", "pk")
     )
     return {
-        "upcoming": [a for a in appointments if a.start_at >= now],
-        "past": [a for a in reversed(appointments) if a.start_at < now],
+        "upcoming": upcoming,
+        "past": past,
         "reminders": reminders,
-        "no_show_count": sum(1 for a in appointments if a.status == Appointment.Status.NO_SHOW),
+        "no_show_count": sum(1 for a in past + upcoming if a.status == Appointment.Status.NO_SHOW),
         "screening": screening_statuses([patient])[patient.pk],
     }

@@ -301,3 +301,31 @@ def test_the_week_view_costs_the_same_for_a_full_week(client, desk):
                 treatment=treatment,
             )
     assert count_queries(client, url) == quiet
+
+
+# --- day sheet ---------------------------------------------------------------------------------------------
+
+
+def test_the_day_sheet_lists_a_practitioners_day_for_print(client, desk):
+    practitioner = PractitionerFactory(user__first_name="Amelia", user__last_name="Hart")
+    patient = PatientFactory(user__first_name="Jo", user__last_name="Bloggs", phone="07700 900123")
+    late = appointment(practitioner, at(DAY, 15), patient=patient)
+    early = appointment(practitioner, at(DAY, 9))
+    appointment(practitioner, at(DAY, 12), status=Appointment.Status.CANCELLED)
+    appointment(PractitionerFactory(), at(DAY, 10))
+    appointment(practitioner, at(DAY + datetime.timedelta(days=1), 10))
+    html = client.get(f"/desk/day-sheet/{practitioner.pk}/?date={DAY:%Y-%m-%d}").content.decode()
+    assert "Amelia Hart: Tuesday 12 January 2027" in html
+    rows = re.findall(r"<td>(\d\d:\d\d)–\d\d:\d\d</td>", html)
+    assert rows == ["09:00", "15:00"]  # in order, not cancelled, only theirs, only that day
+    assert "Jo Bloggs" in html and "07700 900123" in html and early.patient.full_name in html
+    assert late.treatment.name in html and "Screening unknown" in html
+    assert 'class="day-sheet"' in html and "style=" not in html
+
+
+def test_print_styles_leave_the_menus_off_the_day_sheet():
+    from pathlib import Path
+
+    css = (Path(__file__).resolve().parent.parent / "static/clinic/site.css").read_text()
+    print_rules = css[css.index("@media print") :]
+    assert ".navbar" in print_rules and ".no-print" in print_rules
