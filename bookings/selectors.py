@@ -12,10 +12,10 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from clinic.models import Patient, Practitioner, Room, TimeOff, WorkingHours
+from consultations.selectors import screening_statuses
 
 from .availability import clinic_zone, day_bounds_utc
 from .models import Appointment, Reminder
-from .screening import screening_statuses
 
 
 def patient_appointments(patient):

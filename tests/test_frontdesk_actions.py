@@ -13,9 +13,9 @@ from bookings import services
 from bookings.models import Appointment, AppointmentEvent
 from clinic import roles
 from clinic.models import Patient, User
-from consultations.eligibility import Eligibility
 from tests.factories import (
     AppointmentFactory,
+    ClearedPatientFactory,
     PatientFactory,
     PractitionerFactory,
     RoomFactory,
@@ -83,9 +83,9 @@ def slot_value(practitioner, start_at):
 
 
 def test_the_desk_finds_the_same_free_times_as_online_and_books_by_phone(client, desk, treatment, practitioner):
-    patient = PatientFactory(user__first_name="Jo", user__last_name="Bloggs")
+    patient = ClearedPatientFactory(user__first_name="Jo", user__last_name="Bloggs")
     day = in_days(7)
-    book_via_service(PatientFactory(), treatment, practitioner, at(day, 9), desk)
+    book_via_service(ClearedPatientFactory(), treatment, practitioner, at(day, 9), desk)
     html = client.get(
         f"/desk/patients/{patient.pk}/book/", {"treatment": treatment.pk, "practitioner": "", "date": day}
     ).content.decode()
@@ -108,9 +108,9 @@ def test_the_desk_finds_the_same_free_times_as_online_and_books_by_phone(client,
 
 
 def test_a_time_just_taken_is_refused_with_nearby_times_and_nothing_is_booked(client, desk, treatment, practitioner):
-    patient = PatientFactory()
+    patient = ClearedPatientFactory()
     day = in_days(7)
-    book_via_service(PatientFactory(), treatment, practitioner, at(day, 11), desk)
+    book_via_service(ClearedPatientFactory(), treatment, practitioner, at(day, 11), desk)
     response = client.post(
         f"/desk/patients/{patient.pk}/book/",
         {"treatment": treatment.pk, "slot": slot_value(practitioner, at(day, 11)), "date": day},
@@ -123,7 +123,7 @@ def test_a_time_just_taken_is_refused_with_nearby_times_and_nothing_is_booked(cl
 
 @pytest.mark.parametrize("slot", ["", "garbage", "999999@2027-01-01T10:00:00+00:00", "1@2027-01-01T10:00:00"])
 def test_bad_slot_input_is_refused_without_a_500(client, desk, treatment, practitioner, slot):
-    patient = PatientFactory()
+    patient = ClearedPatientFactory()
     response = client.post(f"/desk/patients/{patient.pk}/book/", {"treatment": treatment.pk, "slot": slot})
     assert response.status_code == 200
     assert page_messages(response) == ["Choose one of the times shown: nothing was booked."]
@@ -131,7 +131,7 @@ def test_bad_slot_input_is_refused_without_a_500(client, desk, treatment, practi
 
 
 def test_a_time_off_the_grid_is_refused(client, desk, treatment, practitioner):
-    patient = PatientFactory()
+    patient = ClearedPatientFactory()
     response = client.post(
         f"/desk/patients/{patient.pk}/book/",
         {"treatment": treatment.pk, "slot": slot_value(practitioner, at(in_days(7), 20))},
@@ -140,34 +140,29 @@ def test_a_time_off_the_grid_is_refused(client, desk, treatment, practitioner):
     assert not Appointment.objects.exists()
 
 
-@pytest.fixture
-def not_cleared(monkeypatch):
-    monkeypatch.setattr(
-        services, "check_eligibility", lambda patient, treatment: Eligibility(False, "The intake needs a review first.")
-    )
-
-
-def test_eligibility_stops_the_desk_and_an_override_from_the_desk_is_ignored(
-    client, desk, treatment, practitioner, not_cleared
-):
-    patient = PatientFactory()
+def test_eligibility_stops_the_desk_and_an_override_from_the_desk_is_ignored(client, desk, treatment, practitioner):
+    patient = PatientFactory()  # no health form yet
     response = client.post(
         f"/desk/patients/{patient.pk}/book/",
         {"treatment": treatment.pk, "slot": slot_value(practitioner, at(in_days(7), 10)), "override_reason": "x"},
     )
-    assert page_messages(response) == ["Not booked: The intake needs a review first."]
+    [message] = page_messages(response)
+    assert message.startswith("Not booked: Before a treatment session, a practitioner reviews")
     assert "Override the eligibility check" not in response.content.decode()
     assert not Appointment.objects.exists()
 
 
-def test_a_clinic_admin_may_override_eligibility_with_a_recorded_reason(
-    client, sign_in, treatment, practitioner, not_cleared
-):
+def test_a_clinic_admin_may_override_eligibility_with_a_recorded_reason(client, sign_in, treatment, practitioner):
     admin = sign_in(client, staff_user(roles.CLINIC_ADMIN))
-    patient = PatientFactory()
+    patient = PatientFactory()  # no health form yet
     day = in_days(7)
     form = client.get(f"/desk/patients/{patient.pk}/book/", {"treatment": treatment.pk, "date": day})
     assert "Override the eligibility check" in form.content.decode()
+    client.post(
+        f"/desk/patients/{patient.pk}/book/",
+        {"treatment": treatment.pk, "slot": slot_value(practitioner, at(day, 10)), "override_reason": ""},
+    )
+    assert not Appointment.objects.exists()  # no reason, no override
     client.post(
         f"/desk/patients/{patient.pk}/book/",
         {
@@ -239,7 +234,7 @@ def test_a_new_phone_patient_with_an_email_keeps_it(client, desk):
 @pytest.fixture
 def booked(treatment, practitioner):
     desk_user = staff_user(roles.FRONT_DESK)
-    return book_via_service(PatientFactory(), treatment, practitioner, at(in_days(7), 10), desk_user)
+    return book_via_service(ClearedPatientFactory(), treatment, practitioner, at(in_days(7), 10), desk_user)
 
 
 def move(client, appointment, day, time, **extra):
@@ -265,7 +260,7 @@ def test_moving_to_a_free_time_says_so_and_records_who(client, desk, booked, tre
 
 
 def test_a_move_onto_another_appointment_is_refused_with_the_reason(client, desk, booked, treatment, practitioner):
-    book_via_service(PatientFactory(), treatment, practitioner, at(in_days(7), 14), desk)
+    book_via_service(ClearedPatientFactory(), treatment, practitioner, at(in_days(7), 14), desk)
     response = move(client, booked, in_days(7), "14:00")
     assert any("just taken" in m for m in page_messages(response))
     assert "just taken" in response.content.decode()
@@ -363,7 +358,7 @@ def test_the_detail_page_shows_history_and_the_actions_allowed_now(client, desk,
     html = client.get(f"/desk/appointments/{booked.pk}/").content.decode()
     assert "Check in" in html and "Mark no-show" in html and "Cancel appointment" in html and "Move" in html
     assert f"Booked by {booked.created_by}" in html
-    assert "Screening unknown" in html or "screening-" in html
+    assert "Cleared" in html
 
 
 def test_patients_and_practitioners_cannot_act(client, booked, practitioner):

@@ -12,6 +12,8 @@ from django.utils import timezone
 from bookings.frontdesk import calendar
 from bookings.models import Appointment
 from clinic import roles
+from clinic.models import Patient, User
+from consultations.selectors import screening_status, screening_statuses
 from tests.factories import (
     AppointmentFactory,
     PatientFactory,
@@ -20,7 +22,9 @@ from tests.factories import (
     TimeOffFactory,
     TreatmentFactory,
     WorkingHoursFactory,
+    clear_patient,
     staff_user,
+    submitted_intake,
 )
 
 pytestmark = pytest.mark.django_db
@@ -135,7 +139,7 @@ def test_day_view_has_a_column_per_practitioner_and_each_appointment_says_who_wh
     assert "Jo Bloggs" in html and "Thighs session" in html and "10:00–11:00" in html
     assert row_of(html, booked) == (2 * 12 + 1, 12)  # the window opens at 08:00; 5-minute rows
     assert row_of(html, checked_in)[0] == 3 * 12 + 6 + 1
-    assert "Checked in" in html and "Screening unknown" in html
+    assert "Checked in" in html and "No health form yet" in html
     assert f'data-appointment="{cancelled.pk}"' not in html  # its time is free: listed below the grid
     assert "Cancelled (1)" in html and "Unwell" in html
     assert "cal-working" in html
@@ -255,16 +259,34 @@ def test_the_week_view_across_a_dst_change_keeps_local_times(client, desk):
 
 
 def make_day(practitioners: int, per_practitioner: int):
+    """A day's appointments, written in bulk (set-up only). The first patients are cleared, flagged and
+    waiting, so every query the screening statuses can need is made."""
     treatment = TreatmentFactory(duration_minutes=30, buffer_after_minutes=0)
+    screened = [clear_patient(), submitted_intake(anticoagulants=["warfarin"]).patient, submitted_intake().patient]
+    count = practitioners * per_practitioner - len(screened)
+    first = User.objects.count()
+    users = User.objects.bulk_create(
+        User(email=f"bulk{first + n}@example.com", first_name="Pat", last_name=f"Bulk{first + n}") for n in range(count)
+    )
+    patients = screened + Patient.objects.bulk_create(
+        Patient(user=user, phone="07700 900000", date_of_birth=datetime.date(1990, 1, 1)) for user in users
+    )
+    rows = []
     for _ in range(practitioners):
         practitioner = PractitionerFactory()
         room = RoomFactory()
         WorkingHoursFactory(practitioner=practitioner, weekday=DAY.weekday())
         TimeOffFactory(practitioner=practitioner, start_at=at(DAY, 18), end_at=at(DAY, 19))
         for slot in range(per_practitioner):
-            appointment(
-                practitioner, at(DAY, 8) + datetime.timedelta(minutes=45 * slot), treatment=treatment, room=room
-            )
+            start = (at(DAY, 8) + datetime.timedelta(minutes=45 * slot)).astimezone(datetime.UTC)
+            end = start + datetime.timedelta(minutes=30)
+            rows.append(
+                Appointment(
+                    patient=patients.pop(), practitioner=practitioner, treatment=treatment, room=room,
+                    start_at=start, end_at=end, busy_until=end,
+                )
+            )  # fmt: skip
+    Appointment.objects.bulk_create(rows)
 
 
 def count_queries(client, url):
@@ -285,7 +307,7 @@ def test_a_busy_day_renders_in_the_same_number_of_queries_as_a_quiet_one(
     assert Appointment.objects.count() >= 200
     with django_assert_max_num_queries(quiet):
         client.get(url)
-    assert quiet <= 12
+    assert quiet <= 15
 
 
 def test_the_week_view_costs_the_same_for_a_full_week(client, desk):
@@ -319,7 +341,7 @@ def test_the_day_sheet_lists_a_practitioners_day_for_print(client, desk):
     rows = re.findall(r"<td>(\d\d:\d\d)–\d\d:\d\d</td>", html)
     assert rows == ["09:00", "15:00"]  # in order, not cancelled, only theirs, only that day
     assert "Jo Bloggs" in html and "07700 900123" in html and early.patient.full_name in html
-    assert late.treatment.name in html and "Screening unknown" in html
+    assert late.treatment.name in html and "No health form yet" in html
     assert 'class="day-sheet"' in html and "style=" not in html
 
 
@@ -329,3 +351,37 @@ def test_print_styles_leave_the_menus_off_the_day_sheet():
     css = (Path(__file__).resolve().parent.parent / "static/clinic/site.css").read_text()
     print_rules = css[css.index("@media print") :]
     assert ".navbar" in print_rules and ".no-print" in print_rules
+
+
+# --- screening status, never the answers ---------------------------------------------------------------------
+
+
+def test_the_desk_sees_screening_statuses_but_never_intake_answers(client, desk):
+    practitioner = PractitionerFactory()
+    flagged_intake = submitted_intake(anticoagulants=["warfarin"], other_medicines="Secret pill 5mg")
+    patients = {
+        "Cleared": clear_patient(),
+        "Flagged: waiting for review": flagged_intake.patient,
+        "Waiting for review": submitted_intake().patient,
+        "No health form yet": PatientFactory(),
+    }
+    booked = {
+        label: appointment(practitioner, at(DAY, 9 + hour), patient=patient)
+        for hour, (label, patient) in enumerate(patients.items())
+    }
+    flagged = booked["Flagged: waiting for review"]
+    pages = [
+        client.get(f"/desk/?date={DAY:%Y-%m-%d}").content.decode(),
+        client.get(f"/desk/day-sheet/{practitioner.pk}/?date={DAY:%Y-%m-%d}").content.decode(),
+        client.get(f"/desk/appointments/{flagged.pk}/").content.decode(),
+        client.get(f"/desk/patients/{flagged.patient.pk}/").content.decode(),
+    ]
+    for label in patients:
+        assert label in pages[0] and label in pages[1]
+    for html in pages:
+        lowered = html.lower()
+        assert "warfarin" not in lowered and "anticoagulant" not in lowered and "secret pill" not in lowered
+    assert "Flagged: waiting for review" in pages[2] and "Flagged: waiting for review" in pages[3]
+    assert client.get(f"/intake/review/{flagged_intake.pk}/").status_code in (403, 404)
+    many = list(patients.values())
+    assert screening_statuses(many) == {p.pk: screening_status(p) for p in many}  # one rule, in bulk

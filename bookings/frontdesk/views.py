@@ -21,10 +21,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from bookings import availability, selectors, services
 from bookings.models import Appointment
-from bookings.screening import screening_status
 from clinic import roles
 from clinic.models import Patient, Practitioner
 from clinic.services import register_phone_patient
+from consultations.selectors import screening_status
 
 from . import calendar
 from .forms import BookForm, CancelForm, FindTimesForm, MoveForm, PhonePatientForm
