@@ -151,11 +151,10 @@ def appointment_detail(request, pk):
     appointment = _appointment(pk)
     selectors.with_screening([appointment])
     events = appointment.events.select_related("by").order_by("at", "pk")
-    template = "_appointment_panel.html" if request.headers.get("HX-Request") else "appointment_detail.html"
     return render(
         request,
-        f"bookings/frontdesk/{template}",
-        {"appointment": appointment, "events": events, "cancel_form": CancelForm(), "now": timezone.now()},
+        "bookings/frontdesk/appointment_detail.html",
+        {"appointment": appointment, "events": events, "cancel_form": CancelForm()},
     )
 
 
