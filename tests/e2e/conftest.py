@@ -47,7 +47,7 @@ def browser():
 
 def new_page(browser, viewport):
     context = browser.new_context(viewport=viewport, locale="en-GB", timezone_id="Europe/London")
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(20_000)  # generous: CI shares 2 cores with PostgreSQL, Redis and Chromium
     page = context.new_page()
     page.csp_violations = []
     page.on("console", lambda msg: _record_csp_violation(page, msg))
