@@ -100,6 +100,8 @@ def test_times_are_shown_in_local_time_on_a_summer_day(client, patient, treatmen
     body = client.get(reverse("book_times", args=[treatment.slug]), {"day": summer}).content.decode()
     assert f"start={key(at(summer, 9))}" in body and ">09:00" in body
     assert key(at(summer, 9)).endswith("08:00Z")
+    summary = client.get(confirm_url(treatment), {"practitioner": practitioner.pk, "start": key(at(summer, 9))})
+    assert "09:00 to 10:00 <span" in summary.content.decode() and "(BST, clinic time)" in summary.content.decode()
 
 
 def test_first_available_books_whoever_is_free(client, patient, treatment, practitioner):
