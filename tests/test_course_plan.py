@@ -225,3 +225,15 @@ def test_my_appointments_links_to_the_course(client):
     patient = PatientFactory()
     client.force_login(patient.user)
     assert reverse("my_progress") in client.get(reverse("my_appointments")).content.decode()
+
+
+def test_the_front_desk_sees_where_a_course_stands_on_the_patient_page(client):
+    practitioner = PractitionerFactory()
+    treatment = TreatmentFactory()
+    patient = PatientFactory()
+    make_plan(patient, practitioner, treatment, sessions=3, interval=28, starts_days_ago=40)
+    session(patient, practitioner, treatment, timezone.now() - datetime.timedelta(days=35))
+    client.force_login(staff_user(roles.FRONT_DESK))
+    html = client.get(f"/desk/patients/{patient.pk}/").content.decode()
+    assert "Course" in html and "3 sessions, every 28 days" in html and "1 done" in html
+    assert "Book next session" not in html  # the patient's own link; the desk books from its own button

@@ -24,6 +24,7 @@ from bookings.models import Appointment
 from clinic import roles
 from clinic.models import Patient, Practitioner
 from clinic.services import register_phone_patient
+from consultations.practice_selectors import course_plans
 from consultations.selectors import screening_status
 
 from . import calendar
@@ -316,4 +317,5 @@ def patient_search(request):
 def patient_detail(request, pk):
     patient = get_object_or_404(Patient.objects.select_related("user"), pk=pk)
     overview = selectors.patient_overview(patient, timezone.now())
+    overview["courses"] = course_plans(patient, appointments=overview["upcoming"] + overview["past"])
     return render(request, "bookings/frontdesk/patient_detail.html", {"patient": patient, **overview})
