@@ -1,31 +1,17 @@
 """Waitlist pages: a patient joins, sees and leaves it and confirms an offer; the front desk adds a patient
 and sees who waits for what. Thin views: rules and writes are in `bookings.waitlist`."""
 
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from clinic import roles
 from clinic.models import Patient
 
 from . import services, waitlist
 from .models import WaitlistEntry
 from .views import patient_required, when
 from .waitlist_forms import DeskWaitlistForm, JoinWaitlistForm, WaitlistFilterForm
-
-
-def desk_required(view):
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not services.is_desk(request.user):
-            raise PermissionDenied("The waitlist of every patient is for the front desk.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _join(request, form, patient):
@@ -122,7 +108,7 @@ def waitlist_offer(request, pk):
 # --- front desk --------------------------------------------------------------------------------------
 
 
-@desk_required
+@roles.front_desk_required
 def waitlist_desk(request):
     """Who waits for what, per treatment and practitioner, in the order they will be offered times."""
     form = WaitlistFilterForm(request.GET or None)
@@ -133,7 +119,7 @@ def waitlist_desk(request):
     return render(request, "waitlist/desk.html", {"form": form, "entries": entries})
 
 
-@desk_required
+@roles.front_desk_required
 @require_http_methods(["GET", "POST"])
 def waitlist_desk_add(request):
     """A small form the desk pages can link to: ?patient=<id>&treatment=<slug>&practitioner=<id>."""
@@ -161,7 +147,7 @@ def waitlist_desk_add(request):
     return render(request, "waitlist/desk_add.html", {"form": form})
 
 
-@desk_required
+@roles.front_desk_required
 @require_POST
 def waitlist_desk_remove(request, pk):
     entry = get_object_or_404(WaitlistEntry.objects.select_related("patient__user", "treatment"), pk=pk)

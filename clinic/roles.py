@@ -5,7 +5,11 @@ The groups are created by a migration; their permissions are (re)applied after e
 permissions of apps migrated later do not exist yet when this app's migration runs.
 """
 
+from functools import wraps
+
 from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 
 PRACTITIONER = "Practitioner"
@@ -104,3 +108,17 @@ def is_clinic_admin(user) -> bool:
 
 def is_staff_member(user) -> bool:
     return any(has_role(user, role) for role in ROLE_NAMES)
+
+
+def front_desk_required(view):
+    """Pages for the front desk (and clinic admins): anonymous users are sent to sign in, anyone else gets 403."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not is_front_desk(request.user):
+            raise PermissionDenied("These pages are for the front desk and clinic admins.")
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -7,11 +7,8 @@ login page.
 """
 
 import datetime
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
@@ -35,18 +32,6 @@ STATUS_ACTIONS = {
     "complete": (services.complete_appointment, "completed"),
     "no-show": (services.mark_no_show, "marked as a no-show"),
 }
-
-
-def desk_required(view):
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not roles.is_front_desk(request.user):
-            raise PermissionDenied("The front desk pages are for the front desk and clinic admins.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _day(request) -> datetime.date:
@@ -85,7 +70,7 @@ def _nav_days(day):
 # --- calendar ----------------------------------------------------------------------------------------------
 
 
-@desk_required
+@roles.front_desk_required
 def calendar_day(request):
     day = _day(request)
     by_room = request.GET.get("view") == "rooms"
@@ -102,7 +87,7 @@ def calendar_day(request):
     return render(request, "bookings/frontdesk/calendar_day.html", context)
 
 
-@desk_required
+@roles.front_desk_required
 def calendar_week(request, practitioner_id):
     practitioner = get_object_or_404(Practitioner.objects.select_related("user"), pk=practitioner_id)
     day = _day(request)
@@ -125,7 +110,7 @@ def calendar_week(request, practitioner_id):
     return render(request, "bookings/frontdesk/calendar_week.html", context)
 
 
-@desk_required
+@roles.front_desk_required
 def day_sheet(request, practitioner_id):
     practitioner = get_object_or_404(Practitioner.objects.select_related("user"), pk=practitioner_id)
     day = _day(request)
@@ -147,7 +132,7 @@ def day_sheet(request, practitioner_id):
 # --- appointments ------------------------------------------------------------------------------------------
 
 
-@desk_required
+@roles.front_desk_required
 def appointment_detail(request, pk):
     appointment = _appointment(pk)
     selectors.with_screening([appointment])
@@ -159,7 +144,7 @@ def appointment_detail(request, pk):
     )
 
 
-@desk_required
+@roles.front_desk_required
 def appointment_status(request, pk, action):
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
@@ -176,7 +161,7 @@ def appointment_status(request, pk, action):
     return redirect(_next_or(request, reverse("desk:appointment", args=[pk])))
 
 
-@desk_required
+@roles.front_desk_required
 def appointment_cancel(request, pk):
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
@@ -194,7 +179,7 @@ def appointment_cancel(request, pk):
     return redirect(_next_or(request, reverse("desk:appointment", args=[pk])))
 
 
-@desk_required
+@roles.front_desk_required
 def appointment_move(request, pk):
     appointment = _appointment(pk)
     local = appointment.start_at.astimezone(availability.clinic_zone())
@@ -235,7 +220,7 @@ def _refused(request, error):
 # --- booking -----------------------------------------------------------------------------------------------
 
 
-@desk_required
+@roles.front_desk_required
 def book(request, patient_id):
     patient = get_object_or_404(Patient.objects.select_related("user"), pk=patient_id)
     is_admin = roles.is_clinic_admin(request.user)
@@ -289,7 +274,7 @@ def book(request, patient_id):
     )
 
 
-@desk_required
+@roles.front_desk_required
 def patient_new(request):
     form = PhonePatientForm(request.POST or None)
     if request.method == "POST":
@@ -304,7 +289,7 @@ def patient_new(request):
 # --- patients ----------------------------------------------------------------------------------------------
 
 
-@desk_required
+@roles.front_desk_required
 def patient_search(request):
     query = request.GET.get("q", "").strip()[:100]
     page = Paginator(selectors.search_patients(query), selectors.PATIENT_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -313,7 +298,7 @@ def patient_search(request):
     )
 
 
-@desk_required
+@roles.front_desk_required
 def patient_detail(request, pk):
     patient = get_object_or_404(Patient.objects.select_related("user"), pk=pk)
     overview = selectors.patient_overview(patient, timezone.now())
