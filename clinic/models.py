@@ -281,3 +281,49 @@ class TimeOff(models.Model):
     def clean(self):
         if self.start_at and self.end_at and self.end_at <= self.start_at:
             raise ValidationError({"end_at": "The end must be after the start."})
+
+
+class ErasureRequest(models.Model):
+    """A patient asked the clinic to erase their personal data (UK GDPR Article 17). Nothing changes when
+    they ask: a clinic admin completes it (`clinic.erasure.complete_erasure`, which anonymises the patient and
+    keeps the clinical record for the retention period) or refuses it with a reason."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        COMPLETED = "completed", "Completed: personal data anonymised"
+        REFUSED = "refused", "Refused"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="erasure_requests")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.REQUESTED)
+    requested_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField("completed or refused at", null=True, blank=True)
+    closed_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name="completed or refused by"
+    )
+    refusal_reason = models.TextField(
+        blank=True, help_text="Why the clinic refuses; write it before using the 'Refuse' action."
+    )
+    retain_until = models.DateField(
+        null=True,
+        blank=True,
+        help_text="The clinical record is kept until then (last treatment plus the retention period), then may be "
+        "destroyed.",
+    )
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient"], condition=Q(status="requested"), name="erasure_request_one_open_per_patient"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="requested") | Q(closed_at__isnull=False), name="erasure_request_closed_has_time"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Erasure request {self.pk} of patient {self.patient_id} ({self.get_status_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.REQUESTED

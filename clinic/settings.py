@@ -172,6 +172,9 @@ CLINIC = {
     "SLOT_STEP_MINUTES": env.int("CLINIC_SLOT_STEP_MINUTES", default=15),
     "CANCELLATION_WINDOW_HOURS": env.int("CLINIC_CANCELLATION_WINDOW_HOURS", default=24),
     "CLEARANCE_VALID_DAYS": env.int("CLINIC_CLEARANCE_VALID_DAYS", default=182),
+    # Health records of adults: kept 8 years after the last treatment (NHS Records Management Code of
+    # Practice 2023), the clinic's default; an erasure keeps the clinical record that long.
+    "RECORD_RETENTION_YEARS": env.int("CLINIC_RECORD_RETENTION_YEARS", default=8),
 }
 
 # --- Celery ---------------------------------------------------------------------------------------

@@ -1,0 +1,321 @@
+"""Everything the clinic holds about one patient, in one place: the patient's own copy of their data
+(UK GDPR right of access, Article 15, and portability, Article 20).
+
+`patient_data(patient)` is the only function that gathers it; the JSON download and the printable page
+both render what it returns, so they cannot drift apart. It costs the same number of queries however many
+appointments, reminders or records the patient has (pinned in tests/test_patient_rights.py).
+
+Times are in the clinic's zone (aware datetimes; JSON writes them as ISO 8601 with the offset).
+Left out, and said so in the document itself (`NOT_INCLUDED`): the photo files (listed, downloadable one
+by one), and practitioners' private notes, which the clinic releases on request after a clinician's check.
+"""
+
+import datetime
+
+from auditlog.models import LogEntry
+from django.conf import settings
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from bookings.models import AftercareCheckIn, Appointment, AppointmentEvent, Reminder, WaitlistEntry, WaitlistOffer
+from consultations.models import (
+    Consent,
+    CoursePlan,
+    IntakeConfirmation,
+    IntakeForm,
+    PhotoConsent,
+    Review,
+    ScreeningFlag,
+    SessionArea,
+    SessionPhoto,
+    SessionRecord,
+)
+from consultations.selectors import intake_answers
+
+from .models import ErasureRequest, Patient
+
+NOT_INCLUDED = [
+    "The image files of your progress photos: each is listed here and you can open it from the link, signed in.",
+    "Practitioners' private notes (on your health form review and your session records). They are part of "
+    "your health record: ask the clinic and a clinician will send them after checking them, as the law allows.",
+]
+
+
+def local(moment: datetime.datetime | None) -> datetime.datetime | None:
+    return timezone.localtime(moment) if moment else None
+
+
+def patient_data(patient: Patient) -> dict:
+    """The whole record of one patient as plain values (str, int, bool, date, datetime, lists, dicts)."""
+    patient = Patient.objects.select_related("user").get(pk=patient.pk)
+    appointments = list(
+        Appointment.objects.filter(patient=patient)
+        .select_related("treatment", "practitioner__user", "room")
+        .prefetch_related(Prefetch("events", queryset=AppointmentEvent.objects.order_by("at", "pk")))
+        .order_by("start_at", "pk")
+    )
+    return {
+        "exported_at": local(timezone.now()),
+        "clinic": {key.lower(): settings.CLINIC[key] for key in ("NAME", "ADDRESS", "PHONE", "EMAIL")},
+        "account": _account(patient),
+        "appointments": [_appointment(a) for a in appointments],
+        "reminders": _reminders(patient),
+        "aftercare_check_ins": _check_ins(patient),
+        "health_form": _health_form(patient),
+        "consents": _consents(patient),
+        "photo_consent": _photo_consent(patient),
+        "session_records": _session_records(patient),
+        "course_plans": _course_plans(patient),
+        "waitlist": _waitlist(patient),
+        "record_accesses": _accesses(patient),
+        "erasure_requests": _erasure_requests(patient),
+        "not_included": NOT_INCLUDED,
+    }
+
+
+def _account(patient) -> dict:
+    user = patient.user
+    return {
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "phone": patient.phone,
+        "date_of_birth": patient.date_of_birth,
+        "text_messages": patient.sms_opt_in,
+        "no_non_essential_messages": patient.non_essential_opt_out,
+        "account_created": local(user.date_joined),
+        "last_sign_in": local(user.last_login),
+    }
+
+
+def _appointment(appointment) -> dict:
+    return {
+        "id": appointment.pk,
+        "treatment": appointment.treatment.name,
+        "practitioner": appointment.practitioner.name,
+        "room": appointment.room.name,
+        "start": local(appointment.start_at),
+        "end": local(appointment.end_at),
+        "status": appointment.get_status_display(),
+        "booked": local(appointment.created_at),
+        "booked_via": appointment.get_source_display(),
+        "cancelled": local(appointment.cancelled_at),
+        "cancellation_reason": appointment.cancellation_reason,
+        "history": [
+            {
+                "what": event.get_action_display(),
+                "when": local(event.at),
+                "reason": event.reason,
+                "old_start": local(event.old_start_at),
+                "new_start": local(event.new_start_at),
+            }
+            for event in appointment.events.all()
+        ],
+    }
+
+
+def _reminders(patient) -> list:
+    rows = Reminder.objects.filter(appointment__patient=patient).order_by("due_at", "pk")
+    return [
+        {
+            "appointment": r.appointment_id,
+            "message": r.get_kind_display(),
+            "channel": r.get_channel_display(),
+            "due": local(r.due_at),
+            "status": r.get_status_display(),
+            "sent": local(r.sent_at),
+        }
+        for r in rows
+    ]
+
+
+def _check_ins(patient) -> list:
+    rows = AftercareCheckIn.objects.filter(appointment__patient=patient).order_by("created_at", "pk")
+    return [
+        {
+            "appointment": c.appointment_id,
+            "answer": c.get_answer_display(),
+            "details": c.details,
+            "sent": local(c.created_at),
+            "followed_up": local(c.followed_up_at),
+        }
+        for c in rows
+    ]
+
+
+def _health_form(patient) -> dict | None:
+    intake = (
+        IntakeForm.objects.filter(patient=patient)
+        .prefetch_related(
+            Prefetch("flags", queryset=ScreeningFlag.objects.order_by("-intake_version", "pk")),
+            Prefetch("reviews", queryset=Review.objects.select_related("reviewer").order_by("decided_at", "pk")),
+            Prefetch("confirmations", queryset=IntakeConfirmation.objects.order_by("confirmed_at", "pk")),
+        )
+        .first()
+    )
+    if intake is None:
+        return None
+    return {
+        "status": intake.get_status_display(),
+        "version": intake.version,
+        "started": local(intake.created_at),
+        "last_sent": local(intake.submitted_at),
+        "answers": [
+            {"section": title, "questions": [{"question": q, "answer": a} for q, a in rows]}
+            for title, rows in intake_answers(intake)
+        ],
+        "screening_flags": [
+            {
+                "form_version": flag.intake_version,
+                "topic": flag.topic,
+                "severity": flag.get_severity_display(),
+                "your_answer": flag.answer,
+                "what_it_means": flag.patient_text,
+                "until": flag.until,
+            }
+            for flag in intake.flags.all()
+        ],
+        "reviews": [
+            {
+                "form_version": review.intake_version,
+                "decision": review.get_decision_display(),
+                "decided": local(review.decided_at),
+                "by": review.reviewer.get_full_name(),
+                "message_to_you": review.message_to_patient,
+                "valid_until": review.valid_until,
+                "suspended": local(review.suspended_at),
+                "suspended_because": review.suspended_reason,
+            }
+            for review in intake.reviews.all()
+        ],
+        "confirmed_before_appointments": [
+            {"appointment": c.appointment_id, "form_version": c.intake_version, "confirmed": local(c.confirmed_at)}
+            for c in intake.confirmations.all()
+        ],
+    }
+
+
+def _consents(patient) -> list:
+    return [
+        {"version": c.text_version, "signed_name": c.signed_name, "signed": local(c.signed_at), "text": c.text}
+        for c in Consent.objects.filter(patient=patient).order_by("signed_at", "pk")
+    ]
+
+
+def _photo_consent(patient) -> dict | None:
+    consent = PhotoConsent.objects.filter(patient=patient).first()
+    if consent is None:
+        return None
+    return {"given": local(consent.given_at), "withdrawn": local(consent.withdrawn_at)}
+
+
+def _session_records(patient) -> list:
+    records = (
+        SessionRecord.objects.filter(patient=patient)
+        .select_related("appointment__treatment", "appointment__practitioner__user")
+        .prefetch_related(
+            Prefetch("areas", queryset=SessionArea.objects.order_by("area")),
+            Prefetch("photos", queryset=SessionPhoto.objects.order_by("uploaded_at", "pk")),
+        )
+        .order_by("appointment__start_at", "pk")
+    )
+    return [
+        {
+            "appointment": record.appointment_id,
+            "date": local(record.appointment.start_at),
+            "treatment": record.appointment.treatment.name,
+            "practitioner": record.appointment.practitioner.name,
+            "device": record.device,
+            "needle_depth_mm": str(record.needle_depth_mm),
+            "passes": record.passes,
+            "product": record.product,
+            "reactions": record.reactions,
+            "areas": [
+                {"area": a.get_area_display(), "scale": a.get_scale_display(), "grade": a.grade}
+                for a in record.areas.all()
+            ],
+            "photos": [
+                {
+                    "id": photo.pk,
+                    "area": photo.get_area_display(),
+                    "taken": local(photo.uploaded_at),
+                    "file_type": photo.content_type,
+                }
+                for photo in record.photos.all()
+            ],
+        }
+        for record in records
+    ]
+
+
+def _course_plans(patient) -> list:
+    plans = CoursePlan.objects.filter(patient=patient).select_related("treatment", "practitioner__user")
+    return [
+        {
+            "treatment": plan.treatment.name,
+            "practitioner": plan.practitioner.name,
+            "sessions": plan.sessions,
+            "days_between_sessions": plan.interval_days,
+            "starts_on": plan.starts_on,
+            "set": local(plan.created_at),
+        }
+        for plan in plans.order_by("created_at", "pk")
+    ]
+
+
+def _waitlist(patient) -> list:
+    entries = (
+        WaitlistEntry.objects.filter(patient=patient)
+        .select_related("treatment", "practitioner__user")
+        .prefetch_related(
+            Prefetch("offers", queryset=WaitlistOffer.objects.select_related("practitioner__user").order_by("pk"))
+        )
+        .order_by("created_at", "pk")
+    )
+    return [
+        {
+            "treatment": entry.treatment.name,
+            "practitioner": entry.practitioner.name if entry.practitioner else "Any practitioner",
+            "from_day": entry.earliest_day,
+            "to_day": entry.latest_day,
+            "before_day": entry.before_day,
+            "status": entry.get_status_display(),
+            "joined": local(entry.created_at),
+            "closed": local(entry.closed_at),
+            "offers": [
+                {
+                    "time": local(offer.start_at),
+                    "practitioner": offer.practitioner.name,
+                    "status": offer.get_status_display(),
+                    "open_until": local(offer.expires_at),
+                }
+                for offer in entry.offers.all()
+            ],
+        }
+        for entry in entries
+    ]
+
+
+def _accesses(patient) -> list:
+    """Who was shown the patient's records (the reads written by `clinic.audit.record_access`)."""
+    entries = (
+        LogEntry.objects.filter(action=LogEntry.Action.ACCESS, additional_data__patient_id=patient.pk)
+        .select_related("actor", "content_type")
+        .order_by("timestamp", "pk")
+    )
+    return [
+        {
+            "when": local(entry.timestamp),
+            "by": entry.actor.get_full_name() if entry.actor else "",
+            "record": entry.content_type.name,
+            "what": (entry.changes_dict or {}).get("viewed", ""),
+        }
+        for entry in entries
+    ]
+
+
+def _erasure_requests(patient) -> list:
+    return [
+        {"asked": local(r.requested_at), "status": r.get_status_display(), "closed": local(r.closed_at)}
+        for r in ErasureRequest.objects.filter(patient=patient).order_by("requested_at", "pk")
+    ]
