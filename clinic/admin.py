@@ -1,13 +1,15 @@
 from auditlog.admin import LogEntryAdmin
 from auditlog.filters import ResourceTypeFilter
 from auditlog.models import LogEntry
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from . import erasure
 from .forms import BaseWorkingHoursFormSet
-from .models import Patient, Practitioner, Room, TimeOff, Treatment, User, WorkingHours
+from .models import ErasureRequest, Patient, Practitioner, Room, TimeOff, Treatment, User, WorkingHours
 
 
 @admin.register(User)
@@ -47,6 +49,66 @@ class PatientAdmin(admin.ModelAdmin):
     @admin.display(description="email", ordering="user__email")
     def user_email(self, obj):
         return obj.user.email
+
+
+@admin.register(ErasureRequest)
+class ErasureRequestAdmin(admin.ModelAdmin):
+    """Patients ask on their own pages; a clinic admin completes (after a confirmation page) or refuses here.
+    The rules are in `clinic.erasure`; nothing here changes a patient by itself."""
+
+    list_display = ("pk", "patient", "status", "requested_at", "closed_at", "closed_by", "retain_until")
+    list_filter = ("status",)
+    list_select_related = ("patient__user", "closed_by")
+    readonly_fields = ("patient", "status", "requested_at", "closed_at", "closed_by", "retain_until")
+    fields = ("patient", "status", "requested_at", "refusal_reason", "closed_at", "closed_by", "retain_until")
+    actions = ["complete_selected", "refuse_selected"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and not obj.is_open:
+            return (*self.readonly_fields, "refusal_reason")
+        return self.readonly_fields
+
+    @admin.action(description="Complete the erasure of the selected requests (asks to confirm)", permissions=["change"])
+    def complete_selected(self, request, queryset):
+        if request.POST.get("confirmed") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/clinic/erasurerequest/confirm_completion.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Complete erasure?",
+                    "requests": queryset,
+                    "retention_years": erasure.retention_years(),
+                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                    "opts": self.model._meta,
+                },
+            )
+        for erasure_request in queryset:
+            try:
+                erasure.complete_erasure(erasure_request, by=request.user)
+            except erasure.ErasureError as error:
+                self.message_user(request, f"Request {erasure_request.pk}: {error.message}", messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"Request {erasure_request.pk}: completed; the patient is anonymised.", messages.SUCCESS
+                )
+        return None
+
+    @admin.action(description="Refuse the selected requests (with the reason written on each)", permissions=["change"])
+    def refuse_selected(self, request, queryset):
+        for erasure_request in queryset:
+            try:
+                erasure.refuse_erasure(erasure_request, by=request.user, reason=erasure_request.refusal_reason)
+            except erasure.ErasureError as error:
+                self.message_user(request, f"Request {erasure_request.pk}: {error.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"Request {erasure_request.pk}: refused.", messages.SUCCESS)
 
 
 class WorkingHoursInline(admin.TabularInline):

@@ -16,6 +16,7 @@ from django.apps import apps
 AUDITED_MODELS = {
     "clinic.User": ["password", "last_login"],
     "clinic.Patient": [],
+    "clinic.ErasureRequest": [],
     "bookings.Appointment": ["updated_at"],
     "consultations.SessionRecord": ["updated_at"],
     "consultations.SessionArea": [],

@@ -149,3 +149,30 @@ WorkingHoursFormSet = inlineformset_factory(
     extra=2,
     can_delete=True,
 )
+
+
+class ErasureRequestForm(forms.Form):
+    """The patient confirms with their password (whoever holds an open session cannot ask for them) and a
+    tick that they understand what is kept."""
+
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text="To be sure it is you asking.",
+    )
+    understood = forms.BooleanField(
+        label="I understand that my account will be closed, my future appointments cancelled, and that the "
+        "clinic keeps my health record, without my name and contact details, for the time the law requires.",
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.helper = submit_helper("Ask the clinic to erase my data")
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password: nothing was sent.")
+        return password

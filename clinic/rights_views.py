@@ -6,13 +6,16 @@ Staff accounts have no patient profile and get 404. Every download is written to
 
 import json
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from . import erasure
 from .audit import record_access
+from .forms import ErasureRequestForm
 from .patient_data import patient_data
 
 
@@ -45,3 +48,29 @@ def my_data_json(request):
     response["Content-Disposition"] = f'attachment; filename="my-clinic-data-{timezone.localdate():%Y-%m-%d}.json"'
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@login_required
+def erasure_request(request):
+    """Ask for erasure: a request for a clinic admin, never an erasure by itself."""
+    patient = own_patient_or_404(request.user)
+    latest = erasure.latest_request(patient)
+    may_ask = latest is None or not latest.is_open
+    form = ErasureRequestForm(request.POST or None, user=request.user) if may_ask else None
+    status = 200
+    if request.method == "POST" and form is not None:
+        if form.is_valid():
+            try:
+                erasure.request_erasure(patient)
+            except erasure.ErasureError as error:
+                messages.error(request, error.message)
+            else:
+                messages.success(
+                    request,
+                    "Your request is sent. A clinic admin will deal with it within one month; until then "
+                    "nothing is erased and your account works as before.",
+                )
+            return redirect("erasure_request")
+        status = 400
+    context = {"latest": latest, "form": form, "retention_years": erasure.retention_years()}
+    return render(request, "clinic/erasure_request.html", context, status=status)

@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/profile/", views.profile, name="profile"),
     path("accounts/my-data/", rights_views.my_data, name="my_data"),
     path("accounts/my-data.json", rights_views.my_data_json, name="my_data_json"),
+    path("accounts/erase/", rights_views.erasure_request, name="erasure_request"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/two-factor/setup/", two_factor.two_factor_setup, name="two_factor_setup"),
     path("accounts/two-factor/verify/", two_factor.two_factor_verify, name="two_factor_verify"),

@@ -5,20 +5,40 @@ import datetime
 import io
 import json
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from auditlog.models import LogEntry
+from axes.models import AccessLog
+from django.apps import apps
+from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import CharField, Q, TextField
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from bookings.models import AftercareCheckIn, Appointment
-from clinic import roles
+from bookings import services as booking_services
+from bookings import waitlist
+from bookings.models import AftercareCheckIn, Appointment, Reminder, WaitlistEntry
+from clinic import erasure, roles
+from clinic.models import ErasureRequest, User
 from clinic.patient_data import patient_data
 from consultations import practice_services
 from consultations import services as consultation_services
-from tests.factories import AppointmentFactory, PatientFactory, PractitionerFactory, staff_user, submitted_intake
+from consultations.models import Consent, IntakeForm, Review, SessionPhoto, SessionRecord
+from tests.factories import (
+    PASSWORD,
+    AppointmentFactory,
+    ClearedPatientFactory,
+    PatientFactory,
+    PractitionerFactory,
+    RoomFactory,
+    TreatmentFactory,
+    WorkingHoursFactory,
+    staff_user,
+    submitted_intake,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("screening_rules")]
 
@@ -198,3 +218,270 @@ def test_the_copy_costs_the_same_queries_for_one_session_or_ten(django_assert_ma
 
 
 QUERIES_FOR_A_COPY = 18  # one per kind of record (and prefetch), whatever the number of rows
+
+
+# --- asking for erasure -------------------------------------------------------------------------------------
+
+
+def ask(client, patient, **data):
+    client.force_login(patient.user)
+    return client.post(reverse("erasure_request"), {"password": PASSWORD, "understood": "on", **data})
+
+
+def test_a_patient_asks_with_their_password_and_nothing_is_erased_yet(client, django_capture_on_commit_callbacks):
+    patient = PatientFactory(user__last_name="Askerson")
+    client.force_login(patient.user)
+    page = client.get(reverse("erasure_request")).content.decode()
+    assert "8 years after your last treatment" in page and "keep a copy of your data" in page
+
+    response = ask(client, patient, password="not my password")
+    assert response.status_code == 400 and "That is not your password" in response.content.decode()
+    response = client.post(reverse("erasure_request"), {"password": PASSWORD})
+    assert response.status_code == 400 and not ErasureRequest.objects.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = ask(client, patient)
+    page = client.get(response["Location"]).content.decode()
+    assert "Your request is sent" in page and "nothing is erased" in page
+    request = ErasureRequest.objects.get(patient=patient)
+    assert request.status == ErasureRequest.Status.REQUESTED
+    [email] = mail.outbox
+    assert str(request.pk) in email.body and "Askerson" not in email.body + email.subject
+    patient.user.refresh_from_db()
+    assert patient.user.last_name == "Askerson" and patient.user.is_active
+
+    ask(client, patient)  # asking again while one is open adds nothing
+    assert ErasureRequest.objects.filter(patient=patient).count() == 1
+    assert "You asked on" in client.get(reverse("erasure_request")).content.decode()
+
+
+def test_the_erasure_page_is_for_patients_only(client, sign_in):
+    url = reverse("erasure_request")
+    assert client.get(url).status_code == 302
+    for staff in (PractitionerFactory().user, staff_user(roles.FRONT_DESK), staff_user(roles.CLINIC_ADMIN)):
+        sign_in(client, staff)
+        assert client.get(url).status_code == 404
+        assert client.post(url, {"password": PASSWORD, "understood": "on"}).status_code == 404
+    assert not ErasureRequest.objects.exists()
+
+
+# --- completing it --------------------------------------------------------------------------------------
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def open_every_day(practitioner):
+    for weekday in range(7):
+        WorkingHoursFactory(practitioner=practitioner, weekday=weekday, start=datetime.time(9), end=datetime.time(17))
+    return practitioner
+
+
+@pytest.fixture
+def bookable():
+    """A treatment, a practitioner working every day and a room: real free times to book."""
+    treatment = TreatmentFactory(min_days_between_sessions=0)
+    RoomFactory()
+    return treatment, open_every_day(PractitionerFactory(treatments=[treatment]))
+
+
+def ten_days_ahead_at_ten():
+    day = timezone.localdate() + datetime.timedelta(days=10)
+    return datetime.datetime.combine(day, datetime.time(10), tzinfo=LONDON).astimezone(datetime.UTC)
+
+
+def book(patient, treatment, practitioner, start_at):
+    return booking_services.book_appointment(
+        patient=patient,
+        treatment=treatment,
+        practitioner=practitioner,
+        start_at=start_at,
+        booked_by=patient.user,
+        source=Appointment.Source.ONLINE,
+    )
+
+
+@pytest.fixture
+def asking_patient(bookable, client):
+    """Zed: a full history, a future booking, a waitlist entry, a sign-in record, and an open request."""
+    treatment, practitioner = bookable
+    patient = patient_with_a_history("Zed", phone="07700 900333", user__first_name="Zelda")
+    book(patient, treatment, practitioner, ten_days_ahead_at_ten())
+    waitlist.join_waitlist(patient=patient, treatment=treatment, by=patient.user)
+    client.post(reverse("login"), {"username": "zed@example.com", "password": PASSWORD})
+    assert AccessLog.objects.filter(username="zed@example.com").exists()
+    erasure.request_erasure(patient)
+    return patient
+
+
+ZEDS_DETAILS = ("zed@example.com", "Zedson", "Zelda", "900333", "Zed Signature", "Sam Example")
+
+
+def rows_mentioning(text: str) -> list[str]:
+    """Every text column of the clinic's own tables and of the sign-in records that contains `text`."""
+    found = []
+    for label in ("clinic", "bookings", "consultations", "axes"):
+        for model in apps.get_app_config(label).get_models():
+            columns = [f.name for f in model._meta.concrete_fields if isinstance(f, CharField | TextField)]
+            match = Q()
+            for column in columns:
+                match |= Q(**{f"{column}__icontains": text})
+            if columns and model.objects.filter(match).exists():
+                found.append(f"{model._meta.label} ({text})")
+    return found
+
+
+def complete_in_admin(client, sign_in, erasure_request):
+    admin = sign_in(client, staff_user(roles.CLINIC_ADMIN))
+    url = reverse("admin:clinic_erasurerequest_changelist")
+    action = {"action": "complete_selected", "_selected_action": [erasure_request.pk]}
+    status = ErasureRequest.objects.get(pk=erasure_request.pk).status
+    confirm = client.post(url, action)
+    assert confirm.status_code == 200 and "cannot be undone" in confirm.content.decode()
+    assert ErasureRequest.objects.get(pk=erasure_request.pk).status == status  # nothing until confirmed
+    return admin, client.post(url, {**action, "confirmed": "yes"}, follow=True)
+
+
+def test_an_admin_completes_it_anonymising_the_person_and_keeping_the_clinical_record(
+    client, sign_in, asking_patient, bookable
+):
+    patient = asking_patient
+    treatment, practitioner = bookable
+    request = patient.erasure_requests.get()
+    future = patient.appointments.get(status=Appointment.Status.BOOKED)
+    clinical_rows = {
+        "appointments": patient.appointments.count(),
+        "session records": SessionRecord.objects.filter(patient=patient).count(),
+        "photos": SessionPhoto.objects.filter(record__patient=patient).count(),
+        "reviews": Review.objects.filter(intake__patient=patient).count(),
+        "consents": Consent.objects.filter(patient=patient).count(),
+    }
+    photo = SessionPhoto.objects.get(record__patient=patient)
+    trail_before = LogEntry.objects.count()
+    for detail in ZEDS_DETAILS:
+        assert rows_mentioning(detail), f"the set-up holds {detail}"
+
+    admin, response = complete_in_admin(client, sign_in, request)
+
+    assert "completed; the patient is anonymised" in response.content.decode()
+    for detail in ZEDS_DETAILS:
+        assert rows_mentioning(detail) == []
+    patient.refresh_from_db()
+    patient.user.refresh_from_db()
+    assert str(patient) == f"Erased patient {patient.pk}"
+    assert patient.user.email == f"erased-patient-{patient.pk}@patients.invalid"
+    assert patient.phone == "" and patient.date_of_birth == datetime.date(1990, 1, 1)
+    assert not patient.user.is_active and not patient.user.has_usable_password()
+
+    # The clinical record stays, on the anonymised patient.
+    assert clinical_rows == {
+        "appointments": patient.appointments.count(),
+        "session records": SessionRecord.objects.filter(patient=patient).count(),
+        "photos": SessionPhoto.objects.filter(record__patient=patient).count(),
+        "reviews": Review.objects.filter(intake__patient=patient).count(),
+        "consents": Consent.objects.filter(patient=patient).count(),
+    }
+    assert "Zed-vitamin" in IntakeForm.objects.get(patient=patient).other_medicines
+    assert photo.image.storage.exists(photo.image.name)
+
+    # What lay ahead is gone: the booking (its time free for others), the messages, the waitlist.
+    future.refresh_from_db()
+    assert future.status == Appointment.Status.CANCELLED and "erased at their request" in future.cancellation_reason
+    assert not Reminder.objects.filter(appointment__patient=patient, status__in=Reminder.UNSENT_STATUSES).exists()
+    assert not WaitlistEntry.objects.filter(patient=patient).exists()
+    other = book(ClearedPatientFactory(), treatment, practitioner, ten_days_ahead_at_ten())
+    assert other.start_at == future.start_at
+
+    # The request is closed, with how long the record is kept; the audit trail grew and lost nothing.
+    request.refresh_from_db()
+    last_treatment = timezone.localtime(patient.appointments.get(status="completed").start_at).date()
+    assert request.status == ErasureRequest.Status.COMPLETED and request.closed_by == admin
+    assert request.retain_until == last_treatment.replace(year=last_treatment.year + 8)
+    assert LogEntry.objects.count() > trail_before
+    erased = LogEntry.objects.get(additional_data__erasure_request=request.pk)
+    assert erased.actor == admin and "zed@example.com" not in json.dumps(erased.changes)
+
+
+def test_an_erased_patient_can_no_longer_sign_in(client, sign_in, asking_patient):
+    patient = asking_patient
+    signed_in = type(client)()
+    signed_in.force_login(patient.user)
+    complete_in_admin(client, sign_in, patient.erasure_requests.get())
+
+    assert signed_in.get(reverse("profile")).status_code == 302  # the open session is no longer theirs
+    fresh = type(client)()
+    fresh.post(reverse("login"), {"username": "zed@example.com", "password": PASSWORD})
+    assert "_auth_user_id" not in fresh.session
+    placeholder = User.objects.get(pk=patient.user_id).email
+    fresh.post(reverse("login"), {"username": placeholder, "password": PASSWORD})
+    assert "_auth_user_id" not in fresh.session
+
+
+def test_completion_is_all_or_nothing(asking_patient):
+    patient = asking_patient
+    request = patient.erasure_requests.get()
+    # The last step fails for real: the placeholder address is taken (unique email).
+    User.objects.create_user(email=erasure.placeholder_email(patient), password=None)
+    with pytest.raises(erasure.ErasureError, match="failed and nothing was changed"):
+        erasure.complete_erasure(request, by=staff_user(roles.CLINIC_ADMIN))
+
+    patient.refresh_from_db()
+    assert patient.user.email == "zed@example.com" and patient.phone == "07700 900333" and patient.user.is_active
+    assert patient.appointments.filter(status=Appointment.Status.BOOKED).count() == 1
+    assert Reminder.objects.filter(appointment__patient=patient, status=Reminder.Status.PENDING).exists()
+    assert WaitlistEntry.objects.filter(patient=patient).exists()
+    assert IntakeForm.objects.get(patient=patient).emergency_contact_name == "Sam Example"
+    assert Consent.objects.get(patient=patient).signed_name == "Zed Signature"
+    assert AccessLog.objects.filter(username="zed@example.com").exists()
+    request.refresh_from_db()
+    assert request.is_open and request.closed_at is None
+
+
+def test_a_second_completion_is_refused_clearly(client, sign_in, asking_patient):
+    request = asking_patient.erasure_requests.get()
+    complete_in_admin(client, sign_in, request)
+    _, response = complete_in_admin(client, sign_in, request)
+    assert f"Request {request.pk} is already closed (completed" in response.content.decode()
+    with pytest.raises(erasure.ErasureError, match="nothing was changed"):
+        erasure.complete_erasure(request, by=staff_user(roles.CLINIC_ADMIN))
+    assert LogEntry.objects.filter(additional_data__erasure_request=request.pk).count() == 1
+
+
+def test_an_appointment_in_progress_must_be_finished_first():
+    patient = PatientFactory(user__last_name="Busyson")
+    AppointmentFactory(patient=patient, start_at=timezone.now() - datetime.timedelta(minutes=10), status="checked_in")
+    request = erasure.request_erasure(patient)
+    with pytest.raises(erasure.ErasureError, match="still checked in: mark it completed or a no-show first"):
+        erasure.complete_erasure(request, by=staff_user(roles.CLINIC_ADMIN))
+    patient.user.refresh_from_db()
+    assert patient.user.last_name == "Busyson"
+    request.refresh_from_db()
+    assert request.is_open
+
+
+def test_only_a_clinic_admin_completes_or_refuses(client, sign_in):
+    request = erasure.request_erasure(PatientFactory())
+    desk = staff_user(roles.FRONT_DESK)
+    with pytest.raises(erasure.ErasureError, match="Only a clinic admin"):
+        erasure.complete_erasure(request, by=desk)
+    with pytest.raises(erasure.ErasureError, match="Only a clinic admin"):
+        erasure.refuse_erasure(request, by=desk, reason="No")
+    desk.is_staff = True
+    desk.save()
+    sign_in(client, desk)
+    assert client.get(reverse("admin:clinic_erasurerequest_changelist")).status_code == 403
+    request.refresh_from_db()
+    assert request.is_open
+
+
+def test_a_refusal_needs_a_reason_and_the_patient_reads_it_and_may_ask_again(client, sign_in):
+    patient = PatientFactory()
+    request = erasure.request_erasure(patient)
+    admin = staff_user(roles.CLINIC_ADMIN)
+    with pytest.raises(erasure.ErasureError, match="Write the reason"):
+        erasure.refuse_erasure(request, by=admin, reason="  ")
+    erasure.refuse_erasure(request, by=admin, reason="You have an open complaint <b>case</b> with us.")
+    client.force_login(patient.user)
+    page = client.get(reverse("erasure_request")).content.decode()
+    assert "was refused" in page and "open complaint &lt;b&gt;case&lt;/b&gt;" in page and "You may ask again" in page
+    ask(client, patient)
+    assert patient.erasure_requests.filter(status=ErasureRequest.Status.REQUESTED).count() == 1

@@ -1,0 +1,236 @@
+"""The right to erasure (UK GDPR Article 17), as the clinic applies it.
+
+A patient asks (`request_erasure`); nothing changes until a clinic admin completes the request
+(`complete_erasure`) or refuses it with a reason (`refuse_erasure`).
+
+Completing anonymises the person and keeps the clinical record. Health records must be kept (Article
+17(3)(c) and (b): public health and legal obligations; the clinic keeps adults' records for
+`CLINIC["RECORD_RETENTION_YEARS"]` years after the last treatment, 8 by default as in the NHS Records
+Management Code of Practice), so appointments, their history, the health form's answers, screening flags,
+reviews, consents, session records, photos, course plans and aftercare answers stay, attached to the
+anonymised patient. What goes, in one transaction (a failure anywhere changes nothing):
+
+- the person: name -> "Erased patient <id>", email -> `erased-patient-<id>@patients.invalid`, phone
+  cleared, date of birth -> 1 January of the birth year (age at treatment stays clinically meaningful),
+  messages switched off; the login is closed (inactive, unusable password) and its sign-in records
+  (django-axes) deleted;
+- contact details inside records: the health form's emergency contact and GP, the typed name on consents;
+- what still lay ahead: future appointments are cancelled through the booking service (their reminders
+  stop, the times are offered to the waitlist), every unsent message is cancelled, waitlist entries go.
+
+The audit trail is not touched: it is the clinic's record of who saw and changed what (kept, read-only,
+admins only). The anonymising writes bypass it so the old details are not copied into a new entry; one
+entry says the erasure was completed, by whom.
+
+Refused: a patient with an appointment in progress (checked in, or booked and its time has come but not
+yet completed or marked a no-show): the clinical record of that visit must be settled first.
+"""
+
+import datetime
+
+from auditlog.context import disable_auditlog
+from auditlog.models import LogEntry
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import DatabaseError, transaction
+from django.db.models import Max
+from django.urls import reverse
+from django.utils import timezone
+
+from . import roles
+from .models import ErasureRequest, Patient
+
+ERASURE_REASON = "The patient's personal data was erased at their request."
+
+
+class ErasureError(Exception):
+    """A refusal or a failure, with a message for the patient or the admin."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def open_request(patient) -> ErasureRequest | None:
+    return ErasureRequest.objects.filter(patient=patient, status=ErasureRequest.Status.REQUESTED).first()
+
+
+def latest_request(patient) -> ErasureRequest | None:
+    return ErasureRequest.objects.filter(patient=patient).first()
+
+
+def request_erasure(patient: Patient) -> ErasureRequest:
+    """The patient asks. Only a request is written; the clinic is told by email once it is saved."""
+    with transaction.atomic():
+        Patient.objects.select_for_update().get(pk=patient.pk)
+        if open_request(patient) is not None:
+            raise ErasureError("You have already asked: the clinic is dealing with your request.")
+        erasure_request = ErasureRequest.objects.create(patient=patient)
+        transaction.on_commit(lambda: _tell_the_clinic(erasure_request.pk))
+    return erasure_request
+
+
+def _tell_the_clinic(request_id: int) -> None:
+    """No personal details in the email: the admin opens the request to see who."""
+    url = settings.CLINIC["SITE_URL"].rstrip("/") + reverse("admin:clinic_erasurerequest_change", args=[request_id])
+    send_mail(
+        "A patient asked for their data to be erased",
+        f"Erasure request {request_id} is waiting for a clinic admin: {url}\n"
+        "The law gives the clinic one month to answer.",
+        None,
+        [settings.CLINIC["EMAIL"]],
+    )
+
+
+def complete_erasure(erasure_request: ErasureRequest, *, by) -> ErasureRequest:
+    """Anonymise the patient and close the request, all or nothing (see the module's docstring)."""
+    if not roles.is_clinic_admin(by):
+        raise ErasureError("Only a clinic admin can complete an erasure.")
+    try:
+        with transaction.atomic():
+            erasure_request = _lock_open_request(erasure_request)
+            patient = Patient.objects.select_for_update().select_related("user").get(pk=erasure_request.patient_id)
+            _ensure_nothing_in_progress(patient)
+            _cancel_future_appointments(patient, by)
+            _stop_unsent_messages(patient)
+            patient.waitlist_entries.all().delete()
+            _clear_contact_details_in_records(patient)
+            _anonymise_person(patient)
+            erasure_request.status = ErasureRequest.Status.COMPLETED
+            erasure_request.retain_until = retain_until(patient)
+            _close(erasure_request, by)
+            _record_in_audit_trail(erasure_request, by)
+    except DatabaseError as error:
+        raise ErasureError(f"The erasure failed and nothing was changed ({error.__class__.__name__}).") from error
+    return erasure_request
+
+
+def refuse_erasure(erasure_request: ErasureRequest, *, by, reason: str) -> ErasureRequest:
+    if not roles.is_clinic_admin(by):
+        raise ErasureError("Only a clinic admin can refuse an erasure.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ErasureError("Write the reason for refusing on the request first: the patient is told it.")
+    with transaction.atomic():
+        erasure_request = _lock_open_request(erasure_request)
+        erasure_request.status = ErasureRequest.Status.REFUSED
+        erasure_request.refusal_reason = reason
+        _close(erasure_request, by)
+    return erasure_request
+
+
+def _lock_open_request(erasure_request) -> ErasureRequest:
+    locked = ErasureRequest.objects.select_for_update().get(pk=erasure_request.pk)
+    if not locked.is_open:
+        raise ErasureError(
+            f"Request {locked.pk} is already closed ({locked.get_status_display().lower()} on "
+            f"{timezone.localtime(locked.closed_at):%d %B %Y}): nothing was changed."
+        )
+    return locked
+
+
+def _close(erasure_request, by) -> None:
+    erasure_request.closed_at = timezone.now()
+    erasure_request.closed_by = by
+    erasure_request.save()
+
+
+def _ensure_nothing_in_progress(patient) -> None:
+    from bookings.models import Appointment
+
+    open_visit = (
+        patient.appointments.filter(status=Appointment.Status.CHECKED_IN)
+        | patient.appointments.filter(status=Appointment.Status.BOOKED, start_at__lte=timezone.now())
+    ).first()
+    if open_visit is not None:
+        raise ErasureError(
+            f"The appointment of {timezone.localtime(open_visit.start_at):%d %B %Y at %H:%M} is still "
+            f"{open_visit.get_status_display().lower()}: mark it completed or a no-show first, then complete "
+            "the erasure. Nothing was changed."
+        )
+
+
+def _cancel_future_appointments(patient, by) -> None:
+    """Through the booking service: reminders stop and the freed times reach the waitlist."""
+    from bookings.models import Appointment
+    from bookings.services import BookingError, cancel_appointment
+
+    for appointment in patient.appointments.filter(status=Appointment.Status.BOOKED, start_at__gt=timezone.now()):
+        try:
+            cancel_appointment(appointment, by=by, reason=ERASURE_REASON)
+        except BookingError as error:
+            raise ErasureError(f"An appointment could not be cancelled: {error.message} Nothing was changed.") from None
+
+
+def _stop_unsent_messages(patient) -> None:
+    """Messages still due for past appointments too (aftercare, check-in, next session)."""
+    from bookings.models import Reminder
+
+    Reminder.objects.filter(appointment__patient=patient, status__in=Reminder.UNSENT_STATUSES).update(
+        status=Reminder.Status.CANCELLED, cancel_reason="the patient's data was erased", updated_at=timezone.now()
+    )
+
+
+def placeholder_name(patient) -> tuple[str, str]:
+    return "Erased", f"patient {patient.pk}"
+
+
+def placeholder_email(patient) -> str:
+    """Unique (one per patient) and undeliverable: .invalid is reserved (RFC 2606)."""
+    return f"erased-patient-{patient.pk}@patients.invalid"
+
+
+def _clear_contact_details_in_records(patient) -> None:
+    from consultations.models import Consent, IntakeForm
+
+    IntakeForm.objects.filter(patient=patient).update(
+        emergency_contact_name="", emergency_contact_phone="", gp_name="", gp_practice=""
+    )
+    Consent.objects.filter(patient=patient).update(signed_name=" ".join(placeholder_name(patient)))
+
+
+def _anonymise_person(patient) -> None:
+    user = patient.user
+    old_email = user.email
+    with disable_auditlog():
+        user.first_name, user.last_name = placeholder_name(patient)
+        user.email = placeholder_email(patient)
+        user.is_active = False
+        user.set_unusable_password()
+        user.save()
+        patient.phone = ""
+        patient.date_of_birth = datetime.date(patient.date_of_birth.year, 1, 1)
+        patient.sms_opt_in = False
+        patient.non_essential_opt_out = True
+        patient.save()
+    for sign_in_records in (AccessAttempt, AccessFailureLog, AccessLog):
+        sign_in_records.objects.filter(username__iexact=old_email).delete()
+
+
+def retention_years() -> int:
+    return settings.CLINIC["RECORD_RETENTION_YEARS"]
+
+
+def retain_until(patient) -> datetime.date:
+    """The last treatment (or today, when there was none) plus the retention period."""
+    from bookings.models import Appointment
+
+    last = patient.appointments.filter(status=Appointment.Status.COMPLETED).aggregate(last=Max("start_at"))["last"]
+    day = timezone.localtime(last).date() if last else timezone.localdate()
+    years = retention_years()
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February into a year without one
+        return day.replace(year=day.year + years, day=28)
+
+
+def _record_in_audit_trail(erasure_request, by) -> None:
+    LogEntry.objects.log_create(
+        erasure_request.patient,
+        force_log=True,
+        action=LogEntry.Action.UPDATE,
+        actor=by,
+        changes={"personal data": ["held", "erased (anonymised)"]},
+        additional_data={"patient_id": erasure_request.patient_id, "erasure_request": erasure_request.pk},
+    )
