@@ -7,7 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from . import erasure
+from . import erasure, roles
 from .forms import BaseWorkingHoursFormSet
 from .models import ErasureRequest, Patient, Practitioner, Room, TimeOff, Treatment, User, WorkingHours
 
@@ -40,6 +40,28 @@ class PatientAdmin(admin.ModelAdmin):
     search_fields = ("user__email", "user__first_name", "user__last_name", "phone")
     list_select_related = ("user",)
     raw_id_fields = ("user",)
+    actions = ["export_data"]
+
+    @admin.action(description="Download the selected patient's data (JSON)", permissions=["export"])
+    def export_data(self, request, queryset):
+        """For a subject access request made by post or phone: the same copy the patient downloads."""
+        from django.utils import timezone
+
+        from .audit import record_access
+        from .patient_data import patient_data
+        from .rights_views import data_file_response
+
+        if queryset.count() != 1:
+            self.message_user(request, "Choose one patient at a time.", messages.ERROR)
+            return None
+        patient = queryset.get()
+        data = patient_data(patient)
+        record_access(request.user, patient, what="data export by staff (JSON)")
+        return data_file_response(data, f"patient-{patient.pk}-data-{timezone.localdate():%Y-%m-%d}.json")
+
+    def has_export_permission(self, request):
+        """Health data: clinic admins only (the front desk and practitioners may list patients here)."""
+        return roles.is_clinic_admin(request.user)
 
     @admin.display(description="audit trail")
     def audit_trail(self, obj):

@@ -41,11 +41,16 @@ def my_data_json(request):
     patient = own_patient_or_404(request.user)
     data = patient_data(patient)
     record_access(request.user, patient, what="own data export (JSON)")
+    return data_file_response(data, f"my-clinic-data-{timezone.localdate():%Y-%m-%d}.json")
+
+
+def data_file_response(data: dict, filename: str) -> HttpResponse:
+    """`patient_data` as a JSON download (also the admin's export for a request made by post or phone)."""
     response = HttpResponse(
         json.dumps(data, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False),
         content_type="application/json; charset=utf-8",
     )
-    response["Content-Disposition"] = f'attachment; filename="my-clinic-data-{timezone.localdate():%Y-%m-%d}.json"'
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"
     return response
 

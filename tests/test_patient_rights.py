@@ -485,3 +485,24 @@ def test_a_refusal_needs_a_reason_and_the_patient_reads_it_and_may_ask_again(cli
     assert "was refused" in page and "open complaint &lt;b&gt;case&lt;/b&gt;" in page and "You may ask again" in page
     ask(client, patient)
     assert patient.erasure_requests.filter(status=ErasureRequest.Status.REQUESTED).count() == 1
+
+
+def test_a_clinic_admin_exports_a_patients_data_for_a_request_by_post_and_it_is_audited(client, sign_in):
+    patient, other = PatientFactory(user__last_name="Postson"), PatientFactory(user__last_name="Otherson")
+    url = reverse("admin:clinic_patient_changelist")
+    action = {"action": "export_data", "_selected_action": [patient.pk]}
+    desk = staff_user(roles.FRONT_DESK)
+    desk.is_staff = True
+    desk.save()
+    sign_in(client, desk)
+    refused = client.post(url, action, follow=True)
+    assert "Postson" not in refused.get("Content-Disposition", "") and refused["Content-Type"].startswith("text/html")
+
+    admin = sign_in(client, staff_user(roles.CLINIC_ADMIN))
+    response = client.post(url, action)
+    assert response["Content-Disposition"].startswith(f'attachment; filename="patient-{patient.pk}-data-')
+    data = json.loads(response.content)
+    assert data["account"]["last_name"] == "Postson" and b"Otherson" not in response.content
+    read = LogEntry.objects.get(action=LogEntry.Action.ACCESS, additional_data__patient_id=patient.pk)
+    assert read.actor == admin and read.changes_dict["viewed"] == "data export by staff (JSON)"
+    assert not LogEntry.objects.filter(action=LogEntry.Action.ACCESS, additional_data__patient_id=other.pk).exists()
