@@ -50,10 +50,11 @@ def _mail_in_memory(settings):
     settings.SMS_BACKEND = "bookings.reminders.sms.LocmemSmsBackend"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def sign_in():
     """Sign a user in the way a real one ends up: with the verified second factor that clinic admins (and
-    staff who turned it on) need. Use it instead of client.force_login for admins."""
+    staff who turned it on) need. Use it instead of client.force_login for admins. Session-scoped (it holds
+    no state) so that module-scoped set-ups can sign users in once."""
     from django_otp import DEVICE_ID_SESSION_KEY
     from django_otp.plugins.otp_totp.models import TOTPDevice
 

@@ -1,0 +1,518 @@
+"""The permission matrix: every URL of the project against every kind of visitor.
+
+The URLs are found by walking the URL resolver, so a URL added later fails `test_every_url_has_a_row` until it
+is given its expected outcomes in MATRIX. One scenario is built once for the whole module (each test runs in
+a savepoint that is rolled back):
+
+- patient A: a cleared health form, a recorded past session with a progress photo, a booked future
+  appointment, a waitlist entry and an offer;
+- patient B: their own health form and appointment (with P2);
+- practitioner P1 ("related"): A's practitioner; practitioner P2 ("unrelated"): has never seen A;
+- a front-desk member and a clinic admin (signed in with their second factor).
+
+URL arguments are always A's objects (or P1's, for practitioner pages), so patient B and P2 are asking for
+another patient's object. Each cell is its own test: the status of a GET, and of a POST (empty body) where the
+URL takes writes. A POST refused for authorisation must change nothing (`snapshot`).
+"""
+
+import datetime
+import io
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+from django.contrib.admin import site as admin_site
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, transaction
+from django.shortcuts import resolve_url
+from django.test import Client, override_settings
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+from PIL import Image
+
+from bookings import calendar_feeds
+from bookings.models import Appointment, WaitlistEntry, WaitlistOffer
+from clinic import roles
+from consultations import practice_services
+from consultations.models import IntakeForm, SessionPhoto
+from tests.factories import (
+    AppointmentFactory,
+    PatientFactory,
+    PractitionerFactory,
+    RoomFactory,
+    TreatmentFactory,
+    WorkingHoursFactory,
+    clear_patient,
+    ensure_screening_rules,
+    staff_user,
+    submitted_intake,
+)
+
+ROLES = ("anon", "patient_a", "patient_b", "related", "unrelated", "desk", "admin")
+
+# One row per URL name; a second line (POST) for URLs that take writes. Columns: anonymous visitor, patient A,
+# patient B, practitioner P1 (A's), practitioner P2 (not A's), front desk, clinic admin.
+#   200, 400, 403, 404, 405 ...  the status code
+#   login                        302 to the sign-in page (LOGIN_URL, with ?next=; the admin's own for /admin/)
+#   302                          a redirect somewhere else (never a sign-in page)
+# The API answers 403 to anonymous callers: session authentication sends no WWW-Authenticate, so DRF does not
+# use 401.
+MATRIX = """
+name                                method  anon   A      B      P1     P2     desk   admin
+# public pages
+home                                GET     200    200    200    200    200    200    200
+treatment_detail                    GET     200    200    200    200    200    200    200
+practitioner_list                   GET     200    200    200    200    200    200    200
+practitioner_detail                 GET     200    200    200    200    200    200    200
+practitioner_edit                   GET     login  403    403    200    403    403    200
+                                    POST    login  403    403    200    403    403    200
+practitioner_calendar_settings      GET     login  403    403    200    403    403    200
+                                    POST    login  403    403    302    403    403    302
+practitioner_calendar_feed          GET     200    200    200    200    200    200    200
+# accounts
+signup                              GET     200    302    302    302    302    302    302
+                                    POST    200    302    302    302    302    302    302
+login                               GET     200    302    302    302    302    302    302
+                                    POST    200    302    302    302    302    302    302
+logout                              GET     405    405    405    405    405    405    405
+                                    POST    302    302    302    302    302    302    302
+profile                             GET     login  200    200    302    302    404    404
+                                    POST    login  200    200    302    302    404    404
+two_factor_setup                    GET     login  302    302    200    200    200    200
+                                    POST    login  302    302    200    200    200    200
+two_factor_verify                   GET     login  302    302    302    302    302    200
+                                    POST    login  302    302    302    302    302    200
+password_change                     GET     login  200    200    200    200    200    200
+                                    POST    login  200    200    200    200    200    200
+password_change_done                GET     login  200    200    200    200    200    200
+password_reset                      GET     200    200    200    200    200    200    200
+                                    POST    200    200    200    200    200    200    200
+password_reset_done                 GET     200    200    200    200    200    200    200
+password_reset_confirm              GET     200    200    200    200    200    200    200
+password_reset_complete             GET     200    200    200    200    200    200    200
+# the patient's health form, consent and progress
+intake_home                         GET     login  200    200    404    404    404    404
+intake_form                         GET     login  200    200    404    404    404    404
+                                    POST    login  200    200    404    404    404    404
+consent_sign                        GET     login  200    200    404    404    404    404
+                                    POST    login  200    200    404    404    404    404
+intake_confirm                      GET     login  200    404    404    404    404    404
+                                    POST    login  302    404    404    404    404    404
+my_progress                         GET     login  200    200    404    404    404    404
+photo_consent                       GET     login  405    405    405    405    405    405
+                                    POST    login  302    302    404    404    404    404
+aftercare_check_in                  GET     login  200    404    404    404    404    404
+                                    POST    login  200    404    404    404    404    404
+# practitioners' pages: health data
+review_queue                        GET     login  403    403    200    200    403    200
+intake_review                       GET     login  403    403    200    404    403    200
+                                    POST    login  403    403    200    404    403    403
+my_day                              GET     login  403    403    200    200    403    200
+practice_patient                    GET     login  403    403    200    404    403    200
+practice_course_plan                GET     login  403    403    405    405    403    405
+                                    POST    login  403    403    200    404    403    200
+practice_session_record             GET     login  403    403    200    404    403    200
+                                    POST    login  403    403    200    404    403    200
+session_photo                       GET     login  200    404    200    404    404    200
+# the patient's bookings and waitlist
+book_start                          GET     login  200    200    403    403    403    403
+book_treatment                      GET     login  200    200    403    403    403    403
+book_times                          GET     login  200    200    403    403    403    403
+book_confirm                        GET     login  400    400    403    403    403    403
+                                    POST    login  400    400    403    403    403    403
+my_appointments                     GET     login  200    200    403    403    403    403
+appointment_detail                  GET     login  200    404    403    403    403    403
+appointment_cancel                  GET     login  200    404    403    403    403    403
+                                    POST    login  302    404    403    403    403    403
+appointment_reschedule              GET     login  200    404    403    403    403    403
+                                    POST    login  200    404    403    403    403    403
+appointment_reschedule_times        GET     login  200    404    403    403    403    403
+appointment_ics                     GET     login  200    404    200    404    200    200
+waitlist_mine                       GET     login  200    200    403    403    403    403
+waitlist_join                       GET     login  200    200    403    403    403    403
+                                    POST    login  400    400    403    403    403    403
+waitlist_leave                      GET     login  405    405    403    403    403    403
+                                    POST    login  302    404    403    403    403    403
+waitlist_offer                      GET     login  200    404    403    403    403    403
+                                    POST    login  302    404    403    403    403    403
+# the front desk
+desk:calendar                       GET     login  403    403    403    403    200    200
+desk:week                           GET     login  403    403    403    403    200    200
+desk:day_sheet                      GET     login  403    403    403    403    200    200
+desk:appointment                    GET     login  403    403    403    403    200    200
+desk:move                           GET     login  403    403    403    403    200    200
+                                    POST    login  403    403    403    403    200    200
+desk:cancel                         GET     login  403    403    403    403    405    405
+                                    POST    login  403    403    403    403    302    302
+desk:status                         GET     login  403    403    403    403    405    405
+                                    POST    login  403    403    403    403    302    302
+desk:patients                       GET     login  403    403    403    403    200    200
+desk:patient_new                    GET     login  403    403    403    403    200    200
+                                    POST    login  403    403    403    403    200    200
+desk:patient                        GET     login  403    403    403    403    200    200
+desk:book                           GET     login  403    403    403    403    200    200
+                                    POST    login  403    403    403    403    200    200
+waitlist_desk                       GET     login  403    403    403    403    200    200
+waitlist_desk_add                   GET     login  403    403    403    403    200    200
+                                    POST    login  403    403    403    403    400    400
+waitlist_desk_remove                GET     login  403    403    403    403    405    405
+                                    POST    login  403    403    403    403    302    302
+# the JSON API
+api_treatment_list                  GET     200    200    200    200    200    200    200
+api_treatment_detail                GET     200    200    200    200    200    200    200
+api_practitioner_list               GET     200    200    200    200    200    200    200
+api_practitioner_detail             GET     200    200    200    200    200    200    200
+api_availability                    GET     200    200    200    200    200    200    200
+api_appointment_list                GET     403    200    200    403    403    403    403
+                                    POST    403    400    400    403    403    403    403
+api_appointment_detail              GET     403    200    404    403    403    403    403
+api_appointment_cancel              GET     403    405    405    403    403    403    403
+                                    POST    403    200    404    403    403    403    403
+api_schema                          GET     200    200    200    200    200    200    200
+api_docs                            GET     200    200    200    200    200    200    200
+# the Django admin (a few representative pages; see ADMIN_URLS_KEPT)
+admin:index                         GET     login  login  login  login  login  login  200
+admin:clinic_patient_changelist     GET     login  login  login  login  login  login  200
+admin:auditlog_logentry_changelist  GET     login  login  login  login  login  login  200
+"""
+
+# What each URL's arguments are, from the scenario. Patient objects are always patient A's.
+ARGUMENTS = {
+    "treatment_detail": {"slug": "treatment_slug"},
+    "practitioner_detail": {"slug": "practitioner_slug"},
+    "practitioner_edit": {"slug": "practitioner_slug"},
+    "practitioner_calendar_settings": {"slug": "practitioner_slug"},
+    "practitioner_calendar_feed": {"token": "feed_token"},
+    "password_reset_confirm": {"uidb64": "bad_uid", "token": "bad_token"},
+    "intake_confirm": {"appointment_id": "appointment"},
+    "aftercare_check_in": {"appointment_id": "past_appointment"},
+    "intake_review": {"intake_id": "intake"},
+    "practice_patient": {"patient_id": "patient"},
+    "practice_course_plan": {"patient_id": "patient"},
+    "practice_session_record": {"appointment_id": "past_appointment"},
+    "session_photo": {"photo_id": "photo"},
+    "book_treatment": {"slug": "treatment_slug"},
+    "book_times": {"slug": "treatment_slug"},
+    "book_confirm": {"slug": "treatment_slug"},
+    "appointment_detail": {"pk": "appointment"},
+    "appointment_cancel": {"pk": "appointment"},
+    "appointment_reschedule": {"pk": "appointment"},
+    "appointment_reschedule_times": {"pk": "appointment"},
+    "appointment_ics": {"pk": "appointment"},
+    "waitlist_leave": {"pk": "entry"},
+    "waitlist_offer": {"pk": "offer"},
+    "desk:week": {"practitioner_id": "practitioner"},
+    "desk:day_sheet": {"practitioner_id": "practitioner"},
+    "desk:appointment": {"pk": "appointment"},
+    "desk:move": {"pk": "appointment"},
+    "desk:cancel": {"pk": "appointment"},
+    "desk:status": {"pk": "appointment", "action": "status_action"},
+    "desk:patient": {"pk": "patient"},
+    "desk:book": {"patient_id": "patient"},
+    "waitlist_desk_remove": {"pk": "entry"},
+    "api_treatment_detail": {"slug": "treatment_slug"},
+    "api_practitioner_detail": {"slug": "practitioner_slug"},
+    "api_appointment_detail": {"pk": "appointment"},
+    "api_appointment_cancel": {"pk": "appointment"},
+}
+# The scenario's objects that belong to patient A: for these, patient B and practitioner P2 ask for another
+# patient's object and must get 403 or 404, whatever the table says.
+PATIENT_A_OBJECTS = {"appointment", "past_appointment", "intake", "patient", "photo", "entry", "offer"}
+# Pages that show clinical detail (health-form answers, session records, photos): never the front desk's.
+CLINICAL = {"intake_review", "practice_patient", "practice_course_plan", "practice_session_record", "session_photo"}
+
+# Patterns left out of the matrix, each for a reason:
+# - the Django admin's own pages (every model's add/change/delete/history, its login, logout, password
+#   change, jsi18n, app index): all behind the admin's `is_staff` check, tested by Django. Three
+#   representative pages stay in the matrix to show that check holds for every role here.
+# - the DEBUG-only media pattern (`static()`, no name): it serves MEDIA_ROOT (practitioners' public profile
+#   photos) in development only; clinical photos are never under MEDIA_ROOT (tests/test_private_photos.py).
+ADMIN_URLS_KEPT = {"admin:index", "admin:clinic_patient_changelist", "admin:auditlog_logentry_changelist"}
+QUERY = {
+    "api_availability": lambda s: {
+        "treatment": s.treatment_slug,
+        "practitioner": s.practitioner_slug,
+        "from": s.today.isoformat(),
+        "to": (s.today + datetime.timedelta(days=6)).isoformat(),
+    }
+}
+REFUSALS = {"login", "401", "403", "404", "405"}
+
+
+def parse_matrix(text: str) -> dict[tuple[str, str], dict[str, str]]:
+    rows, name = {}, None
+    for line in text.strip().splitlines()[1:]:
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        if words[0] not in ("GET", "POST"):
+            name, words = words[0], words[1:]
+        method, cells = words[0], words[1:]
+        assert len(cells) == len(ROLES), f"{name} {method}: {len(cells)} cells, expected {len(ROLES)}"
+        rows[(name, method)] = dict(zip(ROLES, cells, strict=True))
+    return rows
+
+
+EXPECTED = parse_matrix(MATRIX)
+
+
+# --- the URL patterns --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str | None
+    namespace: str
+    route: str
+    params: frozenset
+
+
+def project_routes(patterns=None, prefix="", namespace="", params=frozenset()):
+    """Every URL pattern of the project with its full name (namespace included) and its arguments."""
+    for entry in get_resolver().url_patterns if patterns is None else patterns:
+        here = params | set(entry.pattern.regex.groupindex)
+        if isinstance(entry, URLResolver):
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from project_routes(entry.url_patterns, prefix + str(entry.pattern), inner, frozenset(here))
+        elif isinstance(entry, URLPattern):
+            name = f"{namespace}{entry.name}" if entry.name else None
+            yield Route(name, namespace, prefix + str(entry.pattern), frozenset(here))
+
+
+def is_excluded(route: Route) -> bool:
+    if route.namespace.startswith(f"{admin_site.name}:"):
+        return route.name not in ADMIN_URLS_KEPT
+    return route.name is None and route.route.lstrip("^").startswith(settings.MEDIA_URL.lstrip("/"))
+
+
+def matrix_routes() -> dict[str, Route]:
+    return {route.name: route for route in project_routes() if not is_excluded(route)}
+
+
+def test_every_url_has_a_row():
+    routes = matrix_routes()
+    unnamed = [route.route for route in project_routes() if route.name is None and not is_excluded(route)]
+    assert not unnamed, f"URL patterns without a name cannot be in the matrix: {unnamed}"
+    in_table = {name for name, _ in EXPECTED}
+    missing = sorted(set(routes) - in_table)
+    assert not missing, "\n".join(f"give {name} its expected outcomes in the matrix" for name in missing)
+    gone = sorted(in_table - set(routes))
+    assert not gone, f"rows for URLs that no longer exist: {gone}"
+    assert all((name, "GET") in EXPECTED for name in routes), "every URL needs a GET row"
+
+
+def test_every_url_argument_comes_from_the_scenario():
+    for name, route in matrix_routes().items():
+        given = set(ARGUMENTS.get(name, {}))
+        assert given == set(route.params), f"{name} takes {sorted(route.params)}: set them in ARGUMENTS"
+
+
+def test_the_table_never_expects_another_patients_object_to_be_reachable():
+    """A guard on the table itself: nobody can 'fix' a failing cell by writing a hole in as expected."""
+    for (name, method), cells in EXPECTED.items():
+        if set(ARGUMENTS.get(name, {}).values()) & PATIENT_A_OBJECTS:
+            for role in ("patient_b", "unrelated"):
+                assert cells[role] in REFUSALS, f"{name} {method}: {role} reaches patient A's object"
+        if name in CLINICAL:
+            assert cells["desk"] in REFUSALS, f"{name} {method}: the front desk reaches clinical detail"
+
+
+# --- the scenario ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    users: dict
+    sessions: dict
+    today: datetime.date
+    treatment_slug: str
+    practitioner_slug: str
+    practitioner: int
+    feed_token: str
+    patient: int
+    intake: int
+    appointment: int
+    past_appointment: int
+    photo: int
+    entry: int
+    offer: int
+    status_action: str = "check-in"
+    bad_uid: str = "MQ"
+    bad_token: str = "not-a-token"
+
+
+def png_upload():
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 120, 120)).save(buffer, format="PNG")
+    return SimpleUploadedFile("thighs.png", buffer.getvalue(), content_type="image/png")
+
+
+def build_scenario(sign_in) -> Scenario:
+    ensure_screening_rules()
+    now = timezone.now()
+    treatment = TreatmentFactory()
+    related = PractitionerFactory(treatments=[treatment])
+    unrelated = PractitionerFactory(treatments=[treatment])
+    for weekday in range(7):
+        WorkingHoursFactory(practitioner=related, weekday=weekday, start=datetime.time(8), end=datetime.time(19))
+    RoomFactory()
+
+    patient_a = PatientFactory()
+    clear_patient(patient_a, reviewer=related.user)
+    past = AppointmentFactory(
+        patient=patient_a,
+        practitioner=related,
+        treatment=treatment,
+        start_at=now - datetime.timedelta(days=30),
+        status=Appointment.Status.CHECKED_IN,
+    )
+    practice_services.give_photo_consent(patient_a)
+    practice_services.record_session(
+        past,
+        by=related.user,
+        details={"device": "Dermapen", "needle_depth_mm": 1, "passes": 2, "product": "", "reactions": "", "notes": ""},
+        areas=[("thighs", "hexsel", 10)],
+        photo=png_upload(),
+    )
+    future = AppointmentFactory(patient=patient_a, practitioner=related, treatment=treatment)
+    entry = WaitlistEntry.objects.create(
+        patient=patient_a, treatment=treatment, practitioner=related, created_by=patient_a.user
+    )
+    offer = WaitlistOffer.objects.create(
+        entry=entry,
+        practitioner=related,
+        start_at=future.start_at + datetime.timedelta(days=35),  # beyond the course interval: bookable
+        expires_at=now + datetime.timedelta(hours=2),
+    )
+
+    patient_b = PatientFactory()
+    submitted_intake(patient_b)
+    AppointmentFactory(patient=patient_b, practitioner=unrelated, treatment=treatment)
+
+    users = {
+        "patient_a": patient_a.user,
+        "patient_b": patient_b.user,
+        "related": related.user,
+        "unrelated": unrelated.user,
+        "desk": staff_user(roles.FRONT_DESK),
+        "admin": staff_user(roles.CLINIC_ADMIN),
+    }
+    return Scenario(
+        users=users,
+        sessions={role: signed_in_session(sign_in, user) for role, user in users.items()},
+        today=timezone.localdate(),
+        treatment_slug=treatment.slug,
+        practitioner_slug=related.slug,
+        practitioner=related.pk,
+        feed_token=calendar_feeds.reset_feed(related).token,
+        patient=patient_a.pk,
+        intake=IntakeForm.objects.get(patient=patient_a).pk,
+        appointment=future.pk,
+        past_appointment=past.pk,
+        photo=SessionPhoto.objects.get(record__appointment=past).pk,
+        entry=entry.pk,
+        offer=offer.pk,
+    )
+
+
+def signed_in_session(sign_in, user) -> str:
+    """The session key of a signed-in user (admins with their second factor): each test presents it as a
+    cookie instead of signing in again."""
+    client = Client()
+    sign_in(client, user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One test client for the module: a new client loads the middleware again, and WhiteNoise then indexes
+    every static file (about 50 ms a test). Each test starts it with fresh cookies."""
+    return Client()
+
+
+@pytest.fixture(scope="module")
+def scenario(django_db_setup, django_db_blocker, tmp_path_factory, sign_in):
+    """Built once; each test's own transaction is a savepoint inside this one, rolled back after it."""
+    overrides = override_settings(
+        PRIVATE_MEDIA_ROOT=tmp_path_factory.mktemp("private"),
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        SMS_BACKEND="bookings.reminders.sms.LocmemSmsBackend",
+    )
+    with overrides, django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            yield build_scenario(sign_in)
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+# --- the cells ---------------------------------------------------------------------------------------------
+
+
+def snapshot(s: Scenario):
+    """Row counts of every table of the project's apps, and patient A's objects as stored: what a refused
+    write must leave exactly as it was."""
+    from django.apps import apps
+
+    models = [m for label in ("clinic", "bookings", "consultations") for m in apps.get_app_config(label).get_models()]
+    counts = ", ".join(f"(SELECT COUNT(*) FROM {connection.ops.quote_name(m._meta.db_table)})" for m in models)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {counts}")
+        row = dict(zip([m._meta.label for m in models], cursor.fetchone(), strict=True))
+    from clinic.models import Patient, Practitioner, User
+    from consultations.models import PhotoConsent, SessionRecord
+
+    objects = [
+        (Patient, s.patient),
+        (User, s.users["patient_a"].pk),
+        (Appointment, s.appointment),
+        (Appointment, s.past_appointment),
+        (IntakeForm, s.intake),
+        (WaitlistEntry, s.entry),
+        (WaitlistOffer, s.offer),
+        (Practitioner, s.practitioner),
+    ]
+    state = [model.objects.filter(pk=pk).values().first() for model, pk in objects]
+    state.append(list(SessionRecord.objects.filter(appointment_id=s.past_appointment).values()))
+    state.append(list(PhotoConsent.objects.filter(patient_id=s.patient).values()))
+    return row, state
+
+
+CELLS = [
+    pytest.param(name, method, role, id=f"{name}-{method}-{role}") for (name, method) in EXPECTED for role in ROLES
+]
+
+
+@pytest.mark.parametrize("name, method, role", CELLS)
+def test_cell(name, method, role, scenario, db, browser):
+    expected = EXPECTED[(name, method)][role]
+    url = reverse(name, kwargs={k: getattr(scenario, v) for k, v in ARGUMENTS.get(name, {}).items()})
+    client = browser
+    client.cookies.clear()
+    if role != "anon":
+        client.cookies[settings.SESSION_COOKIE_NAME] = scenario.sessions[role]
+    if method == "GET":
+        query = QUERY[name](scenario) if name in QUERY else {}
+        response = client.get(url, query)
+    else:
+        before = snapshot(scenario) if expected in REFUSALS else None
+        as_json = {"content_type": "application/json"} if name.startswith("api_") else {}  # the API takes JSON only
+        response = client.post(url, {}, **as_json)
+    assert_outcome(response, expected, f"{method} {url} as {role}", admin=name.startswith(f"{admin_site.name}:"))
+    if method == "POST" and expected in REFUSALS:
+        assert snapshot(scenario) == before, f"{method} {url} as {role} was refused but changed data"
+
+
+def assert_outcome(response, expected: str, what: str, *, admin: bool):
+    location = response.get("Location", "")
+    if expected == "login":
+        login = reverse("admin:login") if admin else resolve_url(settings.LOGIN_URL)
+        assert (response.status_code, location.split("?")[0]) == (302, login), f"{what}: {response.status_code}"
+        assert "next=" in location, f"{what}: the sign-in page should bring the visitor back"
+        return
+    assert response.status_code == int(expected), f"{what}: {response.status_code} {location}"
+    if response.status_code == 302:
+        assert not location.startswith((resolve_url(settings.LOGIN_URL), reverse("admin:login"))), what
