@@ -78,6 +78,10 @@ logout                              GET     405    405    405    405    405    4
                                     POST    302    302    302    302    302    302    302
 profile                             GET     login  200    200    302    302    404    404
                                     POST    login  200    200    302    302    404    404
+my_data                             GET     login  200    200    404    404    404    404
+my_data_json                        GET     login  200    200    404    404    404    404
+erasure_request                     GET     login  200    200    404    404    404    404
+                                    POST    login  400    400    404    404    404    404
 two_factor_setup                    GET     login  302    302    200    200    200    200
                                     POST    login  302    302    200    200    200    200
 two_factor_verify                   GET     login  302    302    302    302    302    200
