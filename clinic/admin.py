@@ -7,6 +7,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from consultations.practice_selectors import patients_of
+
 from . import erasure, roles
 from .forms import BaseWorkingHoursFormSet
 from .models import ErasureRequest, Patient, Practitioner, Room, TimeOff, Treatment, User, WorkingHours
@@ -62,6 +64,13 @@ class PatientAdmin(admin.ModelAdmin):
     def has_export_permission(self, request):
         """Health data: clinic admins only (the front desk and practitioners may list patients here)."""
         return roles.is_clinic_admin(request.user)
+
+    def get_queryset(self, request):
+        """A practitioner sees only their own patients (never those unrelated to them); desk and admin see all."""
+        patients = super().get_queryset(request)
+        if roles.is_front_desk(request.user) or not roles.is_practitioner(request.user):
+            return patients
+        return patients.filter(pk__in=patients_of(request.user.practitioner).values("pk"))
 
     @admin.display(description="audit trail")
     def audit_trail(self, obj):

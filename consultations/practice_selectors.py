@@ -36,16 +36,19 @@ def is_clinician(user) -> bool:
     return roles.is_practitioner(user) or roles.is_clinic_admin(user)
 
 
+def patients_of(practitioner):
+    """The patients a practitioner is related to: those with a (non-cancelled) appointment with them, past or
+    future. The relation behind every 'their own patients' check, pages and admin alike."""
+    live = Appointment.objects.filter(practitioner=practitioner).exclude(status=Appointment.Status.CANCELLED)
+    return Patient.objects.filter(pk__in=live.values("patient_id"))
+
+
 def may_see_patient_records(user, patient) -> bool:
     if roles.is_clinic_admin(user):
         return True
     if not roles.is_practitioner(user):
         return False
-    return (
-        Appointment.objects.filter(patient=patient, practitioner=user.practitioner)
-        .exclude(status=Appointment.Status.CANCELLED)
-        .exists()
-    )
+    return patients_of(user.practitioner).filter(pk=patient.pk).exists()
 
 
 def patient_for_clinician(user, patient_id) -> Patient:

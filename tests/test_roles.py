@@ -1,8 +1,10 @@
 import pytest
 from django.contrib.auth.models import Group
+from django.urls import reverse
 
+from bookings.models import Appointment
 from clinic import roles
-from tests.factories import PatientFactory, PractitionerFactory, staff_user
+from tests.factories import AppointmentFactory, PatientFactory, PractitionerFactory, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -32,3 +34,30 @@ def test_clinic_admins_can_read_the_audit_trail_and_unlock_accounts_but_not_edit
     perms = set(Group.objects.get(name="Clinic admin").permissions.values_list("codename", flat=True))
     assert {"view_logentry", "delete_accessattempt", "delete_totpdevice"} <= perms
     assert "change_logentry" not in perms and "delete_logentry" not in perms
+
+
+def test_a_practitioner_using_the_admin_lists_and_opens_only_their_own_patients(client):
+    """Staff with the admin flag use the Django admin for their role's models. A practitioner may view
+    patients there, but only those with an appointment with them, as on the workspace pages."""
+    own = AppointmentFactory().patient
+    practitioner = own.appointments.get().practitioner
+    cancelled = AppointmentFactory(practitioner=practitioner, status=Appointment.Status.CANCELLED).patient
+    stranger = PatientFactory()
+    practitioner.user.is_staff = True
+    practitioner.user.save(update_fields=["is_staff"])
+    client.force_login(practitioner.user)
+
+    listing = client.get(reverse("admin:clinic_patient_changelist")).content.decode()
+    assert own.user.email in listing
+    assert stranger.user.email not in listing and cancelled.user.email not in listing
+    opened = client.get(reverse("admin:clinic_patient_change", args=[stranger.pk]))
+    assert opened.status_code == 302 and stranger.user.email not in opened.content.decode()
+    assert client.get(reverse("admin:clinic_patient_change", args=[own.pk])).status_code == 200
+
+
+def test_the_front_desk_using_the_admin_lists_every_patient(client):
+    patients = [AppointmentFactory().patient, PatientFactory()]
+    desk = staff_user(roles.FRONT_DESK, is_staff=True)
+    client.force_login(desk)
+    listing = client.get(reverse("admin:clinic_patient_changelist")).content.decode()
+    assert all(patient.user.email in listing for patient in patients)
