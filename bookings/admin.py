@@ -119,7 +119,7 @@ class AftercareCheckInAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         """A practitioner sees the check-ins of their own patients only; desk and admin see all."""
         check_ins = super().get_queryset(request)
-        if roles.is_front_desk(request.user) or not roles.is_practitioner(request.user):
+        if not roles.sees_only_own(request.user):
             return check_ins
         return check_ins.filter(appointment__practitioner__user=request.user)
 

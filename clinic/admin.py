@@ -68,7 +68,7 @@ class PatientAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         """A practitioner sees only their own patients (never those unrelated to them); desk and admin see all."""
         patients = super().get_queryset(request)
-        if roles.is_front_desk(request.user) or not roles.is_practitioner(request.user):
+        if not roles.sees_only_own(request.user):
             return patients
         return patients.filter(pk__in=patients_of(request.user.practitioner).values("pk"))
 
@@ -162,6 +162,15 @@ class PractitionerAdmin(admin.ModelAdmin):
     raw_id_fields = ("user",)
     inlines = [WorkingHoursInline, TimeOffInline]
 
+    def get_queryset(self, request):
+        """A practitioner changes their own profile, hours and time off only; desk and admin see everyone."""
+        practitioners = super().get_queryset(request)
+        return practitioners.filter(user=request.user) if roles.sees_only_own(request.user) else practitioners
+
+    def get_readonly_fields(self, request, obj=None):
+        """Which account a profile belongs to is the clinic admin's to set."""
+        return self.readonly_fields if roles.is_clinic_admin(request.user) else ("user",)
+
 
 @admin.register(Treatment)
 class TreatmentAdmin(admin.ModelAdmin):
@@ -179,6 +188,15 @@ class RoomAdmin(admin.ModelAdmin):
 class TimeOffAdmin(admin.ModelAdmin):
     list_display = ("practitioner", "start_at", "end_at", "reason")
     list_filter = ("practitioner",)
+
+    def get_queryset(self, request):
+        time_off = super().get_queryset(request)
+        return time_off.filter(practitioner__user=request.user) if roles.sees_only_own(request.user) else time_off
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "practitioner" and roles.sees_only_own(request.user):
+            kwargs["queryset"] = Practitioner.objects.filter(user=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 # --- The audit trail: read-only for everyone, filterable by patient and by user -----------------------------

@@ -106,6 +106,12 @@ def is_clinic_admin(user) -> bool:
     return has_role(user, CLINIC_ADMIN)
 
 
+def sees_only_own(user) -> bool:
+    """A practitioner without a desk or admin role: in the admin too, only their own profile, hours, time off,
+    patients and check-ins."""
+    return is_practitioner(user) and not is_front_desk(user)
+
+
 def is_staff_member(user) -> bool:
     return any(has_role(user, role) for role in ROLE_NAMES)
 

@@ -1,10 +1,13 @@
+import datetime
+
 import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
+from django.utils import timezone
 
 from bookings.models import Appointment
 from clinic import roles
-from tests.factories import AppointmentFactory, PatientFactory, PractitionerFactory, staff_user
+from tests.factories import AppointmentFactory, PatientFactory, PractitionerFactory, TimeOffFactory, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -61,3 +64,30 @@ def test_the_front_desk_using_the_admin_lists_every_patient(client):
     client.force_login(desk)
     listing = client.get(reverse("admin:clinic_patient_changelist")).content.decode()
     assert all(patient.user.email in listing for patient in patients)
+
+
+def admin_practitioner(client, **kwargs):
+    practitioner = PractitionerFactory(**kwargs)
+    practitioner.user.is_staff = True
+    practitioner.user.save(update_fields=["is_staff"])
+    client.force_login(practitioner.user)
+    return practitioner
+
+
+def test_a_practitioner_using_the_admin_changes_only_their_own_profile_and_time_off(client):
+    own = admin_practitioner(client, user__first_name="Olivia", user__last_name="Own")
+    other = PractitionerFactory(user__first_name="Colin", user__last_name="Colleague")
+    start = timezone.now() + datetime.timedelta(days=3)
+    TimeOffFactory(practitioner=other, start_at=start, end_at=start + datetime.timedelta(days=7), reason="Abroad")
+
+    listing = client.get(reverse("admin:clinic_practitioner_changelist")).content.decode()
+    assert str(own) in listing and str(other) not in listing
+    assert client.get(reverse("admin:clinic_practitioner_change", args=[other.pk])).status_code == 302
+    assert client.get(reverse("admin:clinic_practitioner_change", args=[own.pk])).status_code == 200
+    assert "Abroad" not in client.get(reverse("admin:clinic_timeoff_changelist")).content.decode()
+
+
+def test_a_practitioner_cannot_move_their_profile_to_another_account_in_the_admin(client):
+    own = admin_practitioner(client)
+    page = client.get(reverse("admin:clinic_practitioner_change", args=[own.pk])).content.decode()
+    assert 'name="user"' not in page
