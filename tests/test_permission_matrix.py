@@ -9,6 +9,7 @@ a savepoint that is rolled back):
 - patient B: their own health form and appointment (with P2);
 - practitioner P1 ("related"): A's practitioner; practitioner P2 ("unrelated"): has never seen A;
 - a front-desk member and a clinic admin (signed in with their second factor).
+Staff have the admin flag (the most a clinic can give them), so the Django admin's own rules are exercised too.
 
 URL arguments are always A's objects (or P1's, for practitioner pages), so patient B and P2 are asking for
 another patient's object. Each cell is its own test: the status of a GET, and of a POST (empty body) where the
@@ -55,6 +56,8 @@ ROLES = ("anon", "patient_a", "patient_b", "related", "unrelated", "desk", "admi
 #   200, 400, 403, 404, 405 ...  the status code
 #   login                        302 to the sign-in page (LOGIN_URL, with ?next=; the admin's own for /admin/)
 #   302                          a redirect somewhere else (never a sign-in page)
+#   gone                         302 to the admin's index: the admin's answer for an object outside what the user
+#                                may see (as for one that does not exist)
 # The API answers 403 to anonymous callers: session authentication sends no WWW-Authenticate, so DRF does not
 # use 401.
 MATRIX = """
@@ -174,10 +177,12 @@ api_appointment_cancel              GET     403    405    405    403    403    4
                                     POST    403    200    404    403    403    403    403
 api_schema                          GET     200    200    200    200    200    200    200
 api_docs                            GET     200    200    200    200    200    200    200
-# the Django admin (a few representative pages; see ADMIN_URLS_KEPT)
-admin:index                         GET     login  login  login  login  login  login  200
-admin:clinic_patient_changelist     GET     login  login  login  login  login  login  200
-admin:auditlog_logentry_changelist  GET     login  login  login  login  login  login  200
+# the Django admin (representative pages, see ADMIN_URLS_KEPT; staff here have the admin flag)
+admin:index                         GET     login  login  login  200    200    200    200
+admin:clinic_patient_changelist     GET     login  login  login  200    200    200    200
+admin:clinic_patient_change         GET     login  login  login  200    gone   200    200
+admin:clinic_practitioner_change    GET     login  login  login  200    gone   200    200
+admin:auditlog_logentry_changelist  GET     login  login  login  403    403    403    200
 """
 
 # What each URL's arguments are, from the scenario. Patient objects are always patient A's.
@@ -218,6 +223,8 @@ ARGUMENTS = {
     "api_practitioner_detail": {"slug": "practitioner_slug"},
     "api_appointment_detail": {"pk": "appointment"},
     "api_appointment_cancel": {"pk": "appointment"},
+    "admin:clinic_patient_change": {"object_id": "patient"},
+    "admin:clinic_practitioner_change": {"object_id": "practitioner"},
 }
 # The scenario's objects that belong to patient A: for these, patient B and practitioner P2 ask for another
 # patient's object and must get 403 or 404, whatever the table says.
@@ -227,11 +234,18 @@ CLINICAL = {"intake_review", "practice_patient", "practice_course_plan", "practi
 
 # Patterns left out of the matrix, each for a reason:
 # - the Django admin's own pages (every model's add/change/delete/history, its login, logout, password
-#   change, jsi18n, app index): all behind the admin's `is_staff` check, tested by Django. Three
-#   representative pages stay in the matrix to show that check holds for every role here.
+#   change, jsi18n, app index): all behind the admin's `is_staff` check and the model permissions of
+#   clinic/roles.py, with the project's own rules per model admin tested in tests/test_roles.py. The
+#   representative pages kept show the staff check, the permissions and the per-object rules for every role.
 # - the DEBUG-only media pattern (`static()`, no name): it serves MEDIA_ROOT (practitioners' public profile
 #   photos) in development only; clinical photos are never under MEDIA_ROOT (tests/test_private_photos.py).
-ADMIN_URLS_KEPT = {"admin:index", "admin:clinic_patient_changelist", "admin:auditlog_logentry_changelist"}
+ADMIN_URLS_KEPT = {
+    "admin:index",
+    "admin:clinic_patient_changelist",
+    "admin:clinic_patient_change",
+    "admin:clinic_practitioner_change",
+    "admin:auditlog_logentry_changelist",
+}
 QUERY = {
     "api_availability": lambda s: {
         "treatment": s.treatment_slug,
@@ -240,7 +254,7 @@ QUERY = {
         "to": (s.today + datetime.timedelta(days=6)).isoformat(),
     }
 }
-REFUSALS = {"login", "401", "403", "404", "405"}
+REFUSALS = {"login", "gone", "401", "403", "404", "405"}
 
 
 def parse_matrix(text: str) -> dict[tuple[str, str], dict[str, str]]:
@@ -401,6 +415,9 @@ def build_scenario(sign_in) -> Scenario:
         "desk": staff_user(roles.FRONT_DESK),
         "admin": staff_user(roles.CLINIC_ADMIN),
     }
+    for role in ("related", "unrelated", "desk"):  # the most a clinic can give them: the admin's rules apply
+        users[role].is_staff = True
+        users[role].save(update_fields=["is_staff"])
     return Scenario(
         users=users,
         sessions={role: signed_in_session(sign_in, user) for role, user in users.items()},
@@ -516,6 +533,9 @@ def assert_outcome(response, expected: str, what: str, *, admin: bool):
         login = reverse("admin:login") if admin else resolve_url(settings.LOGIN_URL)
         assert (response.status_code, location.split("?")[0]) == (302, login), f"{what}: {response.status_code}"
         assert "next=" in location, f"{what}: the sign-in page should bring the visitor back"
+        return
+    if expected == "gone":
+        assert (response.status_code, location) == (302, reverse("admin:index")), f"{what}: {response.status_code}"
         return
     assert response.status_code == int(expected), f"{what}: {response.status_code} {location}"
     if response.status_code == 302:
