@@ -11,11 +11,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import roles
+from .redirects import safe_next
 
 EXEMPT_URL_NAMES = ("two_factor_setup", "two_factor_verify", "logout")
 
@@ -86,11 +88,6 @@ def qr_code_svg(url: str) -> str:
     return image.to_string(encoding="unicode")
 
 
-def safe_next(request) -> str:
-    target = request.GET.get("next") or "/"
-    return target if target.startswith("/") and not target.startswith("//") else "/"
-
-
 @login_required
 def two_factor_setup(request):
     if not (roles.is_staff_member(request.user) or request.user.is_superuser):
@@ -106,7 +103,7 @@ def two_factor_setup(request):
         TOTPDevice.objects.filter(user=request.user).exclude(pk=device.pk).delete()
         otp_login(request, device)
         messages.success(request, "Two-factor sign-in is on. You will be asked for a code each time you sign in.")
-        return redirect(safe_next(request))
+        return redirect(safe_next(request, "/"))
     return render(
         request,
         "registration/two_factor_setup.html",
@@ -122,10 +119,10 @@ def two_factor_setup(request):
 def two_factor_verify(request):
     device = TOTPDevice.objects.filter(user=request.user, confirmed=True).first()
     if device is None:
-        return redirect(f"{reverse('two_factor_setup')}?next={safe_next(request)}")
+        return redirect(f"{reverse('two_factor_setup')}?{urlencode({'next': safe_next(request, '/')})}")
     form = TokenForm(device, request.POST or None)
     if request.method == "POST" and form.is_valid():
         otp_login(request, device)
         messages.success(request, "Signed in.")
-        return redirect(safe_next(request))
+        return redirect(safe_next(request, "/"))
     return render(request, "registration/two_factor_verify.html", {"form": form})

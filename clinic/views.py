@@ -5,10 +5,12 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 
 from . import roles, selectors, services
 from .forms import PatientProfileForm, PractitionerProfileForm, SignupForm, WorkingHoursFormSet
 from .models import Practitioner
+from .redirects import safe_next
 
 
 def home(request):
@@ -87,7 +89,7 @@ def signup(request):
         )
         login(request, patient.user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"Welcome, {patient.user.first_name}. Your account is ready.")
-        return redirect(request.GET.get("next") or "home")
+        return redirect(safe_next(request, reverse("home")))
     return render(request, "registration/signup.html", {"form": form})
 
 

@@ -99,3 +99,14 @@ def test_profile_edit_saves_and_refuses_bad_input_without_saving(client):
     assert "cannot be in the future" in response.content.decode()
     patient.refresh_from_db()
     assert patient.user.first_name == "New"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example/"])
+def test_signup_never_sends_the_new_patient_off_site(client, target):
+    response = client.post(reverse("signup") + f"?next={target}", signup_data())
+    assert response.status_code == 302 and response["Location"] == reverse("home")
+
+
+def test_signup_returns_the_new_patient_to_the_page_they_came_from(client):
+    response = client.post(reverse("signup") + "?next=/book/", signup_data())
+    assert response["Location"] == "/book/"

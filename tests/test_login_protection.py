@@ -102,10 +102,11 @@ def test_staff_without_a_device_and_patients_are_not_held(client):
     assert client.get(reverse("two_factor_setup")).status_code == 302
 
 
-def test_next_cannot_send_a_verified_user_off_site(client):
+@pytest.mark.parametrize("target", ["//evil.example/", "/\\evil.example/", "https://evil.example/"])
+def test_next_cannot_send_a_verified_user_off_site(client, target):
     admin = staff_user(roles.CLINIC_ADMIN)
     client.force_login(admin)
     client.get(reverse("two_factor_setup"))
     device = TOTPDevice.objects.get(user=admin)
-    response = client.post(reverse("two_factor_setup") + "?next=//evil.example/", {"token": current_code(device)})
+    response = client.post(reverse("two_factor_setup") + f"?next={target}", {"token": current_code(device)})
     assert response["Location"] == "/"

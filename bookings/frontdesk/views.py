@@ -14,12 +14,12 @@ from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from bookings import availability, selectors, services
 from bookings.models import Appointment
 from clinic import roles
 from clinic.models import Patient, Practitioner
+from clinic.redirects import safe_next
 from clinic.services import register_phone_patient
 from consultations.practice_selectors import course_plans
 from consultations.selectors import screening_status
@@ -42,13 +42,6 @@ def _day(request) -> datetime.date:
         except ValueError:
             messages.warning(request, f"'{text[:20]}' is not a date: showing today.")
     return timezone.localdate()
-
-
-def _next_or(request, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
-        return target
-    return fallback
 
 
 def _appointment(pk):
@@ -158,7 +151,7 @@ def appointment_status(request, pk, action):
         messages.error(request, error.message)
     else:
         messages.success(request, f"{appointment.patient.full_name} ({_when(appointment)}) {done}.")
-    return redirect(_next_or(request, reverse("desk:appointment", args=[pk])))
+    return redirect(safe_next(request, reverse("desk:appointment", args=[pk])))
 
 
 @roles.front_desk_required
@@ -176,7 +169,7 @@ def appointment_cancel(request, pk):
         messages.error(request, error.message)
     else:
         messages.success(request, f"Cancelled {appointment.patient.full_name}'s appointment on {_when(appointment)}.")
-    return redirect(_next_or(request, reverse("desk:appointment", args=[pk])))
+    return redirect(safe_next(request, reverse("desk:appointment", args=[pk])))
 
 
 @roles.front_desk_required
