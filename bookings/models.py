@@ -63,6 +63,22 @@ class Appointment(models.Model):
             models.Index(fields=["practitioner", "start_at"]),
             models.Index(fields=["room", "start_at"]),
             models.Index(fields=["patient", "start_at"]),
+            # The desk's calendars: everything (any status) starting in a window.
+            models.Index(fields=["start_at"], name="appointment_start"),
+            # Availability reads only live rows (a clinic keeps many cancelled ones): these partial, covering
+            # indexes answer it from the index alone.
+            models.Index(
+                fields=["practitioner", "start_at"],
+                include=["busy_until", "room"],
+                condition=Q(status__in=("booked", "checked_in", "completed")),
+                name="appointment_live_practitioner",
+            ),
+            models.Index(
+                fields=["room", "start_at"],
+                include=["busy_until", "practitioner"],
+                condition=Q(status__in=("booked", "checked_in", "completed")),
+                name="appointment_live_room",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(end_at__gt=F("start_at")), name="appointment_end_after_start"),

@@ -14,7 +14,7 @@ from django.utils import timezone
 from clinic.models import Patient, Practitioner, Room, TimeOff, WorkingHours
 from consultations.selectors import screening_statuses
 
-from .availability import clinic_zone, day_bounds_utc
+from .availability import LONGEST_APPOINTMENT, clinic_zone, day_bounds_utc
 from .models import Appointment, Reminder
 
 
@@ -43,9 +43,12 @@ PATIENT_PAGE_SIZE = 25
 
 def appointments_between(start_at, end_at, *, practitioner=None, room=None):
     """Appointments (any status) that touch [start_at, end_at), with everything a calendar shows. One query."""
-    appointments = Appointment.objects.filter(start_at__lt=end_at, end_at__gt=start_at).select_related(
-        "patient__user", "treatment", "room", "practitioner__user"
-    )
+    appointments = Appointment.objects.filter(
+        start_at__lt=end_at,
+        end_at__gt=start_at,
+        # No appointment lasts a day: a lower bound on start_at lets the start_at index do the work.
+        start_at__gte=start_at - LONGEST_APPOINTMENT,
+    ).select_related("patient__user", "treatment", "room", "practitioner__user")
     if practitioner is not None:
         appointments = appointments.filter(practitioner=practitioner)
     if room is not None:
