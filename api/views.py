@@ -2,6 +2,8 @@
 through bookings.services, whose refusals (BookingError) become 400/403/409 with the patient-facing message.
 """
 
+import datetime
+
 from django.conf import settings
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -14,6 +16,7 @@ from rest_framework.response import Response
 from bookings import availability, services
 from bookings.models import Appointment
 from bookings.selectors import patient_appointments
+from clinic.models import Treatment
 from clinic.selectors import active_practitioners, bookable_treatments
 
 from . import serializers as s
@@ -79,30 +82,39 @@ def practitioner_detail(request, slug):
 def availability_view(request):
     """Bookable start times per day, in the clinic's zone. Signed-in patients also see why a day is not
     available to them (course intervals)."""
-    query = s.AvailabilityQuerySerializer(data=request.query_params)
+    # The answer to a query string is the same for everyone until the clinic changes (availability's
+    # "cached reads"): validated, computed and serialized once, then served from the cache.
+    params = tuple(request.query_params.get(name, "") for name in AVAILABILITY_PARAMS)
+    payload = availability.cached(("api", *params), lambda as_of: _availability_payload(request.query_params, as_of))
+    patient = getattr(request.user, "patient", None)
+    blocks = availability.course_blocks(patient, Treatment.objects.get(slug=payload["treatment"])) if patient else []
+    if blocks:  # this patient's course interval: a copy, never the shared answer
+        payload = {**payload, "days": [_with_course_block(day, blocks) for day in payload["days"]]}
+    return Response(payload)
+
+
+AVAILABILITY_PARAMS = ("treatment", "practitioner", "from", "to")
+
+
+def _availability_payload(query_params, as_of) -> dict:
+    query = s.AvailabilityQuerySerializer(data=query_params)
     query.is_valid(raise_exception=True)
     treatment, practitioner = query.validated_data["treatment"], query.validated_data["practitioner"]
-    days = availability.available_slots(
-        treatment, practitioner, query.validated_data["from"], query.validated_data["to"]
-    )
-    blocks = availability.course_blocks(getattr(request.user, "patient", None), treatment)
+    first, last = query.validated_data["from"], query.validated_data["to"]
+    days = availability.available_slots(treatment, practitioner, first, last, now=as_of)
     payload = {
         "treatment": treatment.slug,
         "practitioner": practitioner.slug if practitioner else None,
         "time_zone": settings.CLINIC_TIME_ZONE,
-        "days": [
-            {
-                "date": day,
-                "unavailable_reason": next((block.message for block in blocks if block.covers(day)), ""),
-                "slots": slots,
-            }
-            for day, slots in days.items()
-        ],
+        "days": [{"date": day, "unavailable_reason": "", "slots": slots} for day, slots in days.items()],
     }
-    for day in payload["days"]:
-        if day["unavailable_reason"]:
-            day["slots"] = []
-    return Response(s.AvailabilitySerializer(payload).data)
+    return s.AvailabilitySerializer(payload).data
+
+
+def _with_course_block(day: dict, blocks) -> dict:
+    date = datetime.date.fromisoformat(day["date"])
+    reason = next((block.message for block in blocks if block.covers(date)), "")
+    return {**day, "unavailable_reason": reason, "slots": []} if reason else day
 
 
 # --- the signed-in patient's appointments ------------------------------------------------------------------

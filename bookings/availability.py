@@ -25,6 +25,7 @@ hours, time off, appointments, rooms: one query each); the rest is done in memor
 """
 
 import datetime
+import hashlib
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
@@ -32,12 +33,14 @@ from enum import Enum
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.cache import caches
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
 from clinic.models import Practitioner, Room, TimeOff, Treatment, WorkingHours
 
-from .models import Appointment
+from .models import Appointment, AvailabilityGeneration
 
 UTC = datetime.UTC
 LONGEST_APPOINTMENT = datetime.timedelta(days=1)
@@ -321,6 +324,71 @@ def available_slots(
         ignore_appointment_id=getattr(ignore_appointment, "pk", None),
     )
     return calendar.slots_by_day()
+
+
+# --- cached reads: what pages and the API show ----------------------------------------------------------
+#
+# Patients ask for the same ranges again and again, and the answer changes only when an appointment, working
+# hours, time off, a room, a practitioner or a treatment changes, or as time passes.
+# - Writes: database triggers bump one counter row (AvailabilityGeneration) in the writing transaction,
+#   whoever writes. Answers are filed under the counter's value, so after any write commits, older answers
+#   are never read again. (A reader that read the old value just before a commit may file a newer answer
+#   under the old value: harmless, nobody asks for the old value any more.)
+# - Time: answers are computed as of the END of their 5-minute bucket, so a cached list never offers a
+#   time that falls inside the minimum notice at any moment it is served.
+# - The booking service never reads the cache: it re-checks with `check_slot` in its transaction, and the
+#   exclusion constraints have the last word. A cached time just taken gets the usual "just taken" answer.
+# The cache is per process (local memory): the counter, in the database, keeps every process right.
+
+CACHE_BUCKET_SECONDS = 300
+
+
+def availability_generation() -> int:
+    """The counter's value. A lost row (a flushed database) is put back with a value no earlier row can
+    have reached (microseconds since 1970), so no answer cached before the loss is ever read again."""
+    table = AvailabilityGeneration._meta.db_table
+    # Raw SQL: every cached read asks this, and compiling the ORM query costs more than running it.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT value FROM {table} WHERE id = 1")
+        row = cursor.fetchone()
+        if row is None:
+            fresh = int(timezone.now().timestamp() * 1_000_000)
+            cursor.execute(f"INSERT INTO {table} (id, value) VALUES (1, %s) ON CONFLICT (id) DO NOTHING", [fresh])
+            cursor.execute(f"SELECT value FROM {table} WHERE id = 1")
+            row = cursor.fetchone()
+    return row[0]
+
+
+def bucket_end(now: datetime.datetime) -> datetime.datetime:
+    """The end of the 5-minute bucket `now` falls in: the moment cached answers are computed for."""
+    seconds = (int(now.timestamp()) // CACHE_BUCKET_SECONDS + 1) * CACHE_BUCKET_SECONDS
+    return datetime.datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def cached(key_parts: tuple, compute, *, now: datetime.datetime | None = None):
+    """compute(as_of) once per state of the clinic and time bucket; `key_parts` say what is computed."""
+    now = now or timezone.now()
+    if not settings.AVAILABILITY_CACHE:
+        return compute(now)
+    generation = availability_generation()
+    as_of = bucket_end(now)
+    digest = hashlib.sha256(repr(key_parts).encode()).hexdigest()  # parts may be long, hostile query strings
+    key = f"availability:{generation}:{int(as_of.timestamp())}:{digest}"
+    cache = caches["availability"]
+    value = cache.get(key)
+    if value is None:
+        value = compute(as_of)
+        cache.set(key, value, timeout=2 * CACHE_BUCKET_SECONDS)
+    return value
+
+
+def offered_slots(treatment, practitioner, date_from, date_to, *, now=None) -> dict[datetime.date, list[Slot]]:
+    """`available_slots` as the booking pages show them, from the cache (see above)."""
+    return cached(
+        ("slots", treatment.pk, getattr(practitioner, "pk", "any"), date_from, date_to),
+        lambda as_of: available_slots(treatment, practitioner, date_from, date_to, now=as_of),
+        now=now,
+    )
 
 
 def check_slot(

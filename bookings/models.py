@@ -353,3 +353,18 @@ class CalendarFeed(models.Model):
 
     def __str__(self):
         return f"Calendar feed of {self.practitioner}"
+
+
+class AvailabilityGeneration(models.Model):
+    """One row whose value names the current state of everything availability depends on.
+
+    Database triggers (migration 0008) add one to it on every insert, update, delete or truncate of
+    appointments, working hours, time off, rooms, practitioners (and what they offer) and treatments, in the
+    writing transaction itself: whatever makes the write (a service, the admin, a bulk update, another
+    process), cached availability filed under an older value is never read again once the write commits.
+    """
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"Availability generation {self.value}"

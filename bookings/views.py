@@ -55,7 +55,12 @@ def times_context(patient, treatment, form, *, ignore_appointment=None) -> dict:
     blocks = availability.course_blocks(patient, treatment, ignore_appointment=ignore_appointment)
     blocked = next((block for block in blocks if block.covers(day)), None)
     last_day = min(day + datetime.timedelta(days=DAYS_LOOKED_AHEAD), form.last_day)
-    days = availability.available_slots(treatment, practitioner, day, last_day, ignore_appointment=ignore_appointment)
+    if ignore_appointment is None:
+        days = availability.offered_slots(treatment, practitioner, day, last_day)
+    else:  # moving an appointment: its own time counts as free, an answer for this patient alone
+        days = availability.available_slots(
+            treatment, practitioner, day, last_day, ignore_appointment=ignore_appointment
+        )
     next_days = [
         other
         for other, slots in days.items()

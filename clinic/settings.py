@@ -180,6 +180,18 @@ CLINIC = {
 # --- Celery ---------------------------------------------------------------------------------------
 # With REDIS_URL: Redis is broker and result store. Without: kombu's filesystem transport under var/,
 # which needs no server, so `make run` sends reminders on a bare machine.
+# Availability answers are cached per process, filed under a counter the database bumps on every write
+# that matters (bookings/availability.py, "cached reads"). AVAILABILITY_CACHE=0 turns it off.
+AVAILABILITY_CACHE = env.bool("AVAILABILITY_CACHE", default=True)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "availability": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "availability",
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    },
+}
+
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL

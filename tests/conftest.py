@@ -50,6 +50,15 @@ def _mail_in_memory(settings):
     settings.SMS_BACKEND = "bookings.reminders.sms.LocmemSmsBackend"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_availability_cache():
+    """Cached availability is filed under a counter that a rolled-back test rolls back too (and SQLite
+    reuses ids): start every test with an empty cache, as a freshly started process does."""
+    from django.core.cache import caches
+
+    caches["availability"].clear()
+
+
 @pytest.fixture(scope="session")
 def sign_in():
     """Sign a user in the way a real one ends up: with the verified second factor that clinic admins (and
