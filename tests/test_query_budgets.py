@@ -1,0 +1,140 @@
+"""Query budgets: every main page and endpoint runs a fixed number of queries, however much data there is.
+
+Each page is fetched in the permission matrix's scenario (tests/test_permission_matrix.py), then again after
+`grow` has added several times the data it shows (more practitioners, patients, appointments today and in
+patient A's history, health forms to review, waitlist entries). The count must not change, and must stay
+within the budget written here: a page that starts looping over rows fails with the queries it ran.
+"""
+
+import datetime
+
+import pytest
+from django.conf import settings
+from django.core.cache import caches
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from bookings.models import Appointment, WaitlistEntry
+from clinic.models import Patient, Practitioner, Treatment
+from tests.factories import (
+    AppointmentFactory,
+    PatientFactory,
+    PractitionerFactory,
+    WorkingHoursFactory,
+    submitted_intake,
+)
+from tests.test_permission_matrix import ARGUMENTS, browser, scenario  # noqa: F401 (fixtures)
+
+# (URL name, who asks, extra query string): budget. Budgets are today's counts: lower them when a page gets
+# cheaper, never raise one without saying why in the commit.
+BUDGETS = {
+    ("home", "anon", ""): 3,
+    ("practitioner_list", "anon", ""): 3,
+    ("practitioner_detail", "anon", ""): 3,
+    ("treatment_detail", "anon", ""): 3,
+    ("api_treatment_list", "anon", ""): 2,
+    ("api_practitioner_list", "anon", ""): 3,
+    ("api_practitioner_detail", "anon", ""): 3,
+    ("api_availability", "anon", "availability"): 7,
+    ("profile", "patient_a", ""): 6,
+    ("my_appointments", "patient_a", ""): 8,
+    ("appointment_detail", "patient_a", ""): 8,
+    ("appointment_ics", "patient_a", ""): 5,
+    ("book_start", "patient_a", ""): 5,
+    ("book_treatment", "patient_a", ""): 14,
+    ("book_times", "patient_a", ""): 13,
+    ("intake_home", "patient_a", ""): 10,
+    ("waitlist_mine", "patient_a", ""): 6,
+    ("my_progress", "patient_a", ""): 10,
+    ("api_appointment_list", "patient_a", ""): 5,
+    ("api_appointment_detail", "patient_a", ""): 5,
+    ("api_availability", "patient_a", "availability"): 13,
+    ("my_day", "related", ""): 17,
+    ("practice_patient", "related", ""): 22,
+    ("review_queue", "related", ""): 13,
+    ("intake_review", "related", ""): 18,
+    ("practitioner_calendar_feed", "anon", ""): 4,
+    ("desk:calendar", "desk", ""): 15,
+    ("desk:calendar", "desk", "rooms"): 15,
+    ("desk:week", "desk", ""): 15,
+    ("desk:day_sheet", "desk", ""): 13,
+    ("desk:patients", "desk", "search"): 10,
+    ("desk:patient", "desk", ""): 14,
+    ("desk:appointment", "desk", ""): 12,
+    ("waitlist_desk", "desk", ""): 11,
+}
+
+PAGES = [
+    pytest.param(*key, budget, id=f"{key[0]}-{key[1]}{'-' + key[2] if key[2] else ''}")
+    for key, budget in BUDGETS.items()
+]
+
+
+def query_string(kind: str, s) -> dict:
+    if kind == "availability":
+        first = timezone.localdate() + datetime.timedelta(days=1)
+        return {"treatment": s.treatment_slug, "from": first, "to": first + datetime.timedelta(days=13)}
+    if kind == "rooms":
+        return {"view": "rooms"}
+    if kind == "search":
+        return {"q": "a"}
+    return {}
+
+
+def grow(s, round_: int) -> None:
+    """More of everything the pages show; each round adds as much again (at other times of day)."""
+    treatment = Treatment.objects.get(slug=s.treatment_slug)
+    related = Practitioner.objects.get(pk=s.practitioner)
+    patient_a = Patient.objects.get(pk=s.patient)
+    now = timezone.now()
+    day_start = timezone.localtime(now).replace(hour=9, minute=0, second=0, microsecond=0)
+    for _ in range(4):
+        practitioner = PractitionerFactory(treatments=[treatment])
+        for weekday in range(7):
+            WorkingHoursFactory(practitioner=practitioner, weekday=weekday)
+        AppointmentFactory(practitioner=practitioner, treatment=treatment, start_at=day_start)
+    for n in range(4):  # the related practitioner's day, and the desk's: 90 minutes apart, rounds after another
+        patient = PatientFactory()
+        submitted_intake(patient)
+        AppointmentFactory(
+            patient=patient,
+            practitioner=related,
+            treatment=treatment,
+            start_at=day_start + datetime.timedelta(minutes=90 * (4 * round_ + n)),
+        )
+        WaitlistEntry.objects.create(patient=patient, treatment=treatment, created_by=patient.user)
+    for n in range(4):  # patient A's history
+        AppointmentFactory(
+            patient=patient_a,
+            practitioner=related,
+            treatment=treatment,
+            start_at=now - datetime.timedelta(days=60 + 35 * (4 * round_ + n)),
+            status=Appointment.Status.COMPLETED if n % 2 else Appointment.Status.CANCELLED,
+        )
+
+
+def queries_for(client, url, query) -> tuple[int, list[str]]:
+    caches["availability"].clear()  # the full computation: cached answers cost one query (test_availability_cache)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url, query)
+    assert response.status_code == 200, f"{url}: {response.status_code}"
+    return len(captured), [q["sql"][:160] for q in captured.captured_queries]
+
+
+@pytest.mark.parametrize("name, role, kind, budget", PAGES)
+def test_page_runs_a_fixed_number_of_queries_whatever_the_data(name, role, kind, budget, scenario, db, browser):  # noqa: F811
+    url = reverse(name, kwargs={k: getattr(scenario, v) for k, v in ARGUMENTS.get(name, {}).items()})
+    browser.cookies.clear()
+    if role != "anon":
+        browser.cookies[settings.SESSION_COOKIE_NAME] = scenario.sessions[role]
+    query = query_string(kind, scenario)
+    grow(scenario, 0)  # every list the page shows has rows: an empty list may skip a query
+    queries_for(browser, url, query)  # warm: first-use lookups (content types) are not the page's
+    small, _ = queries_for(browser, url, query)
+    grow(scenario, 1)
+    large, sql = queries_for(browser, url, query)
+    listing = "\n".join(sql)
+    assert large == small, f"{url}: {small} queries, then {large} with more data:\n{listing}"
+    assert large <= budget, f"{url}: {large} queries, budget {budget}:\n{listing}"
