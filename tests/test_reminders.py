@@ -306,6 +306,18 @@ def test_a_patient_who_opted_in_to_texts_gets_them_too(django_capture_on_commit_
     assert not PatientFactory().sms_opt_in  # by default, email only
 
 
+def test_no_email_goes_to_an_address_that_cannot_receive_mail(django_capture_on_commit_callbacks):
+    """A phone booking without an address has a reserved .invalid placeholder: texts only, if asked for."""
+    texts = PatientFactory(user__email="no-email-abc123@patients.invalid", sms_opt_in=True, phone="07700 900556")
+    silent = PatientFactory(user__email="no-email-def456@patients.invalid")
+    with_texts = book(hours_from_now(240), patient=texts)
+    without = book(hours_from_now(260), patient=silent)
+    assert set(with_texts.reminders.values_list("channel", flat=True)) == {"sms"}
+    assert not without.reminders.exists()
+    send_due(django_capture_on_commit_callbacks)
+    assert mail.outbox == [] and [m.to for m in sms.outbox] == ["07700 900556"]
+
+
 # --- Content ------------------------------------------------------------------------------------------
 
 
