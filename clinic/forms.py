@@ -2,6 +2,8 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
 from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 from django.forms import BaseInlineFormSet, inlineformset_factory
 
 from .models import Patient, Practitioner, User, WorkingHours, validate_adult
@@ -19,6 +21,17 @@ def submit_helper(label: str) -> FormHelper:
     helper = FormHelper()
     helper.add_input(Submit("submit", label))
     return helper
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form sets the username's max_length after building the field, so nothing checks it:
+    a 10,000-character address went on to authenticate(), and django-axes failed to store it (a 500). Here
+    it is refused as any other invalid input, before any sign-in attempt is made or recorded."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        username = self.fields["username"]
+        username.validators.append(MaxLengthValidator(username.max_length))
 
 
 class SignupForm(forms.Form):

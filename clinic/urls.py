@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from . import rights_views, two_factor, views
+from .forms import SignInForm
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -16,7 +17,11 @@ urlpatterns = [
     path("accounts/my-data/", rights_views.my_data, name="my_data"),
     path("accounts/my-data.json", rights_views.my_data_json, name="my_data_json"),
     path("accounts/erase/", rights_views.erasure_request, name="erasure_request"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(authentication_form=SignInForm, redirect_authenticated_user=True),
+        name="login",
+    ),
     path("accounts/two-factor/setup/", two_factor.two_factor_setup, name="two_factor_setup"),
     path("accounts/two-factor/verify/", two_factor.two_factor_verify, name="two_factor_verify"),
     path("accounts/", include("django.contrib.auth.urls")),

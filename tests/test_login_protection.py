@@ -110,3 +110,12 @@ def test_next_cannot_send_a_verified_user_off_site(client, target):
     device = TOTPDevice.objects.get(user=admin)
     response = client.post(reverse("two_factor_setup") + f"?next={target}", {"token": current_code(device)})
     assert response["Location"] == "/"
+
+
+def test_an_overlong_address_is_refused_with_a_message_and_no_attempt_recorded(client):
+    """Found by tests/test_hostile_input.py: 10,000 characters reached django-axes, which could not store
+    them (a 500)."""
+    response = post_login(client, "a" * 10_000 + "@example.com", "wrong-password")
+    assert response.status_code == 200
+    assert "at most 254 characters" in response.content.decode()
+    assert not AccessAttempt.objects.exists()
