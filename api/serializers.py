@@ -108,6 +108,12 @@ class AppointmentSerializer(serializers.ModelSerializer):
         return reverse("appointment_ics", args=[appointment.pk])
 
 
+class ErrorDetailSerializer(serializers.Serializer):
+    """What REST framework answers for a refusal it makes itself: not signed in, not allowed, not found."""
+
+    detail = serializers.CharField()
+
+
 class BookingErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="A message for the patient.")
     code = serializers.CharField()
@@ -218,3 +224,12 @@ class BookingRequestSerializer(serializers.Serializer):
 
 class CancelRequestSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+
+
+# --- error bodies in the schema ----------------------------------------------------------------------------
+
+FIELD_ERRORS_SCHEMA = {
+    "type": "object",
+    "description": "A message per field that is missing or wrong (`non_field_errors` for the request as a whole).",
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+}

@@ -5,7 +5,9 @@ through bookings.services, whose refusals (BookingError) become 400/403/409 with
 import datetime
 
 from django.conf import settings
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.views import defaults
 from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -31,6 +33,26 @@ class IsPatient(permissions.BasePermission):
         return bool(request.user.is_authenticated and hasattr(request.user, "patient"))
 
 
+# Every status an endpoint can answer is in its schema, with the body it has (checked by schemathesis in
+# tests/test_api_schemathesis.py): a refusal of the booking service, field errors, or REST framework's own.
+BOOKING_ERROR = {"$ref": "#/components/schemas/BookingError"}
+ERROR_DETAIL = {"$ref": "#/components/schemas/ErrorDetail"}
+NOT_FOUND = {404: OpenApiResponse(s.ErrorDetailSerializer, description="No such object (or not yours).")}
+FIELD_ERRORS = OpenApiResponse(s.FIELD_ERRORS_SCHEMA, description="A field is missing or wrong.")
+REFUSALS = {
+    400: OpenApiResponse(
+        {"anyOf": [BOOKING_ERROR, s.FIELD_ERRORS_SCHEMA, ERROR_DETAIL]},
+        description="Bad input (a message per field, or a body that is not JSON), or a time that is not offered.",
+    ),
+    403: OpenApiResponse(
+        {"anyOf": [BOOKING_ERROR, ERROR_DETAIL]},
+        description="Not signed in as a patient, no CSRF token, or not eligible yet.",
+    ),
+    409: OpenApiResponse(s.BookingErrorSerializer, description="Just taken (with alternatives), course interval."),
+}
+PATIENTS_ONLY = {403: OpenApiResponse(s.ErrorDetailSerializer, description="Not signed in as a patient.")}
+
+
 # --- treatments and practitioners ------------------------------------------------------------------------
 
 
@@ -41,7 +63,7 @@ def treatment_list(request):
     return Response(s.TreatmentSerializer(bookable_treatments(), many=True).data)
 
 
-@extend_schema(responses=s.TreatmentSerializer, tags=["clinic"])
+@extend_schema(responses={200: s.TreatmentSerializer, **NOT_FOUND}, tags=["clinic"])
 @api_view(["GET"])
 @permission_classes([permissions.AllowAny])
 def treatment_detail(request, slug):
@@ -55,7 +77,7 @@ def practitioner_list(request):
     return Response(s.PractitionerSerializer(active_practitioners(), many=True).data)
 
 
-@extend_schema(responses=s.PractitionerSerializer, tags=["clinic"])
+@extend_schema(responses={200: s.PractitionerSerializer, **NOT_FOUND}, tags=["clinic"])
 @api_view(["GET"])
 @permission_classes([permissions.AllowAny])
 def practitioner_detail(request, slug):
@@ -74,7 +96,7 @@ def practitioner_detail(request, slug):
             "to", OpenApiTypes.DATE, required=True, description=f"At most {s.MAX_RANGE_DAYS} days after from."
         ),
     ],
-    responses={200: s.AvailabilitySerializer, 400: OpenApiResponse(description="A field is missing or wrong.")},
+    responses={200: s.AvailabilitySerializer, 400: FIELD_ERRORS},
     tags=["booking"],
 )
 @api_view(["GET"])
@@ -147,14 +169,9 @@ def own_appointments(request):
     return patient_appointments(request.user.patient)
 
 
-REFUSALS = {
-    400: OpenApiResponse(s.BookingErrorSerializer, description="Bad input, or a time that is not offered."),
-    403: OpenApiResponse(s.BookingErrorSerializer, description="Not a patient, or not eligible yet."),
-    409: OpenApiResponse(s.BookingErrorSerializer, description="Just taken (with alternatives), course interval."),
-}
-
-
-@extend_schema(methods=["GET"], responses=s.AppointmentSerializer(many=True), tags=["appointments"])
+@extend_schema(
+    methods=["GET"], responses={200: s.AppointmentSerializer(many=True), **PATIENTS_ONLY}, tags=["appointments"]
+)
 @extend_schema(
     methods=["POST"],
     request=s.BookingRequestSerializer,
@@ -188,7 +205,7 @@ def appointment_list(request):
 appointment_list = ensure_csrf_cookie(appointment_list)
 
 
-@extend_schema(responses=s.AppointmentSerializer, tags=["appointments"])
+@extend_schema(responses={200: s.AppointmentSerializer, **PATIENTS_ONLY, **NOT_FOUND}, tags=["appointments"])
 @api_view(["GET"])
 @permission_classes([IsPatient])
 def appointment_detail(request, pk):
@@ -197,7 +214,7 @@ def appointment_detail(request, pk):
 
 @extend_schema(
     request=s.CancelRequestSerializer,
-    responses={200: s.AppointmentSerializer, 409: REFUSALS[409]},
+    responses={200: s.AppointmentSerializer, **REFUSALS, **NOT_FOUND},
     tags=["appointments"],
 )
 @api_view(["POST"])
@@ -221,3 +238,14 @@ def appointment_cancel(request, pk):
 def api_docs(request):
     """Swagger UI from static/vendor (no CDN), started by static/api/docs.js (no inline script)."""
     return render(request, "api/docs.html")
+
+
+# --- not found ---------------------------------------------------------------------------------------------
+
+
+def not_found(request, exception):
+    """The project's 404 (`handler404`): JSON under /api/, as every other API answer, even for a path that
+    matches no URL (`/api/v1/appointments/-1/`); the site's page everywhere else."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)

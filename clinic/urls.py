@@ -6,6 +6,8 @@ from django.urls import include, path
 from . import rights_views, two_factor, views
 from .forms import SignInForm
 
+handler404 = "api.views.not_found"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("treatments/<slug:slug>/", views.treatment_detail, name="treatment_detail"),

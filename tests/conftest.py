@@ -9,6 +9,14 @@ import os
 import pytest
 from django.conf import settings
 from django.db import connection
+from hypothesis import settings as hypothesis_settings
+
+# Property tests: `ci` (the default) runs a few examples per test, derandomized so that a red CI run is red
+# again on a developer's machine with the same examples and the suite's time stays bounded;
+# HYPOTHESIS_PROFILE=thorough runs many random ones (try it after changing a form or a service).
+hypothesis_settings.register_profile("ci", max_examples=20, derandomize=True, deadline=None, print_blob=True)
+hypothesis_settings.register_profile("thorough", max_examples=300, deadline=None, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 

@@ -481,3 +481,14 @@ def test_twenty_concurrent_api_bookings_of_one_time_give_one_201_and_409s_with_a
         if response.status_code == 409:
             assert response.json()["code"] == "slot_taken" and response.json()["alternatives"]
     assert Appointment.objects.count() == 1
+
+
+def test_a_path_no_url_matches_answers_json_under_the_api_and_the_page_elsewhere(api):
+    """Found by schemathesis (tests/test_api_schemathesis.py): /api/v1/appointments/-1/ matched no URL and
+    answered the site's HTML page, which no API client can read."""
+    response = api.get("/api/v1/appointments/-1/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+    page = api.get("/no-such-page/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
