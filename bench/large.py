@@ -236,8 +236,9 @@ def main():
     parser.add_argument("--reminders", type=int, default=2000)
     parser.add_argument("--rooms", type=int, default=10)
     parser.add_argument("--reseed", action="store_true")
+    parser.add_argument("--database", help="bench database name (default: bench_scale, per room count)")
     options = parser.parse_args()
-    ensure_seeded(Sizes(rooms=options.rooms), reseed=options.reseed)
+    ensure_seeded(Sizes(rooms=options.rooms), reseed=options.reseed, name=options.database)
 
     from django.conf import settings
     from django.db import connection

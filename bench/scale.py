@@ -398,11 +398,13 @@ def main():
     parser = argparse.ArgumentParser(description="Seed (or re-seed) the large bench clinic.")
     parser.add_argument("--reseed", action="store_true")
     parser.add_argument("--rooms", type=int, default=10)
+    parser.add_argument("--database", help="bench database name (default: bench_scale, per room count)")
     options = parser.parse_args()
-    ensure_seeded(Sizes(rooms=options.rooms), reseed=options.reseed)
+    ensure_seeded(Sizes(rooms=options.rooms), reseed=options.reseed, name=options.database)
 
 
-def ensure_seeded(sizes: Sizes, *, reseed=False, name="bench_scale"):
+def ensure_seeded(sizes: Sizes, *, reseed=False, name=None):
+    name = name or ("bench_scale" if sizes.rooms == 10 else f"bench_scale_{sizes.rooms}_rooms")
     use_bench_database(name, reseed=reseed)
     from django.core.management import call_command
 

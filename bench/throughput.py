@@ -134,6 +134,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per page")
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--database", help="bench database name (default: bench_scale)")
     options = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -141,7 +142,7 @@ def main() -> int:
     static_root = tempfile.mkdtemp(prefix="clinic-bench-static-")
     env = production_environment(static_root)
     os.environ.update(env)
-    ensure_seeded(Sizes())
+    ensure_seeded(Sizes(), name=options.database)
     from django.core.management import call_command
     from django.db import connection
 
