@@ -44,6 +44,11 @@ test-fast: $(STAMP)
 screenshots: $(STAMP)
 	$(PY) docs/make_screenshots.py
 
+## make bench: timings and throughput at clinic-chain scale (needs PostgreSQL in DATABASE_URL, and wrk).
+bench: $(STAMP)
+	$(PY) bench/large.py
+	$(PY) bench/throughput.py
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

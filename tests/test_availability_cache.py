@@ -43,6 +43,17 @@ def clinic():
     return treatment, practitioner, day
 
 
+def book_online(patient, slot):
+    return book_appointment(
+        patient=patient,
+        treatment=slot.practitioner.treatments.get(),  # the clinic fixture offers one
+        practitioner=slot.practitioner,
+        start_at=slot.start_at,
+        booked_by=patient.user,
+        source=Appointment.Source.ONLINE,
+    )
+
+
 def starts(days, day):
     return [slot.local_start.strftime("%H:%M") for slot in days[day]]
 
@@ -67,16 +78,7 @@ def test_a_repeated_question_costs_one_small_query(clinic, django_assert_num_que
 
 def test_a_booking_takes_its_time_out_of_the_cached_answer(clinic):
     treatment, practitioner, day = clinic
-    slot = offered_slots(treatment, practitioner, day, day)[day][0]
-    patient = PatientFactory()
-    book_appointment(
-        patient=patient,
-        treatment=treatment,
-        practitioner=practitioner,
-        start_at=slot.start_at,
-        booked_by=patient.user,
-        source=Appointment.Source.ONLINE,
-    )
+    book_online(PatientFactory(), offered_slots(treatment, practitioner, day, day)[day][0])
     assert starts(offered_slots(treatment, practitioner, day, day), day)[:2] == ["10:00", "10:15"]
 
 
@@ -139,14 +141,7 @@ def test_a_write_made_on_another_connection_is_seen_once_it_commits_and_not_befo
 
         try:
             with transaction.atomic():
-                book_appointment(
-                    patient=patient,
-                    treatment=treatment,
-                    practitioner=practitioner,
-                    start_at=slot.start_at,
-                    booked_by=patient.user,
-                    source=Appointment.Source.ONLINE,
-                )
+                book_online(patient, slot)
                 inserted.set()
                 release.wait(10)
         finally:
