@@ -1,4 +1,5 @@
 import datetime
+from urllib.parse import urlencode
 
 import pytest
 from django.core import mail
@@ -110,3 +111,11 @@ def test_signup_never_sends_the_new_patient_off_site(client, target):
 def test_signup_returns_the_new_patient_to_the_page_they_came_from(client):
     response = client.post(reverse("signup") + "?next=/book/", signup_data())
     assert response["Location"] == "/book/"
+
+
+@pytest.mark.parametrize("target", ["book", "a\x00b", "home"])
+def test_a_next_that_is_not_a_path_sends_the_new_patient_home(client, target):
+    """Found by tests/test_hostile_input.py: redirect() took a bare word for a URL name, and an unknown one
+    was a 500 (the front desk's actions share the rule, clinic/redirects.py)."""
+    response = client.post(reverse("signup") + "?" + urlencode({"next": target}), signup_data())
+    assert response.status_code == 302 and response["Location"] == reverse("home")
