@@ -145,3 +145,11 @@ def test_patient_pages_are_for_the_desk_only(client, jo):
     assert client.get("/desk/patients/", {"q": "jo"}).status_code == 403
     client.force_login(staff_user(roles.FRONT_DESK))
     assert client.get("/desk/patients/999999/").status_code == 404
+
+
+def test_a_nul_character_is_refused_with_a_message(client, desk, jo):
+    """Found by tests/test_hostile_input.py: PostgreSQL takes no NUL in a query, and the search was a 500."""
+    response = client.get("/desk/patients/", {"q": "jo\x00"})
+    assert response.status_code == 200
+    assert "Search not done: Null characters are not allowed." in response.content.decode()
+    assert found(client, "jo") == {"Jo Bloggs"}

@@ -115,3 +115,13 @@ class MoveForm(forms.Form):
 
 class CancelForm(forms.Form):
     reason = forms.CharField(max_length=250, label="Reason for cancelling")
+
+
+class PatientSearchForm(forms.Form):
+    """The search box. A form, so that its text gets the checks every form field has (a NUL character,
+    which PostgreSQL cannot take in a query, is refused with a message instead of a 500)."""
+
+    q = forms.CharField(required=False)
+
+    def query(self) -> str:
+        return self.cleaned_data["q"][:100] if self.is_valid() else ""

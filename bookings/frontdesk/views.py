@@ -25,7 +25,7 @@ from consultations.practice_selectors import course_plans
 from consultations.selectors import screening_status
 
 from . import calendar
-from .forms import BookForm, CancelForm, FindTimesForm, MoveForm, PhonePatientForm
+from .forms import BookForm, CancelForm, FindTimesForm, MoveForm, PatientSearchForm, PhonePatientForm
 
 STATUS_ACTIONS = {
     "check-in": (services.check_in, "checked in"),
@@ -284,7 +284,10 @@ def patient_new(request):
 
 @roles.front_desk_required
 def patient_search(request):
-    query = request.GET.get("q", "").strip()[:100]
+    form = PatientSearchForm(request.GET)
+    query = form.query()
+    for error in form.errors.get("q", []):
+        messages.error(request, f"Search not done: {error}")
     page = Paginator(selectors.search_patients(query), selectors.PATIENT_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request, "bookings/frontdesk/patient_search.html", {"query": query, "page": page, "desk_tab": "patients"}
