@@ -53,13 +53,15 @@ class TimeChoiceForm(forms.Form):
 
     def clean_start(self):
         text = self.cleaned_data["start"].strip()
+        unreadable = forms.ValidationError("That time could not be read: please choose one of the times shown.")
         try:
             start = datetime.datetime.fromisoformat(text)
-        except ValueError:
-            raise forms.ValidationError("That time could not be read: please choose one of the times shown.") from None
-        if start.tzinfo is None:
-            raise forms.ValidationError("That time could not be read: please choose one of the times shown.")
-        start = start.astimezone(datetime.UTC)
+            if start.tzinfo is None:
+                raise unreadable
+            # 0001-01-01T00:00+14:00 is a valid ISO time that falls before the first day Python can hold in UTC.
+            start = start.astimezone(datetime.UTC)
+        except (ValueError, OverflowError):
+            raise unreadable from None
         if start <= timezone.now():
             raise forms.ValidationError("That time has passed: please choose a later one.")
         first_day, last_day = availability.bookable_days()
