@@ -1,3 +1,5 @@
+import datetime
+
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
@@ -5,6 +7,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import MaxLengthValidator
 from django.forms import BaseInlineFormSet, inlineformset_factory
+from django.utils import timezone
 
 from .models import Patient, Practitioner, User, WorkingHours, validate_adult
 
@@ -15,6 +18,22 @@ class DateInput(forms.DateInput):
 
 class TimeInput(forms.TimeInput):
     input_type = "time"
+
+
+CALENDAR_YEARS = 100  # how far from today a calendar page may be asked to show
+
+
+def read_calendar_day(text: str) -> datetime.date | None:
+    """A day asked of a calendar page (`?date=` or `?day=`, ISO format), or None if it cannot be shown: not a
+    date, or further than CALENDAR_YEARS from today. The bound keeps the page's own arithmetic (the week's
+    Monday, the previous and next day or week, times in UTC) inside the dates Python can hold: 9999-12-31 and
+    0001-01-01 were 500s."""
+    try:
+        day = datetime.date.fromisoformat(text)
+    except ValueError:
+        return None
+    today = timezone.localdate()
+    return day if abs(day.year - today.year) <= CALENDAR_YEARS else None
 
 
 def submit_helper(label: str) -> FormHelper:

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from bookings.models import Appointment
 from clinic import roles
 from clinic.audit import record_access, record_accesses
+from clinic.forms import read_calendar_day
 
 from . import practice_selectors, practice_services, selectors
 from .photos import may_view_photo
@@ -44,11 +45,11 @@ def _day_from(request) -> datetime.date:
     text = request.GET.get("day", "")
     if not text:
         return today
-    try:
-        return datetime.date.fromisoformat(text)
-    except ValueError:
+    day = read_calendar_day(text)
+    if day is None:
         messages.error(request, "That date could not be read: showing today.")
         return today
+    return day
 
 
 @clinician_required

@@ -188,7 +188,19 @@ def test_previous_next_today_and_a_bad_date(client, desk):
     assert "?date=2027-01-11" in html and "?date=2027-01-13" in html
     assert f"?date={timezone.localdate():%Y-%m-%d}" in html
     response = client.get("/desk/?date=not-a-date", follow=True)
-    assert response.status_code == 200 and "is not a date: showing today" in response.content.decode()
+    assert response.status_code == 200 and "is not a date we can show: showing today" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "url", ["/desk/?date={}", "/desk/week/{practitioner}/?date={}", "/desk/day-sheet/{practitioner}/?date={}"]
+)
+@pytest.mark.parametrize("far", ["9999-12-31", "0001-01-01"])
+def test_a_date_at_the_ends_of_the_calendar_shows_today(client, desk, url, far):
+    """Found by tests/test_hostile_input.py: the next day (or the week's Monday) of these does not exist, a 500."""
+    practitioner = PractitionerFactory()
+    response = client.get(url.format(far, practitioner=practitioner.pk))
+    assert response.status_code == 200
+    assert "is not a date we can show: showing today" in response.content.decode()
 
 
 def test_the_now_line_sits_at_the_current_time(client, desk):

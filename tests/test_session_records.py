@@ -238,6 +238,9 @@ def test_my_day_switches_dates_and_survives_a_bad_one(client):
     assert len(response.context["rows"]) == 1
     response = client.get(reverse("my_day"), {"day": "not-a-day"}, follow=True)
     assert response.status_code == 200 and "could not be read" in response.content.decode()
+    # The day after 9999-12-31 does not exist: that was a 500 (found by tests/test_hostile_input.py).
+    response = client.get(reverse("my_day"), {"day": "9999-12-31"})
+    assert response.status_code == 200 and response.context["day"] == timezone.localdate()
 
 
 def test_my_day_on_a_dst_day_covers_the_local_day(client, settings):

@@ -18,6 +18,7 @@ from django.utils import timezone
 from bookings import availability, selectors, services
 from bookings.models import Appointment
 from clinic import roles
+from clinic.forms import read_calendar_day
 from clinic.models import Patient, Practitioner
 from clinic.redirects import safe_next
 from clinic.services import register_phone_patient
@@ -37,10 +38,9 @@ STATUS_ACTIONS = {
 def _day(request) -> datetime.date:
     text = request.GET.get("date", "")
     if text:
-        try:
-            return datetime.date.fromisoformat(text)
-        except ValueError:
-            messages.warning(request, f"'{text[:20]}' is not a date: showing today.")
+        if (day := read_calendar_day(text)) is not None:
+            return day
+        messages.warning(request, f"'{text[:20]}' is not a date we can show: showing today.")
     return timezone.localdate()
 
 
