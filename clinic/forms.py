@@ -23,17 +23,29 @@ class TimeInput(forms.TimeInput):
 CALENDAR_YEARS = 100  # how far from today a calendar page may be asked to show
 
 
+def within_calendar(day: datetime.date) -> bool:
+    """Whether a page may work with this day: within CALENDAR_YEARS of today. The bound keeps a page's own
+    arithmetic (the week's Monday, the previous and next day, the day's times in UTC, a slot's end) inside the
+    dates Python can hold: 9999-12-31 and 0001-01-01 were 500s."""
+    return abs(day.year - timezone.localdate().year) <= CALENDAR_YEARS
+
+
 def read_calendar_day(text: str) -> datetime.date | None:
-    """A day asked of a calendar page (`?date=` or `?day=`, ISO format), or None if it cannot be shown: not a
-    date, or further than CALENDAR_YEARS from today. The bound keeps the page's own arithmetic (the week's
-    Monday, the previous and next day or week, times in UTC) inside the dates Python can hold: 9999-12-31 and
-    0001-01-01 were 500s."""
+    """A day asked of a calendar page (`?date=` or `?day=`, ISO format), or None if it cannot be shown."""
     try:
         day = datetime.date.fromisoformat(text)
     except ValueError:
         return None
-    today = timezone.localdate()
-    return day if abs(day.year - today.year) <= CALENDAR_YEARS else None
+    return day if within_calendar(day) else None
+
+
+class CalendarDateField(forms.DateField):
+    """A day to find or move appointments on: refused, with a message, beyond `within_calendar`."""
+
+    def validate(self, value):
+        super().validate(value)
+        if value and not within_calendar(value):
+            raise forms.ValidationError(f"Choose a date within {CALENDAR_YEARS} years of today.")
 
 
 def submit_helper(label: str) -> FormHelper:

@@ -296,6 +296,16 @@ def test_a_move_with_bad_input_changes_nothing(client, desk, booked):
     assert_unchanged(booked)
 
 
+@pytest.mark.parametrize("far", ["9999-12-31", "0001-01-01"])
+def test_a_move_or_a_search_for_times_at_the_ends_of_the_calendar_is_refused(client, desk, booked, treatment, far):
+    """Found by tests/test_hostile_input.py: the day after 9999-12-31 does not exist, and both were a 500."""
+    response = move(client, booked, far, "10:00")
+    assert "Choose a date within 100 years of today." in response.content.decode()
+    assert_unchanged(booked)
+    response = client.get(f"/desk/patients/{booked.patient.pk}/book/", {"treatment": treatment.pk, "date": far})
+    assert response.status_code == 200 and "Choose a date within 100 years of today." in response.content.decode()
+
+
 def test_the_move_form_starts_from_the_current_time(client, desk, booked):
     html = client.get(f"/desk/appointments/{booked.pk}/move/").content.decode()
     assert f'value="{in_days(7):%Y-%m-%d}"' in html and 'value="10:00"' in html

@@ -8,7 +8,7 @@ from crispy_forms.layout import Submit
 from django import forms
 
 from bookings.availability import clinic_zone, local_to_utc
-from clinic.forms import DateInput, TimeInput, clean_phone_number
+from clinic.forms import CalendarDateField, DateInput, TimeInput, clean_phone_number
 from clinic.models import Practitioner, Treatment, User, validate_adult
 
 
@@ -63,7 +63,7 @@ class FindTimesForm(forms.Form):
     practitioner = PractitionerChoiceField(
         queryset=active_practitioners(), required=False, empty_label="First available"
     )
-    date = forms.DateField(widget=_date_input())
+    date = CalendarDateField(widget=_date_input())
 
 
 class BookForm(forms.Form):
@@ -92,7 +92,7 @@ class BookForm(forms.Form):
 
 
 class MoveForm(forms.Form):
-    date = forms.DateField(widget=_date_input())
+    date = CalendarDateField(widget=_date_input())
     time = forms.TimeField(widget=TimeInput(format="%H:%M"), help_text="Clinic time.")
     practitioner = PractitionerChoiceField(
         queryset=active_practitioners(), required=False, empty_label="Same practitioner"
