@@ -1,0 +1,738 @@
+"""Hostile input: every form and write endpoint gets random and hostile values (very long strings, unicode,
+NUL, HTML and script, SQL-like strings, impossible dates and numbers) from hypothesis.
+
+For each example, as the user the view is for:
+- the answer is never a server error (the test client re-raises any exception a view lets escape);
+- a refused submission (4xx, an error message, a form with errors) writes nothing: the rows of the domain
+  tables are the same before and after; a GET form writes nothing at all;
+- any echoed value is escaped: no raw `<script>` or attribute-breaking payload in the page, nor in the
+  page a successful post redirects to (where the success message repeats the input).
+
+`FORM_VIEWS` is the table of what is covered; `NO_FORM_VIEWS` lists every other URL of the project with
+why it takes no input. `test_every_url_is_in_one_table` walks the URL resolver, so a new view fails until
+it is put in one of them. Examples per view come from the hypothesis profile (tests/conftest.py): `ci` by
+default (few, derandomized), `HYPOTHESIS_PROFILE=thorough` for many random ones.
+"""
+
+import copy
+import datetime
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.apps import apps
+from django.contrib.auth.tokens import default_token_generator
+from django.contrib.messages import ERROR, SUCCESS, WARNING, get_messages
+from django.db import transaction
+from django.forms import BaseForm, BaseFormSet
+from django.test.utils import ContextList
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bookings import availability
+from bookings.models import Appointment, WaitlistEntry, WaitlistOffer
+from clinic import roles
+from tests.factories import (
+    AppointmentFactory,
+    ClearedPatientFactory,
+    ConsultationFactory,
+    PatientFactory,
+    PractitionerFactory,
+    RoomFactory,
+    TreatmentFactory,
+    WorkingHoursFactory,
+    staff_user,
+    submitted_intake,
+)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+# --- hostile values ----------------------------------------------------------------------------------------
+
+SCRIPT = "<script>alert(1)</script>"
+# What must never reach a page unescaped. Each is a piece of a payload below.
+NEEDLES = [b"<script>alert(", b"<img src=x onerror=", b'" onmouseover="alert(', b"' onmouseover='alert("]
+
+CLASSIC = [
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\x00<script>",
+    SCRIPT,
+    f'"><{SCRIPT[1:]}',
+    "'><img src=x onerror=alert(1)>",
+    '" onmouseover="alert(1)',
+    "' onmouseover='alert(1)",
+    "javascript:alert(1)",
+    "{{ 7|add:7 }}{% debug %}",
+    "'; DROP TABLE clinic_user; --",
+    "' OR '1'='1",
+    "1; SELECT pg_sleep(5)--",
+    "%' OR 1=1 --",
+    "\\",
+    "%",
+    "_",
+    "2026-02-30",
+    "0000-00-00",
+    "2026-13-01",
+    "31/02/2026",
+    "0001-01-01",
+    "9999-12-31",
+    "24:00",
+    "25:61",
+    "23:59:60",
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-14:00",
+    "2026-02-30T10:00Z",
+    "9999-12-31T23:45Z",
+    "1@9999-12-31T23:45:00+00:00",
+    "99999999999999999999@2030-01-01T10:00:00+00:00",
+    "0",
+    "-1",
+    "-0",
+    "2147483648",
+    "-2147483649",
+    "9223372036854775808",
+    "99999999999999999999999999999999",
+    "1e309",
+    "-1e309",
+    "1e-400",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "0x10",
+    "1_000",
+    "١٢٣",
+    "\u202eevil\u202c",
+    "zero\u200bwidth\ufeff\u200d",
+    "😀" * 40,
+    "名前 मेरा नाम اسمي",
+    "Ω≈ç√∫˜µ≤≥÷",
+    "\r\nX-Injected: 1\r\n\r\n",
+    "../../../../etc/passwd",
+    "%00%0d%0a",
+    "check-in",
+    "give",
+    "other",
+]
+
+
+def _at_least_10k(piece: str, extra: int) -> str:
+    return piece * (10_000 // len(piece) + extra)
+
+
+LONG = st.builds(_at_least_10k, st.sampled_from(["A", "é", "😀", SCRIPT, "' OR 1=1; ", "\u200b"]), st.integers(0, 50))
+HOSTILE = st.one_of(
+    st.sampled_from(CLASSIC),
+    st.tuples(st.sampled_from(CLASSIC), st.sampled_from(CLASSIC)).map("".join),
+    st.text(max_size=60),
+    LONG,
+)
+# A field sometimes arrives more than once (?a=1&a=2); multi-choice fields always may.
+HOSTILE_VALUE = st.one_of(HOSTILE, st.lists(HOSTILE, min_size=2, max_size=3))
+JSON_HOSTILE = st.one_of(
+    HOSTILE,
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+    st.lists(HOSTILE, max_size=2),
+    st.dictionaries(st.sampled_from(["a", "$ne", "__proto__"]), HOSTILE, max_size=2),
+)
+
+# --- the clinic the forms are posted to --------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    patient: object
+    practitioner: object
+    desk: object
+    admin: object
+    treatment: object
+    consultation: object
+    upcoming: object
+    checked_in: object
+    intake: object
+    entry: object
+    offer: object
+    slot_start: str
+    day: str
+
+
+@pytest.fixture
+def world(screening_rules):
+    treatment = TreatmentFactory(name="Thighs session", slug="microneedling-thighs")
+    consultation = ConsultationFactory()
+    room = RoomFactory()
+    practitioner = PractitionerFactory(treatments=[treatment, consultation])
+    for weekday in range(7):
+        WorkingHoursFactory(practitioner=practitioner, weekday=weekday, start=datetime.time(9), end=datetime.time(17))
+    patient = ClearedPatientFactory()
+    upcoming = AppointmentFactory(patient=patient, practitioner=practitioner, treatment=treatment, room=room)
+    checked_in = AppointmentFactory(
+        patient=patient,
+        practitioner=practitioner,
+        treatment=treatment,
+        room=room,
+        status=Appointment.Status.CHECKED_IN,
+        start_at=(timezone.now() - datetime.timedelta(hours=2)).replace(microsecond=0),
+    )
+    other = PatientFactory()
+    intake = submitted_intake(other)
+    AppointmentFactory(
+        patient=other,
+        practitioner=practitioner,
+        treatment=consultation,
+        room=room,
+        start_at=upcoming.start_at + datetime.timedelta(days=1),
+    )
+    entry = WaitlistEntry.objects.create(patient=patient, treatment=treatment, practitioner=practitioner)
+    day = timezone.localdate() + datetime.timedelta(days=3)
+    slots = availability.available_slots(treatment, practitioner, day, day)[day]
+    offer = WaitlistOffer.objects.create(
+        entry=entry,
+        practitioner=practitioner,
+        start_at=slots[-1].start_at,
+        expires_at=timezone.now() + datetime.timedelta(hours=2),
+        sent_at=timezone.now(),
+    )
+    admin = staff_user(roles.CLINIC_ADMIN)
+    TOTPDevice.objects.create(user=admin, confirmed=True, name="test")
+    return World(
+        patient=patient,
+        practitioner=practitioner,
+        desk=staff_user(roles.FRONT_DESK),
+        admin=admin,
+        treatment=treatment,
+        consultation=consultation,
+        upcoming=upcoming,
+        checked_in=checked_in,
+        intake=intake,
+        entry=entry,
+        offer=offer,
+        slot_start=slots[0].start_at.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%MZ"),
+        day=day.isoformat(),
+    )
+
+
+# --- the table of forms ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormView:
+    """One form (or write endpoint): who posts it, where, and a valid submission that hostile values replace
+    field by field (so an example can be valid but for one field and reach the service behind the form)."""
+
+    name: str
+    who: str  # anonymous | patient | practitioner | desk | admin | admin_unverified
+    valid: Callable[[World], dict] = lambda w: {}
+    args: Callable[[World], list] = lambda w: []
+    method: str = "post"  # "get" for search and filter forms: they must write nothing at all
+    api: bool = False  # a JSON endpoint
+    prepare: Callable | None = field(default=None, compare=False)  # (client, world) -> url, for multi-step pages
+
+    def __str__(self):
+        return f"{self.name}-{self.method}"
+
+
+def _reset_link(client, world) -> str:
+    """A password reset link as the email gives it; the first visit swaps the token for the session's."""
+    user = world.patient.user
+    url = reverse("password_reset_confirm", args=[urlsafe_base64_encode(force_bytes(user.pk)), "x"])
+    url = url.replace("/x/", f"/{default_token_generator.make_token(user)}/")
+    return client.get(url)["Location"]
+
+
+PASSWORD = "A-long-enough-passphrase-2026"
+INTAKE = {
+    "emergency_contact_name": "Sam Example",
+    "emergency_contact_phone": "07700 900456",
+    "gp_name": "Dr Jones",
+    "gp_practice": "Marylebone Health Centre",
+    "medical_history": "",
+    "bleeding_disorder": "False",
+    "diabetes": "False",
+    "immune_condition": "False",
+    "cancer_treatment": "False",
+    "cancer_in_area": "False",
+    "collagen_disease": "False",
+    "anticoagulants": "warfarin",
+    "nsaids": "",
+    "supplements": "",
+    "other_medicines": "",
+    "took_isotretinoin": "True",
+    "isotretinoin_last_dose": "2026-01-10",
+    "pregnant_or_breastfeeding": "False",
+    "skin_condition_in_area": "False",
+    "keloid_scarring": "False",
+    "recent_sun_exposure": "False",
+    "recent_area_treatments": "False",
+    "recent_area_treatments_details": "",
+    "metal_allergy": "False",
+    "anaesthetic_allergy": "False",
+    "other_allergies": "",
+    "drinks_alcohol": "False",
+    "areas_of_concern": "thighs",
+    "goals": "Smoother skin.",
+    "declaration": "on",
+    "submit": "Send",
+}
+
+
+def _waitlist(w):
+    return {"treatment": w.treatment.slug, "practitioner": w.practitioner.pk, "earliest_day": w.day, "latest_day": ""}
+
+
+FORM_VIEWS = [
+    # accounts
+    FormView(
+        "signup",
+        "anonymous",
+        lambda w: {
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "email": "ada@example.com",
+            "phone": "07700 900123",
+            "date_of_birth": "1990-01-31",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
+    ),
+    FormView("login", "anonymous", lambda w: {"username": w.patient.user.email, "password": "wrong"}),
+    FormView("logout", "patient"),
+    FormView(
+        "password_change",
+        "patient",
+        lambda w: {"old_password": "wrong", "new_password1": PASSWORD, "new_password2": PASSWORD},
+    ),
+    FormView("password_reset", "anonymous", lambda w: {"email": w.patient.user.email}),
+    FormView(
+        "password_reset_confirm",
+        "anonymous",
+        lambda w: {"new_password1": PASSWORD, "new_password2": PASSWORD},
+        prepare=_reset_link,
+    ),
+    FormView(
+        "profile",
+        "patient",
+        lambda w: {
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "phone": "07700 900123",
+            "date_of_birth": "1990-01-31",
+            "sms_opt_in": "on",
+        },
+    ),
+    FormView("erasure_request", "patient", lambda w: {"password": "wrong", "understood": "on"}),
+    FormView("two_factor_setup", "practitioner", lambda w: {"token": "123456"}),
+    FormView("two_factor_verify", "admin_unverified", lambda w: {"token": "123456"}),
+    FormView(
+        "practitioner_edit",
+        "practitioner",
+        lambda w: {
+            "title": "Nurse",
+            "bio": "Bio",
+            "qualifications": "RGN",
+            "registration_number": "12A3456",
+            "treatments": str(w.treatment.pk),
+            "hours-TOTAL_FORMS": "1",
+            "hours-INITIAL_FORMS": "0",
+            "hours-0-weekday": "0",
+            "hours-0-start": "09:00",
+            "hours-0-end": "12:00",
+        },
+        lambda w: [w.practitioner.slug],
+    ),
+    FormView("practitioner_calendar_settings", "practitioner", args=lambda w: [w.practitioner.slug]),
+    # booking, as a patient
+    FormView(
+        "book_confirm",
+        "patient",
+        lambda w: {"start": w.slot_start, "practitioner": w.practitioner.pk},
+        lambda w: [w.treatment.slug],
+    ),
+    FormView(
+        "book_confirm",
+        "patient",
+        lambda w: {"start": w.slot_start, "practitioner": w.practitioner.pk},
+        lambda w: [w.treatment.slug],
+        method="get",
+    ),
+    FormView(
+        "book_treatment",
+        "patient",
+        lambda w: {"day": w.day, "practitioner": w.practitioner.pk},
+        lambda w: [w.treatment.slug],
+        method="get",
+    ),
+    FormView(
+        "book_times",
+        "patient",
+        lambda w: {"day": w.day, "practitioner": ""},
+        lambda w: [w.treatment.slug],
+        method="get",
+    ),
+    FormView("appointment_cancel", "patient", lambda w: {"reason": "Ill"}, lambda w: [w.upcoming.pk]),
+    FormView(
+        "appointment_reschedule",
+        "patient",
+        lambda w: {"start": w.slot_start, "practitioner": w.practitioner.pk, "day": w.day},
+        lambda w: [w.upcoming.pk],
+    ),
+    FormView(
+        "appointment_reschedule_times",
+        "patient",
+        lambda w: {"day": w.day, "practitioner": w.practitioner.pk},
+        lambda w: [w.upcoming.pk],
+        method="get",
+    ),
+    FormView("waitlist_join", "patient", _waitlist),
+    FormView("waitlist_leave", "patient", args=lambda w: [w.entry.pk]),
+    FormView("waitlist_offer", "patient", args=lambda w: [w.offer.pk]),
+    FormView(
+        "aftercare_check_in", "patient", lambda w: {"answer": "other", "details": "Itchy"}, lambda w: [w.checked_in.pk]
+    ),
+    # health form and consent
+    FormView("intake_form", "patient", lambda w: dict(INTAKE)),
+    FormView("consent_sign", "patient", lambda w: {"signed_name": w.patient.full_name, "agreed": "on"}),
+    FormView("intake_confirm", "patient", args=lambda w: [w.upcoming.pk]),
+    FormView("photo_consent", "patient", lambda w: {"choice": "give"}),
+    # practitioners
+    FormView(
+        "intake_review",
+        "practitioner",
+        lambda w: {"decision": "cleared_with_conditions", "message_to_patient": "Hi", "notes": "", "valid_until": ""},
+        lambda w: [w.intake.pk],
+    ),
+    FormView(
+        "practice_session_record",
+        "practitioner",
+        lambda w: {
+            "scale": "hexsel",
+            "device": "Dermapen",
+            "needle_depth_mm": "1.5",
+            "passes": "3",
+            "product": "",
+            "reactions": "",
+            "notes": "",
+            "treated_thighs": "on",
+            "grade_thighs": "7",
+            "photo": "",
+        },
+        lambda w: [w.checked_in.pk],
+    ),
+    FormView(
+        "practice_course_plan",
+        "practitioner",
+        lambda w: {"treatment": w.treatment.pk, "sessions": "6", "interval_days": "28"},
+        lambda w: [w.patient.pk],
+    ),
+    FormView("my_day", "practitioner", lambda w: {"day": w.day}, method="get"),
+    # front desk
+    FormView(
+        "desk:patient_new",
+        "desk",
+        lambda w: {
+            "first_name": "Bob",
+            "last_name": "Jones",
+            "phone": "07700 900999",
+            "email": "",
+            "date_of_birth": "1980-05-05",
+            "sms_opt_in": "",
+        },
+    ),
+    FormView(
+        "desk:book",
+        "desk",
+        lambda w: {
+            "treatment": w.treatment.pk,
+            "practitioner": w.practitioner.pk,
+            "date": w.day,
+            "slot": f"{w.practitioner.pk}@{w.slot_start}",
+            "override_reason": "",
+        },
+        lambda w: [w.patient.pk],
+    ),
+    FormView(
+        "desk:book",
+        "admin",
+        lambda w: {
+            "treatment": w.treatment.pk,
+            "practitioner": "",
+            "date": w.day,
+            "slot": f"{w.practitioner.pk}@{w.slot_start}",
+            "override_reason": "Phoned GP",
+        },
+        lambda w: [w.patient.pk],
+        method="get",
+    ),
+    FormView(
+        "desk:move",
+        "desk",
+        lambda w: {"date": w.day, "time": "10:00", "practitioner": "", "reason": "Asked"},
+        lambda w: [w.upcoming.pk],
+    ),
+    FormView("desk:cancel", "desk", lambda w: {"reason": "Ill", "next": "/desk/"}, lambda w: [w.upcoming.pk]),
+    FormView("desk:status", "desk", lambda w: {"next": "/desk/"}, lambda w: [w.checked_in.pk, "complete"]),
+    FormView("desk:status", "desk", lambda w: {"next": "//evil.example/"}, lambda w: [w.upcoming.pk, "check-in"]),
+    FormView("desk:patients", "desk", lambda w: {"q": "Lovelace", "page": "1"}, method="get"),
+    FormView("desk:calendar", "desk", lambda w: {"date": w.day, "view": "rooms"}, method="get"),
+    FormView("desk:week", "desk", lambda w: {"date": w.day}, lambda w: [w.practitioner.pk], method="get"),
+    FormView("desk:day_sheet", "desk", lambda w: {"date": w.day}, lambda w: [w.practitioner.pk], method="get"),
+    FormView(
+        "waitlist_desk_add",
+        "desk",
+        lambda w: {**_waitlist(w), "patient_email": w.patient.user.email},
+    ),
+    FormView(
+        "waitlist_desk_add",
+        "desk",
+        lambda w: {"patient": str(w.patient.pk), "treatment": w.treatment.slug, "practitioner": w.practitioner.pk},
+        method="get",
+    ),
+    FormView("waitlist_desk_remove", "desk", args=lambda w: [w.entry.pk]),
+    FormView(
+        "waitlist_desk",
+        "desk",
+        lambda w: {"treatment": w.treatment.slug, "practitioner": w.practitioner.pk},
+        method="get",
+    ),
+    # the JSON API
+    FormView(
+        "api_appointment_list",
+        "patient",
+        lambda w: {"treatment": w.treatment.slug, "practitioner": w.practitioner.slug, "start": w.slot_start},
+        api=True,
+    ),
+    FormView("api_appointment_cancel", "patient", lambda w: {"reason": "Ill"}, lambda w: [w.upcoming.pk], api=True),
+    FormView(
+        "api_availability",
+        "anonymous",
+        lambda w: {"treatment": w.treatment.slug, "practitioner": "", "from": w.day, "to": w.day},
+        method="get",
+    ),
+]
+
+# Every other URL of the project, and why it takes no input worth fuzzing. Posting to them is still tried.
+NO_FORM_VIEWS = {
+    "home": "page",
+    "my_data": "page: the patient's own data",
+    "my_data_json": "download: the patient's own data",
+    "treatment_detail": "page",
+    "practitioner_list": "page",
+    "practitioner_detail": "page",
+    "password_change_done": "page",
+    "password_reset_done": "page",
+    "password_reset_complete": "page",
+    "intake_home": "page",
+    "review_queue": "page",
+    "practice_patient": "page (its form posts to practice_course_plan)",
+    "session_photo": "file download",
+    "my_progress": "page (its form posts to photo_consent)",
+    "desk:appointment": "page (its forms post to desk:cancel, desk:status)",
+    "desk:patient": "page",
+    "book_start": "page",
+    "my_appointments": "page",
+    "appointment_detail": "page",
+    "waitlist_mine": "page",
+    "appointment_ics": "GET only: a calendar file",
+    "practitioner_calendar_feed": "GET only: a calendar feed, key in the URL",
+    "api_treatment_list": "GET only (schemathesis covers the API: tests/test_api_schemathesis.py)",
+    "api_treatment_detail": "GET only",
+    "api_practitioner_list": "GET only",
+    "api_practitioner_detail": "GET only",
+    "api_appointment_detail": "GET only",
+    "api_schema": "GET only",
+    "api_docs": "page",
+}
+# Django's own admin: staff only, behind two-factor sign-in; its forms are Django's.
+SKIPPED_NAMESPACES = {"admin"}
+
+# --- how one example is judged -----------------------------------------------------------------------------
+
+# Audit and sign-in bookkeeping are meant to be written on any request; these are the rows that must not.
+WATCHED_APPS = {"clinic", "bookings", "consultations"}
+NOT_WATCHED = {"consultations.intakeaccess"}
+
+
+def watched_models():
+    return [
+        model
+        for model in apps.get_models()
+        if model._meta.app_label in WATCHED_APPS and model._meta.label_lower not in NOT_WATCHED
+    ]
+
+
+def snapshot() -> dict:
+    """Every row of the domain tables (a handful in these tests)."""
+    return {
+        model._meta.label: sorted(tuple(sorted(row.items())) for row in model.objects.values())
+        for model in watched_models()
+    }
+
+
+def refused(response) -> bool:
+    """The user was told no: a 4xx, an error message, or the form shown again with its errors."""
+    levels = {message.level for message in get_messages(response.wsgi_request)}
+    if levels & {SUCCESS, WARNING}:
+        return False
+    if response.status_code >= 400 or ERROR in levels:
+        return True
+    context = getattr(response, "context", None)
+    if response.status_code != 200 or context is None:
+        return False
+    contexts = context if isinstance(context, ContextList) else [context]
+    return any(
+        isinstance(value, BaseForm | BaseFormSet) and value.is_bound and not value.is_valid()
+        for one in contexts
+        for value in one.flatten().values()
+    )
+
+
+def assert_escaped(response):
+    if "html" not in response.get("Content-Type", ""):
+        return
+    content = response.content
+    for needle in NEEDLES:
+        assert needle not in content, f"unescaped {needle!r} in {response.wsgi_request.path}"
+
+
+def sign_in_as(client, world, who):
+    client.logout()
+    if who == "anonymous":
+        return
+    if who == "admin_unverified":  # signed in with a password, second factor still to give
+        client.force_login(world.admin)
+        return
+    user = {
+        "patient": world.patient.user,
+        "practitioner": world.practitioner.user,
+        "desk": world.desk,
+        "admin": world.admin,
+    }[who]
+    client.force_login(user)
+    if who == "admin":
+        from django_otp import DEVICE_ID_SESSION_KEY
+
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.get(user=user).persistent_id
+        session.save()
+
+
+def send(client, view: FormView, url: str, data: dict):
+    if view.method == "get":
+        return client.get(url, data)
+    if view.api:
+        return client.post(url, json.dumps(data), content_type="application/json")
+    return client.post(url, data)
+
+
+def try_once(client, world, view: FormView, data: dict):
+    """One example in a savepoint rolled back afterwards, and with the client's cookies put back, so every
+    example meets the same clinic as the same signed-in user (even after a sign-out or a password change)."""
+    cookies = client.cookies
+    client.cookies = copy.deepcopy(cookies)
+    try:
+        _try_in_savepoint(client, world, view, data)
+    finally:
+        client.cookies = cookies
+
+
+def _try_in_savepoint(client, world, view, data):
+    with transaction.atomic():
+        url = view.prepare(client, world) if view.prepare else reverse(view.name, args=view.args(world))
+        before = snapshot()
+        response = send(client, view, url, data)
+        assert response.status_code < 500
+        assert_escaped(response)
+        if view.method == "get" or refused(response):
+            assert snapshot() == before, f"{view} wrote rows although it answered {response.status_code}"
+        location = response.get("Location", "") if response.status_code in (301, 302, 303) else ""
+        if location.startswith("/") and not location.startswith("//"):
+            assert_escaped(client.get(location))  # the success message echoes the input
+        transaction.set_rollback(True)
+
+
+def hostile_payload(view: FormView, world: World):
+    """Mostly a valid submission with one or two fields replaced (so the value reaches the code behind a form
+    that checks the other fields first), sometimes every field hostile, plus a few unexpected fields."""
+    valid = view.valid(world)
+    value = JSON_HOSTILE if view.api else HOSTILE_VALUE
+    extra_names = ["id", "patient", "status", "\x00", SCRIPT] if view.api else ["next", "id", "\x00", SCRIPT]
+    extra = st.dictionaries(st.sampled_from(extra_names), value, max_size=2)
+    if valid:
+        replaced = st.dictionaries(st.sampled_from(sorted(valid)), value, min_size=1, max_size=2)
+        mutated = replaced.map(lambda changes: {**valid, **changes})
+        everything = st.fixed_dictionaries({name: st.one_of(st.just(v), value) for name, v in valid.items()})
+        body = st.one_of(mutated, mutated, everything)
+    else:
+        body = st.just({})
+    return st.tuples(body, extra).map(lambda parts: {**parts[1], **parts[0]})
+
+
+HOSTILE_SETTINGS = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@pytest.mark.parametrize("view", FORM_VIEWS, ids=str)
+@HOSTILE_SETTINGS
+@given(data=st.data())
+def test_hostile_values_never_break_a_form(signed_in, world, view, data):
+    try_once(signed_in, world, view, data.draw(hostile_payload(view, world), label="posted"))
+
+
+@pytest.fixture
+def signed_in(client, world, view):
+    sign_in_as(client, world, view.who)
+    return client
+
+
+@pytest.mark.parametrize("name", sorted(NO_FORM_VIEWS))
+def test_posting_to_a_page_without_a_form_writes_nothing(client, world, name):
+    """Every page is posted the whole list of hostile values at once, by a signed-in desk member and by a
+    patient: whatever it answers, no server error and no row changes."""
+    args = {
+        "treatment_detail": [world.treatment.slug],
+        "practitioner_detail": [world.practitioner.slug],
+        "practice_patient": [world.patient.pk],
+        "session_photo": [1],
+        "desk:appointment": [world.upcoming.pk],
+        "desk:patient": [world.patient.pk],
+        "appointment_detail": [world.upcoming.pk],
+        "appointment_ics": [world.upcoming.pk],
+        "practitioner_calendar_feed": ["x" * 40],
+        "api_treatment_detail": [world.treatment.slug],
+        "api_practitioner_detail": [world.practitioner.slug],
+        "api_appointment_detail": [world.upcoming.pk],
+    }.get(name, [])
+    payload = {f"field{i}": value for i, value in enumerate(CLASSIC)}
+    for who in ("patient", "desk", "practitioner"):
+        sign_in_as(client, world, who)
+        try_once(client, world, FormView(name, who, args=lambda w, args=args: args), payload)
+
+
+def _url_names(patterns, namespace=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            if pattern.namespace in SKIPPED_NAMESPACES:
+                continue
+            yield from _url_names(pattern.url_patterns, inner)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield f"{namespace}{pattern.name}"
+
+
+def test_every_url_is_in_one_table():
+    """A new URL fails here until it is put in FORM_VIEWS (fuzzed) or NO_FORM_VIEWS (with a reason)."""
+    names = set(_url_names(get_resolver().url_patterns))
+    covered = {view.name for view in FORM_VIEWS}
+    assert not covered & set(NO_FORM_VIEWS), "a view is in both tables"
+    assert sorted(names - covered - set(NO_FORM_VIEWS)) == []
+    assert sorted((covered | set(NO_FORM_VIEWS)) - names) == []
