@@ -18,6 +18,8 @@ AUDITED_MODELS = {
     "clinic.Patient": [],
     "clinic.ErasureRequest": [],
     "bookings.Appointment": ["updated_at"],
+    "consultations.IntakeForm": ["updated_at"],
+    "consultations.Review": [],
     "consultations.SessionRecord": ["updated_at"],
     "consultations.SessionArea": [],
     "consultations.SessionPhoto": [],

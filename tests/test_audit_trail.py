@@ -1,4 +1,5 @@
-"""The audit trail: every change to patients and appointments, every recorded read, per patient and per user."""
+"""The audit trail: every change to patients, appointments, health forms and reviews, every recorded read,
+per patient and per user."""
 
 import pytest
 from auditlog.models import LogEntry
@@ -6,7 +7,7 @@ from django.urls import reverse
 
 from clinic import roles
 from clinic.audit import record_access, trail_for_patient
-from tests.factories import AppointmentFactory, PatientFactory, staff_user
+from tests.factories import AppointmentFactory, PatientFactory, staff_user, submitted_intake
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +38,26 @@ def test_appointment_changes_land_in_the_patients_trail():
     assert sorted(actions) == [LogEntry.Action.CREATE, LogEntry.Action.UPDATE]
     other = PatientFactory()
     assert not trail_for_patient(other.pk).filter(content_type__model="appointment").exists()
+
+
+def test_health_form_and_review_changes_land_in_the_patients_trail_with_who_made_them(screening_rules):
+    from auditlog.context import set_actor
+
+    from consultations import services
+
+    patient = PatientFactory()
+    nurse = staff_user(roles.PRACTITIONER)
+    with set_actor(patient.user):
+        intake = submitted_intake(patient)
+    with set_actor(nurse):
+        services.record_review(intake, reviewer=nurse, decision="cleared")
+    trail = trail_for_patient(patient.pk)
+    form = list(trail.filter(content_type__model="intakeform").order_by("timestamp", "pk"))
+    assert [entry.actor for entry in form] == [patient.user, patient.user, nurse]  # created, sent, reviewed
+    assert form[-1].changes_dict["status"][1] == "reviewed"
+    (review,) = trail.filter(content_type__model="review")
+    assert review.action == LogEntry.Action.CREATE and review.actor == nurse
+    assert review.changes_dict["decision"][1] == "cleared"
 
 
 def test_a_recorded_read_names_who_read_what():
