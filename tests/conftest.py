@@ -20,6 +20,9 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
+# The every-page scenario's fixtures (`scenario`, `browser`): the permission matrix and the query budgets.
+pytest_plugins = ("tests.scenario",)
+
 
 def _missing_service(reason: str):
     if REQUIRE_SERVICES:

@@ -217,3 +217,23 @@ class ClearedPatientFactory(PatientFactory):
     def cleared(self, create, extracted, **kwargs):
         if create:
             clear_patient(self)
+
+
+# --- Files ---------------------------------------------------------------------------------------------------
+
+
+def png_bytes(size=(8, 8)) -> bytes:
+    """A real (tiny) PNG: the photo checks open the image, so a fake would be refused."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 120, 120)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def png_upload(name="thighs.png"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, png_bytes(), content_type="image/png")

@@ -2,7 +2,6 @@
 completed by a clinic admin, that anonymises the person and keeps the clinical record."""
 
 import datetime
-import io
 import json
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -12,11 +11,9 @@ from auditlog.models import LogEntry
 from axes.models import AccessLog
 from django.apps import apps
 from django.core import mail
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import CharField, Q, TextField
 from django.urls import reverse
 from django.utils import timezone
-from PIL import Image
 
 from bookings import services as booking_services
 from bookings import waitlist
@@ -36,6 +33,7 @@ from tests.factories import (
     RoomFactory,
     TreatmentFactory,
     WorkingHoursFactory,
+    png_upload,
     staff_user,
     submitted_intake,
 )
@@ -47,12 +45,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("screening_rules")]
 def private_root(settings, tmp_path):
     settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
     return settings.PRIVATE_MEDIA_ROOT
-
-
-def png_upload():
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), (200, 120, 120)).save(buffer, format="PNG")
-    return SimpleUploadedFile("thighs.png", buffer.getvalue(), content_type="image/png")
 
 
 def recorded_session(patient, *, hours_ago=3, with_photo=False):

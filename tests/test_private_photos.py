@@ -17,7 +17,7 @@ from bookings.models import Appointment
 from clinic import roles
 from consultations import photos, practice_services
 from consultations.models import PhotoConsent, SessionPhoto, SessionRecord
-from tests.factories import AppointmentFactory, PatientFactory, PractitionerFactory, staff_user
+from tests.factories import AppointmentFactory, PatientFactory, PractitionerFactory, png_bytes, png_upload, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -36,16 +36,6 @@ def private_root(settings, tmp_path):
     settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.PRIVATE_MEDIA_ROOT
-
-
-def png_bytes(size=(8, 8)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, (200, 120, 120)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def png_upload(name="thighs.png"):
-    return SimpleUploadedFile(name, png_bytes(), content_type="image/png")
 
 
 @pytest.fixture

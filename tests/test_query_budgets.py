@@ -25,7 +25,7 @@ from tests.factories import (
     WorkingHoursFactory,
     submitted_intake,
 )
-from tests.test_permission_matrix import ARGUMENTS, browser, scenario  # noqa: F401 (fixtures)
+from tests.scenario import ARGUMENTS
 
 # (URL name, who asks, extra query string): budget. Budgets are today's counts: lower them when a page gets
 # cheaper, never raise one without saying why in the commit.
@@ -124,7 +124,7 @@ def queries_for(client, url, query) -> tuple[int, list[str]]:
 
 
 @pytest.mark.parametrize("name, role, kind, budget", PAGES)
-def test_page_runs_a_fixed_number_of_queries_whatever_the_data(name, role, kind, budget, scenario, db, browser):  # noqa: F811
+def test_page_runs_a_fixed_number_of_queries_whatever_the_data(name, role, kind, budget, scenario, db, browser):
     url = reverse(name, kwargs={k: getattr(scenario, v) for k, v in ARGUMENTS.get(name, {}).items()})
     browser.cookies.clear()
     if role != "anon":

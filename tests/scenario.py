@@ -1,0 +1,207 @@
+"""One scenario for the tests that visit every page: the permission matrix and the query budgets.
+
+- patient A: a cleared health form, a recorded past session with a progress photo, a booked future
+  appointment, a waitlist entry and an offer;
+- patient B: their own health form and appointment (with P2);
+- practitioner P1 ("related"): A's practitioner; practitioner P2 ("unrelated"): has never seen A;
+- a front-desk member and a clinic admin (signed in with their second factor).
+Staff have the admin flag (the most a clinic can give them), so the Django admin's own rules are exercised too.
+
+Built once per test module (`scenario` fixture); each test runs in a savepoint that is rolled back.
+"""
+
+import datetime
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+from django.db import transaction
+from django.test import Client, override_settings
+from django.utils import timezone
+
+from bookings import calendar_feeds
+from bookings.models import Appointment, WaitlistEntry, WaitlistOffer
+from clinic import roles
+from consultations import practice_services
+from consultations.models import IntakeForm, SessionPhoto
+from tests.factories import (
+    AppointmentFactory,
+    PatientFactory,
+    PractitionerFactory,
+    RoomFactory,
+    TreatmentFactory,
+    WorkingHoursFactory,
+    clear_patient,
+    ensure_screening_rules,
+    png_upload,
+    staff_user,
+    submitted_intake,
+)
+
+# What each URL's arguments are, from the scenario. Patient objects are always patient A's.
+ARGUMENTS = {
+    "treatment_detail": {"slug": "treatment_slug"},
+    "practitioner_detail": {"slug": "practitioner_slug"},
+    "practitioner_edit": {"slug": "practitioner_slug"},
+    "practitioner_calendar_settings": {"slug": "practitioner_slug"},
+    "practitioner_calendar_feed": {"token": "feed_token"},
+    "password_reset_confirm": {"uidb64": "bad_uid", "token": "bad_token"},
+    "intake_confirm": {"appointment_id": "appointment"},
+    "aftercare_check_in": {"appointment_id": "past_appointment"},
+    "intake_review": {"intake_id": "intake"},
+    "practice_patient": {"patient_id": "patient"},
+    "practice_course_plan": {"patient_id": "patient"},
+    "practice_session_record": {"appointment_id": "past_appointment"},
+    "session_photo": {"photo_id": "photo"},
+    "book_treatment": {"slug": "treatment_slug"},
+    "book_times": {"slug": "treatment_slug"},
+    "book_confirm": {"slug": "treatment_slug"},
+    "appointment_detail": {"pk": "appointment"},
+    "appointment_cancel": {"pk": "appointment"},
+    "appointment_reschedule": {"pk": "appointment"},
+    "appointment_reschedule_times": {"pk": "appointment"},
+    "appointment_ics": {"pk": "appointment"},
+    "waitlist_leave": {"pk": "entry"},
+    "waitlist_offer": {"pk": "offer"},
+    "desk:week": {"practitioner_id": "practitioner"},
+    "desk:day_sheet": {"practitioner_id": "practitioner"},
+    "desk:appointment": {"pk": "appointment"},
+    "desk:move": {"pk": "appointment"},
+    "desk:cancel": {"pk": "appointment"},
+    "desk:status": {"pk": "appointment", "action": "status_action"},
+    "desk:patient": {"pk": "patient"},
+    "desk:book": {"patient_id": "patient"},
+    "waitlist_desk_remove": {"pk": "entry"},
+    "api_treatment_detail": {"slug": "treatment_slug"},
+    "api_practitioner_detail": {"slug": "practitioner_slug"},
+    "api_appointment_detail": {"pk": "appointment"},
+    "api_appointment_cancel": {"pk": "appointment"},
+    "admin:clinic_patient_change": {"object_id": "patient"},
+    "admin:clinic_practitioner_change": {"object_id": "practitioner"},
+}
+
+
+@dataclass
+class Scenario:
+    users: dict
+    sessions: dict
+    today: datetime.date
+    treatment_slug: str
+    practitioner_slug: str
+    practitioner: int
+    feed_token: str
+    patient: int
+    intake: int
+    appointment: int
+    past_appointment: int
+    photo: int
+    entry: int
+    offer: int
+    status_action: str = "check-in"
+    bad_uid: str = "MQ"
+    bad_token: str = "not-a-token"
+
+
+def build_scenario(sign_in) -> Scenario:
+    ensure_screening_rules()
+    now = timezone.now()
+    treatment = TreatmentFactory()
+    related = PractitionerFactory(treatments=[treatment])
+    unrelated = PractitionerFactory(treatments=[treatment])
+    for weekday in range(7):
+        WorkingHoursFactory(practitioner=related, weekday=weekday, start=datetime.time(8), end=datetime.time(19))
+    RoomFactory()
+
+    patient_a = PatientFactory()
+    clear_patient(patient_a, reviewer=related.user)
+    past = AppointmentFactory(
+        patient=patient_a,
+        practitioner=related,
+        treatment=treatment,
+        start_at=now - datetime.timedelta(days=30),
+        status=Appointment.Status.CHECKED_IN,
+    )
+    practice_services.give_photo_consent(patient_a)
+    practice_services.record_session(
+        past,
+        by=related.user,
+        details={"device": "Dermapen", "needle_depth_mm": 1, "passes": 2, "product": "", "reactions": "", "notes": ""},
+        areas=[("thighs", "hexsel", 10)],
+        photo=png_upload(),
+    )
+    future = AppointmentFactory(patient=patient_a, practitioner=related, treatment=treatment)
+    entry = WaitlistEntry.objects.create(
+        patient=patient_a, treatment=treatment, practitioner=related, created_by=patient_a.user
+    )
+    offer = WaitlistOffer.objects.create(
+        entry=entry,
+        practitioner=related,
+        start_at=future.start_at + datetime.timedelta(days=35),  # beyond the course interval: bookable
+        expires_at=now + datetime.timedelta(hours=2),
+    )
+
+    patient_b = PatientFactory()
+    submitted_intake(patient_b)
+    AppointmentFactory(patient=patient_b, practitioner=unrelated, treatment=treatment)
+
+    users = {
+        "patient_a": patient_a.user,
+        "patient_b": patient_b.user,
+        "related": related.user,
+        "unrelated": unrelated.user,
+        "desk": staff_user(roles.FRONT_DESK),
+        "admin": staff_user(roles.CLINIC_ADMIN),
+    }
+    for role in ("related", "unrelated", "desk"):  # the most a clinic can give them: the admin's rules apply
+        users[role].is_staff = True
+        users[role].save(update_fields=["is_staff"])
+    return Scenario(
+        users=users,
+        sessions={role: signed_in_session(sign_in, user) for role, user in users.items()},
+        today=timezone.localdate(),
+        treatment_slug=treatment.slug,
+        practitioner_slug=related.slug,
+        practitioner=related.pk,
+        feed_token=calendar_feeds.reset_feed(related).token,
+        patient=patient_a.pk,
+        intake=IntakeForm.objects.get(patient=patient_a).pk,
+        appointment=future.pk,
+        past_appointment=past.pk,
+        photo=SessionPhoto.objects.get(record__appointment=past).pk,
+        entry=entry.pk,
+        offer=offer.pk,
+    )
+
+
+def signed_in_session(sign_in, user) -> str:
+    """The session key of a signed-in user (admins with their second factor): each test presents it as a
+    cookie instead of signing in again."""
+    client = Client()
+    sign_in(client, user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One test client for the module: a new client loads the middleware again, and WhiteNoise then indexes
+    every static file (about 50 ms a test). Each test starts it with fresh cookies."""
+    return Client()
+
+
+@pytest.fixture(scope="module")
+def scenario(django_db_setup, django_db_blocker, tmp_path_factory, sign_in):
+    """Built once; each test's own transaction is a savepoint inside this one, rolled back after it."""
+    overrides = override_settings(
+        PRIVATE_MEDIA_ROOT=tmp_path_factory.mktemp("private"),
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        SMS_BACKEND="bookings.reminders.sms.LocmemSmsBackend",
+    )
+    with overrides, django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            yield build_scenario(sign_in)
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
