@@ -22,9 +22,9 @@ from tests.factories import (
     PractitionerFactory,
     RoomFactory,
     TreatmentFactory,
-    WorkingHoursFactory,
     staff_user,
 )
+from tests.helpers import open_every_day
 
 pytestmark = pytest.mark.django_db
 
@@ -38,14 +38,6 @@ def in_days(days) -> datetime.date:
 
 def at(day, hour, minute=0) -> datetime.datetime:
     return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=LONDON)
-
-
-def open_every_day(practitioner, start=9, end=17):
-    for weekday in range(7):
-        WorkingHoursFactory(
-            practitioner=practitioner, weekday=weekday, start=datetime.time(start), end=datetime.time(end)
-        )
-    return practitioner
 
 
 @pytest.fixture

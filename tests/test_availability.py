@@ -2,7 +2,6 @@
 notice and horizon, on the slot grid, in the clinic's zone across daylight-saving changes."""
 
 import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,16 +17,12 @@ from tests.factories import (
     TreatmentFactory,
     WorkingHoursFactory,
 )
+from tests.helpers import at
 
 pytestmark = pytest.mark.django_db
 
-LONDON = ZoneInfo("Europe/London")
 MONDAY = datetime.date(2027, 1, 4)
 NOW = datetime.datetime(2027, 1, 1, 9, tzinfo=datetime.UTC)
-
-
-def at(day, hour, minute=0):
-    return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=LONDON).astimezone(datetime.UTC)
 
 
 def local_times(slots):

@@ -11,7 +11,6 @@ from django.utils import timezone
 from bookings import availability
 from bookings.availability import available_slots, bucket_end, offered_slots
 from bookings.models import Appointment, AvailabilityGeneration
-from bookings.services import book_appointment
 from clinic.models import WorkingHours
 from tests.factories import (
     AppointmentFactory,
@@ -22,6 +21,7 @@ from tests.factories import (
     TreatmentFactory,
     WorkingHoursFactory,
 )
+from tests.helpers import book_online
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -43,15 +43,9 @@ def clinic():
     return treatment, practitioner, day
 
 
-def book_online(patient, slot):
-    return book_appointment(
-        patient=patient,
-        treatment=slot.practitioner.treatments.get(),  # the clinic fixture offers one
-        practitioner=slot.practitioner,
-        start_at=slot.start_at,
-        booked_by=patient.user,
-        source=Appointment.Source.ONLINE,
-    )
+def book_slot(patient, slot):
+    treatment = slot.practitioner.treatments.get()  # the clinic fixture offers one
+    return book_online(patient, treatment, slot.practitioner, slot.start_at)
 
 
 def starts(days, day):
@@ -78,7 +72,7 @@ def test_a_repeated_question_costs_one_small_query(clinic, django_assert_num_que
 
 def test_a_booking_takes_its_time_out_of_the_cached_answer(clinic):
     treatment, practitioner, day = clinic
-    book_online(PatientFactory(), offered_slots(treatment, practitioner, day, day)[day][0])
+    book_slot(PatientFactory(), offered_slots(treatment, practitioner, day, day)[day][0])
     assert starts(offered_slots(treatment, practitioner, day, day), day)[:2] == ["10:00", "10:15"]
 
 
@@ -141,7 +135,7 @@ def test_a_write_made_on_another_connection_is_seen_once_it_commits_and_not_befo
 
         try:
             with transaction.atomic():
-                book_online(patient, slot)
+                book_slot(patient, slot)
                 inserted.set()
                 release.wait(10)
         finally:

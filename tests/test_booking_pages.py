@@ -1,13 +1,11 @@
 """The patient's booking pages: choose, confirm, see, move, cancel; bad input never writes or errors."""
 
 import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from bookings import services
 from bookings.models import Appointment
 from consultations.eligibility import Eligibility
 from tests.factories import (
@@ -20,14 +18,9 @@ from tests.factories import (
     WorkingHoursFactory,
     staff_user,
 )
+from tests.helpers import at, book_online
 
 pytestmark = pytest.mark.django_db
-
-LONDON = ZoneInfo("Europe/London")
-
-
-def at(day, hour, minute=0):
-    return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=LONDON).astimezone(datetime.UTC)
 
 
 def in_days(days):
@@ -203,21 +196,10 @@ def test_times_partial_costs_a_fixed_number_of_queries(
 # --- my appointments, reschedule, cancel ---------------------------------------------------------------
 
 
-def book(patient, treatment, practitioner, start_at):
-    return services.book_appointment(
-        patient=patient,
-        treatment=treatment,
-        practitioner=practitioner,
-        start_at=start_at,
-        booked_by=patient.user,
-        source=Appointment.Source.ONLINE,
-    )
-
-
 def test_my_appointments_lists_upcoming_and_past_with_actions(
     client, patient, treatment, practitioner, django_assert_max_num_queries
 ):
-    upcoming = book(patient, treatment, practitioner, at(in_days(7), 10))
+    upcoming = book_online(patient, treatment, practitioner, at(in_days(7), 10))
     soon = AppointmentFactory(
         patient=patient,
         practitioner=practitioner,
@@ -249,7 +231,7 @@ def test_another_patients_appointment_is_404(client, patient, treatment, practit
 
 
 def test_cancel_frees_the_time_and_keeps_history(client, patient, treatment, practitioner):
-    appointment = book(patient, treatment, practitioner, at(in_days(7), 10))
+    appointment = book_online(patient, treatment, practitioner, at(in_days(7), 10))
     response = client.post(reverse("appointment_cancel", args=[appointment.pk]), {"reason": "Away"}, follow=True)
     assert "is cancelled" in response.content.decode()
     appointment.refresh_from_db()
@@ -280,7 +262,7 @@ def test_inside_the_window_the_pages_say_to_call_the_clinic(client, patient, tre
 
 def test_reschedule_moves_it_and_frees_the_old_time(client, patient, treatment, practitioner):
     old = at(in_days(7), 10)
-    appointment = book(patient, treatment, practitioner, old)
+    appointment = book_online(patient, treatment, practitioner, old)
     url = reverse("appointment_reschedule", args=[appointment.pk])
     page = client.get(url, {"day": in_days(8)}).content.decode()
     new = at(in_days(8), 14)
@@ -298,7 +280,7 @@ def test_reschedule_moves_it_and_frees_the_old_time(client, patient, treatment, 
 
 
 def test_reschedule_to_a_bad_or_taken_time_changes_nothing(client, patient, treatment, practitioner):
-    appointment = book(patient, treatment, practitioner, at(in_days(7), 10))
+    appointment = book_online(patient, treatment, practitioner, at(in_days(7), 10))
     AppointmentFactory(practitioner=practitioner, treatment=treatment, start_at=at(in_days(8), 10))
     url = reverse("appointment_reschedule", args=[appointment.pk])
     taken = client.post(url, {"start": key(at(in_days(8), 10)), "practitioner": practitioner.pk})

@@ -21,8 +21,8 @@ from tests.factories import (
     PractitionerFactory,
     RoomFactory,
     TreatmentFactory,
-    WorkingHoursFactory,
 )
+from tests.helpers import open_every_day
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -33,12 +33,6 @@ LONDON = ZoneInfo("Europe/London")
 def start_at(hour, minute=0, days=7):
     day = timezone.localdate() + datetime.timedelta(days=days)
     return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=LONDON).astimezone(datetime.UTC)
-
-
-def open_every_day(practitioner):
-    for weekday in range(7):
-        WorkingHoursFactory(practitioner=practitioner, weekday=weekday, start=datetime.time(9), end=datetime.time(17))
-    return practitioner
 
 
 def race(attempts):

@@ -1,7 +1,6 @@
 """The booking service: book, reschedule, cancel and status changes, with their checks and history."""
 
 import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -18,30 +17,17 @@ from tests.factories import (
     PractitionerFactory,
     RoomFactory,
     TreatmentFactory,
-    WorkingHoursFactory,
     staff_user,
 )
+from tests.helpers import at, book_online, open_every_day
 
 pytestmark = pytest.mark.django_db
 
-LONDON = ZoneInfo("Europe/London")
 Source = Appointment.Source
-
-
-def at(day, hour, minute=0):
-    return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=LONDON).astimezone(datetime.UTC)
 
 
 def in_days(days):
     return timezone.localdate() + datetime.timedelta(days=days)
-
-
-def open_every_day(practitioner, start=9, end=17):
-    for weekday in range(7):
-        WorkingHoursFactory(
-            practitioner=practitioner, weekday=weekday, start=datetime.time(start), end=datetime.time(end)
-        )
-    return practitioner
 
 
 @pytest.fixture
@@ -55,17 +41,9 @@ def practitioner(treatment):
     return open_every_day(PractitionerFactory(treatments=[treatment]))
 
 
-def book(patient, treatment, practitioner, start_at, **kwargs):
-    kwargs.setdefault("booked_by", patient.user)
-    kwargs.setdefault("source", Source.ONLINE)
-    return services.book_appointment(
-        patient=patient, treatment=treatment, practitioner=practitioner, start_at=start_at, **kwargs
-    )
-
-
 def test_booking_saves_the_appointment_in_the_first_free_room_and_records_who(treatment, practitioner):
     patient = ClearedPatientFactory()
-    appointment = book(patient, treatment, practitioner, at(in_days(7), 10))
+    appointment = book_online(patient, treatment, practitioner, at(in_days(7), 10))
     appointment.refresh_from_db()
     assert appointment.status == Appointment.Status.BOOKED
     assert appointment.room.name == "Room A"
@@ -77,9 +55,9 @@ def test_booking_saves_the_appointment_in_the_first_free_room_and_records_who(tr
 
 def test_first_available_books_whoever_is_free(treatment, practitioner):
     start_at = at(in_days(7), 10)
-    book(ClearedPatientFactory(), treatment, practitioner, start_at)
+    book_online(ClearedPatientFactory(), treatment, practitioner, start_at)
     colleague = open_every_day(PractitionerFactory(treatments=[treatment]))
-    appointment = book(ClearedPatientFactory(), treatment, None, start_at)
+    appointment = book_online(ClearedPatientFactory(), treatment, None, start_at)
     assert appointment.practitioner == colleague
 
 
@@ -87,15 +65,15 @@ def test_a_time_not_offered_is_refused_and_nothing_is_written(treatment, practit
     patient = ClearedPatientFactory()
     for start_at in (at(in_days(7), 10, 5), at(in_days(7), 20), at(in_days(0), 10), at(in_days(200), 10)):
         with pytest.raises(services.SlotNotOffered):
-            book(patient, treatment, practitioner, start_at)
+            book_online(patient, treatment, practitioner, start_at)
     assert not Appointment.objects.exists() and not AppointmentEvent.objects.exists()
 
 
 def test_a_taken_time_offers_the_nearest_free_ones(treatment, practitioner):
     start_at = at(in_days(7), 12)
-    book(ClearedPatientFactory(), treatment, practitioner, start_at)
+    book_online(ClearedPatientFactory(), treatment, practitioner, start_at)
     with pytest.raises(services.SlotTaken) as error:
-        book(ClearedPatientFactory(), treatment, practitioner, start_at)
+        book_online(ClearedPatientFactory(), treatment, practitioner, start_at)
     assert "just taken" in error.value.message
     alternatives = [slot.local_start.strftime("%H:%M") for slot in error.value.alternatives]
     assert alternatives == ["10:30", "10:45", "13:15"]
@@ -111,12 +89,12 @@ def test_not_eligible_stops_everyone_but_an_admin_override_with_a_reason(treatme
     patient = ClearedPatientFactory()
     desk = staff_user(roles.FRONT_DESK)
     with pytest.raises(services.NotEligible) as error:
-        book(patient, treatment, practitioner, at(in_days(7), 10))
+        book_online(patient, treatment, practitioner, at(in_days(7), 10))
     assert (error.value.message, error.value.next_step_url) == ("Your intake needs a review first.", "/intake/")
     with pytest.raises(services.NotEligible):
-        book(patient, treatment, practitioner, at(in_days(7), 10), booked_by=desk, source=Source.PHONE)
+        book_online(patient, treatment, practitioner, at(in_days(7), 10), booked_by=desk, source=Source.PHONE)
     with pytest.raises(services.NotAllowed):
-        book(
+        book_online(
             patient,
             treatment,
             practitioner,
@@ -126,7 +104,7 @@ def test_not_eligible_stops_everyone_but_an_admin_override_with_a_reason(treatme
             override_reason="x",
         )
     admin = staff_user(roles.CLINIC_ADMIN)
-    appointment = book(
+    appointment = book_online(
         patient, treatment, practitioner, at(in_days(7), 10), booked_by=admin, source=Source.PHONE,
         override_reason="Cleared by Dr Okafor by phone",
     )  # fmt: skip
@@ -135,40 +113,42 @@ def test_not_eligible_stops_everyone_but_an_admin_override_with_a_reason(treatme
 
 def test_course_interval_holds_on_either_side_and_consultations_are_exempt(treatment, practitioner):
     patient = ClearedPatientFactory()
-    book(patient, treatment, practitioner, at(in_days(30), 10))
+    book_online(patient, treatment, practitioner, at(in_days(30), 10))
     with pytest.raises(services.CourseIntervalTooShort) as error:
-        book(patient, treatment, practitioner, at(in_days(50), 10))
+        book_online(patient, treatment, practitioner, at(in_days(50), 10))
     assert "your next session can be from" in error.value.message
     with pytest.raises(services.CourseIntervalTooShort):
-        book(patient, treatment, practitioner, at(in_days(5), 10))
-    book(patient, treatment, practitioner, at(in_days(58), 10))
+        book_online(patient, treatment, practitioner, at(in_days(5), 10))
+    book_online(patient, treatment, practitioner, at(in_days(58), 10))
     consultation = ConsultationFactory()
     practitioner.treatments.add(consultation)
-    book(patient, consultation, practitioner, at(in_days(31), 10))
-    book(patient, consultation, practitioner, at(in_days(32), 10))
+    book_online(patient, consultation, practitioner, at(in_days(31), 10))
+    book_online(patient, consultation, practitioner, at(in_days(32), 10))
 
 
 def test_someone_else_cannot_book_for_a_patient(treatment, practitioner):
     with pytest.raises(services.NotAllowed):
-        book(ClearedPatientFactory(), treatment, practitioner, at(in_days(7), 10), booked_by=PatientFactory().user)
+        book_online(
+            ClearedPatientFactory(), treatment, practitioner, at(in_days(7), 10), booked_by=PatientFactory().user
+        )
 
 
 def test_reschedule_frees_the_old_time_at_once_and_keeps_history(treatment, practitioner):
     patient = ClearedPatientFactory()
     old = at(in_days(7), 10)
-    appointment = book(patient, treatment, practitioner, old)
+    appointment = book_online(patient, treatment, practitioner, old)
     new = at(in_days(8), 14)
     services.reschedule_appointment(appointment, new_start_at=new, by=patient.user, reason="Work")
     appointment.refresh_from_db()
     assert appointment.start_at == new and appointment.status == Appointment.Status.BOOKED
     event = appointment.events.last()
     assert (event.action, event.old_start_at, event.new_start_at, event.reason) == ("rescheduled", old, new, "Work")
-    book(ClearedPatientFactory(), treatment, practitioner, old)  # the old time is free again
+    book_online(ClearedPatientFactory(), treatment, practitioner, old)  # the old time is free again
 
 
 def test_reschedule_may_overlap_its_own_old_time(treatment, practitioner):
     patient = ClearedPatientFactory()
-    appointment = book(patient, treatment, practitioner, at(in_days(7), 10))
+    appointment = book_online(patient, treatment, practitioner, at(in_days(7), 10))
     services.reschedule_appointment(appointment, new_start_at=at(in_days(7), 10, 30), by=patient.user)
     appointment.refresh_from_db()
     assert appointment.start_at == at(in_days(7), 10, 30)
@@ -176,8 +156,8 @@ def test_reschedule_may_overlap_its_own_old_time(treatment, practitioner):
 
 def test_reschedule_onto_a_taken_time_changes_nothing(treatment, practitioner):
     patient = ClearedPatientFactory()
-    appointment = book(patient, treatment, practitioner, at(in_days(7), 10))
-    book(ClearedPatientFactory(), treatment, practitioner, at(in_days(7), 14))
+    appointment = book_online(patient, treatment, practitioner, at(in_days(7), 10))
+    book_online(ClearedPatientFactory(), treatment, practitioner, at(in_days(7), 14))
     with pytest.raises(services.SlotTaken):
         services.reschedule_appointment(appointment, new_start_at=at(in_days(7), 14), by=patient.user)
     appointment.refresh_from_db()
@@ -187,12 +167,12 @@ def test_reschedule_onto_a_taken_time_changes_nothing(treatment, practitioner):
 def test_cancel_frees_the_time_and_keeps_the_record(treatment, practitioner):
     patient = ClearedPatientFactory()
     start_at = at(in_days(7), 10)
-    appointment = book(patient, treatment, practitioner, start_at)
+    appointment = book_online(patient, treatment, practitioner, start_at)
     services.cancel_appointment(appointment, by=patient.user, reason="Feeling unwell")
     appointment.refresh_from_db()
     assert appointment.status == Appointment.Status.CANCELLED and appointment.cancelled_at
     assert [e.action for e in appointment.events.all()] == ["booked", "cancelled"]
-    assert book(ClearedPatientFactory(), treatment, practitioner, start_at).start_at == start_at
+    assert book_online(ClearedPatientFactory(), treatment, practitioner, start_at).start_at == start_at
     with pytest.raises(services.InvalidStatusChange):
         services.cancel_appointment(appointment, by=patient.user)
 

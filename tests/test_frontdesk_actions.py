@@ -3,7 +3,6 @@ complete, no-show. Every rule is the booking service's; these tests check the pa
 a refusal changes nothing."""
 
 import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.messages import get_messages
@@ -23,14 +22,9 @@ from tests.factories import (
     WorkingHoursFactory,
     staff_user,
 )
+from tests.helpers import at
 
 pytestmark = pytest.mark.django_db
-
-LONDON = ZoneInfo("Europe/London")
-
-
-def at(day, hour, minute=0):
-    return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=LONDON).astimezone(datetime.UTC)
 
 
 def in_days(days):

@@ -15,7 +15,6 @@ from django.db.models import CharField, Q, TextField
 from django.urls import reverse
 from django.utils import timezone
 
-from bookings import services as booking_services
 from bookings import waitlist
 from bookings.models import AftercareCheckIn, Appointment, Reminder, WaitlistEntry
 from clinic import erasure, roles
@@ -32,11 +31,11 @@ from tests.factories import (
     PractitionerFactory,
     RoomFactory,
     TreatmentFactory,
-    WorkingHoursFactory,
     png_upload,
     staff_user,
     submitted_intake,
 )
+from tests.helpers import book_online, open_every_day
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("screening_rules")]
 
@@ -262,12 +261,6 @@ def test_the_erasure_page_is_for_patients_only(client, sign_in):
 LONDON = ZoneInfo("Europe/London")
 
 
-def open_every_day(practitioner):
-    for weekday in range(7):
-        WorkingHoursFactory(practitioner=practitioner, weekday=weekday, start=datetime.time(9), end=datetime.time(17))
-    return practitioner
-
-
 @pytest.fixture
 def bookable():
     """A treatment, a practitioner working every day and a room: real free times to book."""
@@ -281,23 +274,12 @@ def ten_days_ahead_at_ten():
     return datetime.datetime.combine(day, datetime.time(10), tzinfo=LONDON).astimezone(datetime.UTC)
 
 
-def book(patient, treatment, practitioner, start_at):
-    return booking_services.book_appointment(
-        patient=patient,
-        treatment=treatment,
-        practitioner=practitioner,
-        start_at=start_at,
-        booked_by=patient.user,
-        source=Appointment.Source.ONLINE,
-    )
-
-
 @pytest.fixture
 def asking_patient(bookable, client):
     """Zed: a full history, a future booking, a waitlist entry, a sign-in record, and an open request."""
     treatment, practitioner = bookable
     patient = patient_with_a_history("Zed", phone="07700 900333", user__first_name="Zelda")
-    book(patient, treatment, practitioner, ten_days_ahead_at_ten())
+    book_online(patient, treatment, practitioner, ten_days_ahead_at_ten())
     waitlist.join_waitlist(patient=patient, treatment=treatment, by=patient.user)
     client.post(reverse("login"), {"username": "zed@example.com", "password": PASSWORD})
     assert AccessLog.objects.filter(username="zed@example.com").exists()
@@ -380,7 +362,7 @@ def test_an_admin_completes_it_anonymising_the_person_and_keeping_the_clinical_r
     assert future.status == Appointment.Status.CANCELLED and "erased at their request" in future.cancellation_reason
     assert not Reminder.objects.filter(appointment__patient=patient, status__in=Reminder.UNSENT_STATUSES).exists()
     assert not WaitlistEntry.objects.filter(patient=patient).exists()
-    other = book(ClearedPatientFactory(), treatment, practitioner, ten_days_ahead_at_ten())
+    other = book_online(ClearedPatientFactory(), treatment, practitioner, ten_days_ahead_at_ten())
     assert other.start_at == future.start_at
 
     # The request is closed, with how long the record is kept; the audit trail grew and lost nothing.

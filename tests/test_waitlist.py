@@ -2,7 +2,6 @@
 
 import datetime
 import threading
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
@@ -21,27 +20,16 @@ from tests.factories import (
     PractitionerFactory,
     RoomFactory,
     TreatmentFactory,
-    WorkingHoursFactory,
     staff_user,
 )
+from tests.helpers import at, book_online, open_every_day
 
-LONDON = ZoneInfo("Europe/London")
 Status = WaitlistEntry.Status
 OfferStatus = WaitlistOffer.Status
 
 
 def in_days(days):
     return timezone.localdate() + datetime.timedelta(days=days)
-
-
-def at(day, hour):
-    return datetime.datetime.combine(day, datetime.time(hour), tzinfo=LONDON).astimezone(datetime.UTC)
-
-
-def open_every_day(practitioner):
-    for weekday in range(7):
-        WorkingHoursFactory(practitioner=practitioner, weekday=weekday, start=datetime.time(9), end=datetime.time(17))
-    return practitioner
 
 
 @pytest.fixture
@@ -61,17 +49,6 @@ def tasks_run_in_process():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = False
-
-
-def book(patient, treatment, practitioner, start_at):
-    return services.book_appointment(
-        patient=patient,
-        treatment=treatment,
-        practitioner=practitioner,
-        start_at=start_at,
-        booked_by=patient.user,
-        source=Appointment.Source.ONLINE,
-    )
 
 
 def wait(patient, treatment, practitioner=None, **days):
@@ -176,7 +153,7 @@ def test_a_cancellation_offers_the_time_to_the_first_matching_eligible_waiters(
     sms.outbox.clear()
     day = in_days(7)
     holder = ClearedPatientFactory()
-    appointment = book(holder, treatment, practitioner, at(day, 10))
+    appointment = book_online(holder, treatment, practitioner, at(day, 10))
 
     other_practitioner = open_every_day(PractitionerFactory(treatments=[treatment]))
     wait(ClearedPatientFactory(), treatment, other_practitioner)  # another practitioner
@@ -186,7 +163,7 @@ def test_a_cancellation_offers_the_time_to_the_first_matching_eligible_waiters(
     wait(suspended, treatment)
     suspend_clearance(suspended)  # a later answer suspended the clearance: not eligible now
     in_course = ClearedPatientFactory()
-    book(in_course, treatment, practitioner, at(day + datetime.timedelta(days=3), 10))  # too close: 28 days
+    book_online(in_course, treatment, practitioner, at(day + datetime.timedelta(days=3), 10))  # too close: 28 days
     wait(in_course, treatment)
     first = ClearedPatientFactory(sms_opt_in=True, phone="07700 900001")
     wait(first, treatment)
@@ -233,7 +210,7 @@ def test_ineligible_waiters_are_skipped(settings, treatment, practitioner):
 @pytest.mark.django_db
 def test_a_move_offers_the_old_time(treatment, practitioner, tasks_run_in_process, django_capture_on_commit_callbacks):
     holder, waiter = ClearedPatientFactory(), ClearedPatientFactory()
-    appointment = book(holder, treatment, practitioner, at(in_days(7), 10))
+    appointment = book_online(holder, treatment, practitioner, at(in_days(7), 10))
     wait(waiter, treatment, practitioner)
     with django_capture_on_commit_callbacks(execute=True):
         services.reschedule_appointment(appointment, new_start_at=at(in_days(8), 10), by=holder.user)
@@ -244,7 +221,7 @@ def test_a_move_offers_the_old_time(treatment, practitioner, tasks_run_in_proces
 @pytest.mark.django_db
 def test_nothing_is_offered_when_the_change_rolls_back(treatment, practitioner, django_capture_on_commit_callbacks):
     holder = ClearedPatientFactory()
-    appointment = book(holder, treatment, practitioner, at(in_days(7), 10))
+    appointment = book_online(holder, treatment, practitioner, at(in_days(7), 10))
     stranger = ClearedPatientFactory()
     with django_capture_on_commit_callbacks(execute=False) as callbacks, pytest.raises(services.NotAllowed):
         services.cancel_appointment(appointment, by=stranger.user)
@@ -268,7 +245,7 @@ def test_the_offer_task_run_twice_sends_each_offer_once(treatment, practitioner)
 def test_a_time_that_is_no_longer_free_is_not_offered(treatment, practitioner):
     wait(ClearedPatientFactory(), treatment)
     start = at(in_days(7), 10)
-    book(ClearedPatientFactory(), treatment, practitioner, start)
+    book_online(ClearedPatientFactory(), treatment, practitioner, start)
     assert waitlist.offer_freed_slot(treatment.pk, practitioner.pk, start) == []
     assert not WaitlistOffer.objects.exists()
 
@@ -439,7 +416,7 @@ def test_a_cancellation_reaches_a_real_worker_through_redis_and_a_duplicate_task
 
     app.control.purge()
     holder, waiter = ClearedPatientFactory(), ClearedPatientFactory()
-    appointment = book(holder, treatment, practitioner, at(in_days(7), 10))
+    appointment = book_online(holder, treatment, practitioner, at(in_days(7), 10))
     wait(waiter, treatment)
     services.cancel_appointment(appointment, by=holder.user)  # commits: the task is queued in Redis
     offer_freed_slot.delay(treatment.pk, practitioner.pk, appointment.start_at.isoformat())  # a duplicate
