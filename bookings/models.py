@@ -130,6 +130,7 @@ class ReminderKind(models.TextChoices):
     AFTERCARE = "aftercare", "Aftercare"
     CHECK_IN = "check_in", "How is your skin? (3 days after)"
     NEXT_SESSION = "next_session", "Book your next session"
+    MOVED = "moved", "Appointment moved"
 
 
 class ReminderChannel(models.TextChoices):

@@ -26,7 +26,7 @@ from consultations.eligibility import check_eligibility
 from . import availability
 from .availability import Verdict
 from .models import Appointment, AppointmentEvent
-from .reminders import sync_reminders
+from .reminders import announce_move, sync_reminders
 
 # Losing a race on PostgreSQL: the exclusion constraint saw a concurrent winner, or two inserts waited on
 # each other while checking it (PostgreSQL then aborts one of them with a deadlock error).
@@ -196,6 +196,8 @@ def _record(appointment, action, by, reason="", old_start_at=None, new_start_at=
         new_start_at=new_start_at,
     )
     sync_reminders(appointment)
+    if action == AppointmentEvent.Action.RESCHEDULED:
+        announce_move(appointment)
     if action in FREEING_ACTIONS and old_start_at is not None:
         # The one hook of the waitlist: offers go out after this transaction commits, never inside it.
         from .waitlist import slot_freed

@@ -22,7 +22,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 UTC = datetime.UTC
-ALL_KINDS = {k.value for k in Kind}
+ALL_KINDS = {k.value for k in Kind} - {Kind.MOVED}  # the timeline; a move adds its notice
 
 
 @pytest.fixture(autouse=True)
@@ -516,3 +516,48 @@ def test_the_booking_service_books_moves_cancels_and_completes_the_timeline(djan
     send_due(django_capture_on_commit_callbacks)
     assert str(aftercare.pk) in sent_kinds()
     assert str(rows(appointment)[Kind.PRE_CARE].pk) not in sent_kinds()
+
+
+def test_a_moved_appointment_gets_a_notice_with_the_new_time_and_calendar_file(django_capture_on_commit_callbacks):
+    from bookings import services as booking
+    from clinic import roles
+    from tests.factories import ClearedPatientFactory, PractitionerFactory, RoomFactory, WorkingHoursFactory
+
+    treatment = TreatmentFactory(min_days_between_sessions=0)
+    practitioner = PractitionerFactory(treatments=[treatment])
+    RoomFactory()
+    for weekday in range(7):
+        WorkingHoursFactory(practitioner=practitioner, weekday=weekday)
+    desk = staff_user(roles.FRONT_DESK)
+    patient = ClearedPatientFactory(sms_opt_in=True, phone="07700 900557")
+
+    def local(days, hour):
+        day = timezone.localdate() + datetime.timedelta(days=days)
+        return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour)))
+
+    appointment = booking.book_appointment(
+        patient=patient,
+        treatment=treatment,
+        practitioner=practitioner,
+        start_at=local(10, 10),
+        booked_by=patient.user,
+        source=Appointment.Source.ONLINE,
+    )
+    send_due(django_capture_on_commit_callbacks)  # the booking confirmation
+    mail.outbox.clear()
+    sms.outbox.clear()
+
+    booking.reschedule_appointment(appointment, new_start_at=local(11, 14), by=desk)
+    booking.reschedule_appointment(appointment, new_start_at=local(12, 15), by=desk)  # again, before it went
+    send_due(django_capture_on_commit_callbacks)
+    (email,) = mail.outbox
+    assert email.subject.startswith("Your appointment has moved")
+    assert "15:00" in email.body and "14:00" not in email.body
+    assert [name for name, *_ in email.attachments] == ["appointment.ics"]
+    assert len(sms.outbox) == 1 and "moved" in sms.outbox[0].body
+
+    mail.outbox.clear()
+    booking.reschedule_appointment(appointment, new_start_at=local(13, 9), by=desk)
+    booking.cancel_appointment(appointment, by=desk)  # cancelled before the notice went: it does not go
+    send_due(django_capture_on_commit_callbacks)
+    assert [m.subject for m in mail.outbox if "moved" in m.subject] == []

@@ -18,3 +18,9 @@ def sync_reminders(appointment) -> None:
     from bookings.reminders.services import sync_reminders as sync
 
     sync(appointment)
+
+
+def announce_move(appointment) -> None:
+    from bookings.reminders.services import announce_move as announce
+
+    announce(appointment)

@@ -97,7 +97,7 @@ def build_email(reminder) -> EmailMultiAlternatives:
         headers={"Message-ID": message_id(reminder), "X-Clinic-Reminder": str(reminder.pk)},
     )
     email.attach_alternative(render_to_string(f"reminders/email/{reminder.kind}.html", context), "text/html")
-    if reminder.kind == timing.Kind.CONFIRMATION:
+    if reminder.kind in (timing.Kind.CONFIRMATION, timing.Kind.MOVED):
         attach_calendar_file(email, reminder.appointment)
     return email
 

@@ -54,6 +54,10 @@ def sync_reminders(appointment: Appointment) -> None:
     for key, reminder in existing.items():
         if reminder.status in (Status.SENT, Status.FAILED):
             continue
+        if reminder.kind == timing.Kind.MOVED:  # not on the timeline: it goes unless the appointment is off
+            if not timing.wanted(appointment, reminder.kind):
+                _cancel(reminder, "no longer called for: the appointment was cancelled")
+            continue
         wanted = planned.get(key)
         if wanted is None:
             _cancel(reminder, "no longer called for: the appointment was cancelled or changed")
@@ -66,6 +70,30 @@ def sync_reminders(appointment: Appointment) -> None:
         if key not in existing and (p.due_at > now or p.kind == timing.Kind.CONFIRMATION)
     ]
     Reminder.objects.bulk_create(new_rows)
+
+
+def announce_move(appointment: Appointment) -> None:
+    """Queue 'your appointment has moved' (email, and a text if the patient asked for texts), due now.
+
+    Called by the booking service in the rescheduling transaction. A notice still waiting (two moves in a
+    row) is simply sent once with the latest time; one already sent is sent again for the new time: the
+    row records the latest notice, the appointment's events record every move."""
+    now = timezone.now()
+    for channel in timing.channels_for(appointment.patient, timing.MOVED):
+        Reminder.objects.update_or_create(
+            appointment=appointment,
+            kind=timing.Kind.MOVED,
+            channel=channel,
+            defaults={
+                "status": Status.PENDING,
+                "due_at": now,
+                "next_attempt_at": now,
+                "attempts": 0,
+                "sent_at": None,
+                "last_error": "",
+                "cancel_reason": "",
+            },
+        )
 
 
 def _cancel(reminder: Reminder, reason: str) -> None:

@@ -38,8 +38,11 @@ TIMELINE = (
     Step(Kind.CHECK_IN, AFTER_END, 3 * 24, "How is your skin?", False, False, True),
     Step(Kind.NEXT_SESSION, AFTER_END, None, "Time to book your next session", False, False, True),
 )
-STEPS = {step.kind: step for step in TIMELINE}
-ESSENTIAL_KINDS = frozenset(step.kind for step in TIMELINE if step.essential)
+# Not on the timeline: sent when an appointment moves (by the patient or the desk), with the new time and
+# calendar file. One row per appointment and channel: a later move sends it again with the latest time.
+MOVED = Step(Kind.MOVED, AT_BOOKING, 0, "Your appointment has moved", True, True, False)
+STEPS = {step.kind: step for step in (*TIMELINE, MOVED)}
+ESSENTIAL_KINDS = frozenset(kind for kind, step in STEPS.items() if step.essential)
 LIVE_BEFORE = (Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN)
 
 
