@@ -25,3 +25,11 @@ def offer_freed_slot(treatment_id: int, practitioner_id: int, start_at: str) -> 
     from bookings import waitlist
 
     return len(waitlist.offer_freed_slot(treatment_id, practitioner_id, datetime.datetime.fromisoformat(start_at)))
+
+
+@shared_task(ignore_result=True)
+def pass_on_lapsed_offers() -> int:
+    """Run by beat every 5 minutes: lapsed waitlist offers go to the next waiters."""
+    from bookings import waitlist
+
+    return waitlist.pass_on_lapsed_offers()

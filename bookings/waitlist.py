@@ -186,12 +186,22 @@ def _may_have(entry: WaitlistEntry, start_at: datetime.datetime) -> bool:
     return not Appointment.objects.live().filter(patient=patient).overlapping(start_at, start_at + treatment.duration)
 
 
-def matching_entries(treatment, practitioner, start_at, limit: int) -> list[WaitlistEntry]:
-    """The first `limit` waiting entries, in joining order, that want this time and may have it."""
+def lapsed(now):
+    """Offers nobody answered in time."""
+    return Q(status=OfferStatus.EXPIRED) | Q(status=OfferStatus.OFFERED, expires_at__lte=now)
+
+
+def matching_entries(treatment, practitioner, start_at, limit: int, now=None) -> list[WaitlistEntry]:
+    """The first `limit` waiting entries, in joining order, that want this time and may have it. An entry
+    that let an offer of this very time lapse is passed over: the time goes to the next waiter."""
+    let_lapse = WaitlistOffer.objects.filter(practitioner=practitioner, start_at=start_at).filter(
+        lapsed(now or timezone.now())
+    )
     candidates = (
         waiting_entries()
         .filter(treatment=treatment)
         .filter(Q(practitioner=practitioner) | Q(practitioner__isnull=True))
+        .exclude(pk__in=let_lapse.values("entry_id"))
         .select_related("patient__user", "treatment")
         .order_by("created_at", "pk")
     )
@@ -218,7 +228,11 @@ def offer_freed_slot(treatment_id: int, practitioner_id: int, start_at: datetime
     expires_at = offer_expiry(start_at, now)
     if verdict is not availability.Verdict.FREE or expires_at <= now:
         return []
-    entries = matching_entries(treatment, practitioner, start_at, offers_per_slot())
+    entries = matching_entries(treatment, practitioner, start_at, offers_per_slot(), now)
+    # A waiter who lost this time to someone else and sees it freed again gets the offer again.
+    WaitlistOffer.objects.filter(entry__in=entries, practitioner=practitioner, start_at=start_at).filter(
+        status=OfferStatus.TAKEN
+    ).update(status=OfferStatus.OFFERED, expires_at=expires_at, sent_at=None, sms_sent_at=None, answered_at=None)
     WaitlistOffer.objects.bulk_create(
         [WaitlistOffer(entry=e, practitioner=practitioner, start_at=start_at, expires_at=expires_at) for e in entries],
         ignore_conflicts=True,
@@ -227,6 +241,16 @@ def offer_freed_slot(treatment_id: int, practitioner_id: int, start_at: datetime
         entry__in=entries, practitioner=practitioner, start_at=start_at, sent_at__isnull=True
     ).values_list("pk", flat=True)
     return [offer_id for offer_id in offer_ids if send_offer(offer_id)]
+
+
+def pass_on_lapsed_offers(now=None) -> int:
+    """Run by beat every few minutes: offers that lapsed unanswered are closed, and each of their times, if
+    still free, goes to the next waiters in line. Returns how many new offers went out."""
+    now = now or timezone.now()
+    lapsing = WaitlistOffer.objects.filter(status=OfferStatus.OFFERED, expires_at__lte=now)
+    slots = set(lapsing.values_list("entry__treatment_id", "practitioner_id", "start_at"))
+    lapsing.update(status=OfferStatus.EXPIRED)
+    return sum(len(offer_freed_slot(t_id, p_id, start_at, now=now)) for t_id, p_id, start_at in sorted(slots))
 
 
 def send_offer(offer_id: int) -> bool:

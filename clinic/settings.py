@@ -229,6 +229,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # The waitlist (bookings/waitlist.py): offers nobody answered in time go to the next waiters.
+    "pass-on-lapsed-waitlist-offers": {
+        "task": "bookings.tasks.pass_on_lapsed_offers",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
 }
 
 # --- Reminders (bookings/reminders/) ---------------------------------------------------------------

@@ -428,3 +428,47 @@ def test_a_cancellation_reaches_a_real_worker_through_redis_and_a_duplicate_task
     app.control.purge()
     assert WaitlistOffer.objects.get().entry.patient == waiter
     assert [m.to for m in offer_emails()] == [[waiter.user.email]]
+
+
+# --- offers nobody answered, times freed again ----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_offer_nobody_answers_in_time_goes_to_the_next_waiter(settings, treatment, practitioner):
+    settings.WAITLIST_OFFERS_PER_SLOT = 1
+    first, second, third = ClearedPatientFactory(), ClearedPatientFactory(), ClearedPatientFactory()
+    for patient in (first, second, third):
+        wait(patient, treatment)
+    start = at(in_days(7), 10)
+    waitlist.offer_freed_slot(treatment.pk, practitioner.pk, start)
+    assert offered_patients() == {first.pk}
+    assert waitlist.pass_on_lapsed_offers() == 0  # still open: nothing to pass on
+
+    later = timezone.now() + datetime.timedelta(hours=3)  # the first offer lapsed unanswered
+    assert waitlist.pass_on_lapsed_offers(now=later) == 1
+    lapsed = WaitlistOffer.objects.get(entry__patient=first)
+    assert lapsed.status == OfferStatus.EXPIRED and lapsed.answered_at is None
+    assert offered_patients() == {first.pk, second.pk}
+    assert [m.to[0] for m in offer_emails()] == [first.user.email, second.user.email]
+    assert waitlist.pass_on_lapsed_offers(now=later) == 0  # run twice: nobody is offered it twice
+
+
+@pytest.mark.django_db
+def test_a_time_taken_then_freed_again_is_offered_again_to_the_waiter_who_lost_it(
+    client, treatment, practitioner, django_capture_on_commit_callbacks, tasks_run_in_process
+):
+    first_offer, second_offer = two_offers(treatment, practitioner)
+    client.force_login(second_offer.entry.patient.user)
+    client.post(reverse("waitlist_offer", args=[second_offer.pk]))  # the second waiter books it
+    client.force_login(first_offer.entry.patient.user)
+    assert client.post(reverse("waitlist_offer", args=[first_offer.pk])).status_code == 400  # too late
+    mail.outbox.clear()
+
+    booked = Appointment.objects.get(patient=second_offer.entry.patient)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.cancel_appointment(booked, by=booked.patient.user, reason="Something came up")
+    first_offer.refresh_from_db()
+    assert first_offer.status == OfferStatus.OFFERED and first_offer.sent_at is not None
+    assert [m.to[0] for m in offer_emails()] == [first_offer.entry.patient.user.email]
+    response = client.post(reverse("waitlist_offer", args=[first_offer.pk]), follow=True)
+    assert "You are booked" in response.content.decode()
