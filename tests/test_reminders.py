@@ -19,6 +19,7 @@ from tests.factories import (
     TreatmentFactory,
     staff_user,
 )
+from tests.helpers import at, book_online, open_every_day
 
 pytestmark = pytest.mark.django_db
 UTC = datetime.UTC
@@ -471,28 +472,33 @@ def test_a_check_in_of_other_needs_words_and_another_patient_gets_a_404(client):
 # --- Through the booking service ----------------------------------------------------------------------
 
 
+def in_days_at(days, hour):
+    return at(timezone.localdate() + datetime.timedelta(days=days), hour)
+
+
+def bookable_practitioner(treatment):
+    """A practitioner who offers the treatment and works every day, and a room: what the service needs."""
+    from tests.factories import PractitionerFactory, RoomFactory
+
+    RoomFactory()
+    return open_every_day(PractitionerFactory(treatments=[treatment]))
+
+
 def test_the_booking_service_books_moves_cancels_and_completes_the_timeline(django_capture_on_commit_callbacks):
     from bookings import services as booking
     from clinic import roles
-    from tests.factories import ClearedPatientFactory, PractitionerFactory, RoomFactory, WorkingHoursFactory
+    from tests.factories import ClearedPatientFactory
 
     treatment = TreatmentFactory(min_days_between_sessions=28)
-    practitioner = PractitionerFactory(treatments=[treatment])
-    RoomFactory()
-    for weekday in range(7):
-        WorkingHoursFactory(practitioner=practitioner, weekday=weekday)
+    practitioner = bookable_practitioner(treatment)
     desk = staff_user(roles.FRONT_DESK)
 
-    def local(days, hour):
-        day = timezone.localdate() + datetime.timedelta(days=days)
-        return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour)))
-
     def book_session(days):
-        return booking.book_appointment(
-            patient=ClearedPatientFactory(),
-            treatment=treatment,
-            practitioner=practitioner,
-            start_at=local(days, 10),
+        return book_online(
+            ClearedPatientFactory(),
+            treatment,
+            practitioner,
+            in_days_at(days, 10),
             booked_by=desk,
             source=Appointment.Source.FRONT_DESK,
         )
@@ -500,10 +506,10 @@ def test_the_booking_service_books_moves_cancels_and_completes_the_timeline(djan
     appointment = book_session(10)
     assert set(rows(appointment)) == ALL_KINDS  # book -> rows, in the booking's transaction
 
-    appointment = booking.reschedule_appointment(appointment, new_start_at=local(12, 11), by=desk)
+    appointment = booking.reschedule_appointment(appointment, new_start_at=in_days_at(12, 11), by=desk)
     by_kind = rows(appointment)
-    assert by_kind[Kind.PRE_CARE].due_at == local(12, 11) - datetime.timedelta(days=7)  # reschedule -> moved
-    assert by_kind[Kind.AFTERCARE].due_at == local(12, 12)
+    assert by_kind[Kind.PRE_CARE].due_at == in_days_at(12, 11) - datetime.timedelta(days=7)  # reschedule -> moved
+    assert by_kind[Kind.AFTERCARE].due_at == in_days_at(12, 12)
 
     booking.cancel_appointment(appointment, by=desk)
     assert {r.status for r in rows(appointment).values() if r.kind != Kind.CONFIRMATION} == {"cancelled"}
@@ -521,34 +527,20 @@ def test_the_booking_service_books_moves_cancels_and_completes_the_timeline(djan
 def test_a_moved_appointment_gets_a_notice_with_the_new_time_and_calendar_file(django_capture_on_commit_callbacks):
     from bookings import services as booking
     from clinic import roles
-    from tests.factories import ClearedPatientFactory, PractitionerFactory, RoomFactory, WorkingHoursFactory
+    from tests.factories import ClearedPatientFactory
 
     treatment = TreatmentFactory(min_days_between_sessions=0)
-    practitioner = PractitionerFactory(treatments=[treatment])
-    RoomFactory()
-    for weekday in range(7):
-        WorkingHoursFactory(practitioner=practitioner, weekday=weekday)
+    practitioner = bookable_practitioner(treatment)
     desk = staff_user(roles.FRONT_DESK)
     patient = ClearedPatientFactory(sms_opt_in=True, phone="07700 900557")
 
-    def local(days, hour):
-        day = timezone.localdate() + datetime.timedelta(days=days)
-        return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour)))
-
-    appointment = booking.book_appointment(
-        patient=patient,
-        treatment=treatment,
-        practitioner=practitioner,
-        start_at=local(10, 10),
-        booked_by=patient.user,
-        source=Appointment.Source.ONLINE,
-    )
+    appointment = book_online(patient, treatment, practitioner, in_days_at(10, 10))
     send_due(django_capture_on_commit_callbacks)  # the booking confirmation
     mail.outbox.clear()
     sms.outbox.clear()
 
-    booking.reschedule_appointment(appointment, new_start_at=local(11, 14), by=desk)
-    booking.reschedule_appointment(appointment, new_start_at=local(12, 15), by=desk)  # again, before it went
+    booking.reschedule_appointment(appointment, new_start_at=in_days_at(11, 14), by=desk)
+    booking.reschedule_appointment(appointment, new_start_at=in_days_at(12, 15), by=desk)  # again, before it went
     send_due(django_capture_on_commit_callbacks)
     (email,) = mail.outbox
     assert email.subject.startswith("Your appointment has moved")
@@ -557,7 +549,7 @@ def test_a_moved_appointment_gets_a_notice_with_the_new_time_and_calendar_file(d
     assert len(sms.outbox) == 1 and "moved" in sms.outbox[0].body
 
     mail.outbox.clear()
-    booking.reschedule_appointment(appointment, new_start_at=local(13, 9), by=desk)
+    booking.reschedule_appointment(appointment, new_start_at=in_days_at(13, 9), by=desk)
     booking.cancel_appointment(appointment, by=desk)  # cancelled before the notice went: it does not go
     send_due(django_capture_on_commit_callbacks)
     assert [m.subject for m in mail.outbox if "moved" in m.subject] == []
