@@ -50,6 +50,21 @@ def _require_marked_services(request):
             _missing_service(f"Redis at {settings.REDIS_URL} does not answer")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_stray_database_sessions(django_db_setup, django_db_blocker):
+    """Threads the tests start (in-process Celery workers, live servers, racing bookings) keep database
+    sessions that can outlive them; one left at the end keeps the test database from being dropped. End
+    them before it is."""
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -39,20 +39,6 @@ def _empty_queue():
     app.control.purge()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _no_worker_connection_left(django_db_blocker):
-    """In-process workers run tasks on a thread of their own, whose database connection outlives them and
-    kept the test database from being dropped at the end of the run: end those sessions afterwards."""
-    yield
-    if connection.vendor != "postgresql":
-        return
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-
-
 def wait_until(predicate, timeout=20.0, every=0.1, message="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
