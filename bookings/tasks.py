@@ -28,8 +28,9 @@ def offer_freed_slot(treatment_id: int, practitioner_id: int, start_at: str) -> 
 
 
 @shared_task(ignore_result=True)
-def pass_on_lapsed_offers() -> int:
-    """Run by beat every 5 minutes: lapsed waitlist offers go to the next waiters."""
+def sweep_waitlist_offers() -> int:
+    """Run by beat every 5 minutes: lapsed waitlist offers go to the next waiters, and freed times whose
+    offer task was lost with the broker are offered."""
     from bookings import waitlist
 
-    return waitlist.pass_on_lapsed_offers()
+    return waitlist.pass_on_lapsed_offers() + waitlist.offer_missed_freed_times()

@@ -253,6 +253,28 @@ def pass_on_lapsed_offers(now=None) -> int:
     return sum(len(offer_freed_slot(t_id, p_id, start_at, now=now)) for t_id, p_id, start_at in sorted(slots))
 
 
+def offer_missed_freed_times(now=None) -> int:
+    """Times freed in the last day whose offer task never ran (the broker was down when they were freed):
+    offered now, if still free and still ahead. Returns how many offers went out."""
+    from .models import AppointmentEvent
+
+    now = now or timezone.now()
+    soonest = now + datetime.timedelta(hours=settings.CLINIC["MIN_NOTICE_HOURS"])
+    waited_for = waiting_entries().values("treatment_id")
+    freed = (
+        AppointmentEvent.objects.filter(
+            action__in=(AppointmentEvent.Action.CANCELLED, AppointmentEvent.Action.RESCHEDULED),
+            at__gte=now - datetime.timedelta(days=1),
+            old_start_at__gt=soonest,
+            appointment__treatment_id__in=waited_for,
+        )
+        .exclude(old_start_at__in=WaitlistOffer.objects.values("start_at"))
+        .values_list("appointment__treatment_id", "appointment__practitioner_id", "old_start_at")
+        .distinct()
+    )
+    return sum(len(offer_freed_slot(t_id, p_id, start_at, now=now)) for t_id, p_id, start_at in sorted(freed))
+
+
 def send_offer(offer_id: int) -> bool:
     """Send one offer at most once: the row is locked and marked sent in the transaction that hands the email
     over; a second copy of the task skips it (or, on SQLite, loses the conditional update)."""

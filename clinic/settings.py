@@ -229,9 +229,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
-    # The waitlist (bookings/waitlist.py): offers nobody answered in time go to the next waiters.
-    "pass-on-lapsed-waitlist-offers": {
-        "task": "bookings.tasks.pass_on_lapsed_offers",
+    # The waitlist (bookings/waitlist.py): offers nobody answered in time go to the next waiters; freed times
+    # whose offer task was lost with the broker are offered.
+    "sweep-waitlist-offers": {
+        "task": "bookings.tasks.sweep_waitlist_offers",
         "schedule": 300.0,
         "options": {"expires": 290},
     },

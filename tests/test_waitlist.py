@@ -472,3 +472,20 @@ def test_a_time_taken_then_freed_again_is_offered_again_to_the_waiter_who_lost_i
     assert [m.to[0] for m in offer_emails()] == [first_offer.entry.patient.user.email]
     response = client.post(reverse("waitlist_offer", args=[first_offer.pk]), follow=True)
     assert "You are booked" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_time_whose_offer_task_was_lost_with_the_broker_is_offered_by_the_sweep(
+    treatment, practitioner, django_capture_on_commit_callbacks
+):
+    holder, waiter = ClearedPatientFactory(), ClearedPatientFactory()
+    wait(waiter, treatment)
+    appointment = book_online(holder, treatment, practitioner, at(in_days(7), 10))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:  # the broker was down: never queued
+        services.cancel_appointment(appointment, by=holder.user, reason="Cannot come")
+    assert len(callbacks) == 1 and not WaitlistOffer.objects.exists()
+
+    assert waitlist.offer_missed_freed_times() == 1
+    assert offered_patients() == {waiter.pk}
+    assert [m.to[0] for m in offer_emails()] == [waiter.user.email]
+    assert waitlist.offer_missed_freed_times() == 0  # offered once: the next sweep leaves it to the offer
