@@ -19,6 +19,42 @@ from .models import MULTI_CHOICE_QUESTIONS, IntakeForm, ScreeningRule
 YES_NO, LIST, DATE = "yes_no", "list", "date"
 
 
+# Answers that raise no screening rule: the demo clinic's patient and the tests start from these and change
+# the one answer they are about.
+ANSWERS_WITH_NO_FLAGS = dict(
+    emergency_contact_name="Sam Example",
+    emergency_contact_phone="07700 900456",
+    gp_name="Dr Jones",
+    gp_practice="Marylebone Health Centre",
+    medical_history="",
+    bleeding_disorder=False,
+    diabetes=False,
+    immune_condition=False,
+    cancer_treatment=False,
+    cancer_in_area=False,
+    collagen_disease=False,
+    anticoagulants=[],
+    nsaids=[],
+    supplements=[],
+    other_medicines="",
+    took_isotretinoin=False,
+    isotretinoin_last_dose=None,
+    pregnant_or_breastfeeding=False,
+    skin_condition_in_area=False,
+    keloid_scarring=False,
+    recent_sun_exposure=False,
+    recent_area_treatments=False,
+    recent_area_treatments_details="",
+    metal_allergy=False,
+    anaesthetic_allergy=False,
+    other_allergies="",
+    drinks_alcohol=False,
+    areas_of_concern=["thighs"],
+    goals="Smoother skin.",
+    declaration=True,
+)
+
+
 def question_kind(field_name: str) -> str | None:
     try:
         field = IntakeForm._meta.get_field(field_name)

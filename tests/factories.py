@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group
 
 from clinic import roles
 from clinic.models import Patient, Practitioner, Room, TimeOff, Treatment, User, WorkingHours
+from consultations.screening import ANSWERS_WITH_NO_FLAGS
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -143,38 +144,7 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
 
 # --- Health forms (consultations) -----------------------------------------------------------------
 # Answers that trigger no screening rule. Tests override the one answer they are about.
-INTAKE_ANSWERS_NO_FLAGS = dict(
-    emergency_contact_name="Sam Example",
-    emergency_contact_phone="07700 900456",
-    gp_name="Dr Jones",
-    gp_practice="Marylebone Health Centre",
-    medical_history="",
-    bleeding_disorder=False,
-    diabetes=False,
-    immune_condition=False,
-    cancer_treatment=False,
-    cancer_in_area=False,
-    collagen_disease=False,
-    anticoagulants=[],
-    nsaids=[],
-    supplements=[],
-    other_medicines="",
-    took_isotretinoin=False,
-    isotretinoin_last_dose=None,
-    pregnant_or_breastfeeding=False,
-    skin_condition_in_area=False,
-    keloid_scarring=False,
-    recent_sun_exposure=False,
-    recent_area_treatments=False,
-    recent_area_treatments_details="",
-    metal_allergy=False,
-    anaesthetic_allergy=False,
-    other_allergies="",
-    drinks_alcohol=False,
-    areas_of_concern=["thighs"],
-    goals="Smoother skin.",
-    declaration=True,
-)
+INTAKE_ANSWERS_NO_FLAGS = ANSWERS_WITH_NO_FLAGS
 
 
 def ensure_screening_rules():

@@ -75,9 +75,7 @@ def calendar_day(request):
         "desk_tab": "rooms" if by_room else "calendar",
         **_nav_days(day),
     }
-    if request.headers.get("HX-Request"):
-        return render(request, "bookings/frontdesk/_grid.html", context)
-    return render(request, "bookings/frontdesk/calendar_day.html", context)
+    return _calendar_page(request, "bookings/frontdesk/calendar_day.html", context)
 
 
 @roles.front_desk_required
@@ -98,9 +96,14 @@ def calendar_week(request, practitioner_id):
         "poll_url": request.get_full_path(),
         "desk_tab": "calendar",
     }
+    return _calendar_page(request, "bookings/frontdesk/calendar_week.html", context)
+
+
+def _calendar_page(request, template: str, context: dict):
+    """The whole page, or only the grid when htmx polls for it (every minute, to show changes)."""
     if request.headers.get("HX-Request"):
         return render(request, "bookings/frontdesk/_grid.html", context)
-    return render(request, "bookings/frontdesk/calendar_week.html", context)
+    return render(request, template, context)
 
 
 @roles.front_desk_required

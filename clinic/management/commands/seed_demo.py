@@ -9,6 +9,7 @@ from django.db import transaction
 
 from clinic import roles
 from clinic.models import BodyArea, Patient, Practitioner, Room, Treatment, User, WorkingHours
+from consultations.screening import ANSWERS_WITH_NO_FLAGS
 
 DEMO_PASSWORD = "demo-clinic-2026"
 
@@ -137,33 +138,11 @@ STAFF = [
     ),
 ]
 DEMO_PATIENT = dict(email="patient@clinic.example", first_name="Pat", last_name="Example")
-DEMO_INTAKE_ANSWERS = dict(
-    emergency_contact_name="Sam Example",
-    emergency_contact_phone="07700 900456",
-    gp_name="Dr Jones",
-    gp_practice="Marylebone Health Centre, London",
-    bleeding_disorder=False,
-    diabetes=False,
-    immune_condition=False,
-    cancer_treatment=False,
-    cancer_in_area=False,
-    collagen_disease=False,
-    anticoagulants=[],
-    nsaids=[],
-    supplements=[],
-    took_isotretinoin=False,
-    pregnant_or_breastfeeding=False,
-    skin_condition_in_area=False,
-    keloid_scarring=False,
-    recent_sun_exposure=False,
-    recent_area_treatments=False,
-    metal_allergy=False,
-    anaesthetic_allergy=False,
-    drinks_alcohol=False,
-    areas_of_concern=["thighs"],
-    goals="Smoother skin on my thighs.",
-    declaration=True,
-)
+DEMO_INTAKE_ANSWERS = {
+    **ANSWERS_WITH_NO_FLAGS,
+    "gp_practice": "Marylebone Health Centre, London",
+    "goals": "Smoother skin on my thighs.",
+}
 
 
 class Command(BaseCommand):
