@@ -259,13 +259,12 @@ def offer_missed_freed_times(now=None) -> int:
     from .models import AppointmentEvent
 
     now = now or timezone.now()
-    soonest = now + datetime.timedelta(hours=settings.CLINIC["MIN_NOTICE_HOURS"])
     waited_for = waiting_entries().values("treatment_id")
     freed = (
         AppointmentEvent.objects.filter(
             action__in=(AppointmentEvent.Action.CANCELLED, AppointmentEvent.Action.RESCHEDULED),
             at__gte=now - datetime.timedelta(days=1),
-            old_start_at__gt=soonest,
+            old_start_at__gt=now,  # whether it is still bookable (notice, hours) is availability's call
             appointment__treatment_id__in=waited_for,
         )
         .exclude(old_start_at__in=WaitlistOffer.objects.values("start_at"))

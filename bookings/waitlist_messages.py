@@ -56,7 +56,7 @@ def send_offer_messages(offer) -> None:
     """Email (raises if not accepted: the offer stays unsent and a retry sends it); then a text message for
     patients who opted in, best effort (a failed SMS must not send the email twice)."""
     patient = offer.entry.patient
-    if patient.user.email:
+    if patient.user.has_real_email:
         build_email(offer).send(fail_silently=False)
     if patient.sms_opt_in and patient.phone:
         body = render_to_string("waitlist/sms/offer.txt", context_for(offer)).strip()

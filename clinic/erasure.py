@@ -39,7 +39,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from . import roles
-from .models import ErasureRequest, Patient
+from .models import PLACEHOLDER_EMAIL_DOMAIN, ErasureRequest, Patient
 
 ERASURE_REASON = "The patient's personal data was erased at their request."
 
@@ -178,7 +178,7 @@ def placeholder_name(patient) -> tuple[str, str]:
 
 def placeholder_email(patient) -> str:
     """Unique (one per patient) and undeliverable: .invalid is reserved (RFC 2606)."""
-    return f"erased-patient-{patient.pk}@patients.invalid"
+    return f"erased-patient-{patient.pk}@{PLACEHOLDER_EMAIL_DOMAIN}"
 
 
 def _clear_contact_details_in_records(patient) -> None:

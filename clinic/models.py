@@ -59,6 +59,11 @@ class UserManager(BaseUserManager):
         return self._create_user(email, password, **extra)
 
 
+# Patients booked by phone without an address, and erased patients, get a unique address in this reserved,
+# never-delivered domain (RFC 2606): the login needs one, and nothing may be mailed to it.
+PLACEHOLDER_EMAIL_DOMAIN = "patients.invalid"
+
+
 class User(AbstractUser):
     """Everyone who signs in. The email address is the login; roles are groups (see `clinic.roles`)."""
 
@@ -75,6 +80,11 @@ class User(AbstractUser):
 
     def __str__(self):
         return self.get_full_name() or self.email
+
+    @property
+    def has_real_email(self) -> bool:
+        """False for a placeholder address (PLACEHOLDER_EMAIL_DOMAIN): show 'none given', send nothing."""
+        return bool(self.email) and not self.email.lower().endswith("@" + PLACEHOLDER_EMAIL_DOMAIN)
 
     def save(self, *args, **kwargs):
         self.email = (self.email or "").strip().lower()

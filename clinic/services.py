@@ -4,7 +4,7 @@ import uuid
 
 from django.db import transaction
 
-from .models import Patient, User
+from .models import PLACEHOLDER_EMAIL_DOMAIN, Patient, User
 
 
 @transaction.atomic
@@ -26,7 +26,7 @@ def update_patient_profile(patient: Patient, *, first_name, last_name, **fields)
 def placeholder_email() -> str:
     """A unique address that can never receive mail (.invalid is reserved, RFC 2606), for a patient who
     booked by phone without giving one; the front desk can replace it later."""
-    return f"no-email-{uuid.uuid4().hex[:12]}@patients.invalid"
+    return f"no-email-{uuid.uuid4().hex[:12]}@{PLACEHOLDER_EMAIL_DOMAIN}"
 
 
 @transaction.atomic

@@ -489,3 +489,14 @@ def test_a_time_whose_offer_task_was_lost_with_the_broker_is_offered_by_the_swee
     assert offered_patients() == {waiter.pk}
     assert [m.to[0] for m in offer_emails()] == [waiter.user.email]
     assert waitlist.offer_missed_freed_times() == 0  # offered once: the next sweep leaves it to the offer
+
+
+@pytest.mark.django_db
+def test_a_waiter_booked_by_phone_without_an_address_gets_the_offer_by_text_only(treatment, practitioner):
+    sms.outbox.clear()
+    waiter = ClearedPatientFactory(
+        user__email="no-email-abc123@patients.invalid", sms_opt_in=True, phone="07700 900558"
+    )
+    wait(waiter, treatment)
+    assert len(waitlist.offer_freed_slot(treatment.pk, practitioner.pk, at(in_days(7), 10))) == 1
+    assert offer_emails() == [] and [s.to for s in sms.outbox] == ["07700 900558"]

@@ -115,9 +115,9 @@ def wanted(appointment: Appointment, kind: str) -> bool:
 
 
 def channels_for(patient, step: Step) -> list[str]:
-    """Email, unless the address is a placeholder that can never receive mail (a phone booking without an
-    address, an erased patient: the reserved .invalid domain); text messages too when the patient asked."""
-    channels = [] if patient.user.email.lower().endswith(".invalid") else [ReminderChannel.EMAIL]
+    """Email, unless the address is a placeholder (a phone booking without one, an erased patient); text
+    messages too when the patient asked for them."""
+    channels = [ReminderChannel.EMAIL] if patient.user.has_real_email else []
     if step.sms and patient.sms_opt_in and patient.phone:
         channels.append(ReminderChannel.SMS)
     return channels
