@@ -1,6 +1,7 @@
 """Steps shared by the browser journeys."""
 
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 
 from tests.factories import PASSWORD
 
@@ -28,3 +29,16 @@ def sign_in(page, email, password=PASSWORD):
     page.locator("#id_password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
+
+
+def complete_sign_up(page):
+    """Fill in the open sign-up form as Jo Bloggs (jo@example.com) and create the account."""
+    page.get_by_label("First name").fill("Jo")
+    page.get_by_label("Last name").fill("Bloggs")
+    page.get_by_label("Email").fill("jo@example.com")
+    page.get_by_label("Phone").fill("07700 900456")
+    page.get_by_label("Date of birth").fill("1990-04-01")
+    page.locator("#id_password1").fill("a-long-unusual-pass")
+    page.locator("#id_password2").fill("a-long-unusual-pass")
+    page.get_by_role("button", name="Create my account").click()
+    expect(page.get_by_text("Your account is ready")).to_be_visible()

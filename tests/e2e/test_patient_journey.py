@@ -12,7 +12,7 @@ from bookings.models import Appointment
 from consultations.forms import SECTIONS
 from consultations.models import IntakeForm
 from tests.e2e.conftest import new_page
-from tests.e2e.helpers import assert_accessible, open_menu_if_collapsed, sign_in
+from tests.e2e.helpers import assert_accessible, complete_sign_up, open_menu_if_collapsed, sign_in
 from tests.factories import (
     INTAKE_ANSWERS_NO_FLAGS,
     ConsultationFactory,
@@ -47,15 +47,7 @@ def go_to(page, link_name):
 
 def sign_up(page):
     page.goto(page.base_url + "/accounts/signup/")
-    page.get_by_label("First name").fill("Jo")
-    page.get_by_label("Last name").fill("Bloggs")
-    page.get_by_label("Email").fill("jo@example.com")
-    page.get_by_label("Phone").fill("07700 900456")
-    page.get_by_label("Date of birth").fill("1990-04-01")
-    page.locator("#id_password1").fill("a-long-unusual-pass")
-    page.locator("#id_password2").fill("a-long-unusual-pass")
-    page.get_by_role("button", name="Create my account").click()
-    expect(page.get_by_text("Your account is ready")).to_be_visible()
+    complete_sign_up(page)  # as Jo Bloggs, jo@example.com
 
 
 def fill_in_health_form(page):

@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from clinic.models import Patient
-from tests.e2e.helpers import assert_accessible, open_menu_if_collapsed
+from tests.e2e.helpers import assert_accessible, complete_sign_up, open_menu_if_collapsed
 from tests.factories import PractitionerFactory, TreatmentFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,15 +31,7 @@ def test_visitor_browses_and_signs_up(page):
     open_menu_if_collapsed(page)
     page.get_by_role("link", name="Create account").click()
     assert_accessible(page)
-    page.get_by_label("First name").fill("Jo")
-    page.get_by_label("Last name").fill("Bloggs")
-    page.get_by_label("Email").fill("jo@example.com")
-    page.get_by_label("Phone").fill("07700 900456")
-    page.get_by_label("Date of birth").fill("1990-04-01")
-    page.locator("#id_password1").fill("a-long-unusual-pass")
-    page.locator("#id_password2").fill("a-long-unusual-pass")
-    page.get_by_role("button", name="Create my account").click()
-    expect(page.get_by_text("Your account is ready")).to_be_visible()
+    complete_sign_up(page)  # as Jo Bloggs, jo@example.com
     assert Patient.objects.filter(user__email="jo@example.com").exists()
 
 
