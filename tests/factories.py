@@ -189,6 +189,30 @@ class ClearedPatientFactory(PatientFactory):
             clear_patient(self)
 
 
+# --- Session records (consultations) ----------------------------------------------------------------
+
+
+def record_session_for(appointment, *, areas=(("thighs", "hexsel", 10),), photo=None, **details):
+    """A practitioner's record of the session, through the service, with ordinary details; a test
+    overrides the detail it is about."""
+    from decimal import Decimal
+
+    from consultations import practice_services
+
+    details = {
+        "device": "Dermapen",
+        "needle_depth_mm": Decimal("1.0"),
+        "passes": 2,
+        "product": "",
+        "reactions": "",
+        "notes": "Private clinical note",
+        **details,
+    }
+    return practice_services.record_session(
+        appointment, by=appointment.practitioner.user, details=details, areas=list(areas), photo=photo
+    )
+
+
 # --- Files ---------------------------------------------------------------------------------------------------
 
 

@@ -34,6 +34,7 @@ from tests.factories import (
     clear_patient,
     ensure_screening_rules,
     png_upload,
+    record_session_for,
     staff_user,
     submitted_intake,
 )
@@ -122,13 +123,7 @@ def build_scenario(sign_in) -> Scenario:
         status=Appointment.Status.CHECKED_IN,
     )
     practice_services.give_photo_consent(patient_a)
-    practice_services.record_session(
-        past,
-        by=related.user,
-        details={"device": "Dermapen", "needle_depth_mm": 1, "passes": 2, "product": "", "reactions": "", "notes": ""},
-        areas=[("thighs", "hexsel", 10)],
-        photo=png_upload(),
-    )
+    record_session_for(past, notes="", photo=png_upload())
     future = AppointmentFactory(patient=patient_a, practitioner=related, treatment=treatment)
     entry = WaitlistEntry.objects.create(
         patient=patient_a, treatment=treatment, practitioner=related, created_by=patient_a.user

@@ -32,6 +32,7 @@ from tests.factories import (
     RoomFactory,
     TreatmentFactory,
     png_upload,
+    record_session_for,
     staff_user,
     submitted_intake,
 )
@@ -50,18 +51,15 @@ def recorded_session(patient, *, hours_ago=3, with_photo=False):
     """A past appointment of the patient with its session record (which completes it)."""
     start = (timezone.now() - datetime.timedelta(hours=hours_ago)).replace(microsecond=0)
     appointment = AppointmentFactory(patient=patient, start_at=start, status=Appointment.Status.CHECKED_IN)
-    record = practice_services.record_session(
+    record = record_session_for(
         appointment,
-        by=appointment.practitioner.user,
-        details={
-            "device": "Dermapen 4",
-            "needle_depth_mm": Decimal("1.25"),
-            "passes": 3,
-            "product": "Hyaluronic serum",
-            "reactions": "Mild redness",
-            "notes": "PRIVATE-NOTE only for clinicians",
-        },
         areas=[("thighs", "hexsel", 9)],
+        device="Dermapen 4",
+        needle_depth_mm=Decimal("1.25"),
+        passes=3,
+        product="Hyaluronic serum",
+        reactions="Mild redness",
+        notes="PRIVATE-NOTE only for clinicians",
     )
     if with_photo:
         practice_services.give_photo_consent(patient)

@@ -2,16 +2,20 @@
 
 import datetime
 import re
-from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from bookings.models import Appointment
-from consultations import practice_services
 from consultations.progress_chart import GradePoint, build_charts
-from tests.factories import AppointmentFactory, PatientFactory, PractitionerFactory, TreatmentFactory
+from tests.factories import (
+    AppointmentFactory,
+    PatientFactory,
+    PractitionerFactory,
+    TreatmentFactory,
+    record_session_for,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -65,18 +69,11 @@ def graded_course(patient, practitioner, grades):
             start_at=start + datetime.timedelta(days=30 * index),
             status=Appointment.Status.COMPLETED,
         )
-        practice_services.record_session(
+        record_session_for(
             appointment,
-            by=practitioner.user,
-            details={
-                "device": "Dermapen",
-                "needle_depth_mm": Decimal("1.0"),
-                "passes": 2,
-                "product": "",
-                "reactions": "Pinpoint bleeding",
-                "notes": "NOTE-FOR-CLINICIANS-ONLY",
-            },
             areas=[("thighs", "hexsel", grade)],
+            reactions="Pinpoint bleeding",
+            notes="NOTE-FOR-CLINICIANS-ONLY",
         )
 
 

@@ -17,6 +17,7 @@ from tests.factories import (
     PatientFactory,
     PractitionerFactory,
     TreatmentFactory,
+    record_session_for,
     staff_user,
     submitted_intake,
 )
@@ -143,26 +144,8 @@ def test_a_clinic_admin_may_record_and_read(client, sign_in, appointment):
     assert "discussed home care" in page
 
 
-def record_for(appointment, **details):
-    from consultations import practice_services
-
-    return practice_services.record_session(
-        appointment,
-        by=appointment.practitioner.user,
-        details={
-            "device": "Dermapen",
-            "needle_depth_mm": Decimal("1.0"),
-            "passes": 2,
-            "product": "",
-            "reactions": "",
-            "notes": details.pop("notes", "Private clinical note"),
-        },
-        areas=details.pop("areas", [("thighs", "hexsel", 10)]),
-    )
-
-
 def test_patient_page_shows_records_only_to_that_patients_practitioners(client, appointment):
-    record_for(appointment)
+    record_session_for(appointment)
     url = reverse("practice_patient", args=[appointment.patient_id])
     client.force_login(appointment.practitioner.user)
     assert "Private clinical note" in client.get(url).content.decode()
@@ -173,7 +156,7 @@ def test_patient_page_shows_records_only_to_that_patients_practitioners(client, 
 
 
 def test_a_practitioner_with_any_appointment_with_the_patient_sees_the_course(client, appointment):
-    record_for(appointment)
+    record_session_for(appointment)
     colleague = PractitionerFactory()
     AppointmentFactory(patient=appointment.patient, practitioner=colleague)
     client.force_login(colleague.user)
@@ -183,7 +166,7 @@ def test_a_practitioner_with_any_appointment_with_the_patient_sees_the_course(cl
 
 
 def test_every_record_shown_to_staff_is_in_the_audit_trail(practitioner_client, appointment):
-    record = record_for(appointment)
+    record = record_session_for(appointment)
     practitioner_client.get(reverse("practice_patient", args=[appointment.patient_id]))
     practitioner_client.get(record_url(appointment))
     reads = LogEntry.objects.filter(action=LogEntry.Action.ACCESS, object_pk=str(record.pk))
@@ -196,7 +179,7 @@ def test_every_record_shown_to_staff_is_in_the_audit_trail(practitioner_client, 
 def test_front_desk_learns_only_that_a_session_was_recorded(appointment):
     from consultations.practice_selectors import recorded_appointment_ids
 
-    record_for(appointment)
+    record_session_for(appointment)
     other = past_appointment()
     assert recorded_appointment_ids([appointment.pk, other.pk]) == {appointment.pk}
 
@@ -271,7 +254,7 @@ def test_my_day_query_count_is_flat(client, django_assert_max_num_queries):
                 start_at=local_today_at(7) + datetime.timedelta(minutes=90 * Appointment.objects.count()),
                 status=Appointment.Status.COMPLETED,
             )
-            record_for(appointment)
+            record_session_for(appointment)
 
     add(1)
     with django_assert_max_num_queries(17) as one:  # session, user, roles, 2FA, then 7 reads for any length
@@ -310,7 +293,9 @@ def test_patient_page_query_count_is_flat(client, django_assert_max_num_queries)
                 status=Appointment.Status.COMPLETED,
                 start_at=timezone.now() - datetime.timedelta(days=190 - 30 * done),
             )
-            record_for(appointment, areas=[("thighs", "hexsel", 12 - done), ("buttocks", "nurnberger_muller", 2)])
+            record_session_for(
+                appointment, areas=[("thighs", "hexsel", 12 - done), ("buttocks", "nurnberger_muller", 2)]
+            )
 
     url = reverse("practice_patient", args=[patient.pk])
     add_sessions(1)
