@@ -6,6 +6,8 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
+from clinic.forms import DateInput
+
 from . import availability
 
 
@@ -21,7 +23,7 @@ def practitioner_field(treatment):
 class DayChoiceForm(forms.Form):
     """Practitioner (or first available) and day: what the times list is for."""
 
-    day = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    day = forms.DateField(required=False, widget=DateInput)
 
     def __init__(self, *args, treatment, **kwargs):
         super().__init__(*args, **kwargs)

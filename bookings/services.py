@@ -236,7 +236,8 @@ def book_appointment(
 
 def reschedule_appointment(appointment, *, new_start_at, by, practitioner=None, reason="") -> Appointment:
     """Move a booked appointment; its old time is free the moment this commits. Same practitioner unless
-    another is given; the room is kept if it is free then."""
+    another is given; the room is kept if it is free then. A "move" to the same time and practitioner changes
+    nothing and records nothing (callers compare `start_at` to tell the person)."""
     _ensure_may_act_for(by, appointment.patient)
     with transaction.atomic():
         _lock_patient(appointment.patient)
@@ -245,9 +246,11 @@ def reschedule_appointment(appointment, *, new_start_at, by, practitioner=None, 
             raise InvalidStatusChange(
                 f"This appointment is {appointment.get_status_display().lower()}: it cannot move."
             )
+        practitioner = practitioner or appointment.practitioner
+        if new_start_at == appointment.start_at and practitioner.pk == appointment.practitioner_id:
+            return appointment  # nothing to move: no history, no "Your appointment has moved"
         _ensure_outside_cancellation_window(appointment, by, "moved")
         treatment = appointment.treatment
-        practitioner = practitioner or appointment.practitioner
         _ensure_eligible(appointment.patient, treatment, "")
         _ensure_course_interval(appointment.patient, treatment, new_start_at, ignore_appointment=appointment)
         old_start_at, old_practitioner_id = appointment.start_at, appointment.practitioner_id

@@ -13,7 +13,13 @@ from .models import Patient, Practitioner, User, WorkingHours, validate_adult
 
 
 class DateInput(forms.DateInput):
+    """`<input type=date>` holds only an ISO date: rendered in the en-GB input format (12/04/1988), the browser
+    shows it empty and sends it empty, so an unchanged form lost its dates or failed to save."""
+
     input_type = "date"
+
+    def __init__(self, attrs=None, format=None):
+        super().__init__(attrs, format=format or "%Y-%m-%d")
 
 
 class TimeInput(forms.TimeInput):
@@ -49,7 +55,10 @@ class CalendarDateField(forms.DateField):
 
 
 def submit_helper(label: str) -> FormHelper:
+    """A whole form: crispy writes the <form method=post> tag with the CSRF token. The server checks every
+    field and says what is wrong (novalidate), rather than the browser's bubbles."""
     helper = FormHelper()
+    helper.attrs = {"novalidate": ""}
     helper.add_input(Submit("submit", label))
     return helper
 

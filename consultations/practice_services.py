@@ -44,12 +44,25 @@ def record_session(appointment, *, by, details: dict, areas: list[tuple[str, str
         appointment=appointment,
         defaults={"patient_id": appointment.patient_id, "recorded_by": by, **{k: details[k] for k in RECORD_FIELDS}},
     )
-    record.areas.all().delete()
-    for area, scale, grade in areas:
-        SessionArea.objects.create(record=record, area=area, scale=scale, grade=grade)
+    _keep_areas(record, areas)
     if photo is not None:
         add_photo(record, photo, by=by)
     return record
+
+
+def _keep_areas(record, areas) -> None:
+    """Change only the areas that changed: a correction that keeps an area keeps its row (and its audit
+    trail), and an unchanged save writes nothing."""
+    wanted = {area: (scale, grade) for area, scale, grade in areas}
+    record.areas.exclude(area__in=wanted).delete()
+    current = {row.area: row for row in record.areas.all()}
+    for area, (scale, grade) in wanted.items():
+        row = current.get(area)
+        if row is None:
+            SessionArea.objects.create(record=record, area=area, scale=scale, grade=grade)
+        elif (row.scale, row.grade) != (scale, grade):
+            row.scale, row.grade = scale, grade
+            row.save(update_fields=["scale", "grade"])
 
 
 @transaction.atomic

@@ -66,10 +66,15 @@ def intake_form(request):
     sending = "submit" in request.POST
     # Once a form has been sent, it only changes by a complete submission (see services.save_intake_draft).
     submitting = sending or intake.is_submitted
+    sent_answers = {name: getattr(intake, name) for name in QUESTION_FIELDS}  # the form writes to `intake`
     form = IntakeFormForm(request.POST or None, instance=intake, submitting=submitting)
     if request.method == "POST":
         if form.is_valid():
             answers = {name: form.cleaned_data[name] for name in QUESTION_FIELDS}
+            if intake.is_submitted and answers == sent_answers:
+                # A re-send with nothing changed is no new version: nothing to review, nobody to tell.
+                messages.info(request, "Nothing has changed: your health form stays as you sent it.")
+                return redirect("intake_home")
             if submitting:
                 was_cleared = selectors.current_clearance(patient) is not None
                 services.submit_intake(patient, answers)

@@ -12,10 +12,6 @@ from clinic.forms import CalendarDateField, DateInput, TimeInput, clean_phone_nu
 from clinic.models import Practitioner, Treatment, User, validate_adult
 
 
-def _date_input():
-    return DateInput(format="%Y-%m-%d")  # what an <input type=date> reads, whatever the locale
-
-
 def _helper(label: str) -> FormHelper:
     helper = FormHelper()
     helper.form_tag = False
@@ -39,7 +35,7 @@ class PhonePatientForm(forms.Form):
     email = forms.EmailField(
         required=False, help_text="Optional. Without one, the patient gets text messages only if they agree."
     )
-    date_of_birth = forms.DateField(widget=_date_input(), validators=[validate_adult], help_text="Patients are 18+.")
+    date_of_birth = forms.DateField(widget=DateInput, validators=[validate_adult], help_text="Patients are 18+.")
     sms_opt_in = forms.BooleanField(label="The patient agrees to text messages", required=False)
 
     def __init__(self, *args, **kwargs):
@@ -63,7 +59,7 @@ class FindTimesForm(forms.Form):
     practitioner = PractitionerChoiceField(
         queryset=active_practitioners(), required=False, empty_label="First available"
     )
-    date = CalendarDateField(widget=_date_input())
+    date = CalendarDateField(widget=DateInput)
 
 
 class BookForm(forms.Form):
@@ -92,7 +88,7 @@ class BookForm(forms.Form):
 
 
 class MoveForm(forms.Form):
-    date = CalendarDateField(widget=_date_input())
+    date = CalendarDateField(widget=DateInput)
     time = forms.TimeField(widget=TimeInput(format="%H:%M"), help_text="Clinic time.")
     practitioner = PractitionerChoiceField(
         queryset=active_practitioners(), required=False, empty_label="Same practitioner"

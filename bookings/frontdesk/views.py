@@ -195,6 +195,9 @@ def appointment_move(request, pk):
             except services.BookingError as error:
                 messages.error(request, f"Not moved: {error.message}")
             else:
+                if (moved.start_at, moved.practitioner_id) == (appointment.start_at, appointment.practitioner_id):
+                    messages.info(request, f"Nothing to change: the appointment stays on {_when(moved)}.")
+                    return redirect(reverse("desk:appointment", args=[pk]))
                 messages.success(
                     request,
                     f"Moved {moved.patient.full_name}'s appointment from {local:%a %-d %b %H:%M} "
