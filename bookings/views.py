@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from clinic.selectors import bookable_treatments
 from consultations.eligibility import check_eligibility
+from consultations.selectors import current_clearance
 
 from . import availability, selectors, services
 from .forms import CancelForm, DayChoiceForm, TimeChoiceForm
@@ -77,7 +78,12 @@ def times_context(patient, treatment, form, *, ignore_appointment=None) -> dict:
 
 @patient_required
 def book_start(request):
-    return render(request, "bookings/book_start.html", {"treatments": bookable_treatments()})
+    """The treatments, each marked when this patient needs a consultation (a cleared health form) first."""
+    cleared = current_clearance(request.patient) is not None
+    treatments = list(bookable_treatments())
+    for treatment in treatments:
+        treatment.consultation_first = treatment.needs_cleared_intake and not cleared
+    return render(request, "bookings/book_start.html", {"treatments": treatments})
 
 
 def _booking_page_context(request, treatment):

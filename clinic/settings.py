@@ -115,7 +115,7 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
 AUDITLOG_DISABLE_REMOTE_ADDR = not env.bool("BEHIND_PROXY", False)
 OTP_TOTP_ISSUER = env("CLINIC_NAME", default="Smooth Skin Clinic")
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "start"  # each role's working page (clinic.views.start)
 LOGOUT_REDIRECT_URL = "home"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

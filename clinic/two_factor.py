@@ -103,7 +103,7 @@ def two_factor_setup(request):
         TOTPDevice.objects.filter(user=request.user).exclude(pk=device.pk).delete()
         otp_login(request, device)
         messages.success(request, "Two-factor sign-in is on. You will be asked for a code each time you sign in.")
-        return redirect(safe_next(request, "/"))
+        return redirect(safe_next(request, reverse("start")))
     return render(
         request,
         "registration/two_factor_setup.html",
@@ -124,5 +124,5 @@ def two_factor_verify(request):
     if request.method == "POST" and form.is_valid():
         otp_login(request, device)
         messages.success(request, "Signed in.")
-        return redirect(safe_next(request, "/"))
+        return redirect(safe_next(request, reverse("start")))
     return render(request, "registration/two_factor_verify.html", {"form": form})

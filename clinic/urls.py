@@ -16,6 +16,7 @@ urlpatterns = [
     path("practitioners/<slug:slug>/edit/", views.practitioner_edit, name="practitioner_edit"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/profile/", views.profile, name="profile"),
+    path("accounts/start/", views.start, name="start"),
     path("accounts/my-data/", rights_views.my_data, name="my_data"),
     path("accounts/my-data.json", rights_views.my_data_json, name="my_data_json"),
     path("accounts/erase/", rights_views.erasure_request, name="erasure_request"),

@@ -73,6 +73,20 @@ def practitioner_edit(request, slug):
     )
 
 
+@login_required
+def start(request):
+    """Where signing in leads (LOGIN_REDIRECT_URL) when no page was asked for: each role's working page.
+    Clinic admins and the desk run the calendar, practitioners their day, patients their appointments."""
+    user = request.user
+    if roles.is_clinic_admin(user) or (roles.is_front_desk(user) and not roles.is_practitioner(user)):
+        return redirect("desk:calendar")
+    if roles.is_practitioner(user):
+        return redirect("my_day")
+    if hasattr(user, "patient"):
+        return redirect("my_appointments")
+    return redirect("home")
+
+
 def signup(request):
     if request.user.is_authenticated:
         return redirect("home")

@@ -62,6 +62,7 @@ logout                              GET     405    405    405    405    405    4
                                     POST    302    302    302    302    302    302    302
 profile                             GET     login  200    200    302    302    404    404
                                     POST    login  200    200    302    302    404    404
+start                               GET     login  302    302    302    302    302    302
 my_data                             GET     login  200    200    404    404    404    404
 my_data_json                        GET     login  200    200    404    404    404    404
 erasure_request                     GET     login  200    200    404    404    404    404
