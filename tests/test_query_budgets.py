@@ -42,7 +42,7 @@ BUDGETS = {
     ("my_appointments", "patient_a", ""): 8,
     ("appointment_detail", "patient_a", ""): 8,
     ("appointment_ics", "patient_a", ""): 5,
-    ("book_start", "patient_a", ""): 5,
+    ("book_start", "patient_a", ""): 6,  # + the clearance: "Consultation first" marks
     ("book_treatment", "patient_a", ""): 14,
     ("book_times", "patient_a", ""): 13,
     ("intake_home", "patient_a", ""): 10,
