@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from clinic import medicine_advice
 from clinic.models import Patient, Practitioner, Room, Treatment
 
 
@@ -217,6 +218,10 @@ class TreatmentReminder(models.Model):
 
     def __str__(self):
         return f"{self.treatment}: {self.get_kind_display()}"
+
+    def clean(self):
+        # Sent to every patient booked for the treatment: never advice to stop a blood thinner.
+        medicine_advice.check_patient_texts(self, ["subject", "extra_text"])
 
 
 class AftercareCheckIn(models.Model):

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
-from clinic import roles
+from clinic import medicine_advice, roles
 from clinic.models import Patient
 from consultations.eligibility import check_eligibility
 
@@ -75,6 +75,10 @@ class InvalidStatusChange(BookingError):
     pass
 
 
+class UnsafeMedicineAdvice(BookingError):
+    """A reason written by staff that the patient can read tells them to stop a blood thinner."""
+
+
 # --- checks ------------------------------------------------------------------------------------------------
 
 
@@ -92,6 +96,15 @@ def _ensure_may_act_for(user, patient) -> None:
 def _ensure_override_allowed(user, override_reason: str) -> None:
     if override_reason and not roles.is_clinic_admin(user):
         raise NotAllowed("Only a clinic admin can override the eligibility check.")
+
+
+def _ensure_safe_reason(user, patient, reason: str) -> None:
+    """A reason staff write is shown to the patient (their appointments, their data): the clinic's
+    medicine-advice rule applies (clinic.medicine_advice). A patient's own words about themselves are theirs."""
+    if user is not None and getattr(patient, "user_id", None) == user.pk:
+        return
+    if advice := medicine_advice.find_stop_advice(reason):
+        raise UnsafeMedicineAdvice(medicine_advice.refusal_message(advice[0], attributable=False))
 
 
 def _lock_patient(patient) -> Patient:
@@ -239,6 +252,7 @@ def reschedule_appointment(appointment, *, new_start_at, by, practitioner=None, 
     another is given; the room is kept if it is free then. A "move" to the same time and practitioner changes
     nothing and records nothing (callers compare `start_at` to tell the person)."""
     _ensure_may_act_for(by, appointment.patient)
+    _ensure_safe_reason(by, appointment.patient, reason)
     with transaction.atomic():
         _lock_patient(appointment.patient)
         appointment = Appointment.objects.select_related("treatment", "practitioner", "room").get(pk=appointment.pk)
@@ -282,6 +296,7 @@ def reschedule_appointment(appointment, *, new_start_at, by, practitioner=None, 
 def cancel_appointment(appointment, *, by, reason="") -> Appointment:
     """Cancel; the time is free for others at once (cancelled appointments do not block)."""
     _ensure_may_act_for(by, appointment.patient)
+    _ensure_safe_reason(by, appointment.patient, reason)
     with transaction.atomic():
         _lock_patient(appointment.patient)
         appointment = Appointment.objects.get(pk=appointment.pk)

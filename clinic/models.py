@@ -18,6 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
+from . import medicine_advice
+
 MINIMUM_PATIENT_AGE = 18
 
 
@@ -201,6 +203,8 @@ class Treatment(models.Model):
             raise ValidationError(
                 {"needs_cleared_intake": "A consultation is how a patient gets cleared: it cannot require it."}
             )
+        # Every patient reads these: no prescriber advises a whole clinic's patients at once.
+        medicine_advice.check_patient_texts(self, ["summary", "description", "pre_care", "aftercare"])
 
 
 class Room(models.Model):
@@ -238,6 +242,10 @@ class Practitioner(models.Model):
 
     def get_absolute_url(self):
         return reverse("practitioner_detail", args=[self.slug])
+
+    def clean(self):
+        # The public profile: every visitor and patient reads it.
+        medicine_advice.check_patient_texts(self, ["title", "bio", "qualifications"])
 
     @property
     def name(self):

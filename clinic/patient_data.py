@@ -182,6 +182,7 @@ def _health_form(patient) -> dict | None:
                 "decided": local(review.decided_at),
                 "by": review.reviewer.get_full_name(),
                 "message_to_you": review.message_to_patient,
+                "your_prescribers_advice": review.attributed_prescriber_advice,
                 "valid_until": review.valid_until,
                 "suspended": local(review.suspended_at),
                 "suspended_because": review.suspended_reason,

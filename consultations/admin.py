@@ -77,7 +77,17 @@ class ReviewInline(admin.StackedInline):
     extra = 0
     can_delete = False
     readonly_fields = ("intake_version", "reviewer", "decision", "decided_at")
-    fields = readonly_fields + ("message_to_patient", "notes", "valid_until", "suspended_at", "suspended_reason")
+    fields = readonly_fields + (
+        "message_to_patient",
+        "notes",
+        "prescriber_advice",
+        "prescriber_name",
+        "prescriber_role",
+        "prescriber_advised_on",
+        "valid_until",
+        "suspended_at",
+        "suspended_reason",
+    )
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -149,12 +149,23 @@ class IntakeFormForm(forms.ModelForm):
 class ReviewForm(forms.ModelForm):
     class Meta:
         model = Review
-        fields = ["decision", "message_to_patient", "notes", "valid_until"]
+        fields = [
+            "decision",
+            "message_to_patient",
+            "notes",
+            "valid_until",
+            "prescriber_advice",
+            "prescriber_name",
+            "prescriber_role",
+            "prescriber_advised_on",
+        ]
         widgets = {
             "decision": forms.RadioSelect,
             "valid_until": DateInput,
+            "prescriber_advised_on": DateInput,
             "message_to_patient": forms.Textarea(attrs={"rows": 3}),
             "notes": forms.Textarea(attrs={"rows": 3}),
+            "prescriber_advice": forms.Textarea(attrs={"rows": 2}),
         }
         help_texts = {"valid_until": "For a clearance. Empty: the clinic's default validity."}
 
@@ -162,8 +173,23 @@ class ReviewForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.running_washouts = list(running_washouts)
         self.fields["decision"].choices = Review.Decision.choices  # no empty "-----" radio
+        self.fields["prescriber_advised_on"].widget.attrs["max"] = timezone.localdate().isoformat()
         self.helper = FormHelper()
         self.helper.form_tag = False
+        self.helper.layout = Layout(
+            "decision",
+            "message_to_patient",
+            "notes",
+            "valid_until",
+            Fieldset(
+                "Advice from the patient's prescriber (only if they gave it)",
+                "prescriber_advice",
+                "prescriber_name",
+                "prescriber_role",
+                "prescriber_advised_on",
+                css_class="border rounded p-2 mb-3",
+            ),
+        )
         self.helper.add_input(Submit("record", "Record decision"))
 
     def clean(self):

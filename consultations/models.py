@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from clinic import medicine_advice
 from clinic.models import BodyArea, Patient
 
 from .private_storage import private_storage
@@ -266,6 +267,19 @@ class Review(models.Model):
         blank=True, help_text="Shown to the patient: the conditions, or what information you need."
     )
     notes = models.TextField("practitioner's notes", blank=True, help_text="Never shown to the patient.")
+    # Advice about a blood thinner may reach the patient only as their own prescriber's, attributed to them
+    # (clinic.medicine_advice): the practitioner records who gave it and when, and the patient reads
+    # "Your prescriber, Dr Shah (GP), advised on 3 March 2026: ...". Kept apart from the practitioner's own
+    # message so nothing the practitioner says is ever put in the prescriber's mouth.
+    prescriber_advice = models.TextField(
+        "advice from the patient's prescriber",
+        blank=True,
+        help_text="Only advice the patient's own prescriber gave (e.g. about pausing a blood thinner), in their "
+        "words. The patient reads it attributed to them.",
+    )
+    prescriber_name = models.CharField("prescriber's name", max_length=120, blank=True)
+    prescriber_role = models.CharField("prescriber's role", max_length=80, blank=True, help_text="e.g. GP")
+    prescriber_advised_on = models.DateField("date the prescriber advised", null=True, blank=True)
     decided_at = models.DateTimeField(default=timezone.now)
     valid_until = models.DateField(null=True, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
@@ -285,6 +299,39 @@ class Review(models.Model):
     def is_current_clearance(self, today=None) -> bool:
         today = today or timezone.localdate()
         return self.clears and self.suspended_at is None and self.valid_until is not None and self.valid_until >= today
+
+    @property
+    def prescriber(self) -> medicine_advice.PrescriberAdvice | None:
+        if not self.prescriber_advice:
+            return None
+        return medicine_advice.PrescriberAdvice(
+            name=self.prescriber_name, role=self.prescriber_role, advised_on=self.prescriber_advised_on
+        )
+
+    @property
+    def attributed_prescriber_advice(self) -> str:
+        """The prescriber's advice as the patient reads it, or empty."""
+        return self.prescriber.attribute(self.prescriber_advice) if self.prescriber else ""
+
+    def clean(self):
+        """The patient reads the message: it never tells them to stop a blood thinner. Such advice goes in
+        `prescriber_advice`, with the prescriber's name, role and date, or nowhere."""
+        errors = {}
+        try:
+            medicine_advice.check_patient_text(self.message_to_patient, field="message_to_patient", attributable=True)
+        except ValidationError as error:
+            errors.update(error.message_dict)
+        recorded = (self.prescriber_name.strip(), self.prescriber_role.strip(), self.prescriber_advised_on)
+        if self.prescriber_advice.strip():
+            errors.update(
+                medicine_advice.prescriber_advice_problems(
+                    name=self.prescriber_name, role=self.prescriber_role, advised_on=self.prescriber_advised_on
+                )
+            )
+        elif any(recorded):
+            errors["prescriber_advice"] = "Write the advice the prescriber gave, or leave the prescriber empty."
+        if errors:
+            raise ValidationError(errors)
 
 
 class Consent(models.Model):

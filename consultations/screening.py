@@ -8,11 +8,12 @@ field; how it matches follows from the field's kind:
 """
 
 import datetime
-import re
 from dataclasses import dataclass
 
 from django.db import models
 from django.utils import timezone
+
+from clinic import medicine_advice
 
 from .models import MULTI_CHOICE_QUESTIONS, IntakeForm, ScreeningRule
 
@@ -124,17 +125,6 @@ def highest_severity(flags) -> str | None:
     return ranked[0].severity if ranked else None
 
 
-# A patient must never be told to stop a prescribed medicine: "stop", "discontinue", "come off" and the
-# like are allowed only when negated ("do not stop", "never stop").
-_STOP_WORDS = re.compile(r"\b(stop|stopping|discontinue|discontinuing|come off|coming off|quit|cease)\b", re.I)
-_NEGATION_BEFORE = re.compile(r"\b(not|never|don't|do not|without)\s+(\w+\s+){0,2}$", re.I)
-
-
-def tells_patient_to_stop_medicine(text: str) -> bool:
-    text = text or ""
-    return any(not _NEGATION_BEFORE.search(text[: match.start()]) for match in _STOP_WORDS.finditer(text))
-
-
 def rule_problems(rule: ScreeningRule) -> dict[str, str]:
     """What is wrong with a rule as edited in the admin (empty when it is usable)."""
     problems = {}
@@ -150,8 +140,6 @@ def rule_problems(rule: ScreeningRule) -> dict[str, str]:
         problems["washout_days"] = "A date question needs a washout period in days."
     if rule.answers and kind != LIST:
         problems.setdefault("answers", "Only list questions take answer codes.")
-    if tells_patient_to_stop_medicine(rule.patient_text):
-        problems["patient_text"] = (
-            "Patient-facing text must never tell a patient to stop a medicine: say to speak to the prescriber."
-        )
+    if advice := medicine_advice.find_stop_advice(rule.patient_text):
+        problems["patient_text"] = medicine_advice.refusal_message(advice[0], attributable=False)
     return problems

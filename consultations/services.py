@@ -123,9 +123,15 @@ def record_review(
     notes: str = "",
     message_to_patient: str = "",
     valid_until: datetime.date | None = None,
+    prescriber_advice: str = "",
+    prescriber_name: str = "",
+    prescriber_role: str = "",
+    prescriber_advised_on: datetime.date | None = None,
 ) -> Review:
     """A practitioner's decision on the intake's current version. It ends any clearance still in force, so a
-    patient never has two."""
+    patient never has two. The texts the patient reads pass the clinic's medicine-advice rule
+    (`Review.clean`, a ValidationError otherwise, nothing written); a prescriber's advice is kept with who
+    gave it and when, and the audit trail records it with the review."""
     Patient.objects.select_for_update().get(pk=intake.patient_id)
     intake = IntakeForm.objects.select_for_update().get(pk=intake.pk)
     if not intake.is_submitted:
@@ -134,19 +140,25 @@ def record_review(
     if clears and valid_until is None:
         valid_until = timezone.localdate() + datetime.timedelta(days=settings.CLINIC["CLEARANCE_VALID_DAYS"])
     now = timezone.now()
-    selectors.current_clearances().filter(intake=intake).update(
-        suspended_at=now, suspended_reason="Replaced by a later decision."
-    )
-    review = Review.objects.create(
+    review = Review(
         intake=intake,
         intake_version=intake.version,
         reviewer=reviewer,
         decision=decision,
         notes=notes,
         message_to_patient=message_to_patient,
+        prescriber_advice=prescriber_advice.strip(),
+        prescriber_name=prescriber_name.strip(),
+        prescriber_role=prescriber_role.strip(),
+        prescriber_advised_on=prescriber_advised_on,
         decided_at=now,
         valid_until=valid_until if clears else None,
     )
+    review.clean()
+    selectors.current_clearances().filter(intake=intake).update(
+        suspended_at=now, suspended_reason="Replaced by a later decision."
+    )
+    review.save()
     intake.status = IntakeForm.Status.REVIEWED
     intake.save(update_fields=["status", "updated_at"])
     email = intake.patient.email

@@ -54,6 +54,7 @@ def _patient_outcome(review):
     return {
         "decision": review.get_decision_display(),
         "message": review.message_to_patient,
+        "prescriber_advice": review.attributed_prescriber_advice,
         "decided_at": review.decided_at,
         "valid_until": review.valid_until if review.clears and not review.suspended_at else None,
     }
@@ -225,6 +226,10 @@ def intake_review(request, intake_id):
                 notes=data["notes"],
                 message_to_patient=data["message_to_patient"],
                 valid_until=data["valid_until"],
+                prescriber_advice=data["prescriber_advice"],
+                prescriber_name=data["prescriber_name"],
+                prescriber_role=data["prescriber_role"],
+                prescriber_advised_on=data["prescriber_advised_on"],
             )
             messages.success(request, f"Decision recorded for {intake.patient.full_name}.")
             return redirect("review_queue")
