@@ -524,6 +524,7 @@ FORM_VIEWS = [
 # Every other URL of the project, and why it takes no input worth fuzzing. Posting to them is still tried.
 NO_FORM_VIEWS = {
     "home": "page",
+    "start": "a redirect to the signed-in role's working page; takes no input",
     "my_data": "page: the patient's own data",
     "my_data_json": "download: the patient's own data",
     "treatment_detail": "page",
