@@ -6,11 +6,12 @@ appointments or patients: pages that list many rows pin that with a test.
 
 import datetime
 
-from django.db.models import Count, Q, Value
-from django.db.models.functions import Concat, Replace
+from django.db.models import Count, Max, Min, Q, Value
+from django.db.models.functions import Coalesce, Concat
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from clinic import phones
 from clinic.models import Patient, Practitioner, Room, TimeOff, WorkingHours
 from consultations.selectors import screening_statuses
 
@@ -112,30 +113,76 @@ def _as_date(text: str) -> datetime.date | None:
     return None
 
 
+def _phone_condition(query: str) -> Q | None:
+    """When the query is a phone number or a piece of one, in any common format ("+44 7700 900123",
+    "07700 900123", "0044 7700...", "900 123"): the condition on the stored E.164 number. Else None."""
+    if any(c not in "0123456789 +-()." for c in query):
+        return None
+    full = phones.to_e164(query)
+    if full is not None:
+        return Q(phone=full)
+    digits = "".join(c for c in query if c.isdigit())
+    if len(digits) < 3:
+        return None
+    if query.startswith("+"):
+        return Q(phone__startswith="+" + digits)
+    if query.startswith("00"):
+        return Q(phone__startswith="+" + digits[2:])
+    if digits.startswith("0"):  # a national number: the clinic's country code replaces the trunk 0
+        return Q(phone__startswith=f"+{phones.country_code()}{digits[1:]}")
+    return Q(phone__contains=digits)
+
+
 def search_patients(query: str):
-    """Patients matching every word of the query in their name, email or phone, or born on the date given
-    (2026-01-31 or 31/01/2026). Case-insensitive; spaces in phone numbers do not matter. A queryset, with
-    each patient's no-show count, for a paginator (count + page: two queries)."""
+    """Patients whose phone number is (or starts with, or contains) the number given in any common format;
+    or matching every word of the query in their name or email; or born on the date given (2026-01-31 or
+    31/01/2026). Case-insensitive. A queryset, with each patient's no-show count, for a paginator (count +
+    page: two queries). An empty query finds nobody: the page shows today's and recent patients instead."""
     patients = Patient.objects.select_related("user").annotate(
         no_show_count=Count("appointments", filter=Q(appointments__status=Appointment.Status.NO_SHOW))
     )
     query = (query or "").strip()
     if not query:
         return patients.none()
+    ordered = ("user__last_name", "user__first_name", "pk")
     born = _as_date(query)
     if born is not None:
-        return patients.filter(date_of_birth=born).order_by("user__last_name", "user__first_name", "pk")
-    patients = patients.annotate(
-        search_name=Concat("user__first_name", Value(" "), "user__last_name"),
-        phone_digits=Replace(Replace("phone", Value(" "), Value("")), Value("-"), Value("")),
-    )
+        return patients.filter(date_of_birth=born).order_by(*ordered)
+    by_phone = _phone_condition(query)
+    if by_phone is not None:
+        return patients.filter(by_phone).order_by(*ordered)
+    patients = patients.annotate(search_name=Concat("user__first_name", Value(" "), "user__last_name"))
     for word in query.split():
-        digits = word.replace("-", "")
-        condition = Q(search_name__icontains=word) | Q(user__email__icontains=word)
-        if digits.lstrip("+").isdigit():
-            condition |= Q(phone_digits__icontains=digits)
-        patients = patients.filter(condition)
-    return patients.order_by("user__last_name", "user__first_name", "pk")
+        patients = patients.filter(Q(search_name__icontains=word) | Q(user__email__icontains=word))
+    return patients.order_by(*ordered)
+
+
+RECENT_PATIENTS = 10
+
+
+def todays_and_recent_patients(now) -> tuple[list, list]:
+    """What the patient search shows before anyone types: today's patients (a live appointment today, by
+    its time, with `first_start`) and the patients most recently booked, changed or created (not today's),
+    latest first. Two queries."""
+    start_at, end_at = day_range_utc(*(2 * [now.astimezone(clinic_zone()).date()]))
+    not_cancelled = [status for status in Appointment.Status.values if status != Appointment.Status.CANCELLED]
+    todays = list(
+        Patient.objects.select_related("user")
+        .filter(
+            appointments__status__in=not_cancelled,
+            appointments__start_at__gte=start_at,
+            appointments__start_at__lt=end_at,
+        )
+        .annotate(first_start=Min("appointments__start_at"))
+        .order_by("first_start", "pk")
+    )
+    recent = list(
+        Patient.objects.select_related("user")
+        .exclude(pk__in=[p.pk for p in todays])
+        .annotate(last_activity=Coalesce(Max("appointments__updated_at"), "created_at"))
+        .order_by("-last_activity", "-pk")[:RECENT_PATIENTS]
+    )
+    return todays, recent
 
 
 def patient_overview(patient, now):

@@ -9,7 +9,9 @@ from django.core.validators import MaxLengthValidator
 from django.forms import BaseInlineFormSet, inlineformset_factory
 from django.utils import timezone
 
+from . import phones
 from .models import Patient, Practitioner, User, WorkingHours, validate_adult
+from .phones import PhoneField
 
 
 class DateInput(forms.DateInput):
@@ -78,7 +80,7 @@ class SignupForm(forms.Form):
     first_name = forms.CharField(max_length=150)
     last_name = forms.CharField(max_length=150)
     email = forms.EmailField(help_text="You will sign in with this address.")
-    phone = forms.CharField(max_length=32)
+    phone = PhoneField()
     date_of_birth = forms.DateField(widget=DateInput, validators=[validate_adult])
     password1 = forms.CharField(
         label="Password",
@@ -104,9 +106,6 @@ class SignupForm(forms.Form):
             )
         return email
 
-    def clean_phone(self):
-        return clean_phone_number(self.cleaned_data["phone"])
-
     def clean(self):
         cleaned = super().clean()
         p1, p2 = cleaned.get("password1"), cleaned.get("password2")
@@ -126,10 +125,12 @@ class SignupForm(forms.Form):
 
 
 def clean_phone_number(value: str) -> str:
-    digits = [c for c in value if c.isdigit()]
-    if len(digits) < 7 or any(c not in "0123456789 +-()" for c in value):
-        raise forms.ValidationError("Enter a phone number we can call, e.g. 07700 900123.")
-    return value.strip()
+    """A phone number kept as text (a health form's emergency contact): checked as `clinic.phones` checks
+    patients' numbers, kept in the form people read."""
+    e164 = phones.to_e164(value)
+    if e164 is None:
+        raise forms.ValidationError(phones.INVALID)
+    return phones.display(e164)
 
 
 class UserNameForm(forms.ModelForm):
@@ -141,6 +142,7 @@ class UserNameForm(forms.ModelForm):
 class PatientProfileForm(forms.ModelForm):
     first_name = forms.CharField(max_length=150)
     last_name = forms.CharField(max_length=150)
+    phone = PhoneField()
 
     class Meta:
         model = Patient
@@ -153,9 +155,6 @@ class PatientProfileForm(forms.ModelForm):
         self.fields["last_name"].initial = self.instance.user.last_name
         self.order_fields(["first_name", "last_name"])
         self.helper = submit_helper("Save my details")
-
-    def clean_phone(self):
-        return clean_phone_number(self.cleaned_data["phone"])
 
 
 class PractitionerProfileForm(forms.ModelForm):

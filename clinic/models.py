@@ -107,7 +107,7 @@ def validate_adult(born: datetime.date) -> None:
 
 class Patient(models.Model):
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="patient")
-    phone = models.CharField(max_length=32)
+    phone = models.CharField(max_length=32, help_text="E.164, e.g. +447700900123 (clinic.phones).")
     date_of_birth = models.DateField(validators=[validate_adult])
     sms_opt_in = models.BooleanField("send me text messages too", default=False)
     non_essential_opt_out = models.BooleanField(
@@ -122,6 +122,14 @@ class Patient(models.Model):
 
     def __str__(self):
         return str(self.user)
+
+    def save(self, *args, **kwargs):
+        """One spelling per number (E.164), whichever path wrote it: forms check and convert first; the demo,
+        the tests and the admin's own fields meet the same rule here."""
+        from .phones import to_e164
+
+        self.phone = to_e164(self.phone) or self.phone
+        super().save(*args, **kwargs)
 
     @property
     def email(self):

@@ -30,7 +30,7 @@ def test_a_patient_signs_up_and_is_signed_in(client):
     assert response.status_code == 200
     assert "Your account is ready" in response.content.decode()
     patient = Patient.objects.get(user__email="jo@example.com")
-    assert patient.phone == "07700 900456"
+    assert patient.phone == "+447700900456"  # E.164 (clinic.phones)
     assert response.context["user"] == patient.user
 
 
@@ -94,7 +94,7 @@ def test_profile_edit_saves_and_refuses_bad_input_without_saving(client):
     response = client.post(reverse("profile"), data, follow=True)
     assert "Your details are saved." in response.content.decode()
     patient.refresh_from_db()
-    assert (patient.user.first_name, patient.phone, patient.sms_opt_in) == ("New", "07700 900999", True)
+    assert (patient.user.first_name, patient.phone, patient.sms_opt_in) == ("New", "+447700900999", True)
 
     response = client.post(reverse("profile"), {**data, "first_name": "Other", "date_of_birth": "2030-01-01"})
     assert "cannot be in the future" in response.content.decode()

@@ -21,7 +21,7 @@ def test_a_profile_change_is_logged_with_its_actor_and_patient_and_no_password(c
     )
     update = LogEntry.objects.get(content_type__model="patient", action=LogEntry.Action.UPDATE)
     assert update.actor == patient.user
-    assert update.changes_dict["phone"] == ["07700 900001", "07700 900999"]
+    assert update.changes_dict["phone"] == ["+447700900001", "+447700900999"]
     assert update.additional_data["patient_id"] == patient.pk
     assert not LogEntry.objects.filter(changes__icontains="password").exists()
 

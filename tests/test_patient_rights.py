@@ -100,7 +100,7 @@ def test_the_json_copy_holds_the_patients_data_and_nothing_of_another_patient(cl
     assert response["Content-Disposition"] == f'attachment; filename="my-clinic-data-{today:%Y-%m-%d}.json"'
     assert response["Cache-Control"] == "private, no-store"
     data = json.loads(response.content)
-    assert data["account"]["email"] == "alice@example.com" and data["account"]["phone"] == "07700 900111"
+    assert data["account"]["email"] == "alice@example.com" and data["account"]["phone"] == "+447700900111"
     assert [a["id"] for a in data["appointments"]] == list(alice.appointments.values_list("pk", flat=True))
     assert data["appointments"][0]["status"] == "Completed"
     answers = [q["answer"] for s in data["health_form"]["answers"] for q in s["questions"]]
@@ -397,7 +397,7 @@ def test_completion_is_all_or_nothing(asking_patient):
         erasure.complete_erasure(request, by=staff_user(roles.CLINIC_ADMIN))
 
     patient.refresh_from_db()
-    assert patient.user.email == "zed@example.com" and patient.phone == "07700 900333" and patient.user.is_active
+    assert patient.user.email == "zed@example.com" and patient.phone == "+447700900333" and patient.user.is_active
     assert patient.appointments.filter(status=Appointment.Status.BOOKED).count() == 1
     assert Reminder.objects.filter(appointment__patient=patient, status=Reminder.Status.PENDING).exists()
     assert WaitlistEntry.objects.filter(patient=patient).exists()

@@ -58,12 +58,19 @@ def found(client, query):
         ("jo bloggs", {"Jo Bloggs"}),
         ("JO.BLOGGS@EXAMPLE", {"Jo Bloggs"}),
         ("07700900123", {"Jo Bloggs"}),
+        ("07700 900123", {"Jo Bloggs"}),
+        ("+44 7700 900123", {"Jo Bloggs"}),
+        ("+447700900123", {"Jo Bloggs"}),
+        ("0044 7700 900123", {"Jo Bloggs"}),
+        ("(07700) 900-123", {"Jo Bloggs"}),
+        ("+44 7700", {"Jo Bloggs", "Joanna Lumley"}),
         ("900 123", {"Jo Bloggs"}),
         ("07700", {"Jo Bloggs", "Joanna Lumley"}),
+        ("020 7946", {"Sam Smith"}),
+        ("+33 7700 900123", set()),
         ("1990-01-31", {"Jo Bloggs"}),
         ("31/01/1990", {"Jo Bloggs"}),
         ("nobody", set()),
-        ("", set()),
     ],
 )
 def test_search_by_name_email_phone_or_date_of_birth(client, desk, jo, others, query, expected):
@@ -153,3 +160,40 @@ def test_a_nul_character_is_refused_with_a_message(client, desk, jo):
     assert response.status_code == 200
     assert "Search not done: Null characters are not allowed." in response.content.decode()
     assert found(client, "jo") == {"Jo Bloggs"}
+
+
+def test_an_empty_search_shows_todays_patients_by_time_then_recent_ones(client, desk):
+    from tests.helpers import at
+
+    today = timezone.localdate()
+    later = PatientFactory(user__first_name="Late", user__last_name="Today")
+    early = PatientFactory(user__first_name="Early", user__last_name="Today")
+    cancelled = PatientFactory(user__first_name="Cancelled", user__last_name="Today")
+    AppointmentFactory(patient=later, start_at=at(today, 16))
+    AppointmentFactory(patient=early, start_at=at(today, 9))
+    AppointmentFactory(patient=early, start_at=at(today, 15))
+    AppointmentFactory(patient=cancelled, start_at=at(today, 11), status=Appointment.Status.CANCELLED)
+    booked_next_week = PatientFactory(user__first_name="Next", user__last_name="Week")
+    AppointmentFactory(patient=booked_next_week, start_at=at(today + datetime.timedelta(days=7), 10))
+
+    html = client.get("/desk/patients/").content.decode()
+
+    todays, recent = html.split("Recent patients")
+    assert todays.index("Early Today") < todays.index("Late Today")
+    assert "09:00" in todays and todays.count(">Early Today</a>") == 1
+    assert "Cancelled Today" not in todays and "Next Week" not in todays
+    assert "Next Week" in recent and "Cancelled Today" in recent
+    assert "07700 900123" in todays  # shown in the national format
+
+
+def test_an_empty_search_costs_a_fixed_number_of_queries(client, desk, django_assert_max_num_queries):
+    from tests.helpers import at
+
+    AppointmentFactory(start_at=at(timezone.localdate(), 10))
+    with CaptureQueriesContext(connection) as few:
+        client.get("/desk/patients/")
+    for hour in range(11, 17):
+        AppointmentFactory(start_at=at(timezone.localdate(), hour))
+        PatientFactory()
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        client.get("/desk/patients/")

@@ -302,7 +302,7 @@ def test_a_patient_who_opted_in_to_texts_gets_them_too(django_capture_on_commit_
     assert sms_kinds == {Kind.CONFIRMATION, Kind.PRE_CARE_48H, Kind.REMINDER_24H}
     send_due(django_capture_on_commit_callbacks)
     assert len(mail.outbox) == 1
-    assert len(sms.outbox) == 1 and sms.outbox[0].to == "07700 900555"
+    assert len(sms.outbox) == 1 and sms.outbox[0].to == "+447700900555"  # E.164, what a text provider takes
     assert appointment.treatment.name in sms.outbox[0].body
     assert not PatientFactory().sms_opt_in  # by default, email only
 
@@ -316,7 +316,7 @@ def test_no_email_goes_to_an_address_that_cannot_receive_mail(django_capture_on_
     assert set(with_texts.reminders.values_list("channel", flat=True)) == {"sms"}
     assert not without.reminders.exists()
     send_due(django_capture_on_commit_callbacks)
-    assert mail.outbox == [] and [m.to for m in sms.outbox] == ["07700 900556"]
+    assert mail.outbox == [] and [m.to for m in sms.outbox] == ["+447700900556"]
 
 
 # --- Content ------------------------------------------------------------------------------------------

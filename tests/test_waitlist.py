@@ -499,4 +499,4 @@ def test_a_waiter_booked_by_phone_without_an_address_gets_the_offer_by_text_only
     )
     wait(waiter, treatment)
     assert len(waitlist.offer_freed_slot(treatment.pk, practitioner.pk, at(in_days(7), 10))) == 1
-    assert offer_emails() == [] and [s.to for s in sms.outbox] == ["07700 900558"]
+    assert offer_emails() == [] and [s.to for s in sms.outbox] == ["+447700900558"]

@@ -8,8 +8,9 @@ from crispy_forms.layout import Submit
 from django import forms
 
 from bookings.availability import clinic_zone, local_to_utc
-from clinic.forms import CalendarDateField, DateInput, TimeInput, clean_phone_number
+from clinic.forms import CalendarDateField, DateInput, TimeInput
 from clinic.models import Practitioner, Treatment, User, validate_adult
+from clinic.phones import PhoneField
 
 
 def _helper(label: str) -> FormHelper:
@@ -31,7 +32,7 @@ def active_practitioners():
 class PhonePatientForm(forms.Form):
     first_name = forms.CharField(max_length=150)
     last_name = forms.CharField(max_length=150)
-    phone = forms.CharField(max_length=32)
+    phone = PhoneField()
     email = forms.EmailField(
         required=False, help_text="Optional. Without one, the patient gets text messages only if they agree."
     )
@@ -47,9 +48,6 @@ class PhonePatientForm(forms.Form):
         if email and User.objects.filter(email__iexact=email).exists():
             raise forms.ValidationError("A patient or user with this email already exists: search for them instead.")
         return email
-
-    def clean_phone(self):
-        return clean_phone_number(self.cleaned_data["phone"])
 
 
 class FindTimesForm(forms.Form):

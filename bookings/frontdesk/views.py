@@ -295,9 +295,10 @@ def patient_search(request):
     for error in form.errors.get("q", []):
         messages.error(request, f"Search not done: {error}")
     page = Paginator(selectors.search_patients(query), selectors.PATIENT_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(
-        request, "bookings/frontdesk/patient_search.html", {"query": query, "page": page, "desk_tab": "patients"}
-    )
+    context = {"query": query, "page": page, "desk_tab": "patients"}
+    if not query:
+        context["todays"], context["recent"] = selectors.todays_and_recent_patients(timezone.now())
+    return render(request, "bookings/frontdesk/patient_search.html", context)
 
 
 @roles.front_desk_required
