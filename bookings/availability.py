@@ -38,6 +38,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from clinic.closures import closed_days
 from clinic.models import Practitioner, Room, TimeOff, Treatment, WorkingHours
 
 from .models import Appointment, AvailabilityGeneration
@@ -173,6 +174,8 @@ class Calendar:
         ).values_list("practitioner_id", "start_at", "end_at"):
             time_off[p_id].append((start, end))
         self.time_off = {p_id: Intervals(pairs) for p_id, pairs in time_off.items()}
+        # Clinic closures and bank holidays: a clinic-wide time off, whole local days.
+        self.closed = closed_days(first_day, last_day)
         self.rooms = list(Room.objects.filter(active=True).order_by("name", "pk"))
         appointments = (
             Appointment.objects.live()
@@ -194,7 +197,10 @@ class Calendar:
     # candidates ---------------------------------------------------------------------------------------
 
     def candidates(self, practitioner, day):
-        """(start, end) instants on the slot grid of the practitioner's spans that day, in order."""
+        """(start, end) instants on the slot grid of the practitioner's spans that day, in order; none on a
+        day the clinic is closed."""
+        if day in self.closed:
+            return
         for span in self.hours.get((practitioner.pk, day.weekday()), ()):
             yield from self.span_candidates(day, span.start, span.end)
 

@@ -12,7 +12,8 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from clinic import phones
-from clinic.models import Patient, Practitioner, Room, TimeOff, WorkingHours
+from clinic.closures import closed_days
+from clinic.models import Closure, Patient, Practitioner, Room, TimeOff, WorkingHours
 from consultations.selectors import screening_statuses
 
 from .availability import LONGEST_APPOINTMENT, clinic_zone, day_bounds_utc
@@ -201,3 +202,56 @@ def patient_overview(patient, now):
         "no_show_count": sum(1 for a in past + upcoming if a.status == Appointment.Status.NO_SHOW),
         "screening": screening_statuses([patient])[patient.pk],
     }
+
+
+# --- closures and time off: appointments the desk must move ----------------------------------------------
+
+CLOSURES_AHEAD_DAYS = 365
+
+
+def upcoming_closures(today: datetime.date) -> list[dict]:
+    """Every closed day from today on (bank holidays and the clinic's closures, a year ahead), each with the
+    live appointments booked on it that the desk must move: [{day, reason, closure (or None), appointments}].
+    Three queries."""
+    last = today + datetime.timedelta(days=CLOSURES_AHEAD_DAYS)
+    closed = closed_days(today, last)
+    own = {}
+    for closure in Closure.objects.filter(last_day__gte=today, first_day__lte=last):
+        day = max(closure.first_day, today)
+        while day <= min(closure.last_day, last):
+            own.setdefault(day, closure)
+            day += datetime.timedelta(days=1)
+    stranded = {}
+    if closed:
+        start_at, end_at = day_range_utc(min(closed), max(closed))
+        zone = clinic_zone()
+        for appointment in (
+            Appointment.objects.live()
+            .filter(start_at__gte=start_at, start_at__lt=end_at)
+            .select_related("patient__user", "treatment", "practitioner__user")
+            .order_by("start_at", "pk")
+        ):
+            local_day = appointment.start_at.astimezone(zone).date()
+            if local_day in closed:
+                stranded.setdefault(local_day, []).append(appointment)
+    return [
+        {"day": day, "reason": reason, "closure": own.get(day), "appointments": stranded.get(day, [])}
+        for day, reason in sorted(closed.items())
+    ]
+
+
+def appointments_in_time_off(practitioner, now) -> list:
+    """The practitioner's live appointments from now on that fall in their time off: the desk moves them.
+    Two queries."""
+    spans = list(practitioner.time_off.filter(end_at__gt=now).values_list("start_at", "end_at"))
+    if not spans:
+        return []
+    condition = Q()
+    for start, end in spans:
+        condition |= Q(start_at__lt=end, busy_until__gt=start)
+    return list(
+        Appointment.objects.live()
+        .filter(condition, practitioner=practitioner, start_at__gte=now)
+        .select_related("patient__user", "treatment")
+        .order_by("start_at", "pk")
+    )

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from clinic.closures import closed_on
 from clinic.selectors import bookable_treatments
 from consultations.eligibility import check_eligibility
 from consultations.selectors import current_clearance
@@ -70,6 +71,7 @@ def times_context(patient, treatment, form, *, ignore_appointment=None) -> dict:
     return {
         "day": day,
         "practitioner": practitioner,
+        "closed": closed_on(day),
         "course_reason": blocked.message if blocked else "",
         "slots": [] if blocked else days.get(day, []),
         "next_days": next_days,

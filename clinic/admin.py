@@ -11,7 +11,7 @@ from consultations.practice_selectors import patients_of
 
 from . import erasure, roles
 from .forms import BaseWorkingHoursFormSet
-from .models import ErasureRequest, Patient, Practitioner, Room, TimeOff, Treatment, User, WorkingHours
+from .models import Closure, ErasureRequest, Patient, Practitioner, Room, TimeOff, Treatment, User, WorkingHours
 
 
 @admin.register(User)
@@ -182,6 +182,19 @@ class TreatmentAdmin(admin.ModelAdmin):
 @admin.register(Room)
 class RoomAdmin(admin.ModelAdmin):
     list_display = ("name", "active")
+
+
+@admin.register(Closure)
+class ClosureAdmin(admin.ModelAdmin):
+    """The clinic's own closures; bank holidays come from clinic.closures. The desk edits both at /desk/closures/."""
+
+    list_display = ("reason", "first_day", "last_day", "created_by")
+    date_hierarchy = "first_day"
+    readonly_fields = ("created_by",)
+
+    def save_model(self, request, obj, form, change):
+        obj.created_by = obj.created_by or request.user
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(TimeOff)

@@ -309,6 +309,32 @@ class TimeOff(models.Model):
             raise ValidationError({"end_at": "The end must be after the start."})
 
 
+class Closure(models.Model):
+    """Days the whole clinic is closed (a clinic-wide time off), besides the bank holidays that
+    `clinic.closures` adds by itself. Clinic-local days, both inclusive."""
+
+    first_day = models.DateField()
+    last_day = models.DateField(help_text="The same as the first day for a single day.")
+    reason = models.CharField(max_length=120, help_text="e.g. Staff training; shown to staff and patients.")
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["first_day", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(last_day__gte=models.F("first_day")), name="closure_days_in_order"),
+        ]
+
+    def __str__(self):
+        if self.first_day == self.last_day:
+            return f"{self.reason} ({self.first_day:%-d %b %Y})"
+        return f"{self.reason} ({self.first_day:%-d %b} to {self.last_day:%-d %b %Y})"
+
+    def clean(self):
+        if self.first_day and self.last_day and self.last_day < self.first_day:
+            raise ValidationError({"last_day": "The last day cannot be before the first."})
+
+
 class ErasureRequest(models.Model):
     """A patient asked the clinic to erase their personal data (UK GDPR Article 17). Nothing changes when
     they ask: a clinic admin completes it (`clinic.erasure.complete_erasure`, which anonymises the patient and

@@ -39,8 +39,10 @@ ROLE_PERMISSIONS = {
             "practitioner": ["view"],
             "treatment": ["view"],
             "room": ["view"],
-            "workinghours": ["view"],
+            # The desk runs the rota (issue #15): hours, time off and closures, in the admin as on /desk/rota/.
+            "workinghours": ["view", "add", "change", "delete"],
             "timeoff": ["view", "add", "change", "delete"],
+            "closure": ["view", "add", "change", "delete"],
         },
         "bookings": {"reminder": ["view", "change"], "aftercarecheckin": ["view", "change"]},
     },

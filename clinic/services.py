@@ -1,10 +1,10 @@
-"""Writes for the clinic app: sign-up and practitioners' own profile pages."""
+"""Writes for the clinic app: sign-up, practitioners' own profile pages, clinic closures."""
 
 import uuid
 
 from django.db import transaction
 
-from .models import PLACEHOLDER_EMAIL_DOMAIN, Patient, User
+from .models import PLACEHOLDER_EMAIL_DOMAIN, Closure, Patient, User
 
 
 @transaction.atomic
@@ -37,3 +37,18 @@ def register_phone_patient(*, first_name, last_name, phone, date_of_birth, email
         email=email or placeholder_email(), password=None, first_name=first_name, last_name=last_name
     )
     return Patient.objects.create(user=user, phone=phone, date_of_birth=date_of_birth, sms_opt_in=sms_opt_in)
+
+
+@transaction.atomic
+def close_clinic(*, first_day, last_day, reason: str, by) -> Closure:
+    """Close the whole clinic on these days (availability offers nothing then). Appointments already booked
+    stay: the desk's closures page lists them to move (`bookings.selectors.upcoming_closures`)."""
+    closure = Closure(first_day=first_day, last_day=last_day, reason=reason.strip(), created_by=by)
+    closure.full_clean()
+    closure.save()
+    return closure
+
+
+@transaction.atomic
+def reopen_clinic(*, closure: Closure) -> None:
+    closure.delete()

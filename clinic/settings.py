@@ -177,6 +177,8 @@ CLINIC = {
     # Health records of adults: kept 8 years after the last treatment (NHS Records Management Code of
     # Practice 2023), the clinic's default; an erasure keeps the clinical record that long.
     "RECORD_RETENTION_YEARS": env.int("CLINIC_RECORD_RETENTION_YEARS", default=8),
+    # Bank holidays of England and Wales close the clinic (clinic/closures.py); 0 for a clinic open on them.
+    "CLOSED_ON_BANK_HOLIDAYS": env.bool("CLINIC_CLOSED_ON_BANK_HOLIDAYS", default=True),
 }
 
 # --- Celery ---------------------------------------------------------------------------------------

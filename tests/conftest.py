@@ -71,6 +71,18 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
+def _bank_holidays_off(settings):
+    """Tests pick days relative to today; on a run near Christmas "in five days" would be a bank holiday, with
+    no times. Bank holidays close the clinic only in tests that ask for them (`bank_holidays` fixture)."""
+    settings.CLINIC = {**settings.CLINIC, "CLOSED_ON_BANK_HOLIDAYS": False}
+
+
+@pytest.fixture
+def bank_holidays(settings):
+    settings.CLINIC = {**settings.CLINIC, "CLOSED_ON_BANK_HOLIDAYS": True}
+
+
+@pytest.fixture(autouse=True)
 def _mail_in_memory(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.SMS_BACKEND = "bookings.reminders.sms.LocmemSmsBackend"

@@ -22,6 +22,7 @@ from django.utils import timezone
 from bookings import calendar_feeds
 from bookings.models import Appointment, WaitlistEntry, WaitlistOffer
 from clinic import roles
+from clinic.models import Closure
 from consultations import practice_services
 from consultations.models import IntakeForm, SessionPhoto
 from tests.factories import (
@@ -72,6 +73,8 @@ ARGUMENTS = {
     "desk:status": {"pk": "appointment", "action": "status_action"},
     "desk:patient": {"pk": "patient"},
     "desk:book": {"patient_id": "patient"},
+    "desk:closure_remove": {"pk": "closure"},
+    "desk:rota_edit": {"practitioner_id": "practitioner"},
     "waitlist_desk_remove": {"pk": "entry"},
     "api_treatment_detail": {"slug": "treatment_slug"},
     "api_practitioner_detail": {"slug": "practitioner_slug"},
@@ -98,6 +101,7 @@ class Scenario:
     photo: int
     entry: int
     offer: int
+    closure: int
     status_action: str = "check-in"
     bad_uid: str = "MQ"
     bad_token: str = "not-a-token"
@@ -165,6 +169,11 @@ def build_scenario(sign_in) -> Scenario:
         photo=SessionPhoto.objects.get(record__appointment=past).pk,
         entry=entry.pk,
         offer=offer.pk,
+        closure=Closure.objects.create(
+            first_day=timezone.localdate() + datetime.timedelta(days=60),
+            last_day=timezone.localdate() + datetime.timedelta(days=61),
+            reason="Staff training",
+        ).pk,
     )
 
 

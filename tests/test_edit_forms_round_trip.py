@@ -22,6 +22,7 @@ from django.utils import timezone
 from bookings.models import Appointment, AppointmentEvent, Reminder
 from bookings.reminders import sms
 from clinic import roles
+from clinic.models import TimeOff
 from consultations.models import IntakeForm, SessionRecord
 from tests.browser_forms import submitted_data
 from tests.factories import (
@@ -156,3 +157,17 @@ def test_desk_move_to_the_same_time(client):
     assert snapshot(Reminder.objects.filter(appointment=appointment)) == reminders
     assert AppointmentEvent.objects.filter(appointment=appointment).count() == events
     assert nothing_sent()
+
+
+def test_desk_rota_hours_and_time_off(client):
+    practitioner = PractitionerFactory()
+    WorkingHoursFactory(practitioner=practitioner, weekday=2, start=datetime.time(8, 45), end=datetime.time(12))
+    start = at(timezone.localdate() + datetime.timedelta(days=9), 13, 30)
+    TimeOff.objects.create(
+        practitioner=practitioner, start_at=start, end_at=start + datetime.timedelta(days=2), reason="Conference"
+    )
+    client.force_login(staff_user(roles.FRONT_DESK))
+    rows = (practitioner.working_hours.all(), TimeOff.objects.filter(practitioner=practitioner))
+    before = snapshot(*rows)
+    submit_unchanged(client, reverse("desk:rota_edit", args=[practitioner.pk]))
+    assert snapshot(*rows) == before

@@ -141,6 +141,13 @@ desk:patient_new                    GET     login  403    403    403    403    2
 desk:patient                        GET     login  403    403    403    403    200    200
 desk:book                           GET     login  403    403    403    403    200    200
                                     POST    login  403    403    403    403    200    200
+desk:closures                       GET     login  403    403    403    403    200    200
+                                    POST    login  403    403    403    403    200    200
+desk:closure_remove                 GET     login  403    403    403    403    405    405
+                                    POST    login  403    403    403    403    302    302
+desk:rota                           GET     login  403    403    403    403    200    200
+desk:rota_edit                      GET     login  403    403    403    403    200    200
+                                    POST    login  403    403    403    403    200    200
 waitlist_desk                       GET     login  403    403    403    403    200    200
 waitlist_desk_add                   GET     login  403    403    403    403    200    200
                                     POST    login  403    403    403    403    400    400

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bookings.models import Appointment, WaitlistEntry
-from clinic.models import Patient, Practitioner, Treatment
+from clinic.models import Closure, Patient, Practitioner, TimeOff, Treatment
 from tests.factories import (
     AppointmentFactory,
     PatientFactory,
@@ -37,32 +37,36 @@ BUDGETS = {
     ("api_treatment_list", "anon", ""): 2,
     ("api_practitioner_list", "anon", ""): 3,
     ("api_practitioner_detail", "anon", ""): 3,
-    ("api_availability", "anon", "availability"): 7,
+    ("api_availability", "anon", "availability"): 8,
     ("profile", "patient_a", ""): 6,
     ("my_appointments", "patient_a", ""): 8,
     ("appointment_detail", "patient_a", ""): 8,
     ("appointment_ics", "patient_a", ""): 5,
     ("book_start", "patient_a", ""): 6,  # + the clearance: "Consultation first" marks
-    ("book_treatment", "patient_a", ""): 14,
-    ("book_times", "patient_a", ""): 13,
+    ("book_treatment", "patient_a", ""): 16,
+    ("book_times", "patient_a", ""): 15,  # + closures in availability, + 'closed on this day'
     ("intake_home", "patient_a", ""): 10,
     ("waitlist_mine", "patient_a", ""): 6,
     ("my_progress", "patient_a", ""): 10,
     ("api_appointment_list", "patient_a", ""): 5,
     ("api_appointment_detail", "patient_a", ""): 5,
-    ("api_availability", "patient_a", "availability"): 13,
+    ("api_availability", "patient_a", "availability"): 14,
     ("my_day", "related", ""): 17,
     ("practice_patient", "related", ""): 22,
     ("review_queue", "related", ""): 13,
     ("intake_review", "related", ""): 18,
     ("practitioner_calendar_feed", "anon", ""): 4,
-    ("desk:calendar", "desk", ""): 15,
+    ("desk:calendar", "desk", ""): 16,  # + 'Closed: ...' banner
     ("desk:calendar", "desk", "rooms"): 15,
     ("desk:week", "desk", ""): 15,
     ("desk:day_sheet", "desk", ""): 13,
     ("desk:patients", "desk", "search"): 10,
     ("desk:patient", "desk", ""): 14,
     ("desk:appointment", "desk", ""): 12,
+    ("desk:closures", "desk", ""): 11,
+    ("desk:rota", "desk", ""): 10,
+    ("desk:rota_edit", "desk", ""): 13,
+    ("desk:patients", "desk", ""): 10,  # today's and recent patients
     ("waitlist_desk", "desk", ""): 11,
 }
 
@@ -105,6 +109,12 @@ def grow(s, round_: int) -> None:
             start_at=day_start + datetime.timedelta(minutes=90 * (4 * round_ + n)),
         )
         WaitlistEntry.objects.create(patient=patient, treatment=treatment, created_by=patient.user)
+    closure = Closure.objects.get(pk=s.closure)  # appointments to move on a closed day; time off ahead
+    for n in range(2):
+        on_closed_day = datetime.datetime.combine(closure.first_day, datetime.time(9 + 2 * (2 * round_ + n)))
+        AppointmentFactory(practitioner=related, treatment=treatment, start_at=timezone.make_aware(on_closed_day))
+        off_start = now + datetime.timedelta(days=20 + 2 * round_ + n)
+        TimeOff.objects.create(practitioner=related, start_at=off_start, end_at=off_start + datetime.timedelta(hours=3))
     for n in range(4):  # patient A's history
         AppointmentFactory(
             patient=patient_a,

@@ -9,7 +9,7 @@ from django import forms
 
 from bookings.availability import clinic_zone, local_to_utc
 from clinic.forms import CalendarDateField, DateInput, TimeInput
-from clinic.models import Practitioner, Treatment, User, validate_adult
+from clinic.models import Closure, Practitioner, TimeOff, Treatment, User, validate_adult
 from clinic.phones import PhoneField
 
 
@@ -119,3 +119,47 @@ class PatientSearchForm(forms.Form):
 
     def query(self) -> str:
         return self.cleaned_data["q"][:100] if self.is_valid() else ""
+
+
+class ClosureForm(forms.ModelForm):
+    """A day or days the whole clinic closes. The model's own checks (days in order) apply, as in the admin."""
+
+    class Meta:
+        model = Closure
+        fields = ["first_day", "last_day", "reason"]
+        widgets = {"first_day": DateInput, "last_day": DateInput}
+        field_classes = {"first_day": CalendarDateField, "last_day": CalendarDateField}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["last_day"].required = False
+        self.fields["last_day"].help_text = "Leave empty for a single day."
+        self.helper = _helper("Close the clinic")
+
+    def clean_last_day(self):
+        return self.cleaned_data["last_day"] or self.cleaned_data.get("first_day")
+
+
+class TimeOffForm(forms.ModelForm):
+    """A practitioner's time off, in clinic time, with a date and a time input each (what browsers offer).
+    The model's checks apply, as in the admin (the end after the start)."""
+
+    start_at = forms.SplitDateTimeField(
+        label="From",
+        widget=forms.SplitDateTimeWidget(
+            date_attrs={"type": "date"}, time_attrs={"type": "time"}, date_format="%Y-%m-%d", time_format="%H:%M"
+        ),
+    )
+    end_at = forms.SplitDateTimeField(
+        label="Until",
+        widget=forms.SplitDateTimeWidget(
+            date_attrs={"type": "date"}, time_attrs={"type": "time"}, date_format="%Y-%m-%d", time_format="%H:%M"
+        ),
+    )
+
+    class Meta:
+        model = TimeOff
+        fields = ["start_at", "end_at", "reason"]
+
+
+TimeOffFormSet = forms.inlineformset_factory(Practitioner, TimeOff, form=TimeOffForm, extra=1, can_delete=True)

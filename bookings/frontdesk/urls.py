@@ -16,4 +16,8 @@ urlpatterns = [
     path("patients/new/", views.patient_new, name="patient_new"),
     path("patients/<int:pk>/", views.patient_detail, name="patient"),
     path("patients/<int:patient_id>/book/", views.book, name="book"),
+    path("closures/", views.closures, name="closures"),
+    path("closures/<int:pk>/remove/", views.closure_remove, name="closure_remove"),
+    path("rota/", views.rota, name="rota"),
+    path("rota/<int:practitioner_id>/", views.rota_edit, name="rota_edit"),
 ]

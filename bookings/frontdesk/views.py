@@ -10,6 +10,7 @@ import datetime
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,15 +19,25 @@ from django.utils import timezone
 from bookings import availability, selectors, services
 from bookings.models import Appointment
 from clinic import roles
-from clinic.forms import read_calendar_day
-from clinic.models import Patient, Practitioner
+from clinic.closures import closed_on
+from clinic.forms import WorkingHoursFormSet, read_calendar_day
+from clinic.models import Closure, Patient, Practitioner
 from clinic.redirects import safe_next
-from clinic.services import register_phone_patient
+from clinic.services import close_clinic, register_phone_patient, reopen_clinic
 from consultations.practice_selectors import course_plans
 from consultations.selectors import screening_status
 
 from . import calendar
-from .forms import BookForm, CancelForm, FindTimesForm, MoveForm, PatientSearchForm, PhonePatientForm
+from .forms import (
+    BookForm,
+    CancelForm,
+    ClosureForm,
+    FindTimesForm,
+    MoveForm,
+    PatientSearchForm,
+    PhonePatientForm,
+    TimeOffFormSet,
+)
 
 STATUS_ACTIONS = {
     "check-in": (services.check_in, "checked in"),
@@ -70,6 +81,7 @@ def calendar_day(request):
     built = (calendar.day_by_room if by_room else calendar.day_by_practitioner)(day, timezone.now())
     context = {
         "calendar": built,
+        "closed": closed_on(day),
         "by_room": by_room,
         "poll_url": request.get_full_path(),
         "desk_tab": "rooms" if by_room else "calendar",
@@ -307,3 +319,78 @@ def patient_detail(request, pk):
     overview = selectors.patient_overview(patient, timezone.now())
     overview["courses"] = course_plans(patient, appointments=overview["upcoming"] + overview["past"])
     return render(request, "bookings/frontdesk/patient_detail.html", {"patient": patient, **overview})
+
+
+# --- closures and rota -------------------------------------------------------------------------------------
+
+
+@roles.front_desk_required
+def closures(request):
+    """Bank holidays and the clinic's closures ahead, each with the appointments booked on it to move; a
+    form to close the clinic on more days."""
+    form = ClosureForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            closure = close_clinic(**form.cleaned_data, by=request.user)
+            messages.success(request, f"The clinic is closed: {closure}. No times are offered then.")
+            return redirect("desk:closures")
+        messages.error(request, "Nothing was saved: check the days below.")
+    closed = selectors.upcoming_closures(timezone.localdate())
+    return render(
+        request,
+        "bookings/frontdesk/closures.html",
+        {
+            "form": form,
+            "closed": closed,
+            "stranded": sum(len(day["appointments"]) for day in closed),
+            "desk_tab": "closures",
+        },
+    )
+
+
+@roles.front_desk_required
+def closure_remove(request, pk):
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    closure = get_object_or_404(Closure, pk=pk)
+    reopen_clinic(closure=closure)
+    messages.success(request, f"Open again: {closure}.")
+    return redirect("desk:closures")
+
+
+@roles.front_desk_required
+def rota(request):
+    practitioners = Practitioner.objects.filter(active=True).select_related("user").prefetch_related("working_hours")
+    return render(request, "bookings/frontdesk/rota.html", {"practitioners": practitioners, "desk_tab": "rota"})
+
+
+@roles.front_desk_required
+def rota_edit(request, practitioner_id):
+    """A practitioner's working hours and time off, with the admin's checks (spans of a day may not overlap,
+    an end comes after its start). Time off that has ended is not shown."""
+    practitioner = get_object_or_404(Practitioner.objects.select_related("user"), pk=practitioner_id)
+    now = timezone.now()
+    data = request.POST if request.method == "POST" else None
+    hours = WorkingHoursFormSet(data, instance=practitioner, prefix="hours")
+    time_off = TimeOffFormSet(
+        data, instance=practitioner, prefix="off", queryset=practitioner.time_off.filter(end_at__gt=now)
+    )
+    if data is not None:
+        if hours.is_valid() and time_off.is_valid():
+            with transaction.atomic():
+                hours.save()
+                time_off.save()
+            messages.success(request, f"{practitioner.name}'s hours and time off are saved.")
+            return redirect("desk:rota_edit", practitioner.pk)
+        messages.error(request, "Nothing was saved: please correct the errors below.")
+    return render(
+        request,
+        "bookings/frontdesk/rota_edit.html",
+        {
+            "practitioner": practitioner,
+            "hours": hours,
+            "time_off": time_off,
+            "stranded": selectors.appointments_in_time_off(practitioner, now),
+            "desk_tab": "rota",
+        },
+    )
