@@ -6,7 +6,7 @@ appointments or patients: pages that list many rows pin that with a test.
 
 import datetime
 
-from django.db.models import Count, Max, Min, Q, Value
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Value
 from django.db.models.functions import Coalesce, Concat
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -14,7 +14,7 @@ from django.utils import timezone
 from clinic import phones
 from clinic.closures import closed_days
 from clinic.models import Closure, Patient, Practitioner, Room, TimeOff, WorkingHours
-from consultations.selectors import screening_statuses
+from consultations.selectors import current_clearances, screening_statuses
 
 from .availability import LONGEST_APPOINTMENT, clinic_zone, day_bounds_utc
 from .models import Appointment, Reminder
@@ -255,3 +255,28 @@ def appointments_in_time_off(practitioner, now) -> list:
         .select_related("patient__user", "treatment")
         .order_by("start_at", "pk")
     )
+
+
+def future_sessions_needing_attention(practitioner, now=None):
+    """The practitioner's upcoming sessions whose patient has no clearance in force (suspended, expired,
+    pending...). They are not cancelled: the practitioner decides what to do."""
+    now = now or timezone.now()
+    cleared = current_clearances(timezone.localdate(now)).filter(intake__patient=OuterRef("patient"))
+    return (
+        Appointment.objects.filter(
+            practitioner=practitioner,
+            status=Appointment.Status.BOOKED,
+            start_at__gte=now,
+            treatment__needs_cleared_intake=True,
+        )
+        .exclude(Exists(cleared))
+        .select_related("patient__user", "patient__intake", "treatment")
+        .order_by("start_at")
+    )
+
+
+def review_queue_attention(sender, *, user, **kwargs) -> dict:
+    """The review queue's part from bookings (`consultations.signals.REVIEW_QUEUE_PAGE`): a practitioner's own
+    upcoming sessions whose patient is not cleared."""
+    practitioner = getattr(user, "practitioner", None)
+    return {"attention": list(future_sessions_needing_attention(practitioner)) if practitioner else []}

@@ -26,7 +26,8 @@ from consultations.eligibility import check_eligibility
 from . import availability
 from .availability import Verdict
 from .models import Appointment, AppointmentEvent
-from .reminders import announce_move, sync_reminders
+from .reminders.services import announce_move, sync_reminders
+from .signals import appointment_freed
 
 # Losing a race on PostgreSQL: the exclusion constraint saw a concurrent winner, or two inserts waited on
 # each other while checking it (PostgreSQL then aborts one of them with a deadlock error).
@@ -87,7 +88,8 @@ def is_desk(user) -> bool:
     return roles.is_front_desk(user)  # has_role counts clinic admins as every role
 
 
-def _ensure_may_act_for(user, patient) -> None:
+def ensure_may_act_for(user, patient) -> None:
+    """A patient acts for themself; the front desk and clinic admins for anyone (the waitlist asks too)."""
     if is_desk(user) or (user is not None and getattr(patient, "user_id", None) == user.pk):
         return
     raise NotAllowed("You can only book, move or cancel your own appointments.")
@@ -107,7 +109,8 @@ def _ensure_safe_reason(user, patient, reason: str) -> None:
         raise UnsafeMedicineAdvice(medicine_advice.refusal_message(advice[0], attributable=False))
 
 
-def _lock_patient(patient) -> Patient:
+def lock_patient(patient) -> Patient:
+    """The first lock of every write about a patient (bookings, the waitlist, intake, erasure): one order."""
     return Patient.objects.select_for_update().get(pk=patient.pk)
 
 
@@ -212,14 +215,13 @@ def _record(appointment, action, by, reason="", old_start_at=None, new_start_at=
     if action == AppointmentEvent.Action.RESCHEDULED:
         announce_move(appointment)
     if action in FREEING_ACTIONS and old_start_at is not None:
-        # The one hook of the waitlist: offers go out after this transaction commits, never inside it.
-        from .waitlist import slot_freed
-
-        slot_freed(
-            treatment_id=appointment.treatment_id,
-            practitioner_id=old_practitioner_id or appointment.practitioner_id,
-            start_at=old_start_at,
-        )
+        # The waitlist hears of it once this transaction has committed, never inside it (bookings.signals).
+        freed = {
+            "treatment_id": appointment.treatment_id,
+            "practitioner_id": old_practitioner_id or appointment.practitioner_id,
+            "start_at": old_start_at,
+        }
+        transaction.on_commit(lambda: appointment_freed.send(sender=Appointment, **freed))
 
 
 # --- writes ------------------------------------------------------------------------------------------------
@@ -230,12 +232,12 @@ def book_appointment(
 ) -> Appointment:
     """Book a treatment for a patient. practitioner=None books the first one free at that time."""
     override_reason = (override_reason or "").strip()
-    _ensure_may_act_for(booked_by, patient)
+    ensure_may_act_for(booked_by, patient)
     _ensure_override_allowed(booked_by, override_reason)
     if source not in Appointment.Source.values:
         raise BookingError("Unknown booking source.")
     with transaction.atomic():
-        patient = _lock_patient(patient)
+        patient = lock_patient(patient)
         _ensure_eligible(patient, treatment, override_reason)
         _ensure_course_interval(patient, treatment, start_at)
         appointment = Appointment(
@@ -251,10 +253,10 @@ def reschedule_appointment(appointment, *, new_start_at, by, practitioner=None, 
     """Move a booked appointment; its old time is free the moment this commits. Same practitioner unless
     another is given; the room is kept if it is free then. A "move" to the same time and practitioner changes
     nothing and records nothing (callers compare `start_at` to tell the person)."""
-    _ensure_may_act_for(by, appointment.patient)
+    ensure_may_act_for(by, appointment.patient)
     _ensure_safe_reason(by, appointment.patient, reason)
     with transaction.atomic():
-        _lock_patient(appointment.patient)
+        lock_patient(appointment.patient)
         appointment = Appointment.objects.select_related("treatment", "practitioner", "room").get(pk=appointment.pk)
         if appointment.status != Appointment.Status.BOOKED:
             raise InvalidStatusChange(
@@ -295,10 +297,10 @@ def reschedule_appointment(appointment, *, new_start_at, by, practitioner=None, 
 
 def cancel_appointment(appointment, *, by, reason="") -> Appointment:
     """Cancel; the time is free for others at once (cancelled appointments do not block)."""
-    _ensure_may_act_for(by, appointment.patient)
+    ensure_may_act_for(by, appointment.patient)
     _ensure_safe_reason(by, appointment.patient, reason)
     with transaction.atomic():
-        _lock_patient(appointment.patient)
+        lock_patient(appointment.patient)
         appointment = Appointment.objects.get(pk=appointment.pk)
         if appointment.status != Appointment.Status.BOOKED:
             raise InvalidStatusChange(
@@ -317,7 +319,7 @@ def _change_status(appointment, *, by, allowed_from, to, action, not_before_star
     if not (is_desk(by) or roles.is_practitioner(by)):
         raise NotAllowed("Only clinic staff can change an appointment's status.")
     with transaction.atomic():
-        _lock_patient(appointment.patient)
+        lock_patient(appointment.patient)
         appointment = Appointment.objects.get(pk=appointment.pk)
         if appointment.status not in allowed_from:
             raise InvalidStatusChange(

@@ -3,10 +3,10 @@
 - Joining (`join_waitlist`): a patient, or the front desk for them, waits for a treatment with one
   practitioner or any, within an optional range of clinic-local days and before an optional day. One
   waiting entry per patient, treatment and practitioner (or 'any'); the database holds that too.
-- A freed time (`slot_freed`): the booking service calls it from one place, for a cancellation or the old
-  time of a move. It only registers an after-commit callback that queues the Celery task
-  `offer_freed_slot`: nothing is sent for a change that rolls back, and the booking never waits for the
-  broker (a refused message is logged; the cancellation stands).
+- A freed time: the booking service sends `bookings.signals.appointment_freed` once a cancellation or a
+  move has committed, and `bookings.tasks.queue_waitlist_offers` queues the Celery task `offer_freed_slot`:
+  nothing is sent for a change that rolls back, and the booking never waits for the broker (a refused
+  message is logged; the cancellation stands). The booking service never imports this module.
 - Offering (`offer_freed_slot`): if the time is still free (the availability module says so), the first
   `WAITLIST_OFFERS_PER_SLOT` waiting entries in joining order whose range holds the time, who are eligible
   (`consultations.eligibility.check_eligibility`) and whose course interval allows that day get an offer
@@ -20,20 +20,20 @@
 """
 
 import datetime
-import logging
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from clinic.models import Practitioner, Treatment
 from consultations.eligibility import check_eligibility
 
 from . import availability, services
-from .models import Appointment, WaitlistEntry, WaitlistOffer
+from .models import Appointment, AppointmentEvent, WaitlistEntry, WaitlistOffer
+from .waitlist_messages import send_offer_messages
 
-logger = logging.getLogger(__name__)
 Status = WaitlistEntry.Status
 OfferStatus = WaitlistOffer.Status
 
@@ -91,7 +91,7 @@ def join_waitlist(
 ) -> WaitlistEntry:
     """Put a patient on the waitlist. Refusals (another patient's account, an unknown or inactive treatment,
     a practitioner who does not offer it, days in the past, an entry already waiting) write nothing."""
-    services._ensure_may_act_for(by, patient)
+    services.ensure_may_act_for(by, patient)
     if treatment is None or not treatment.active:
         raise WaitlistError("That treatment is not offered: choose one from the list.")
     if practitioner is not None and not availability.practitioners_offering(treatment).filter(pk=practitioner.pk):
@@ -107,7 +107,7 @@ def join_waitlist(
         "change or leave that entry instead."
     )
     with transaction.atomic():
-        services._lock_patient(patient)
+        services.lock_patient(patient)
         if waiting_entries().filter(patient=patient, treatment=treatment, practitioner=practitioner).exists():
             raise duplicate
         try:
@@ -126,7 +126,7 @@ def join_waitlist(
 
 
 def leave_waitlist(entry, *, by) -> WaitlistEntry:
-    services._ensure_may_act_for(by, entry.patient)
+    services.ensure_may_act_for(by, entry.patient)
     with transaction.atomic():
         entry = WaitlistEntry.objects.select_for_update().get(pk=entry.pk)
         if entry.status != Status.WAITING:
@@ -153,22 +153,6 @@ def wants(entry: WaitlistEntry, start_at: datetime.datetime) -> bool:
 
 
 # --- a freed time -------------------------------------------------------------------------------------
-
-
-def slot_freed(*, treatment_id: int, practitioner_id: int, start_at: datetime.datetime) -> None:
-    """Called by the booking service inside its transaction: queue the offers once it has committed."""
-    transaction.on_commit(
-        lambda: _enqueue_offer(treatment_id, practitioner_id, start_at.astimezone(datetime.UTC).isoformat())
-    )
-
-
-def _enqueue_offer(treatment_id: int, practitioner_id: int, start_at: str) -> None:
-    from bookings.tasks import offer_freed_slot
-
-    try:
-        offer_freed_slot.delay(treatment_id, practitioner_id, start_at)
-    except Exception:  # the broker is down (kombu raises several kinds): the cancellation still stands
-        logger.warning("The broker refused the waitlist offer of %s with practitioner %s", start_at, practitioner_id)
 
 
 def offer_expiry(start_at: datetime.datetime, now: datetime.datetime) -> datetime.datetime:
@@ -256,8 +240,6 @@ def pass_on_lapsed_offers(now=None) -> int:
 def offer_missed_freed_times(now=None) -> int:
     """Times freed in the last day whose offer task never ran (the broker was down when they were freed):
     offered now, if still free and still ahead. Returns how many offers went out."""
-    from .models import AppointmentEvent
-
     now = now or timezone.now()
     waited_for = waiting_entries().values("treatment_id")
     freed = (
@@ -277,8 +259,6 @@ def offer_missed_freed_times(now=None) -> int:
 def send_offer(offer_id: int) -> bool:
     """Send one offer at most once: the row is locked and marked sent in the transaction that hands the email
     over; a second copy of the task skips it (or, on SQLite, loses the conditional update)."""
-    from .waitlist_messages import send_offer_messages
-
     with transaction.atomic():
         offer = (
             WaitlistOffer.objects.select_for_update(skip_locked=True, of=("self",))
@@ -323,7 +303,7 @@ def confirm_offer(offer: WaitlistOffer, *, by) -> Appointment:
 
     Only this offer and its entry are locked (a second click waits, then finds it accepted); the booking service
     takes the patient's lock and the database's no-overlap guard decides between two waiters."""
-    services._ensure_may_act_for(by, offer.entry.patient)
+    services.ensure_may_act_for(by, offer.entry.patient)
     try:
         with transaction.atomic():
             offer = (
@@ -393,8 +373,6 @@ def staff_entries(treatment=None, practitioner=None):
 
 
 def patient_offer_or_404(patient, pk):
-    from django.shortcuts import get_object_or_404
-
     return get_object_or_404(
         WaitlistOffer.objects.select_related("entry__treatment", "practitioner__user", "entry__patient"),
         pk=pk,

@@ -1,17 +1,15 @@
 from auditlog.admin import LogEntryAdmin
 from auditlog.filters import ResourceTypeFilter
 from auditlog.models import LogEntry
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from consultations.practice_selectors import patients_of
-
-from . import erasure, roles
+from . import roles
+from .access import patients_of
 from .forms import BaseWorkingHoursFormSet
-from .models import Closure, ErasureRequest, Patient, Practitioner, Room, TimeOff, Treatment, User, WorkingHours
+from .models import Closure, Patient, Practitioner, Room, TimeOff, Treatment, User, WorkingHours
 
 
 @admin.register(User)
@@ -42,28 +40,6 @@ class PatientAdmin(admin.ModelAdmin):
     search_fields = ("user__email", "user__first_name", "user__last_name", "phone")
     list_select_related = ("user",)
     raw_id_fields = ("user",)
-    actions = ["export_data"]
-
-    @admin.action(description="Download the selected patient's data (JSON)", permissions=["export"])
-    def export_data(self, request, queryset):
-        """For a subject access request made by post or phone: the same copy the patient downloads."""
-        from django.utils import timezone
-
-        from .audit import record_access
-        from .patient_data import patient_data
-        from .rights_views import data_file_response
-
-        if queryset.count() != 1:
-            self.message_user(request, "Choose one patient at a time.", messages.ERROR)
-            return None
-        patient = queryset.get()
-        data = patient_data(patient)
-        record_access(request.user, patient, what="data export by staff (JSON)")
-        return data_file_response(data, f"patient-{patient.pk}-data-{timezone.localdate():%Y-%m-%d}.json")
-
-    def has_export_permission(self, request):
-        """Health data: clinic admins only (the front desk and practitioners may list patients here)."""
-        return roles.is_clinic_admin(request.user)
 
     def get_queryset(self, request):
         """A practitioner sees only their own patients (never those unrelated to them); desk and admin see all."""
@@ -80,66 +56,6 @@ class PatientAdmin(admin.ModelAdmin):
     @admin.display(description="email", ordering="user__email")
     def user_email(self, obj):
         return obj.user.email
-
-
-@admin.register(ErasureRequest)
-class ErasureRequestAdmin(admin.ModelAdmin):
-    """Patients ask on their own pages; a clinic admin completes (after a confirmation page) or refuses here.
-    The rules are in `clinic.erasure`; nothing here changes a patient by itself."""
-
-    list_display = ("pk", "patient", "status", "requested_at", "closed_at", "closed_by", "retain_until")
-    list_filter = ("status",)
-    list_select_related = ("patient__user", "closed_by")
-    readonly_fields = ("patient", "status", "requested_at", "closed_at", "closed_by", "retain_until")
-    fields = ("patient", "status", "requested_at", "refusal_reason", "closed_at", "closed_by", "retain_until")
-    actions = ["complete_selected", "refuse_selected"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_readonly_fields(self, request, obj=None):
-        if obj is not None and not obj.is_open:
-            return (*self.readonly_fields, "refusal_reason")
-        return self.readonly_fields
-
-    @admin.action(description="Complete the erasure of the selected requests (asks to confirm)", permissions=["change"])
-    def complete_selected(self, request, queryset):
-        if request.POST.get("confirmed") != "yes":
-            return TemplateResponse(
-                request,
-                "admin/clinic/erasurerequest/confirm_completion.html",
-                {
-                    **self.admin_site.each_context(request),
-                    "title": "Complete erasure?",
-                    "requests": queryset,
-                    "retention_years": erasure.retention_years(),
-                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-                    "opts": self.model._meta,
-                },
-            )
-        for erasure_request in queryset:
-            try:
-                erasure.complete_erasure(erasure_request, by=request.user)
-            except erasure.ErasureError as error:
-                self.message_user(request, f"Request {erasure_request.pk}: {error.message}", messages.ERROR)
-            else:
-                self.message_user(
-                    request, f"Request {erasure_request.pk}: completed; the patient is anonymised.", messages.SUCCESS
-                )
-        return None
-
-    @admin.action(description="Refuse the selected requests (with the reason written on each)", permissions=["change"])
-    def refuse_selected(self, request, queryset):
-        for erasure_request in queryset:
-            try:
-                erasure.refuse_erasure(erasure_request, by=request.user, reason=erasure_request.refusal_reason)
-            except erasure.ErasureError as error:
-                self.message_user(request, f"Request {erasure_request.pk}: {error.message}", messages.ERROR)
-            else:
-                self.message_user(request, f"Request {erasure_request.pk}: refused.", messages.SUCCESS)
 
 
 class WorkingHoursInline(admin.TabularInline):

@@ -20,11 +20,11 @@ AUDITED_MODELS = {
     "bookings.Appointment": ["updated_at"],
     "consultations.IntakeForm": ["updated_at"],
     "consultations.Review": [],
-    "consultations.SessionRecord": ["updated_at"],
-    "consultations.SessionArea": [],
-    "consultations.SessionPhoto": [],
-    "consultations.PhotoConsent": [],
-    "consultations.CoursePlan": ["updated_at"],
+    "practice.SessionRecord": ["updated_at"],
+    "practice.SessionArea": [],
+    "practice.SessionPhoto": [],
+    "practice.PhotoConsent": [],
+    "practice.CoursePlan": ["updated_at"],
 }
 
 

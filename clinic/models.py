@@ -337,7 +337,7 @@ class Closure(models.Model):
 
 class ErasureRequest(models.Model):
     """A patient asked the clinic to erase their personal data (UK GDPR Article 17). Nothing changes when
-    they ask: a clinic admin completes it (`clinic.erasure.complete_erasure`, which anonymises the patient and
+    they ask: a clinic admin completes it (`operations.erasure.complete_erasure`, which anonymises the patient and
     keeps the clinical record for the retention period) or refuses it with a reason."""
 
     class Status(models.TextChoices):

@@ -40,9 +40,12 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "rest_framework",
     "drf_spectacular",
+    # The project's apps, lowest layer first (docs/architecture.md): each imports only those above it here.
     "clinic",
-    "bookings",
     "consultations",
+    "bookings",
+    "practice",
+    "operations",
 ]
 
 MIDDLEWARE = [

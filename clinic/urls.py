@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import rights_views, two_factor, views
+from . import two_factor, views
 from .forms import SignInForm
 
 handler404 = "api.views.not_found"
@@ -17,9 +17,7 @@ urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/profile/", views.profile, name="profile"),
     path("accounts/start/", views.start, name="start"),
-    path("accounts/my-data/", rights_views.my_data, name="my_data"),
-    path("accounts/my-data.json", rights_views.my_data_json, name="my_data_json"),
-    path("accounts/erase/", rights_views.erasure_request, name="erasure_request"),
+    path("accounts/", include("operations.urls")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(authentication_form=SignInForm, redirect_authenticated_user=True),
@@ -30,8 +28,9 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("aftercare/check-in/", include("bookings.reminders.urls")),
     path("intake/", include("consultations.urls")),
-    path("practice/", include("consultations.practice_urls")),
-    path("progress/", include("consultations.progress_urls")),
+    path("intake/", include("practice.intake_urls")),
+    path("practice/", include("practice.urls")),
+    path("progress/", include("practice.progress_urls")),
     path("desk/", include("bookings.frontdesk.urls")),
     path("", include("bookings.urls")),
     path("", include("bookings.calendar_urls")),

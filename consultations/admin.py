@@ -1,8 +1,8 @@
 from django import forms
 from django.contrib import admin
 
-from . import screening, services
-from .models import Consent, IntakeAccess, IntakeConfirmation, IntakeForm, Review, ScreeningFlag, ScreeningRule
+from . import services
+from .models import Consent, IntakeAccess, IntakeForm, Review, ScreeningFlag, ScreeningRule, screenable_questions
 
 
 class ScreeningRuleForm(forms.ModelForm):
@@ -24,7 +24,7 @@ class ScreeningRuleForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["question"] = forms.ChoiceField(
-            choices=screening.screenable_questions(), help_text=ScreeningRule._meta.get_field("question").help_text
+            choices=screenable_questions(), help_text=ScreeningRule._meta.get_field("question").help_text
         )
 
 
@@ -116,8 +116,3 @@ class IntakeFormAdmin(ReadOnlyAdmin):
 class ConsentAdmin(ReadOnlyAdmin):
     list_display = ("patient", "signed_name", "text_version", "signed_at")
     search_fields = ("patient__user__email", "signed_name")
-
-
-@admin.register(IntakeConfirmation)
-class IntakeConfirmationAdmin(ReadOnlyAdmin):
-    list_display = ("appointment", "intake_version", "confirmed_at")

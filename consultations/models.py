@@ -6,21 +6,14 @@ Screening is applied in one place only: `consultations.screening`.
 """
 
 import datetime
-import os
-import uuid
-from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 
 from clinic import medicine_advice
 from clinic.models import BodyArea, Patient
-
-from .private_storage import private_storage
 
 
 class Anticoagulant(models.TextChoices):
@@ -213,9 +206,7 @@ class ScreeningRule(models.Model):
         return [code.strip() for code in self.answers.split(",") if code.strip()]
 
     def clean(self):
-        from . import screening
-
-        errors = screening.rule_problems(self)
+        errors = rule_problems(self)
         if errors:
             raise ValidationError(errors)
 
@@ -352,21 +343,6 @@ class Consent(models.Model):
         return f"Consent v{self.text_version} signed by {self.signed_name} at {self.signed_at:%Y-%m-%d %H:%M}"
 
 
-class IntakeConfirmation(models.Model):
-    """Before a session: the patient confirmed that the intake (this version) is still true."""
-
-    appointment = models.ForeignKey("bookings.Appointment", on_delete=models.CASCADE, related_name="+")
-    intake = models.ForeignKey(IntakeForm, on_delete=models.CASCADE, related_name="confirmations")
-    intake_version = models.PositiveIntegerField()
-    confirmed_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-confirmed_at"]
-
-    def __str__(self):
-        return f"Intake v{self.intake_version} confirmed at {self.confirmed_at:%Y-%m-%d %H:%M}"
-
-
 class IntakeAccess(models.Model):
     """Audit log: a member of staff was shown an intake."""
 
@@ -383,155 +359,49 @@ class IntakeAccess(models.Model):
         return f"{self.user} viewed {self.intake} at {self.at:%Y-%m-%d %H:%M}"
 
 
-# --- Treatment sessions: what was done, progress photos, the course plan ------------------------------
+# --- What a screening rule may read: the kinds of intake question (used by the rules and by screening) ---
+
+YES_NO, LIST, DATE = "yes_no", "list", "date"
 
 
-class GradingScale(models.TextChoices):
-    """Recognised cellulite grading scales, each with its own range (checked in forms and the database)."""
-
-    HEXSEL = "hexsel", "Hexsel Cellulite Severity Scale (1-15)"
-    NURNBERGER_MULLER = "nurnberger_muller", "Nürnberger-Müller (0-3)"
-
-
-GRADE_RANGES = {GradingScale.HEXSEL: (1, 15), GradingScale.NURNBERGER_MULLER: (0, 3)}
-NEEDLE_DEPTH_RANGE_MM = (Decimal("0.25"), Decimal("3.00"))
-MAX_PASSES = 12
-
-
-def grade_range(scale: str) -> tuple[int, int]:
-    return GRADE_RANGES[GradingScale(scale)]
+def question_kind(field_name: str) -> str | None:
+    try:
+        field = IntakeForm._meta.get_field(field_name)
+    except Exception:
+        return None
+    if field_name in MULTI_CHOICE_QUESTIONS:
+        return LIST
+    if isinstance(field, models.BooleanField) and field_name != "declaration":
+        return YES_NO
+    if isinstance(field, models.DateField):
+        return DATE
+    return None
 
 
-class SessionRecord(models.Model):
-    """What the practitioner did in one appointment. Clinical: practitioners of the patient and admins read
-    it (each read recorded); the front desk only learns that one exists; the patient sees grades and dates."""
-
-    appointment = models.OneToOneField("bookings.Appointment", on_delete=models.PROTECT, related_name="session_record")
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="session_records")
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    device = models.CharField(max_length=120)
-    needle_depth_mm = models.DecimalField(
-        "needle depth (mm)",
-        max_digits=4,
-        decimal_places=2,
-        validators=[MinValueValidator(NEEDLE_DEPTH_RANGE_MM[0]), MaxValueValidator(NEEDLE_DEPTH_RANGE_MM[1])],
-    )
-    passes = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(MAX_PASSES)])
-    product = models.CharField("serum or product", max_length=160, blank=True)
-    reactions = models.TextField(blank=True, help_text="Redness, pinpoint bleeding, swelling...")
-    notes = models.TextField("practitioner's notes", blank=True, help_text="Never shown to the patient.")
-    recorded_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["-recorded_at"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(
-                    needle_depth_mm__gte=NEEDLE_DEPTH_RANGE_MM[0], needle_depth_mm__lte=NEEDLE_DEPTH_RANGE_MM[1]
-                ),
-                name="session_needle_depth_in_range",
-            ),
-            models.CheckConstraint(condition=Q(passes__gte=1, passes__lte=MAX_PASSES), name="session_passes_in_range"),
-        ]
-
-    def __str__(self):
-        return f"Session record of appointment {self.appointment_id}"
+def screenable_questions() -> list[tuple[str, str]]:
+    """(field name, question) for every intake field a rule may read: the admin's choices."""
+    return [
+        (field.name, str(field.verbose_name))
+        for field in IntakeForm._meta.get_fields()
+        if getattr(field, "concrete", False) and question_kind(field.name)
+    ]
 
 
-class SessionArea(models.Model):
-    """One area treated in a session, with its cellulite grade on a named scale."""
-
-    record = models.ForeignKey(SessionRecord, on_delete=models.CASCADE, related_name="areas")
-    area = models.CharField(max_length=20, choices=BodyArea.choices)
-    scale = models.CharField(max_length=20, choices=GradingScale.choices)
-    grade = models.PositiveSmallIntegerField()
-
-    class Meta:
-        ordering = ["record", "area"]
-        constraints = [
-            models.UniqueConstraint(fields=["record", "area"], name="session_area_once"),
-            models.CheckConstraint(
-                condition=(Q(scale=GradingScale.HEXSEL, grade__gte=1, grade__lte=15))
-                | Q(scale=GradingScale.NURNBERGER_MULLER, grade__gte=0, grade__lte=3),
-                name="session_grade_in_scale_range",
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.get_area_display()}: {self.grade} ({self.scale})"
-
-    @property
-    def session_record(self):
-        return self.record
-
-    def clean(self):
-        low, high = grade_range(self.scale)
-        if self.grade is not None and not low <= self.grade <= high:
-            raise ValidationError({"grade": f"On this scale a grade is from {low} to {high}."})
-
-
-class PhotoConsent(models.Model):
-    """The patient's own choice to allow progress photos. Withdrawing stops new photos at once."""
-
-    patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="photo_consent")
-    given_at = models.DateTimeField(default=timezone.now)
-    withdrawn_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self):
-        return f"Photo consent of {self.patient} ({'withdrawn' if self.withdrawn_at else 'given'})"
-
-    @property
-    def is_given(self) -> bool:
-        return self.withdrawn_at is None
-
-
-def photo_file_name(instance, filename):
-    """A random name: nothing about the patient in the path."""
-    return f"session-photos/{uuid.uuid4().hex}{os.path.splitext(filename)[1].lower()}"
-
-
-class SessionPhoto(models.Model):
-    """A progress photo, kept in private storage (`consultations.private_storage`), never at a public URL."""
-
-    record = models.ForeignKey(SessionRecord, on_delete=models.CASCADE, related_name="photos")
-    area = models.CharField(max_length=20, choices=BodyArea.choices, blank=True)
-    image = models.FileField(storage=private_storage, upload_to=photo_file_name)
-    content_type = models.CharField(max_length=40)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    uploaded_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["uploaded_at", "pk"]
-
-    def __str__(self):
-        return f"Photo {self.pk} of session record {self.record_id}"
-
-    @property
-    def session_record(self):
-        return self.record
-
-
-class CoursePlan(models.Model):
-    """After a consultation: how many sessions of which treatment, how many days apart. One per patient and
-    treatment; setting it again changes it. Where the course stands is computed from bookings
-    (`consultations.course.course_progress`), never stored."""
-
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="course_plans")
-    treatment = models.ForeignKey("clinic.Treatment", on_delete=models.PROTECT, related_name="+")
-    practitioner = models.ForeignKey("clinic.Practitioner", on_delete=models.PROTECT, related_name="+")
-    sessions = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(20)])
-    interval_days = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(365)])
-    starts_on = models.DateField(default=timezone.localdate, help_text="The first session is due from then.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["-updated_at"]
-        constraints = [
-            models.UniqueConstraint(fields=["patient", "treatment"], name="course_plan_once_per_treatment"),
-            models.CheckConstraint(condition=Q(sessions__gte=1), name="course_plan_sessions_positive"),
-        ]
-
-    def __str__(self):
-        return f"{self.sessions} x {self.treatment} every {self.interval_days} days for {self.patient}"
+def rule_problems(rule: ScreeningRule) -> dict[str, str]:
+    """What is wrong with a rule as edited in the admin (empty when it is usable)."""
+    problems = {}
+    kind = question_kind(rule.question)
+    if kind is None:
+        problems["question"] = "Choose an intake question: " + ", ".join(name for name, _ in screenable_questions())
+    elif kind == LIST:
+        allowed = {code for code, _ in MULTI_CHOICE_QUESTIONS[rule.question]}
+        unknown = [code for code in rule.answer_codes if code not in allowed]
+        if unknown:
+            problems["answers"] = f"Unknown answer(s) {', '.join(unknown)}; choose from {', '.join(sorted(allowed))}."
+    elif kind == DATE and not rule.washout_days:
+        problems["washout_days"] = "A date question needs a washout period in days."
+    if rule.answers and kind != LIST:
+        problems.setdefault("answers", "Only list questions take answer codes.")
+    if advice := medicine_advice.find_stop_advice(rule.patient_text):
+        problems["patient_text"] = medicine_advice.refusal_message(advice[0], attributable=False)
+    return problems

@@ -5,20 +5,17 @@ field; how it matches follows from the field's kind:
 - a yes/no question triggers on "yes";
 - a list question (medicines, supplements) triggers on any of the rule's answer codes (or any answer);
 - a date question (last isotretinoin dose) triggers while today is inside the washout after that date.
+
+What a rule may read and whether it is well formed (`question_kind`, `rule_problems`) is the model's business
+(`consultations.models`); the medicine-advice rule is `clinic.medicine_advice`.
 """
 
 import datetime
 from dataclasses import dataclass
 
-from django.db import models
 from django.utils import timezone
 
-from clinic import medicine_advice
-
-from .models import MULTI_CHOICE_QUESTIONS, IntakeForm, ScreeningRule
-
-YES_NO, LIST, DATE = "yes_no", "list", "date"
-
+from .models import DATE, LIST, MULTI_CHOICE_QUESTIONS, YES_NO, IntakeForm, ScreeningRule, question_kind
 
 # Answers that raise no screening rule: the demo clinic's patient and the tests start from these and change
 # the one answer they are about.
@@ -54,29 +51,6 @@ ANSWERS_WITH_NO_FLAGS = dict(
     goals="Smoother skin.",
     declaration=True,
 )
-
-
-def question_kind(field_name: str) -> str | None:
-    try:
-        field = IntakeForm._meta.get_field(field_name)
-    except Exception:
-        return None
-    if field_name in MULTI_CHOICE_QUESTIONS:
-        return LIST
-    if isinstance(field, models.BooleanField) and field_name != "declaration":
-        return YES_NO
-    if isinstance(field, models.DateField):
-        return DATE
-    return None
-
-
-def screenable_questions() -> list[tuple[str, str]]:
-    """(field name, question) for every intake field a rule may read: the admin's choices."""
-    return [
-        (field.name, str(field.verbose_name))
-        for field in IntakeForm._meta.get_fields()
-        if getattr(field, "concrete", False) and question_kind(field.name)
-    ]
 
 
 @dataclass(frozen=True)
@@ -123,23 +97,3 @@ def _match(rule: ScreeningRule, intake: IntakeForm, today: datetime.date) -> Fla
 def highest_severity(flags) -> str | None:
     ranked = sorted(flags, key=lambda f: -ScreeningRule.SEVERITY_RANK[f.severity])
     return ranked[0].severity if ranked else None
-
-
-def rule_problems(rule: ScreeningRule) -> dict[str, str]:
-    """What is wrong with a rule as edited in the admin (empty when it is usable)."""
-    problems = {}
-    kind = question_kind(rule.question)
-    if kind is None:
-        problems["question"] = "Choose an intake question: " + ", ".join(name for name, _ in screenable_questions())
-    elif kind == LIST:
-        allowed = {code for code, _ in MULTI_CHOICE_QUESTIONS[rule.question]}
-        unknown = [code for code in rule.answer_codes if code not in allowed]
-        if unknown:
-            problems["answers"] = f"Unknown answer(s) {', '.join(unknown)}; choose from {', '.join(sorted(allowed))}."
-    elif kind == DATE and not rule.washout_days:
-        problems["washout_days"] = "A date question needs a washout period in days."
-    if rule.answers and kind != LIST:
-        problems.setdefault("answers", "Only list questions take answer codes.")
-    if advice := medicine_advice.find_stop_advice(rule.patient_text):
-        problems["patient_text"] = medicine_advice.refusal_message(advice[0], attributable=False)
-    return problems

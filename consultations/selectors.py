@@ -1,20 +1,19 @@
 """Reads about intakes, screening status and clearances. Other apps use `screening_status`,
-`current_clearance` and `future_sessions_needing_attention`; none of them returns clinical answers except
+`current_clearance` and `current_clearances`; none of them returns clinical answers except
 `intake_answers`, which only staff-facing intake pages call (after an access check, with an access record).
 """
 
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Case, Exists, F, IntegerField, Max, OuterRef, Q, Value, When
+from django.db.models import Case, F, IntegerField, Max, Q, Value, When
 from django.http import Http404
 from django.utils import timezone
 
-from bookings.models import Appointment
-from clinic import roles
+from clinic import access, roles
 
 from .forms import SECTIONS
-from .models import MULTI_CHOICE_QUESTIONS, Consent, IntakeConfirmation, IntakeForm, Review, ScreeningFlag
+from .models import MULTI_CHOICE_QUESTIONS, Consent, IntakeForm, Review, ScreeningFlag
 from .models import ScreeningRule as Rule
 
 
@@ -154,24 +153,6 @@ def review_queue():
     )
 
 
-def future_sessions_needing_attention(practitioner, now=None):
-    """The practitioner's upcoming sessions whose patient has no clearance in force (suspended, expired,
-    pending...). They are not cancelled: the practitioner decides what to do."""
-    now = now or timezone.now()
-    cleared = current_clearances(timezone.localdate(now)).filter(intake__patient=OuterRef("patient"))
-    return (
-        Appointment.objects.filter(
-            practitioner=practitioner,
-            status=Appointment.Status.BOOKED,
-            start_at__gte=now,
-            treatment__needs_cleared_intake=True,
-        )
-        .exclude(Exists(cleared))
-        .select_related("patient__user", "patient__intake", "treatment")
-        .order_by("start_at")
-    )
-
-
 def staff_may_see_intake(user, intake: IntakeForm) -> bool:
     """Clinical answers: a clinic admin; a practitioner when the intake is waiting for review or the patient
     is booked with them. Front desk never (they use `screening_status`)."""
@@ -181,9 +162,7 @@ def staff_may_see_intake(user, intake: IntakeForm) -> bool:
         return False
     if intake.status == IntakeForm.Status.AWAITING_REVIEW:
         return True
-    from .practice_selectors import patients_of  # it imports this module
-
-    return patients_of(user.practitioner).filter(pk=intake.patient_id).exists()
+    return access.patients_of(user.practitioner).filter(pk=intake.patient_id).exists()
 
 
 def intake_for_staff(user, intake_id) -> IntakeForm:
@@ -223,7 +202,3 @@ def _display(name, value) -> str:
 
 def latest_consent(patient) -> Consent | None:
     return Consent.objects.filter(patient=patient).first()
-
-
-def confirmation_for(appointment) -> IntakeConfirmation | None:
-    return IntakeConfirmation.objects.filter(appointment=appointment).first()

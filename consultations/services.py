@@ -9,12 +9,13 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from bookings.models import Appointment
-from clinic.models import Patient, Practitioner
+from clinic.audit import record_access
+from clinic.models import Patient
 
 from . import screening, selectors
 from .consent import CONSENT_TEXT, CONSENT_VERSION
-from .models import Consent, IntakeAccess, IntakeConfirmation, IntakeForm, Review, ScreeningFlag
+from .models import Consent, IntakeAccess, IntakeForm, Review, ScreeningFlag
+from .signals import clearance_suspended
 
 
 class IntakeError(Exception):
@@ -45,7 +46,8 @@ def save_intake_draft(patient, answers: dict) -> IntakeForm:
 @transaction.atomic
 def submit_intake(patient, answers: dict) -> IntakeForm:
     """Save a complete form as a new version, screen it, and decide what happens to a clearance in force:
-    a new block or review answer suspends it (and tells the practitioners); anything else keeps it."""
+    a new block or review answer suspends it (and `clearance_suspended` lets bookings tell the practitioners);
+    anything else keeps it."""
     intake = _locked_intake(patient)
     previous_serious = _serious_answers(selectors.current_flags(intake)) if intake.is_submitted else set()
     for name, value in answers.items():
@@ -75,7 +77,7 @@ def submit_intake(patient, answers: dict) -> IntakeForm:
         clearance.suspended_reason = ("Health form updated: " + "; ".join(topics))[:300]
         clearance.save(update_fields=["suspended_at", "suspended_reason"])
         intake.status = IntakeForm.Status.AWAITING_REVIEW
-        transaction.on_commit(lambda: _tell_practitioners_clearance_suspended(intake))
+        clearance_suspended.send(sender=IntakeForm, intake=intake)
     elif clearance:
         intake.status = IntakeForm.Status.REVIEWED
     else:
@@ -86,32 +88,6 @@ def submit_intake(patient, answers: dict) -> IntakeForm:
 
 def _serious_answers(flags) -> set:
     return {(flag.rule_id, flag.answer) for flag in flags if flag.is_serious}
-
-
-def _tell_practitioners_clearance_suspended(intake: IntakeForm) -> None:
-    """No clinical detail by email: who, and where to look. Goes to the practitioners with sessions booked
-    with the patient, or to every active practitioner when there are none."""
-    upcoming = Appointment.objects.filter(
-        patient_id=intake.patient_id, status=Appointment.Status.BOOKED, start_at__gte=timezone.now()
-    ).values("practitioner")
-    practitioners = Practitioner.objects.filter(pk__in=upcoming, active=True)
-    if not practitioners.exists():
-        practitioners = Practitioner.objects.filter(active=True)
-    recipients = sorted({p.user.email for p in practitioners.select_related("user")})
-    if not recipients:
-        return
-    link = settings.CLINIC["SITE_URL"].rstrip("/") + reverse("intake_review", args=[intake.pk])
-    send_mail(
-        subject=f"Clearance suspended: {intake.patient.full_name} updated their health form",
-        message=(
-            f"{intake.patient.full_name} changed an answer on their health form that needs a practitioner's "
-            f"review. Their clearance is suspended until someone reviews it; booked sessions are not "
-            f"cancelled.\n\nReview it here: {link}\n"
-        ),
-        from_email=None,
-        recipient_list=recipients,
-        fail_silently=True,
-    )
 
 
 @transaction.atomic
@@ -177,14 +153,6 @@ def _tell_patient_reviewed(email: str) -> None:
     )
 
 
-@transaction.atomic
-def confirm_intake_unchanged(appointment) -> IntakeConfirmation:
-    intake = IntakeForm.objects.select_for_update().filter(patient_id=appointment.patient_id).first()
-    if intake is None or not intake.is_submitted:
-        raise IntakeError("Please fill in and send your health form first.")
-    return IntakeConfirmation.objects.create(appointment=appointment, intake=intake, intake_version=intake.version)
-
-
 def sign_consent(patient, *, signed_name: str) -> Consent:
     return Consent.objects.create(
         patient=patient, text_version=CONSENT_VERSION, text=CONSENT_TEXT, signed_name=signed_name, agreed=True
@@ -199,8 +167,6 @@ def log_intake_accesses(intakes, user, view: str, *, to_audit_trail: bool = True
     """A member of staff was shown these intakes: our own access list (one insert), and unless told
     otherwise the clinic-wide audit trail too, so a patient's trail lists the reads of their health form.
     The review queue (names and flag topics, no answers) stays out of the trail to keep it a fixed cost."""
-    from clinic.audit import record_access
-
     accesses = IntakeAccess.objects.bulk_create(IntakeAccess(intake=i, user=user, view=view) for i in intakes)
     if to_audit_trail:
         for intake in intakes:

@@ -3,16 +3,16 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import F
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from bookings.models import Appointment
 from clinic import roles
 
 from . import selectors, services
 from .consent import CONSENT_TEXT, CONSENT_VERSION
 from .forms import QUESTION_FIELDS, ConsentForm, IntakeFormForm, ReviewForm
 from .models import IntakeForm, ScreeningFlag
+from .signals import REVIEW_QUEUE_PAGE
 
 
 def _own_patient(request):
@@ -122,40 +122,6 @@ def _save_partial(patient, data) -> bool:
 
 
 @login_required
-def intake_confirm(request, appointment_id):
-    """Before a session (linked from the 7-day pre-care reminder): nothing has changed, or update the form."""
-    patient = _own_patient(request)
-    appointment = get_object_or_404(
-        Appointment.objects.select_related("treatment", "practitioner__user"), pk=appointment_id, patient=patient
-    )
-    intake = selectors.current_intake(patient)
-    upcoming = appointment.status == Appointment.Status.BOOKED and appointment.start_at > timezone.now()
-    if request.method == "POST":
-        if not upcoming:
-            messages.error(request, "This appointment is not upcoming: nothing to confirm.")
-        else:
-            try:
-                services.confirm_intake_unchanged(appointment)
-            except services.IntakeError as error:
-                messages.error(request, str(error))
-                return redirect("intake_form")
-            messages.success(request, "Thank you: you confirmed that nothing has changed since your health form.")
-        return redirect("intake_confirm", appointment.pk)
-    return render(
-        request,
-        "consultations/intake_confirm.html",
-        {
-            "appointment": appointment,
-            "intake": intake,
-            "upcoming": upcoming,
-            "confirmation": selectors.confirmation_for(appointment),
-            "consent": selectors.latest_consent(patient),
-            "consent_version": CONSENT_VERSION,
-        },
-    )
-
-
-@login_required
 def consent_sign(request):
     patient = _own_patient(request)
     form = ConsentForm(request.POST or None, patient=patient)
@@ -194,13 +160,13 @@ def review_queue(request):
     for flag in flags:
         by_intake.setdefault(flag.intake_id, []).append(flag)
     services.log_intake_accesses(intakes, request.user, "review_queue", to_audit_trail=False)
-    practitioner = getattr(request.user, "practitioner", None)
     return render(
         request,
         "consultations/review_queue.html",
         {
             "rows": [(intake, by_intake.get(intake.pk, [])) for intake in intakes],
-            "attention": list(selectors.future_sessions_needing_attention(practitioner)) if practitioner else [],
+            "attention": [],
+            **REVIEW_QUEUE_PAGE.context(user=request.user),
         },
     )
 

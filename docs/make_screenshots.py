@@ -38,7 +38,7 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 
-from clinic.management.commands.seed_demo import DEMO_INTAKE_ANSWERS, DEMO_PASSWORD, DEMO_PATIENT  # noqa: E402
+from operations.management.commands.seed_demo import DEMO_INTAKE_ANSWERS, DEMO_PASSWORD, DEMO_PATIENT  # noqa: E402
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 

@@ -197,7 +197,7 @@ def record_session_for(appointment, *, areas=(("thighs", "hexsel", 10),), photo=
     overrides the detail it is about."""
     from decimal import Decimal
 
-    from consultations import practice_services
+    from practice import services as practice_services
 
     details = {
         "device": "Dermapen",

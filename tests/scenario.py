@@ -23,8 +23,9 @@ from bookings import calendar_feeds
 from bookings.models import Appointment, WaitlistEntry, WaitlistOffer
 from clinic import roles
 from clinic.models import Closure
-from consultations import practice_services
-from consultations.models import IntakeForm, SessionPhoto
+from consultations.models import IntakeForm
+from practice import services as practice_services
+from practice.models import SessionPhoto
 from tests.factories import (
     AppointmentFactory,
     PatientFactory,

@@ -9,8 +9,8 @@ from django.utils import timezone
 from bookings import availability
 from bookings.models import Appointment
 from clinic import roles
-from consultations.course import OVERDUE_AFTER_DAYS, State, course_progress
-from consultations.models import CoursePlan
+from practice.course import OVERDUE_AFTER_DAYS, State, course_progress
+from practice.models import CoursePlan
 from tests.factories import (
     AppointmentFactory,
     ConsultationFactory,
@@ -209,7 +209,7 @@ def test_seed_demo_gives_the_demo_patient_a_plan_and_a_recorded_session_once(cli
 
     from django.core.management import call_command
 
-    from consultations.models import SessionRecord
+    from practice.models import SessionRecord
 
     call_command("seed_demo", stdout=io.StringIO())
     call_command("seed_demo", stdout=io.StringIO())

@@ -23,7 +23,8 @@ from bookings.models import Appointment, AppointmentEvent, Reminder
 from bookings.reminders import sms
 from clinic import roles
 from clinic.models import TimeOff
-from consultations.models import IntakeForm, SessionRecord
+from consultations.models import IntakeForm
+from practice.models import SessionRecord
 from tests.browser_forms import submitted_data
 from tests.factories import (
     AppointmentFactory,

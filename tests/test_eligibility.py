@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from bookings import selectors as booking_selectors
 from bookings.models import Appointment
 from clinic.models import Patient
 from consultations import selectors, services
@@ -104,7 +105,7 @@ def test_a_new_block_or_review_answer_suspends_the_clearance_and_tells_practitio
     assert review.suspended_at is not None and "Health form updated" in review.suspended_reason
     assert patient.intake in list(selectors.review_queue())
     # The booked session is flagged to its practitioner, not cancelled.
-    assert list(selectors.future_sessions_needing_attention(practitioner)) == [with_session]
+    assert list(booking_selectors.future_sessions_needing_attention(practitioner)) == [with_session]
     with_session.refresh_from_db()
     assert with_session.status == "booked"
     (message,) = mail.outbox
@@ -152,7 +153,7 @@ def test_future_sessions_needing_attention_skips_cleared_patients_past_and_cance
     booked(0, status="cancelled")
     booked(-24 * 4)
     AppointmentFactory(treatment=session)  # another practitioner's
-    assert list(selectors.future_sessions_needing_attention(practitioner)) == [not_cleared]
+    assert list(booking_selectors.future_sessions_needing_attention(practitioner)) == [not_cleared]
 
 
 def test_the_queue_shows_the_practitioner_their_sessions_needing_attention(client, session):

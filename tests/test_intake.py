@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from clinic import roles
 from consultations.consent import CONSENT_TEXT, CONSENT_VERSION
-from consultations.models import Consent, IntakeConfirmation, IntakeForm
+from consultations.models import Consent, IntakeForm
+from practice.models import IntakeConfirmation
 from tests.factories import (
     INTAKE_ANSWERS_NO_FLAGS,
     AppointmentFactory,

@@ -17,12 +17,14 @@ from django.utils import timezone
 
 from bookings import waitlist
 from bookings.models import AftercareCheckIn, Appointment, Reminder, WaitlistEntry
-from clinic import erasure, roles
+from clinic import roles
 from clinic.models import ErasureRequest, User
-from clinic.patient_data import patient_data
-from consultations import practice_services
 from consultations import services as consultation_services
-from consultations.models import Consent, IntakeForm, Review, SessionPhoto, SessionRecord
+from consultations.models import Consent, IntakeForm, Review
+from operations import erasure
+from operations.patient_data import patient_data
+from practice import services as practice_services
+from practice.models import SessionPhoto, SessionRecord
 from tests.factories import (
     PASSWORD,
     AppointmentFactory,

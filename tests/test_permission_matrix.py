@@ -291,13 +291,14 @@ def snapshot(s: Scenario):
     write must leave exactly as it was."""
     from django.apps import apps
 
-    models = [m for label in ("clinic", "bookings", "consultations") for m in apps.get_app_config(label).get_models()]
+    apps_with_data = ("clinic", "consultations", "bookings", "practice")
+    models = [m for label in apps_with_data for m in apps.get_app_config(label).get_models()]
     counts = ", ".join(f"(SELECT COUNT(*) FROM {connection.ops.quote_name(m._meta.db_table)})" for m in models)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {counts}")
         row = dict(zip([m._meta.label for m in models], cursor.fetchone(), strict=True))
     from clinic.models import Patient, Practitioner, User
-    from consultations.models import PhotoConsent, SessionRecord
+    from practice.models import PhotoConsent, SessionRecord
 
     objects = [
         (Patient, s.patient),

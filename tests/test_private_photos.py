@@ -15,8 +15,9 @@ from PIL import Image
 
 from bookings.models import Appointment
 from clinic import roles
-from consultations import photos, practice_services
-from consultations.models import PhotoConsent, SessionPhoto, SessionRecord
+from practice import photos
+from practice import services as practice_services
+from practice.models import PhotoConsent, SessionPhoto, SessionRecord
 from tests.factories import AppointmentFactory, PatientFactory, PractitionerFactory, png_bytes, png_upload, staff_user
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bookings.models import Appointment
-from consultations.progress_chart import GradePoint, build_charts
+from practice.progress_chart import GradePoint, build_charts
 from tests.factories import (
     AppointmentFactory,
     PatientFactory,

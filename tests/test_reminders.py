@@ -10,7 +10,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from bookings.models import AftercareCheckIn, Appointment, Reminder, TreatmentReminder
-from bookings.reminders import selectors, services, sms, sync_reminders
+from bookings.reminders import selectors, services, sms
+from bookings.reminders.services import sync_reminders
 from bookings.reminders.timing import Kind
 from tests.factories import (
     AppointmentFactory,

@@ -23,7 +23,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from bookings.models import Reminder
-from bookings.reminders import services, sync_reminders
+from bookings.reminders import services
+from bookings.reminders.services import sync_reminders
 from bookings.tasks import dispatch_due_reminders, send_reminder
 from clinic.celery import app
 from tests.factories import AppointmentFactory

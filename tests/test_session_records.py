@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from bookings.models import Appointment
 from clinic import roles
-from consultations.models import Consent, SessionArea, SessionRecord
+from consultations.models import Consent
+from practice.models import SessionArea, SessionRecord
 from tests.factories import (
     AppointmentFactory,
     ConsultationFactory,
@@ -177,7 +178,7 @@ def test_every_record_shown_to_staff_is_in_the_audit_trail(practitioner_client, 
 
 
 def test_front_desk_learns_only_that_a_session_was_recorded(appointment):
-    from consultations.practice_selectors import recorded_appointment_ids
+    from practice.selectors import recorded_appointment_ids
 
     record_session_for(appointment)
     other = past_appointment()

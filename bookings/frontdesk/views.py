@@ -18,13 +18,13 @@ from django.utils import timezone
 
 from bookings import availability, selectors, services
 from bookings.models import Appointment
+from bookings.signals import DESK_PATIENT_PAGE
 from clinic import roles
 from clinic.closures import closed_on
 from clinic.forms import WorkingHoursFormSet, read_calendar_day
 from clinic.models import Closure, Patient, Practitioner
 from clinic.redirects import safe_next
 from clinic.services import close_clinic, register_phone_patient, reopen_clinic
-from consultations.practice_selectors import course_plans
 from consultations.selectors import screening_status
 
 from . import calendar
@@ -317,7 +317,8 @@ def patient_search(request):
 def patient_detail(request, pk):
     patient = get_object_or_404(Patient.objects.select_related("user"), pk=pk)
     overview = selectors.patient_overview(patient, timezone.now())
-    overview["courses"] = course_plans(patient, appointments=overview["upcoming"] + overview["past"])
+    overview["courses"] = []  # practice adds the course plans (bookings.signals.DESK_PATIENT_PAGE)
+    overview.update(DESK_PATIENT_PAGE.context(patient=patient, appointments=overview["upcoming"] + overview["past"]))
     return render(request, "bookings/frontdesk/patient_detail.html", {"patient": patient, **overview})
 
 

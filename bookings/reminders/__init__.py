@@ -1,7 +1,7 @@
 """The reminder outbox (confirmation, pre-care, reminders, aftercare, follow-up).
 
 Contract (the booking service depends on it; keep the signature):
-    sync_reminders(appointment) -> None
+    bookings.reminders.services.sync_reminders(appointment) -> None
 
 Called by every booking service write (book, reschedule, cancel, check in, complete, no-show) inside the
 same transaction, after the appointment row is saved. It makes the appointment's reminder rows match its
@@ -11,16 +11,6 @@ when the appointment is cancelled. Idempotent. It only writes rows: a booking ne
 Where things live: `timing` (the timeline, the one module with the rules), `services` (outbox writes,
 dispatcher, sending), `messages` (email and SMS content), `sms` (SMS backends), `selectors` (reads for
 pages), `views` (the patient's 3-day check-in form); the Celery tasks are in `bookings/tasks.py`.
+This package module imports nothing: import from its modules (an import here would close a cycle
+with every module that imports `bookings.reminders.timing`).
 """
-
-
-def sync_reminders(appointment) -> None:
-    from bookings.reminders.services import sync_reminders as sync
-
-    sync(appointment)
-
-
-def announce_move(appointment) -> None:
-    from bookings.reminders.services import announce_move as announce
-
-    announce(appointment)

@@ -11,6 +11,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from bookings.ics import appointment_ics
 from bookings.models import ReminderChannel
 from bookings.reminders import timing
 from bookings.reminders.sms import get_sms_backend
@@ -103,12 +104,7 @@ def build_email(reminder) -> EmailMultiAlternatives:
 
 
 def attach_calendar_file(email, appointment) -> None:
-    """The .ics for the patient's calendar, from `bookings.ics.appointment_ics` when that module is installed
-    (it comes with the calendar feature); without it the confirmation goes without an attachment."""
-    try:
-        from bookings.ics import appointment_ics
-    except ImportError:
-        return
+    """The .ics for the patient's calendar (`bookings.ics.appointment_ics`)."""
     email.attach("appointment.ics", appointment_ics(appointment), "text/calendar")
 
 

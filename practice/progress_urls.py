@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import practice_views as views
+from . import views
 
 urlpatterns = [
     path("", views.my_progress, name="my_progress"),

@@ -15,21 +15,12 @@ from bookings import availability
 from bookings.models import Appointment
 from clinic import roles
 from clinic.models import Patient
+from consultations import selectors as intake_selectors
+from consultations.consent import CONSENT_VERSION
+from consultations.models import Consent, IntakeForm, Review, ScreeningFlag
 
-from . import selectors
-from .consent import CONSENT_VERSION
 from .course import course_progress
-from .models import (
-    Consent,
-    CoursePlan,
-    IntakeForm,
-    PhotoConsent,
-    Review,
-    ScreeningFlag,
-    SessionArea,
-    SessionPhoto,
-    SessionRecord,
-)
+from .models import CoursePlan, IntakeConfirmation, PhotoConsent, SessionArea, SessionPhoto, SessionRecord
 
 
 def is_clinician(user) -> bool:
@@ -92,7 +83,7 @@ class ConsentStatus:
 @dataclass(frozen=True)
 class DayRow:
     appointment: Appointment
-    screening: selectors.ScreeningStatus
+    screening: intake_selectors.ScreeningStatus
     flags: list  # ScreeningFlag of the current intake version, most serious first
     consent: ConsentStatus
     recorded: bool
@@ -139,7 +130,7 @@ def day_appointments(user, day: datetime.date) -> list[DayRow]:
         rows.append(
             DayRow(
                 appointment=appointment,
-                screening=selectors.status_from(intake, reviews.get(getattr(intake, "pk", None)), intake_flags),
+                screening=intake_selectors.status_from(intake, reviews.get(getattr(intake, "pk", None)), intake_flags),
                 flags=intake_flags,
                 consent=consent_status(
                     consents.get(appointment.patient_id), photo_consents.get(appointment.patient_id)
@@ -150,7 +141,7 @@ def day_appointments(user, day: datetime.date) -> list[DayRow]:
     return rows
 
 
-SEVERITY_RANK = {str(k): v for k, v in selectors.Rule.SEVERITY_RANK.items()}
+SEVERITY_RANK = {str(k): v for k, v in intake_selectors.Rule.SEVERITY_RANK.items()}
 
 
 # --- A patient's record ------------------------------------------------------------------------------------
@@ -178,7 +169,7 @@ def patient_appointments(patient):
 
 
 def course_plans(patient, appointments=None, today=None) -> list:
-    """Each of the patient's plans with where it stands (see `consultations.course`)."""
+    """Each of the patient's plans with where it stands (see `practice.course`)."""
     plans = CoursePlan.objects.filter(patient=patient).select_related("treatment", "practitioner__user")
     if appointments is None:
         appointments = list(Appointment.objects.filter(patient=patient))
@@ -212,3 +203,13 @@ def photo_or_404(photo_id) -> SessionPhoto:
 
 def record_of(appointment) -> SessionRecord | None:
     return SessionRecord.objects.filter(appointment=appointment).prefetch_related("areas", "photos").first()
+
+
+def confirmation_for(appointment) -> IntakeConfirmation | None:
+    return IntakeConfirmation.objects.filter(appointment=appointment).first()
+
+
+def desk_patient_courses(sender, *, patient, appointments, **kwargs) -> dict:
+    """The front desk's patient page, from practice (`bookings.signals.DESK_PATIENT_PAGE`): where each course
+    stands (dates and states, nothing clinical)."""
+    return {"courses": course_plans(patient, appointments=appointments)}

@@ -13,9 +13,10 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from clinic.audit import record_access
+from clinic.forms import ErasureRequestForm
+
 from . import erasure
-from .audit import record_access
-from .forms import ErasureRequestForm
 from .patient_data import patient_data
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from PIL import Image
 
+from .selectors import may_see_patient_records
+
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
 ACCEPTED_FORMATS = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"), "WEBP": ("image/webp", ".webp")}
 
@@ -39,8 +41,6 @@ def check_photo(upload) -> CheckedImage:
 
 
 def may_view_photo(user, photo) -> bool:
-    from .practice_selectors import may_see_patient_records
-
     patient = photo.record.patient
     if getattr(user, "is_authenticated", False) and patient.user_id == user.pk:
         return True

@@ -18,21 +18,10 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from bookings.models import AftercareCheckIn, Appointment, AppointmentEvent, Reminder, WaitlistEntry, WaitlistOffer
-from consultations.models import (
-    Consent,
-    CoursePlan,
-    IntakeConfirmation,
-    IntakeForm,
-    PhotoConsent,
-    Review,
-    ScreeningFlag,
-    SessionArea,
-    SessionPhoto,
-    SessionRecord,
-)
+from clinic.models import ErasureRequest, Patient
+from consultations.models import Consent, IntakeForm, Review, ScreeningFlag
 from consultations.selectors import intake_answers
-
-from .models import ErasureRequest, Patient
+from practice.models import CoursePlan, IntakeConfirmation, PhotoConsent, SessionArea, SessionPhoto, SessionRecord
 
 NOT_INCLUDED = [
     "The image files of your progress photos: each is listed here and you can open it from the link, signed in.",

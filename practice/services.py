@@ -1,4 +1,5 @@
-"""Writes of the practitioner's workspace: session records, progress photos, photo consent, course plans.
+"""Writes of the practitioner's workspace: session records, progress photos, photo consent, course plans, and
+the patient's confirmation before a session that their health form still holds.
 
 Each write is one transaction. Recording a session locks the patient's row first (the booking service's
 order), and completes a checked-in appointment through `bookings.services.complete_appointment`, so its
@@ -11,9 +12,11 @@ from django.utils import timezone
 from bookings import services as booking_services
 from bookings.models import Appointment
 from clinic.models import Patient
+from consultations.models import IntakeForm
+from consultations.services import IntakeError
 
-from . import practice_selectors
-from .models import CoursePlan, PhotoConsent, SessionArea, SessionPhoto, SessionRecord
+from . import selectors
+from .models import CoursePlan, IntakeConfirmation, PhotoConsent, SessionArea, SessionPhoto, SessionRecord
 from .photos import check_photo
 
 
@@ -67,7 +70,7 @@ def _keep_areas(record, areas) -> None:
 
 @transaction.atomic
 def add_photo(record, upload, *, by, area="") -> SessionPhoto:
-    if not practice_selectors.has_photo_consent(record.patient):
+    if not selectors.has_photo_consent(record.patient):
         raise RecordingError("The patient has not agreed to progress photos: no photo was kept.")
     checked = check_photo(upload)
     upload.name = f"photo{checked.extension}"
@@ -104,7 +107,7 @@ def set_course_plan(patient, *, treatment, sessions: int, interval_days: int, pr
             f"Sessions of {treatment.name} are at least {treatment.min_days_between_sessions} days apart: "
             f"choose an interval of {treatment.min_days_between_sessions} days or more."
         )
-    if not practice_selectors.had_consultation(patient):
+    if not selectors.had_consultation(patient):
         raise RecordingError("Plan a course after the patient's consultation (checked in or completed).")
     plan, _ = CoursePlan.objects.update_or_create(
         patient=patient,
@@ -112,3 +115,12 @@ def set_course_plan(patient, *, treatment, sessions: int, interval_days: int, pr
         defaults={"sessions": sessions, "interval_days": interval_days, "practitioner": practitioner},
     )
     return plan
+
+
+@transaction.atomic
+def confirm_intake_unchanged(appointment) -> IntakeConfirmation:
+    """Before a session: the patient says their health form (its current version) still holds."""
+    intake = IntakeForm.objects.select_for_update().filter(patient_id=appointment.patient_id).first()
+    if intake is None or not intake.is_submitted:
+        raise IntakeError("Please fill in and send your health form first.")
+    return IntakeConfirmation.objects.create(appointment=appointment, intake=intake, intake_version=intake.version)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from bookings.availability import clinic_zone
 from clinic.models import BodyArea
 
 from .models import GRADE_RANGES, GradingScale
@@ -57,8 +58,6 @@ def area_label(code: str) -> str:
 
 def grade_points(records) -> list[GradePoint]:
     """From session records with their appointment and areas already loaded."""
-    from bookings.availability import clinic_zone
-
     zone = clinic_zone()
     return [
         GradePoint(record.appointment.start_at.astimezone(zone).date(), area.area, area.scale, area.grade)

@@ -1,7 +1,7 @@
 """Where clinical photos live: a directory outside MEDIA_ROOT that no URL maps to.
 
 `url()` refuses on purpose, so a template can never print a public link to a photo; the only way to see one
-is `consultations.views_practice.photo`, which checks who is asking and records the access.
+is `practice.views.photo`, which checks who is asking and records the access.
 """
 
 import os

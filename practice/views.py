@@ -1,6 +1,7 @@
-"""The practitioner's workspace (/practice/) and the patient's progress pages (/progress/).
+"""The practitioner's workspace (/practice/), the patient's progress pages (/progress/) and the patient's
+confirmation before a session (/intake/confirm/<appointment id>/).
 
-Thin views: `practice_selectors` says who may see what and reads in bulk, `practice_services` writes, the
+Thin views: `selectors` says who may see what and reads in bulk, `services` writes, the
 forms check every range. Staff are shown clinical records only after an access check, and every record or
 photo shown is written to the audit trail (`clinic.audit`).
 """
@@ -12,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -20,10 +21,13 @@ from bookings.models import Appointment
 from clinic import roles
 from clinic.audit import record_access, record_accesses
 from clinic.forms import read_calendar_day
+from consultations import selectors as intake_selectors
+from consultations.consent import CONSENT_VERSION
+from consultations.services import IntakeError
 
-from . import practice_selectors, practice_services, selectors
+from . import selectors, services
+from .forms import CoursePlanForm, SessionRecordForm
 from .photos import may_view_photo
-from .practice_forms import CoursePlanForm, SessionRecordForm
 from .progress_chart import build_charts, grade_points
 
 
@@ -33,7 +37,7 @@ def clinician_required(view):
     @login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if not practice_selectors.is_clinician(request.user):
+        if not selectors.is_clinician(request.user):
             raise PermissionDenied("The workspace is for practitioners.")
         return view(request, *args, **kwargs)
 
@@ -55,7 +59,7 @@ def _day_from(request) -> datetime.date:
 @clinician_required
 def my_day(request):
     day = _day_from(request)
-    rows = practice_selectors.day_appointments(request.user, day)
+    rows = selectors.day_appointments(request.user, day)
     return render(
         request,
         "consultations/practice/my_day.html",
@@ -66,20 +70,20 @@ def my_day(request):
             "previous_day": day - datetime.timedelta(days=1),
             "next_day": day + datetime.timedelta(days=1),
             "rows": rows,
-            "waiting_reviews": selectors.review_queue().count(),
+            "waiting_reviews": intake_selectors.review_queue().count(),
         },
     )
 
 
 @clinician_required
 def patient_record(request, patient_id):
-    patient = practice_selectors.patient_for_clinician(request.user, patient_id)
+    patient = selectors.patient_for_clinician(request.user, patient_id)
     return render(request, "consultations/practice/patient_record.html", _record_context(request, patient))
 
 
 def _record_context(request, patient, plan_form=None) -> dict:
-    records = list(practice_selectors.session_records(patient))
-    appointments = practice_selectors.patient_appointments(patient)
+    records = list(selectors.session_records(patient))
+    appointments = selectors.patient_appointments(patient)
     record_accesses(request.user, records, what="session record (patient page)")
     own_practitioner = getattr(request.user, "practitioner", None)
     return {
@@ -90,11 +94,11 @@ def _record_context(request, patient, plan_form=None) -> dict:
         "recorded": {r.appointment_id for r in records},
         "own_practitioner_id": getattr(own_practitioner, "pk", None),
         "is_admin": roles.is_clinic_admin(request.user),
-        "courses": practice_selectors.course_plans(patient, appointments),
+        "courses": selectors.course_plans(patient, appointments),
         "plan_form": plan_form or CoursePlanForm(),
-        "status": selectors.screening_status(patient),
-        "consent": practice_selectors.consent_status(
-            selectors.latest_consent(patient), practice_selectors.photo_consent_of(patient)
+        "status": intake_selectors.screening_status(patient),
+        "consent": selectors.consent_status(
+            intake_selectors.latest_consent(patient), selectors.photo_consent_of(patient)
         ),
     }
 
@@ -102,24 +106,24 @@ def _record_context(request, patient, plan_form=None) -> dict:
 @clinician_required
 def session_record(request, appointment_id):
     """Record (or correct) what was done in a session; completes a checked-in appointment."""
-    appointment = practice_selectors.appointment_to_record(request.user, appointment_id)
-    record = practice_selectors.record_of(appointment)
-    photos_allowed = practice_selectors.has_photo_consent(appointment.patient)
+    appointment = selectors.appointment_to_record(request.user, appointment_id)
+    record = selectors.record_of(appointment)
+    photos_allowed = selectors.has_photo_consent(appointment.patient)
     form = SessionRecordForm(
         request.POST or None, request.FILES or None, instance=record, photos_allowed=photos_allowed
     )
     if request.method == "POST":
         if form.is_valid():
-            details = {name: form.cleaned_data[name] for name in practice_services.RECORD_FIELDS}
+            details = {name: form.cleaned_data[name] for name in services.RECORD_FIELDS}
             try:
-                practice_services.record_session(
+                services.record_session(
                     appointment,
                     by=request.user,
                     details=details,
                     areas=form.cleaned_data["areas"],
                     photo=form.cleaned_data.get("photo"),
                 )
-            except practice_services.RecordingError as error:
+            except services.RecordingError as error:
                 messages.error(request, f"Nothing was saved: {error}")
             else:
                 messages.success(request, f"Session recorded for {appointment.patient.full_name}.")
@@ -138,19 +142,19 @@ def session_record(request, appointment_id):
 @clinician_required
 @require_POST
 def set_course_plan(request, patient_id):
-    patient = practice_selectors.patient_for_clinician(request.user, patient_id)
+    patient = selectors.patient_for_clinician(request.user, patient_id)
     form = CoursePlanForm(request.POST)
     if form.is_valid():
         practitioner = getattr(request.user, "practitioner", None) or _latest_consultant(patient)
         try:
-            practice_services.set_course_plan(
+            services.set_course_plan(
                 patient,
                 treatment=form.cleaned_data["treatment"],
                 sessions=form.cleaned_data["sessions"],
                 interval_days=form.cleaned_data["interval_days"],
                 practitioner=practitioner,
             )
-        except practice_services.RecordingError as error:
+        except services.RecordingError as error:
             messages.error(request, f"No plan was saved: {error}")
         else:
             messages.success(request, f"Course plan saved for {patient.full_name}.")
@@ -174,7 +178,7 @@ def _latest_consultant(patient):
 @login_required
 def photo(request, photo_id):
     """The only way a progress photo leaves private storage: to someone allowed, with the access recorded."""
-    photo = practice_selectors.photo_or_404(photo_id)
+    photo = selectors.photo_or_404(photo_id)
     if not may_view_photo(request.user, photo):
         raise Http404("No such photo.")
     record_access(request.user, photo, what="progress photo")
@@ -198,15 +202,15 @@ def _own_patient(request):
 def my_progress(request):
     """Grades and dates, the course plan, photos and photo consent. Never the practitioner's notes."""
     patient = _own_patient(request)
-    records = list(practice_selectors.session_records(patient))
+    records = list(selectors.session_records(patient))
     return render(
         request,
         "consultations/my_progress.html",
         {
             "charts": build_charts(grade_points(records)),
             "records": records,
-            "courses": practice_selectors.course_plans(patient),
-            "photo_consent": practice_selectors.photo_consent_of(patient),
+            "courses": selectors.course_plans(patient),
+            "photo_consent": selectors.photo_consent_of(patient),
         },
     )
 
@@ -216,11 +220,45 @@ def my_progress(request):
 def photo_consent(request):
     patient = _own_patient(request)
     if request.POST.get("choice") == "give":
-        practice_services.give_photo_consent(patient)
+        services.give_photo_consent(patient)
         messages.success(request, "Thank you: your practitioner may take progress photos from now on.")
     elif request.POST.get("choice") == "withdraw":
-        practice_services.withdraw_photo_consent(patient)
+        services.withdraw_photo_consent(patient)
         messages.success(request, "Done: no more progress photos will be taken.")
     else:
         messages.error(request, "Nothing changed: choose to allow or to stop progress photos.")
     return redirect("my_progress")
+
+
+@login_required
+def intake_confirm(request, appointment_id):
+    """Before a session (linked from the 7-day pre-care reminder): nothing has changed, or update the form."""
+    patient = _own_patient(request)
+    appointment = get_object_or_404(
+        Appointment.objects.select_related("treatment", "practitioner__user"), pk=appointment_id, patient=patient
+    )
+    intake = intake_selectors.current_intake(patient)
+    upcoming = appointment.status == Appointment.Status.BOOKED and appointment.start_at > timezone.now()
+    if request.method == "POST":
+        if not upcoming:
+            messages.error(request, "This appointment is not upcoming: nothing to confirm.")
+        else:
+            try:
+                services.confirm_intake_unchanged(appointment)
+            except IntakeError as error:
+                messages.error(request, str(error))
+                return redirect("intake_form")
+            messages.success(request, "Thank you: you confirmed that nothing has changed since your health form.")
+        return redirect("intake_confirm", appointment.pk)
+    return render(
+        request,
+        "consultations/intake_confirm.html",
+        {
+            "appointment": appointment,
+            "intake": intake,
+            "upcoming": upcoming,
+            "confirmation": selectors.confirmation_for(appointment),
+            "consent": intake_selectors.latest_consent(patient),
+            "consent_version": CONSENT_VERSION,
+        },
+    )

@@ -7,9 +7,15 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from bookings.availability import clinic_zone
+from bookings.models import Appointment
 from clinic import roles
 from clinic.models import BodyArea, Patient, Practitioner, Room, Treatment, User, WorkingHours
+from consultations import selectors as intake_selectors
+from consultations import services as intake_services
 from consultations.screening import ANSWERS_WITH_NO_FLAGS
+from practice import services as practice_services
+from practice.models import CoursePlan
 
 DEMO_PASSWORD = "demo-clinic-2026"
 
@@ -219,9 +225,6 @@ class Command(BaseCommand):
 
     def seed_cleared_intake(self, patient):
         """The demo patient has a sent, cleared health form and a signed consent, so sessions are bookable."""
-        from consultations import selectors as intake_selectors
-        from consultations import services as intake_services
-
         intake = intake_selectors.current_intake(patient)
         if intake is None or not intake.is_submitted:
             intake = intake_services.submit_intake(patient, DEMO_INTAKE_ANSWERS)
@@ -238,11 +241,6 @@ class Command(BaseCommand):
         """A consultation five weeks ago, a plan of six thigh sessions 28 days apart, and the first session
         (a week ago) recorded with a grade, so the workspace, progress chart and course plan have something to
         show. Made once: skipped when the demo patient already has a plan."""
-        from bookings.availability import clinic_zone
-        from bookings.models import Appointment
-        from consultations import practice_services
-        from consultations.models import CoursePlan
-
         if CoursePlan.objects.filter(patient=patient).exists():
             return
         practitioner = Practitioner.objects.get(user__email=PRACTITIONERS[0]["email"])

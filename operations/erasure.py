@@ -38,8 +38,11 @@ from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
-from . import roles
-from .models import PLACEHOLDER_EMAIL_DOMAIN, ErasureRequest, Patient
+from bookings.models import Appointment, Reminder
+from bookings.services import BookingError, cancel_appointment
+from clinic import roles
+from clinic.models import PLACEHOLDER_EMAIL_DOMAIN, ErasureRequest, Patient
+from consultations.models import Consent, IntakeForm
 
 ERASURE_REASON = "The patient's personal data was erased at their request."
 
@@ -137,8 +140,6 @@ def _close(erasure_request, by) -> None:
 
 
 def _ensure_nothing_in_progress(patient) -> None:
-    from bookings.models import Appointment
-
     open_visit = (
         patient.appointments.filter(status=Appointment.Status.CHECKED_IN)
         | patient.appointments.filter(status=Appointment.Status.BOOKED, start_at__lte=timezone.now())
@@ -153,9 +154,6 @@ def _ensure_nothing_in_progress(patient) -> None:
 
 def _cancel_future_appointments(patient, by) -> None:
     """Through the booking service: reminders stop and the freed times reach the waitlist."""
-    from bookings.models import Appointment
-    from bookings.services import BookingError, cancel_appointment
-
     for appointment in patient.appointments.filter(status=Appointment.Status.BOOKED, start_at__gt=timezone.now()):
         try:
             cancel_appointment(appointment, by=by, reason=ERASURE_REASON)
@@ -165,8 +163,6 @@ def _cancel_future_appointments(patient, by) -> None:
 
 def _stop_unsent_messages(patient) -> None:
     """Messages still due for past appointments too (aftercare, check-in, next session)."""
-    from bookings.models import Reminder
-
     Reminder.objects.filter(appointment__patient=patient, status__in=Reminder.UNSENT_STATUSES).update(
         status=Reminder.Status.CANCELLED, cancel_reason="the patient's data was erased", updated_at=timezone.now()
     )
@@ -182,8 +178,6 @@ def placeholder_email(patient) -> str:
 
 
 def _clear_contact_details_in_records(patient) -> None:
-    from consultations.models import Consent, IntakeForm
-
     IntakeForm.objects.filter(patient=patient).update(
         emergency_contact_name="", emergency_contact_phone="", gp_name="", gp_practice=""
     )
@@ -214,8 +208,6 @@ def retention_years() -> int:
 
 def retain_until(patient) -> datetime.date:
     """The last treatment (or today, when there was none) plus the retention period."""
-    from bookings.models import Appointment
-
     last = patient.appointments.filter(status=Appointment.Status.COMPLETED).aggregate(last=Max("start_at"))["last"]
     day = timezone.localtime(last).date() if last else timezone.localdate()
     years = retention_years()

@@ -1,0 +1,16 @@
+"""What bookings tells the apps above it (and its own waitlist), without importing them.
+
+- `appointment_freed` (sent once the transaction that freed the time has committed; kwargs `treatment_id`,
+  `practitioner_id`, `start_at`): a cancellation or the old time of a move. The waitlist offers the time
+  (`bookings.tasks.queue_waitlist_offers`). Sent on commit, so nothing is offered for a change that rolled
+  back; the booking service never calls the waitlist itself.
+- `DESK_PATIENT_PAGE`: extra context for the front desk's patient page (kwargs `patient`, `appointments`);
+  practice adds the patient's course plans.
+"""
+
+from django.dispatch import Signal
+
+from clinic.extensions import PageExtension
+
+appointment_freed = Signal()
+DESK_PATIENT_PAGE = PageExtension("front desk patient page")

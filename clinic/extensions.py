@@ -1,0 +1,28 @@
+"""Hooks through which a higher app adds to a page of a lower one, so the lower app never imports it.
+
+Apps depend one way (docs/architecture.md): the front desk's patient page lives in `bookings`, yet the course
+plans it shows belong to `practice`; the review queue lives in `consultations`, yet the sessions needing
+attention it lists are `bookings`' appointments. The lower page asks its `PageExtension` for extra context;
+the higher app connects a provider in its `AppConfig.ready`. With the higher app removed, the page still
+renders, without that part.
+"""
+
+from django.dispatch import Signal
+
+
+class PageExtension:
+    """Extra template context for one page, from whichever apps provide it."""
+
+    def __init__(self, page: str):
+        self.page = page
+        self._signal = Signal()
+
+    def connect(self, provider, *, dispatch_uid: str) -> None:
+        """`provider(sender, **kwargs) -> dict`, called with the page's keyword arguments."""
+        self._signal.connect(provider, dispatch_uid=dispatch_uid, weak=False)
+
+    def context(self, **kwargs) -> dict:
+        extra = {}
+        for _receiver, provided in self._signal.send(sender=self.page, **kwargs):
+            extra.update(provided or {})
+        return extra
