@@ -25,11 +25,15 @@ def patient_appointments(patient):
 
 
 def upcoming_and_past(patient, now=None):
-    """Upcoming (soonest first) and past (latest first) appointments of one patient: two lists."""
+    """Upcoming (soonest first) and past (latest first) appointments of one patient: two lists. A cancelled
+    appointment is never upcoming: it goes with the past ones, whenever its time was."""
     now = now or timezone.now()
     appointments = list(patient_appointments(patient))
-    upcoming = [a for a in appointments if a.start_at >= now]
-    past = sorted((a for a in appointments if a.start_at < now), key=lambda a: a.start_at, reverse=True)
+    cancelled = Appointment.Status.CANCELLED
+    upcoming = [a for a in appointments if a.start_at >= now and a.status != cancelled]
+    past = sorted(
+        (a for a in appointments if a.start_at < now or a.status == cancelled), key=lambda a: a.start_at, reverse=True
+    )
     return upcoming, past
 
 

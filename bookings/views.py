@@ -25,7 +25,8 @@ from . import availability, selectors, services
 from .forms import CancelForm, DayChoiceForm, TimeChoiceForm
 from .models import Appointment
 
-DAYS_LOOKED_AHEAD = 14  # when a day has no free time, the next days with free times are suggested
+DAYS_LOOKED_AHEAD = 21  # the times list offers the next days with free times within this many days
+NEXT_DAYS_OFFERED = 5
 
 
 def patient_required(view):
@@ -55,6 +56,9 @@ def times_context(patient, treatment, form, *, ignore_appointment=None) -> dict:
         return {"form_errors": [error for errors in form.errors.values() for error in errors]}
     day, practitioner = form.cleaned_data["day"], form.cleaned_data["practitioner"]
     blocks = availability.course_blocks(patient, treatment, ignore_appointment=ignore_appointment)
+    if not form.data.get("day"):  # no day asked for: the first day this patient may book (course interval)
+        while day < form.last_day and any(block.covers(day) for block in blocks):
+            day += datetime.timedelta(days=1)
     blocked = next((block for block in blocks if block.covers(day)), None)
     last_day = min(day + datetime.timedelta(days=DAYS_LOOKED_AHEAD), form.last_day)
     if ignore_appointment is None:
@@ -67,7 +71,7 @@ def times_context(patient, treatment, form, *, ignore_appointment=None) -> dict:
         other
         for other, slots in days.items()
         if other > day and slots and not any(block.covers(other) for block in blocks)
-    ][:3]
+    ][:NEXT_DAYS_OFFERED]
     return {
         "day": day,
         "practitioner": practitioner,
@@ -94,7 +98,7 @@ def _booking_page_context(request, treatment):
     context = {"treatment": treatment, "form": form, "eligibility": eligibility}
     if eligibility.allowed:
         if not request.GET:
-            form = DayChoiceForm({"day": form.first_day.isoformat()}, treatment=treatment)
+            form = DayChoiceForm({}, treatment=treatment)  # the first day this patient may book
         context.update(times_context(request.patient, treatment, form))
     return context
 
