@@ -335,6 +335,11 @@ class WaitlistOffer(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     sms_sent_at = models.DateTimeField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
+    call_needed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Nothing could be sent (no email address, no texts): the desk was asked to phone the patient.",
+    )
 
     class Meta:
         ordering = ["start_at", "pk"]

@@ -23,7 +23,7 @@ import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -32,6 +32,7 @@ from consultations.eligibility import check_eligibility
 
 from . import availability, services
 from .models import Appointment, AppointmentEvent, WaitlistEntry, WaitlistOffer
+from .reminders.messages import clinic_time
 from .waitlist_messages import send_offer_messages
 
 Status = WaitlistEntry.Status
@@ -268,10 +269,43 @@ def send_offer(offer_id: int) -> bool:
         )
         if offer is None:
             return False
+        if not can_be_sent(offer.entry.patient):
+            # No message can reach them: the offer is not "sent"; the desk's waitlist page asks for a call.
+            WaitlistOffer.objects.filter(pk=offer.pk, call_needed_at__isnull=True).update(call_needed_at=timezone.now())
+            return False
         if not WaitlistOffer.objects.filter(pk=offer.pk, sent_at__isnull=True).update(sent_at=timezone.now()):
             return False
         send_offer_messages(offer)
     return True
+
+
+def can_be_sent(patient) -> bool:
+    """An offer reaches a patient by email (a real address) or by text (they agreed, and have a number)."""
+    return patient.user.has_real_email or bool(patient.sms_opt_in and patient.phone)
+
+
+def needs_a_call(offer: WaitlistOffer, now=None) -> bool:
+    """An open offer nothing could be sent for: the desk phones the patient."""
+    return bool(
+        offer.call_needed_at
+        and not offer.sent_at
+        and offer.status == OfferStatus.OFFERED
+        and offer.expires_at > (now or timezone.now())
+    )
+
+
+def offer_state(offer: WaitlistOffer, now=None) -> str:
+    """What the desk reads about an offer."""
+    now = now or timezone.now()
+    if offer.status == OfferStatus.OFFERED and offer.expires_at <= now:
+        return "Expired"
+    if offer.status != OfferStatus.OFFERED:
+        return offer.get_status_display()
+    if needs_a_call(offer, now):
+        return f"Not sent (no email, no texts): phone the patient before {clinic_time(offer.expires_at):%H:%M}"
+    if offer.sent_at:
+        return f"Sent {clinic_time(offer.sent_at):%H:%M}, open until {clinic_time(offer.expires_at):%H:%M}"
+    return "Being sent"
 
 
 # --- confirming ---------------------------------------------------------------------------------------
@@ -363,8 +397,17 @@ def patient_entries(patient):
 
 
 def staff_entries(treatment=None, practitioner=None):
-    """Waiting entries for the front desk, in the order they will be offered times."""
-    entries = waiting_entries().select_related("patient__user", "treatment", "practitioner__user", "created_by")
+    """Waiting entries for the front desk, in the order they will be offered times, each with its offers
+    (`entry.offers.all()`, latest time first; one more query)."""
+    entries = (
+        waiting_entries()
+        .select_related("patient__user", "treatment", "practitioner__user", "created_by")
+        .prefetch_related(
+            Prefetch(
+                "offers", queryset=WaitlistOffer.objects.select_related("practitioner__user").order_by("-start_at")
+            )
+        )
+    )
     if treatment is not None:
         entries = entries.filter(treatment=treatment)
     if practitioner is not None:

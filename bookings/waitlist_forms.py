@@ -56,21 +56,43 @@ class JoinWaitlistForm(forms.Form):
 
 
 class DeskWaitlistForm(JoinWaitlistForm):
-    patient_email = forms.EmailField(label="Patient's email")
+    """The desk's form: the patient is given by the page that links here (`?patient=<id>`, carried in a hidden
+    field and shown by name and phone), or found by email. A patient booked by phone has only a placeholder
+    address: it is never shown or asked for."""
+
+    patient = forms.ModelChoiceField(
+        queryset=Patient.objects.select_related("user"),
+        required=False,
+        widget=forms.HiddenInput,
+        error_messages={"invalid_choice": "That patient is not known: search for them again."},
+    )
+    patient_email = forms.EmailField(label="Patient's email", required=False)
 
     submit_label = "Add to the waitlist"
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, patient=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.order_fields(["patient_email"])
+        self.order_fields(["patient", "patient_email"])
+        self.known_patient = patient
+        if patient is not None:
+            self.fields["patient"].initial = patient.pk
+            del self.fields["patient_email"]
 
     def clean_patient_email(self):
         email = self.cleaned_data["patient_email"]
+        if not email:
+            return email
         patient = Patient.objects.select_related("user").filter(user__email__iexact=email).first()
         if patient is None:
             raise forms.ValidationError("No patient has that email: check it, or create the patient first.")
         self.cleaned_data["patient"] = patient
         return email
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("patient") and "patient_email" not in self.errors and "patient" not in self.errors:
+            self.add_error("patient_email" if "patient_email" in self.fields else None, "Give the patient's email.")
+        return cleaned
 
 
 class WaitlistFilterForm(forms.Form):

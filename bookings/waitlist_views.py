@@ -3,6 +3,7 @@ and sees who waits for what. Thin views: rules and writes are in `bookings.waitl
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic import roles
@@ -115,8 +116,12 @@ def waitlist_desk(request):
     treatment = practitioner = None
     if form.is_valid():
         treatment, practitioner = form.cleaned_data["treatment"], form.cleaned_data["practitioner"]
-    entries = waitlist.staff_entries(treatment, practitioner)
-    return render(request, "waitlist/desk.html", {"form": form, "entries": entries})
+    entries = list(waitlist.staff_entries(treatment, practitioner))
+    now = timezone.now()
+    for entry in entries:
+        entry.offer_rows = [(offer, waitlist.offer_state(offer, now)) for offer in entry.offers.all()]
+    calls = sum(1 for entry in entries for offer, _ in entry.offer_rows if waitlist.needs_a_call(offer, now))
+    return render(request, "waitlist/desk.html", {"form": form, "entries": entries, "calls": calls})
 
 
 @roles.front_desk_required
@@ -124,27 +129,26 @@ def waitlist_desk(request):
 def waitlist_desk_add(request):
     """A small form the desk pages can link to: ?patient=<id>&treatment=<slug>&practitioner=<id>."""
     initial = request.GET.dict()
-    patient_id = initial.pop("patient", "")
-    if patient_id.isdigit():
-        patient = Patient.objects.select_related("user").filter(pk=patient_id).first()
-        initial["patient_email"] = patient.user.email if patient else ""
-    form = DeskWaitlistForm(request.POST if request.method == "POST" else None, initial=initial)
+    patient_id = (request.POST if request.method == "POST" else initial).get("patient", "")
+    initial.pop("patient", None)
+    patient = Patient.objects.select_related("user").filter(pk=patient_id).first() if patient_id.isdigit() else None
+    form = DeskWaitlistForm(request.POST if request.method == "POST" else None, initial=initial, patient=patient)
     if request.method == "POST":
         if not form.is_valid():
             _form_errors_as_messages(request, form)
-            return render(request, "waitlist/desk_add.html", {"form": form}, status=400)
+            return render(request, "waitlist/desk_add.html", {"form": form, "patient": patient}, status=400)
         try:
             entry = _join(request, form, form.cleaned_data["patient"])
         except services.BookingError as error:
             messages.error(request, error.message)
-            return render(request, "waitlist/desk_add.html", {"form": form}, status=400)
+            return render(request, "waitlist/desk_add.html", {"form": form, "patient": patient}, status=400)
         messages.success(
             request,
             f"{entry.patient.full_name or entry.patient.email} is on the waitlist for {entry.treatment.name} "
             f"with {waitlist.practitioner_label(entry.practitioner)}.",
         )
         return redirect("waitlist_desk")
-    return render(request, "waitlist/desk_add.html", {"form": form})
+    return render(request, "waitlist/desk_add.html", {"form": form, "patient": patient})
 
 
 @roles.front_desk_required

@@ -67,7 +67,7 @@ BUDGETS = {
     ("desk:rota", "desk", ""): 10,
     ("desk:rota_edit", "desk", ""): 13,
     ("desk:patients", "desk", ""): 10,  # today's and recent patients
-    ("waitlist_desk", "desk", ""): 11,
+    ("waitlist_desk", "desk", ""): 12,  # + each entry's offers
 }
 
 PAGES = [

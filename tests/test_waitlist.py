@@ -383,7 +383,7 @@ def test_the_front_desk_adds_a_patient_and_sees_the_list(
 
     for _ in range(5):
         wait(ClearedPatientFactory(), treatment)
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(14):  # + each entry's offers (one query)
         page = client.get(reverse("waitlist_desk"), {"treatment": treatment.slug, "practitioner": practitioner.pk})
     assert page.status_code == 200
     assert page.content.decode().count("Remove</button>") == 6
@@ -500,3 +500,67 @@ def test_a_waiter_booked_by_phone_without_an_address_gets_the_offer_by_text_only
     wait(waiter, treatment)
     assert len(waitlist.offer_freed_slot(treatment.pk, practitioner.pk, at(in_days(7), 10))) == 1
     assert offer_emails() == [] and [s.to for s in sms.outbox] == ["+447700900558"]
+
+
+# --- the desk's view of offers (issue #15 part 8) -----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_offer_to_a_patient_with_no_way_to_reach_them_is_not_sent_and_the_desk_is_asked_to_phone(
+    client, treatment, practitioner
+):
+    sms.outbox.clear()
+    unreachable = ClearedPatientFactory(
+        user__email="no-email-def456@patients.invalid", sms_opt_in=False, phone="07700 900559"
+    )
+    wait(unreachable, treatment)
+    reachable = ClearedPatientFactory()
+    wait(reachable, treatment)
+    waitlist.offer_freed_slot(treatment.pk, practitioner.pk, at(in_days(7), 10))
+
+    quiet = WaitlistOffer.objects.get(entry__patient=unreachable)
+    assert quiet.sent_at is None and quiet.call_needed_at is not None
+    assert [m.to[0] for m in offer_emails()] == [reachable.user.email] and sms.outbox == []
+    assert WaitlistOffer.objects.get(entry__patient=reachable).sent_at is not None
+    assert waitlist.send_offer(quiet.pk) is False  # a retried task still sends nothing
+
+    client.force_login(staff_user(roles.FRONT_DESK))
+    page = client.get(reverse("waitlist_desk")).content.decode()
+    assert "1 offer could not be sent" in page
+    assert "Not sent (no email, no texts): phone the patient before" in page
+    assert page.count("Sent ") == 1 and "open until" in page
+    assert "patients.invalid" not in page
+
+
+@pytest.mark.django_db
+def test_the_desk_list_shows_each_entrys_offers_and_their_state(
+    client, treatment, practitioner, django_assert_max_num_queries
+):
+    patient = ClearedPatientFactory()
+    entry = wait(patient, treatment)
+    now = timezone.now()
+    for days, status in ((7, WaitlistOffer.Status.EXPIRED), (8, WaitlistOffer.Status.TAKEN)):
+        WaitlistOffer.objects.create(
+            entry=entry, practitioner=practitioner, start_at=at(in_days(days), 10), expires_at=now, status=status
+        )
+    client.force_login(staff_user(roles.FRONT_DESK))
+    with django_assert_max_num_queries(14):
+        page = client.get(reverse("waitlist_desk")).content.decode()
+    assert "Expired" in page and "Taken by someone else" in page
+    assert page.index(f"{in_days(8):%a} {in_days(8).day}") < page.index(f"{in_days(7):%a} {in_days(7).day}")
+
+
+@pytest.mark.django_db
+def test_the_desk_add_form_never_shows_a_placeholder_address(client, treatment, practitioner):
+    patient = ClearedPatientFactory(user__email="no-email-ghi789@patients.invalid", user__first_name="Pat")
+    client.force_login(staff_user(roles.FRONT_DESK))
+    form = client.get(reverse("waitlist_desk_add"), {"patient": patient.pk, "treatment": treatment.slug})
+    html = form.content.decode()
+    assert "patients.invalid" not in html and "Pat" in html and "07700 900123" in html
+    assert f'name="patient" value="{patient.pk}"' in html and 'name="patient_email"' not in html
+    from tests.browser_forms import submitted_data
+
+    data = submitted_data(html, action="")
+    response = client.post(reverse("waitlist_desk_add") + f"?patient={patient.pk}", data, follow=True)
+    assert "is on the waitlist" in response.content.decode()
+    assert WaitlistEntry.objects.get().patient == patient
