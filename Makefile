@@ -25,6 +25,7 @@ seed: migrate
 	$(PY) manage.py seed_demo
 
 ## make run: web on http://$(HOST):$(PORT), a Celery worker and beat beside it. Ctrl-C stops all three.
+run: export SITE_URL = http://$(HOST):$(PORT)
 run: seed
 	@echo "Serving on http://$(HOST):$(PORT) with a Celery worker and beat (Ctrl-C stops all)."
 	@bash -c 'trap "kill 0" EXIT; \

@@ -7,10 +7,11 @@ replaces it: the old URL answers 404 from then on.
 import datetime
 import secrets
 
-from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+
+from clinic.links import absolute_url
 
 from .availability import clinic_zone
 from .models import Appointment, CalendarFeed
@@ -37,7 +38,7 @@ def reset_feed(practitioner) -> CalendarFeed:
 
 
 def feed_url(feed: CalendarFeed) -> str:
-    return settings.CLINIC["SITE_URL"].rstrip("/") + reverse("practitioner_calendar_feed", args=[feed.token])
+    return absolute_url(reverse("practitioner_calendar_feed", args=[feed.token]))
 
 
 def feed_by_token(token: str) -> CalendarFeed | None:

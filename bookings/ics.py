@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar, Event
 
+from clinic.links import absolute_url
+
 from .availability import clinic_zone
 from .models import Appointment
 
@@ -46,7 +48,7 @@ def _finish(calendar: Calendar, appointments) -> bytes:
 
 def appointment_uid(appointment) -> str:
     """Stable per appointment, so re-importing an updated file (moved, cancelled) updates the same event."""
-    host = urlsplit(settings.CLINIC["SITE_URL"]).hostname or "clinic"
+    host = urlsplit(settings.SITE_URL).hostname or "clinic"
     return f"appointment-{appointment.pk}@{host}"
 
 
@@ -71,7 +73,7 @@ def _event(appointment, *, summary: str, description: str, location: str) -> Eve
 
 def _how_to_change(appointment) -> str:
     clinic = settings.CLINIC
-    page = clinic["SITE_URL"].rstrip("/") + reverse("appointment_detail", args=[appointment.pk])
+    page = absolute_url(reverse("appointment_detail", args=[appointment.pk]))
     return (
         f"To move or cancel it: {page} (sign in), up to {clinic['CANCELLATION_WINDOW_HOURS']} hours before; "
         f"after that, please call the clinic on {clinic['PHONE']}."

@@ -55,6 +55,9 @@ class Appointment(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancellation_reason = models.CharField(max_length=300, blank=True)
+    confirmed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the patient confirmed they are coming (a reply C or a link)."
+    )
 
     objects = AppointmentQuerySet.as_manager()
 
@@ -104,6 +107,7 @@ class AppointmentEvent(models.Model):
         CHECKED_IN = "checked_in", "Checked in"
         COMPLETED = "completed", "Completed"
         NO_SHOW = "no_show", "Marked no-show"
+        CONFIRMED = "confirmed", "Confirmed by the patient"
 
     appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=20, choices=Action.choices)
@@ -379,3 +383,47 @@ class AvailabilityGeneration(models.Model):
 
     def __str__(self):
         return f"Availability generation {self.value}"
+
+
+# --- Signed links in messages (rules in bookings/links.py) ------------------------------------------
+
+
+class SignedLink(models.Model):
+    """A link in a message that lets one patient do one thing without a password, until it expires.
+
+    Only a hash of the token is stored: the database (or a backup) alone cannot be used to act as a patient.
+    Links that change something are used once (`used_at`, set by a conditional update).
+    """
+
+    class Action(models.TextChoices):
+        CONFIRM = "confirm", "Confirm the appointment"
+        CANCEL = "cancel", "Cancel the appointment"
+        RESCHEDULE = "reschedule", "Choose another time"
+        HEALTH_FORM = "health_form", "Fill in the health form and sign the consent"
+        CHECK_IN = "check_in", "Tell us how your skin is"
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="signed_links")
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.CASCADE, null=True, blank=True, related_name="signed_links"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Set for links the desk sends on their own (not inside a reminder): who sent it, by which channel.
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    channel = models.CharField(max_length=10, choices=ReminderChannel.choices, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action="health_form") | Q(appointment__isnull=False),
+                name="signed_link_appointment_actions_name_one",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_action_display()} for patient {self.patient_id} (until {self.expires_at:%Y-%m-%d %H:%M})"

@@ -4,12 +4,12 @@ Consultations suspends a clearance and says so (`consultations.signals.clearance
 to tell are those the patient is booked with, which only bookings knows. Connected in `BookingsConfig.ready`.
 """
 
-from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from clinic.links import absolute_url
 from clinic.models import Practitioner
 
 from .models import Appointment
@@ -32,7 +32,7 @@ def _mail_clearance_suspended(intake) -> None:
     recipients = sorted({p.user.email for p in practitioners.select_related("user")})
     if not recipients:
         return
-    link = settings.CLINIC["SITE_URL"].rstrip("/") + reverse("intake_review", args=[intake.pk])
+    link = absolute_url(reverse("intake_review", args=[intake.pk]))
     send_mail(
         subject=f"Clearance suspended: {intake.patient.full_name} updated their health form",
         message=(

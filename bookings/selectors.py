@@ -17,7 +17,7 @@ from clinic.models import Closure, Patient, Practitioner, Room, TimeOff, Working
 from consultations.selectors import current_clearances, screening_statuses
 
 from .availability import LONGEST_APPOINTMENT, clinic_zone, day_bounds_utc
-from .models import Appointment, Reminder
+from .models import Appointment, Reminder, SignedLink
 
 
 def patient_appointments(patient):
@@ -188,6 +188,13 @@ def todays_and_recent_patients(now) -> tuple[list, list]:
         .order_by("-last_activity", "-pk")[:RECENT_PATIENTS]
     )
     return todays, recent
+
+
+def form_links_sent(patient):
+    """The health form links the desk sent this patient, newest first, with whether they were used."""
+    return list(
+        SignedLink.objects.filter(patient=patient, sent_by__isnull=False).select_related("sent_by").order_by("-pk")[:5]
+    )
 
 
 def patient_overview(patient, now):

@@ -315,6 +315,26 @@ def cancel_appointment(appointment, *, by, reason="") -> Appointment:
     return appointment
 
 
+def confirm_appointment(appointment, *, by, via: str) -> Appointment:
+    """The patient says they are coming (a reply C, or the link in a message). Confirming twice changes
+    nothing the second time; only a booked appointment can be confirmed. `via`: "text" or "link"."""
+    ensure_may_act_for(by, appointment.patient)
+    with transaction.atomic():
+        lock_patient(appointment.patient)
+        appointment = Appointment.objects.get(pk=appointment.pk)
+        if appointment.status != Appointment.Status.BOOKED:
+            raise InvalidStatusChange(
+                f"This appointment is {appointment.get_status_display().lower()}: it cannot be confirmed."
+            )
+        if appointment.confirmed_at is None:
+            appointment.confirmed_at = timezone.now()
+            appointment.save(update_fields=["confirmed_at", "updated_at"])
+            AppointmentEvent.objects.create(
+                appointment=appointment, action=AppointmentEvent.Action.CONFIRMED, by=by, reason=f"by {via}"
+            )
+    return appointment
+
+
 def _change_status(appointment, *, by, allowed_from, to, action, not_before_start=False) -> Appointment:
     if not (is_desk(by) or roles.is_practitioner(by)):
         raise NotAllowed("Only clinic staff can change an appointment's status.")

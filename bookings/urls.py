@@ -1,8 +1,11 @@
 from django.urls import path
 
-from . import views, waitlist_views
+from . import link_views, views, waitlist_views
 
 urlpatterns = [
+    # Signed links in messages (bookings/links.py): short, so they fit in a text message.
+    path("l/<str:token>/", link_views.signed_link, name="signed_link"),
+    path("accounts/set-password/", link_views.set_password, name="link_set_password"),
     path("book/", views.book_start, name="book_start"),
     path("book/<slug:slug>/", views.book_treatment, name="book_treatment"),
     path("book/<slug:slug>/times/", views.book_times, name="book_times"),

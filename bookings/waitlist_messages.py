@@ -9,8 +9,9 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from bookings.reminders.messages import absolute_url, clinic_time, when_text
+from bookings.reminders.messages import clinic_time, when_text
 from bookings.reminders.sms import get_sms_backend
+from clinic.links import absolute_url
 
 logger = logging.getLogger(__name__)
 

@@ -5,10 +5,12 @@ conveniences `make run` needs on a bare machine: SQLite under var/ and a Celery 
 server. Set DATABASE_URL / REDIS_URL to use PostgreSQL and Redis.
 """
 
+from email.utils import formataddr, parseaddr
 from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -19,6 +21,12 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DEBUG = env.bool("DEBUG", default=False)
 # Required when DEBUG is off: refusing to start beats signing cookies with a known key.
 SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production") if DEBUG else env("SECRET_KEY")
+
+# Every absolute link in emails, texts and calendar files is built from this (clinic/links.py). `make run`
+# sets it from its own host and port; production must set it (refusing to start beats sending dead links).
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "")
+if not SITE_URL:
+    raise ImproperlyConfigured("Set SITE_URL (e.g. https://book.clinic.example): links in messages are built from it.")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -162,7 +170,9 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
-DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Clinic <bookings@clinic.example>")
+# The From name is always the clinic's name; DEFAULT_FROM_EMAIL gives the address (a name in it is replaced).
+_FROM_ADDRESS = parseaddr(env("DEFAULT_FROM_EMAIL", default="bookings@clinic.example"))[1]
+DEFAULT_FROM_EMAIL = formataddr((env("CLINIC_NAME", default="Smooth Skin Clinic"), _FROM_ADDRESS))
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- The clinic -----------------------------------------------------------------------------------
@@ -171,7 +181,6 @@ CLINIC = {
     "ADDRESS": env("CLINIC_ADDRESS", default="12 Harley Street, London W1G 9PF"),
     "PHONE": env("CLINIC_PHONE", default="020 7946 0000"),
     "EMAIL": env("CLINIC_EMAIL", default="hello@clinic.example"),
-    "SITE_URL": env("SITE_URL", default="http://127.0.0.1:8000"),
     "MIN_NOTICE_HOURS": env.int("CLINIC_MIN_NOTICE_HOURS", default=12),
     "HORIZON_DAYS": env.int("CLINIC_HORIZON_DAYS", default=90),
     "SLOT_STEP_MINUTES": env.int("CLINIC_SLOT_STEP_MINUTES", default=15),

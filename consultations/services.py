@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.audit import record_access
+from clinic.links import absolute_url
 from clinic.models import Patient
 
 from . import screening, selectors
@@ -143,7 +144,7 @@ def record_review(
 
 
 def _tell_patient_reviewed(email: str) -> None:
-    link = settings.CLINIC["SITE_URL"].rstrip("/") + reverse("intake_home")
+    link = absolute_url(reverse("intake_home"))
     send_mail(
         subject="Your health form has been reviewed",
         message=f"A practitioner has reviewed your health form. Sign in to see the outcome: {link}\n",

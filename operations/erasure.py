@@ -41,6 +41,7 @@ from django.utils import timezone
 from bookings.models import Appointment, Reminder
 from bookings.services import BookingError, cancel_appointment
 from clinic import roles
+from clinic.links import absolute_url
 from clinic.models import PLACEHOLDER_EMAIL_DOMAIN, ErasureRequest, Patient
 from consultations.models import Consent, IntakeForm
 
@@ -76,7 +77,7 @@ def request_erasure(patient: Patient) -> ErasureRequest:
 
 def _tell_the_clinic(request_id: int) -> None:
     """No personal details in the email: the admin opens the request to see who."""
-    url = settings.CLINIC["SITE_URL"].rstrip("/") + reverse("admin:clinic_erasurerequest_change", args=[request_id])
+    url = absolute_url(reverse("admin:clinic_erasurerequest_change", args=[request_id]))
     send_mail(
         "A patient asked for their data to be erased",
         f"Erasure request {request_id} is waiting for a clinic admin: {url}\n"

@@ -73,6 +73,8 @@ ARGUMENTS = {
     "desk:cancel": {"pk": "appointment"},
     "desk:status": {"pk": "appointment", "action": "status_action"},
     "desk:patient": {"pk": "patient"},
+    "desk:patient_form_link": {"pk": "patient"},
+    "signed_link": {"token": "bad_token"},
     "desk:book": {"patient_id": "patient"},
     "desk:closure_remove": {"pk": "closure"},
     "desk:rota_edit": {"practitioner_id": "practitioner"},

@@ -19,6 +19,7 @@ import datetime
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import pytest
 from django.apps import apps
@@ -35,8 +36,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bookings import availability
-from bookings.models import Appointment, WaitlistEntry, WaitlistOffer
+from bookings import availability, links
+from bookings.models import Appointment, SignedLink, WaitlistEntry, WaitlistOffer
 from clinic import roles
 from tests.factories import (
     AppointmentFactory,
@@ -252,6 +253,22 @@ def _reset_link(client, world) -> str:
 
 
 PASSWORD = "A-long-enough-passphrase-2026"
+
+
+def _confirm_link(client, world) -> str:
+    """A fresh signed link to confirm the upcoming appointment, as a message carries it."""
+    url = links.make_link(patient=world.patient, action=SignedLink.Action.CONFIRM, appointment=world.upcoming)
+    return urlsplit(url).path
+
+
+def _signed_in_by_link(client, world) -> str:
+    """Signed in with a health form link (a fresh session), on the page that sets a password."""
+    client.logout()
+    url = links.make_link(patient=world.patient, action=SignedLink.Action.HEALTH_FORM)
+    client.post(urlsplit(url).path)
+    return reverse("link_set_password")
+
+
 INTAKE = {
     "emergency_contact_name": "Sam Example",
     "emergency_contact_phone": "07700 900456",
@@ -314,6 +331,13 @@ FORM_VIEWS = [
         lambda w: {"old_password": "wrong", "new_password1": PASSWORD, "new_password2": PASSWORD},
     ),
     FormView("password_reset", "anonymous", lambda w: {"email": w.patient.user.email}),
+    FormView("signed_link", "anonymous", prepare=_confirm_link),
+    FormView(
+        "link_set_password",
+        "anonymous",
+        lambda w: {"new_password1": PASSWORD, "new_password2": PASSWORD},
+        prepare=_signed_in_by_link,
+    ),
     FormView(
         "password_reset_confirm",
         "anonymous",
@@ -519,6 +543,7 @@ FORM_VIEWS = [
         method="get",
     ),
     FormView("waitlist_desk_remove", "desk", args=lambda w: [w.entry.pk]),
+    FormView("desk:patient_form_link", "desk", lambda w: {"channel": "sms"}, args=lambda w: [w.patient.pk]),
     FormView(
         "waitlist_desk",
         "desk",

@@ -75,7 +75,8 @@ def test_the_event_time_is_the_booked_time_across_daylight_saving_changes(settin
 
 
 def test_the_event_says_what_with_whom_where_how_to_prepare_and_how_to_change(settings):
-    settings.CLINIC = {**settings.CLINIC, "SITE_URL": "https://book.clinic.example", "PHONE": "020 7946 0000"}
+    settings.SITE_URL = "https://book.clinic.example"
+    settings.CLINIC = {**settings.CLINIC, "PHONE": "020 7946 0000"}
     appointment = appointment_at(london(2027, 3, 28, 10))
     _, event = only_event(appointment_ics(appointment))
     assert str(event["SUMMARY"]) == "Microneedling: thighs with Amelia Hart"

@@ -58,6 +58,12 @@ signup                              GET     200    302    302    302    302    3
                                     POST    200    302    302    302    302    302    302
 login                               GET     200    302    302    302    302    302    302
                                     POST    200    302    302    302    302    302    302
+# signed links in messages: a forged token is refused alike for everyone (tests/test_signed_links.py has the rest)
+signed_link                         GET     404    404    404    404    404    404    404
+                                    POST    404    404    404    404    404    404    404
+# setting a password is only offered in a session a link opened
+link_set_password                   GET     login  404    404    404    404    404    404
+                                    POST    login  404    404    404    404    404    404
 logout                              GET     405    405    405    405    405    405    405
                                     POST    302    302    302    302    302    302    302
 profile                             GET     login  200    200    302    302    404    404
@@ -139,6 +145,8 @@ desk:patients                       GET     login  403    403    403    403    2
 desk:patient_new                    GET     login  403    403    403    403    200    200
                                     POST    login  403    403    403    403    200    200
 desk:patient                        GET     login  403    403    403    403    200    200
+desk:patient_form_link              GET     login  403    403    403    403    405    405
+                                    POST    login  403    403    403    403    302    302
 desk:book                           GET     login  403    403    403    403    200    200
                                     POST    login  403    403    403    403    200    200
 desk:closures                       GET     login  403    403    403    403    200    200

@@ -16,13 +16,14 @@ PRODUCTION_ENV = {
     "DEBUG": "0",
     "SECRET_KEY": "k" * 20 + "a-long-random-production-secret-0123456789-XYZ",
     "ALLOWED_HOSTS": "clinic.example",
+    "SITE_URL": "https://clinic.example",
     "DATABASE_URL": "sqlite:///:memory:",
 }
 
 
 def run_manage(*args, env_overrides):
     # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in this process; production never has it.
-    inherited_out = ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    inherited_out = ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "SITE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")
     env = {k: v for k, v in os.environ.items() if k not in inherited_out}
     env.update(env_overrides)
     return subprocess.run(
@@ -41,6 +42,26 @@ def test_production_refuses_to_start_without_a_secret_key():
     result = run_manage("check", env_overrides=env)
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_to_start_without_a_site_url():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "SITE_URL"}
+    result = run_manage("check", env_overrides=env)
+    assert result.returncode != 0
+    assert "Set SITE_URL" in result.stderr
+
+
+def test_make_run_builds_links_from_its_own_host_and_port():
+    """`make run HOST=... PORT=...` exports SITE_URL for the server and both Celery processes it starts."""
+    database = subprocess.run(
+        ["make", "--no-print-directory", "-p", "-n", "run", "HOST=0.0.0.0", "PORT=8765"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "run: SITE_URL = http://$(HOST):$(PORT)" in database.stdout
+    assert "run: export SITE_URL" in (ROOT / "Makefile").read_text()
 
 
 @pytest.mark.django_db

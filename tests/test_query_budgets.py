@@ -61,7 +61,7 @@ BUDGETS = {
     ("desk:week", "desk", ""): 15,
     ("desk:day_sheet", "desk", ""): 13,
     ("desk:patients", "desk", "search"): 10,
-    ("desk:patient", "desk", ""): 14,
+    ("desk:patient", "desk", ""): 16,
     ("desk:appointment", "desk", ""): 12,
     ("desk:closures", "desk", ""): 11,
     ("desk:rota", "desk", ""): 10,

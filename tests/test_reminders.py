@@ -2,14 +2,16 @@
 once, retries, preferences, content, daylight saving, and the patient's 3-day check-in."""
 
 import datetime
+import re
 
 import pytest
 from django.core import mail
 from django.db import transaction
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
-from bookings.models import AftercareCheckIn, Appointment, Reminder, TreatmentReminder
+from bookings import links
+from bookings.models import AftercareCheckIn, Appointment, Reminder, SignedLink, TreatmentReminder
 from bookings.reminders import selectors, services, sms
 from bookings.reminders.services import sync_reminders
 from bookings.reminders.timing import Kind
@@ -348,8 +350,14 @@ def test_the_confirmation_has_both_parts_the_clinic_the_time_and_links(settings)
         assert "Monday 14 June 2027 at 14:30" in part
         assert settings.CLINIC["NAME"] in part and settings.CLINIC["ADDRESS"] in part
         assert appointment.practitioner.name in part
-        assert settings.CLINIC["SITE_URL"] in part
+        assert settings.SITE_URL in part
     assert "Reschedule" in message.body and "Cancel" in message.body
+    assert message.from_email == f"{settings.CLINIC['NAME']} <bookings@clinic.example>"
+    # The links are signed ones, the same in both parts: one reschedule and one cancel link for this patient.
+    links = SignedLink.objects.filter(appointment=appointment)
+    assert sorted(links.values_list("action", flat=True)) == ["cancel", "reschedule"]
+    for url in re.findall(r"https?://\S+/l/\S+/", message.body):
+        assert url in html
 
 
 def test_the_confirmation_carries_the_calendar_file_when_the_calendar_helper_is_installed():
@@ -372,11 +380,10 @@ def test_pre_care_covers_blood_thinners_alcohol_retinoids_and_sun(settings):
         assert "Do not stop a prescribed medicine without your prescriber's advice" in text
         for topic in ("Blood-thinning supplements and medicines", "fish oil", "Alcohol", "Retinoids", "Sun"):
             assert topic in text
-    try:  # 'nothing has changed' goes to the intake's confirmation page once the intake issue has landed
-        confirm_link = reverse("intake_confirm", args=[appointment.pk])
-    except NoReverseMatch:
-        confirm_link = "/"
-    assert f"still up to date: {settings.CLINIC['SITE_URL']}{confirm_link}" in message.body
+    # 'Nothing has changed' is a signed link that signs the patient in and opens that appointment's page.
+    link = SignedLink.objects.get(appointment=appointment, action=SignedLink.Action.HEALTH_FORM)
+    assert re.search(rf"still up to date: {re.escape(settings.SITE_URL)}/l/\S+/", message.body)
+    assert links.destination(link) == reverse("intake_confirm", args=[appointment.pk])
 
 
 def test_aftercare_covers_moisturiser_sun_exercise_what_is_normal_and_when_to_call():
@@ -393,7 +400,9 @@ def test_aftercare_covers_moisturiser_sun_exercise_what_is_normal_and_when_to_ca
 def test_the_check_in_message_links_to_the_form():
     appointment = book(hours_from_now(1))
     message = send_now(appointment, Kind.CHECK_IN)
-    assert reverse("aftercare_check_in", args=[appointment.pk]) in message.body
+    link = SignedLink.objects.get(appointment=appointment, action=SignedLink.Action.CHECK_IN)
+    assert re.search(r"/l/\S+/", message.body)
+    assert links.destination(link) == reverse("aftercare_check_in", args=[appointment.pk])
 
 
 @pytest.mark.parametrize(

@@ -163,3 +163,9 @@ class TimeOffForm(forms.ModelForm):
 
 
 TimeOffFormSet = forms.inlineformset_factory(Practitioner, TimeOff, form=TimeOffForm, extra=1, can_delete=True)
+
+
+class FormLinkForm(forms.Form):
+    """The desk's 'send the health form and consent link': by text or by email."""
+
+    channel = forms.ChoiceField(choices=[("sms", "By text message"), ("email", "By email")])

@@ -15,6 +15,7 @@ urlpatterns = [
     path("patients/", views.patient_search, name="patients"),
     path("patients/new/", views.patient_new, name="patient_new"),
     path("patients/<int:pk>/", views.patient_detail, name="patient"),
+    path("patients/<int:pk>/form-link/", views.patient_form_link, name="patient_form_link"),
     path("patients/<int:patient_id>/book/", views.book, name="book"),
     path("closures/", views.closures, name="closures"),
     path("closures/<int:pk>/remove/", views.closure_remove, name="closure_remove"),

@@ -15,9 +15,11 @@ from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from bookings import availability, selectors, services
 from bookings.models import Appointment
+from bookings.reminders.services import send_health_form_link
 from bookings.signals import DESK_PATIENT_PAGE
 from clinic import roles
 from clinic.closures import closed_on
@@ -25,7 +27,7 @@ from clinic.forms import WorkingHoursFormSet, read_calendar_day
 from clinic.models import Closure, Patient, Practitioner
 from clinic.redirects import safe_next
 from clinic.services import close_clinic, register_phone_patient, reopen_clinic
-from consultations.selectors import screening_status
+from consultations.selectors import latest_consent, screening_status
 
 from . import calendar
 from .forms import (
@@ -33,6 +35,7 @@ from .forms import (
     CancelForm,
     ClosureForm,
     FindTimesForm,
+    FormLinkForm,
     MoveForm,
     PatientSearchForm,
     PhonePatientForm,
@@ -319,7 +322,11 @@ def patient_detail(request, pk):
     overview = selectors.patient_overview(patient, timezone.now())
     overview["courses"] = []  # practice adds the course plans (bookings.signals.DESK_PATIENT_PAGE)
     overview.update(DESK_PATIENT_PAGE.context(patient=patient, appointments=overview["upcoming"] + overview["past"]))
-    return render(request, "bookings/frontdesk/patient_detail.html", {"patient": patient, **overview})
+    overview["consent"] = latest_consent(patient)
+    overview["form_links"] = selectors.form_links_sent(patient)
+    return render(
+        request, "bookings/frontdesk/patient_detail.html", {"patient": patient, "now": timezone.now(), **overview}
+    )
 
 
 # --- closures and rota -------------------------------------------------------------------------------------
@@ -395,3 +402,23 @@ def rota_edit(request, practitioner_id):
             "desk_tab": "rota",
         },
     )
+
+
+@roles.front_desk_required
+@require_POST
+def patient_form_link(request, pk):
+    """Send the patient a signed link to fill in the health form and sign the consent (by text or email)."""
+    patient = get_object_or_404(Patient.objects.select_related("user"), pk=pk)
+    form = FormLinkForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose text message or email: nothing was sent.")
+    else:
+        channel = form.cleaned_data["channel"]
+        try:
+            send_health_form_link(patient=patient, channel=channel, by=request.user)
+        except Exception as error:  # the backend's refusal (no number, no address, provider error), shown as is
+            messages.error(request, f"The link was not sent: {error}.")
+        else:
+            where = "by text message" if channel == "sms" else "by email"
+            messages.success(request, f"The health form and consent link went to {patient.full_name} {where}.")
+    return redirect("desk:patient", pk=patient.pk)

@@ -7,11 +7,11 @@ import zoneinfo
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
 from bookings.ics import appointment_ics
+from bookings.links import MessageLinks
 from bookings.models import ReminderChannel
 from bookings.reminders import timing
 from bookings.reminders.sms import get_sms_backend
@@ -31,30 +31,8 @@ def when_text(value) -> str:
     return f"{date_format(local, 'l j F Y')} at {local:%H:%M}"
 
 
-def absolute_url(path: str) -> str:
-    return settings.CLINIC["SITE_URL"].rstrip("/") + path
-
-
-def first_url(candidates, fallback: str = "/") -> str:
-    """The first URL name that exists, as an absolute link; other engineers' pages may not have landed yet."""
-    for name, args in candidates:
-        try:
-            return absolute_url(reverse(name, args=args))
-        except NoReverseMatch:
-            continue
-    return absolute_url(fallback)
-
-
-def links_for(appointment) -> dict:
-    my_appointments = [("my_appointments", ()), ("appointment_list", ())]
-    return {
-        "manage": first_url([("appointment_detail", (appointment.pk,)), *my_appointments]),
-        "reschedule": first_url([("appointment_reschedule", (appointment.pk,)), *my_appointments]),
-        "cancel": first_url([("appointment_cancel", (appointment.pk,)), *my_appointments]),
-        "intake_confirm": first_url([("intake_confirm", (appointment.pk,)), ("intake_home", ())]),
-        "check_in": absolute_url(reverse("aftercare_check_in", args=[appointment.pk])),
-        "book_next": first_url([("book_treatment", (appointment.treatment.slug,)), *my_appointments]),
-    }
+def links_for(appointment) -> MessageLinks:
+    return MessageLinks(appointment)
 
 
 def context_for(reminder) -> dict:
@@ -110,6 +88,27 @@ def attach_calendar_file(email, appointment) -> None:
 
 def build_sms(reminder) -> str:
     return render_to_string(f"reminders/sms/{reminder.kind}.txt", context_for(reminder)).strip()
+
+
+def deliver_form_link(patient, channel: str, url: str) -> None:
+    """The desk's health form and consent link, by text or email; raises when it cannot go."""
+    context = {"patient": patient, "first_name": patient.user.first_name or "there", "clinic": settings.CLINIC}
+    context["url"] = url
+    if channel == ReminderChannel.SMS:
+        if not patient.phone:
+            raise PermanentDeliveryError("the patient has no phone number")
+        body = render_to_string("reminders/sms/health_form.txt", context).strip()
+        get_sms_backend().send(patient.phone, body, reference="")
+        return
+    if not patient.user.has_real_email:
+        raise PermanentDeliveryError("the patient has no email address")
+    email = EmailMultiAlternatives(
+        subject=f"Your health form before your visit - {settings.CLINIC['NAME']}",
+        body=render_to_string("reminders/email/health_form.txt", context).strip() + "\n",
+        to=[patient.user.email],
+        reply_to=[settings.CLINIC["EMAIL"]],
+    )
+    email.send(fail_silently=False)
 
 
 def deliver(reminder) -> None:

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from bookings.models import AftercareCheckIn, Appointment, Reminder
 from bookings.reminders import timing
-from bookings.reminders.messages import PermanentDeliveryError, deliver
+from bookings.reminders.messages import PermanentDeliveryError, deliver, deliver_form_link
 
 logger = logging.getLogger(__name__)
 Status = Reminder.Status
@@ -255,3 +255,20 @@ def record_check_in(appointment: Appointment, answer: str, details: str = ""):
         details=details.strip(),
         needs_attention=answer in AftercareCheckIn.CONCERNING_ANSWERS,
     )
+
+
+# --- The desk's "send the health form and consent link" ---------------------------------------------
+
+
+def send_health_form_link(*, patient, channel: str, by) -> None:
+    """Send the patient a signed link to fill in the health form and sign the consent, now, by text or email.
+
+    A one-off the desk sends while the patient is on the phone (their own request, so quiet hours do not
+    apply). The link is made and the message handed over in one transaction: if the backend refuses, no
+    link exists and the desk sees the error (PermanentDeliveryError, or the backend's). Who sent it is
+    recorded on the link (`sent_by`, `channel`)."""
+    from bookings.links import Action, make_link
+
+    with transaction.atomic():
+        url = make_link(patient=patient, action=Action.HEALTH_FORM, sent_by=by, channel=channel)
+        deliver_form_link(patient, channel, url)
