@@ -109,7 +109,7 @@ def test_next_cannot_send_a_verified_user_off_site(client, target):
     client.get(reverse("two_factor_setup"))
     device = TOTPDevice.objects.get(user=admin)
     response = client.post(reverse("two_factor_setup") + f"?next={target}", {"token": current_code(device)})
-    assert response["Location"] == "/"
+    assert response["Location"] == reverse("start")  # the role's working page, never the other site
 
 
 def test_an_overlong_address_is_refused_with_a_message_and_no_attempt_recorded(client):
