@@ -1,18 +1,16 @@
 """Notices to staff that need bookings' knowledge of who is booked with whom.
 
 Consultations suspends a clearance and says so (`consultations.signals.clearance_suspended`); the practitioners
-to tell are those the patient is booked with, which only bookings knows. Connected in `BookingsConfig.ready`.
+to tell are the patient's own (`consultations.selectors.practitioners_of`), mailed once the suspension has
+committed. Connected in `BookingsConfig.ready`.
 """
 
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
 
 from clinic.links import absolute_url
-from clinic.models import Practitioner
-
-from .models import Appointment
+from consultations.selectors import practitioners_of
 
 
 def tell_practitioners_clearance_suspended(sender, *, intake, **kwargs) -> None:
@@ -21,14 +19,11 @@ def tell_practitioners_clearance_suspended(sender, *, intake, **kwargs) -> None:
 
 
 def _mail_clearance_suspended(intake) -> None:
-    """No clinical detail by email: who, and where to look. Goes to the practitioners with sessions booked
-    with the patient, or to every active practitioner when there are none."""
-    upcoming = Appointment.objects.filter(
-        patient_id=intake.patient_id, status=Appointment.Status.BOOKED, start_at__gte=timezone.now()
-    ).values("practitioner")
-    practitioners = Practitioner.objects.filter(pk__in=upcoming, active=True)
-    if not practitioners.exists():
-        practitioners = Practitioner.objects.filter(active=True)
+    """No clinical detail by email: who, and where to look. Only to the patient's own practitioners
+    (`consultations.selectors.practitioners_of`: appointments past or future, and who reviewed the form): a
+    health update is nobody else's business. Everyone else finds the form back in the review queue, which every
+    practitioner sees."""
+    practitioners = practitioners_of(intake.patient)
     recipients = sorted({p.user.email for p in practitioners.select_related("user")})
     if not recipients:
         return

@@ -6,7 +6,7 @@ through the relations `Patient.appointments` and `Practitioner.appointments` tha
 importing bookings (apps depend one way: docs/architecture.md).
 """
 
-from clinic.models import Patient
+from clinic.models import Patient, Practitioner
 
 # bookings.Appointment.Status.CANCELLED: a cancelled appointment makes no relation between a practitioner and a
 # patient. Written here as the stored value (tests/test_architecture.py checks the two agree).
@@ -18,3 +18,9 @@ def patients_of(practitioner):
     future. The relation behind every 'their own patients' check, pages and admin alike."""
     appointments = practitioner.appointments.exclude(status=CANCELLED_APPOINTMENT)
     return Patient.objects.filter(pk__in=appointments.values("patient_id"))
+
+
+def practitioners_of(patient):
+    """The practitioners a patient is related to: the same relation as `patients_of`, seen from the patient."""
+    appointments = patient.appointments.exclude(status=CANCELLED_APPOINTMENT)
+    return Practitioner.objects.filter(pk__in=appointments.values("practitioner_id"))

@@ -7,6 +7,8 @@ from clinic.forms import DateInput, clean_phone_number
 
 from .models import MULTI_CHOICE_QUESTIONS, IntakeForm, Review
 
+FREE_TEXT_UNREAD = "Read the answers marked 'Read this' and tick that you have, before recording a decision."
+
 # The form's sections, in order: the patient's form and the practitioner's view of the answers both use it.
 SECTIONS = [
     ("Contact and GP", ["emergency_contact_name", "emergency_contact_phone", "gp_name", "gp_practice"]),
@@ -19,6 +21,9 @@ SECTIONS = [
             "cancer_treatment",
             "cancer_in_area",
             "collagen_disease",
+            "implanted_electronic_device",
+            "metal_implant_in_area",
+            "implant_details",
             "medical_history",
         ],
     ),
@@ -120,6 +125,9 @@ class IntakeFormForm(forms.ModelForm):
             and not cleaned.get("recent_area_treatments_details")
         ):
             self.add_error("recent_area_treatments_details", "Tell us which treatments, and roughly when.")
+        implant = cleaned.get("implanted_electronic_device") or cleaned.get("metal_implant_in_area")
+        if implant and self.submitting and not cleaned.get("implant_details"):
+            self.add_error("implant_details", "Tell us which device or implant you have, and where.")
         if self.submitting:
             self._require_complete(cleaned)
         return cleaned
@@ -158,6 +166,7 @@ class ReviewForm(forms.ModelForm):
             "prescriber_name",
             "prescriber_role",
             "prescriber_advised_on",
+            "free_text_read",
         ]
         widgets = {
             "decision": forms.RadioSelect,
@@ -169,14 +178,21 @@ class ReviewForm(forms.ModelForm):
         }
         help_texts = {"valid_until": "For a clearance. Empty: the clinic's default validity."}
 
-    def __init__(self, *args, running_washouts=(), **kwargs):
+    def __init__(self, *args, running_washouts=(), free_text=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.running_washouts = list(running_washouts)
+        self.free_text = list(free_text)
+        if self.free_text:
+            self.fields["free_text_read"].required = True
+            self.fields["free_text_read"].error_messages["required"] = FREE_TEXT_UNREAD
+        else:
+            del self.fields["free_text_read"]
         self.fields["decision"].choices = Review.Decision.choices  # no empty "-----" radio
         self.fields["prescriber_advised_on"].widget.attrs["max"] = timezone.localdate().isoformat()
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout(
+            *(["free_text_read"] if self.free_text else []),
             "decision",
             "message_to_patient",
             "notes",

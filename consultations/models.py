@@ -55,6 +55,17 @@ MULTI_CHOICE_QUESTIONS = {
 }
 
 
+# The health form's free-text answers: no rule reads them, so the reviewer must (see selectors.free_text_answers).
+FREE_TEXT_QUESTIONS = [
+    "medical_history",
+    "implant_details",
+    "other_medicines",
+    "recent_area_treatments_details",
+    "other_allergies",
+    "goals",
+]
+
+
 def validate_not_future(day: datetime.date) -> None:
     if day and day > timezone.localdate():
         raise ValidationError("This date is in the future: give the date of the last dose you have taken.")
@@ -100,6 +111,17 @@ class IntakeForm(models.Model):
     cancer_in_area = yes_no("Do you have active cancer in or near the area to be treated?")
     collagen_disease = yes_no(
         "Do you have scleroderma or another collagen or connective tissue disease?", "For example lupus."
+    )
+    implanted_electronic_device = yes_no(
+        "Do you have a pacemaker, a defibrillator (ICD) or another implanted electronic device?",
+        "For example a nerve or spinal cord stimulator, or an implanted pump.",
+    )
+    metal_implant_in_area = yes_no(
+        "Do you have a metal implant in or near the area to be treated?",
+        "For example plates, screws, pins or a joint replacement.",
+    )
+    implant_details = models.CharField(
+        "which device or implant, and where", max_length=240, blank=True, help_text="Leave empty if none."
     )
 
     # Medicines
@@ -271,6 +293,11 @@ class Review(models.Model):
     prescriber_name = models.CharField("prescriber's name", max_length=120, blank=True)
     prescriber_role = models.CharField("prescriber's role", max_length=80, blank=True, help_text="e.g. GP")
     prescriber_advised_on = models.DateField("date the prescriber advised", null=True, blank=True)
+    free_text_read = models.BooleanField(
+        "I have read every free-text answer marked 'Read this'",
+        default=False,
+        help_text="Required before a decision when the form has free-text answers.",
+    )
     decided_at = models.DateTimeField(default=timezone.now)
     valid_until = models.DateField(null=True, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)

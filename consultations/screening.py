@@ -31,6 +31,9 @@ ANSWERS_WITH_NO_FLAGS = dict(
     cancer_treatment=False,
     cancer_in_area=False,
     collagen_disease=False,
+    implanted_electronic_device=False,
+    metal_implant_in_area=False,
+    implant_details="",
     anticoagulants=[],
     nsaids=[],
     supplements=[],
@@ -48,7 +51,7 @@ ANSWERS_WITH_NO_FLAGS = dict(
     other_allergies="",
     drinks_alcohol=False,
     areas_of_concern=["thighs"],
-    goals="Smoother skin.",
+    goals="",
     declaration=True,
 )
 

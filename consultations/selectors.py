@@ -11,9 +11,10 @@ from django.http import Http404
 from django.utils import timezone
 
 from clinic import access, roles
+from clinic.models import Practitioner
 
 from .forms import SECTIONS
-from .models import MULTI_CHOICE_QUESTIONS, Consent, IntakeForm, Review, ScreeningFlag
+from .models import FREE_TEXT_QUESTIONS, MULTI_CHOICE_QUESTIONS, Consent, IntakeForm, Review, ScreeningFlag
 from .models import ScreeningRule as Rule
 
 
@@ -172,17 +173,38 @@ def intake_for_staff(user, intake_id) -> IntakeForm:
     return intake
 
 
-def intake_answers(intake: IntakeForm) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The answers by section, as text, for display."""
+def intake_answers(intake: IntakeForm) -> list[tuple[str, list[tuple[str, str, bool]]]]:
+    """The answers by section, as text, for display: (question, answer, read this). A free-text answer the
+    patient wrote is marked "read this": no screening rule reads free text, so only a person can catch
+    "I had a heart valve replaced" or "apixaban 5 mg" written there."""
     sections = []
     for title, names in SECTIONS:
         rows = []
         for name in names:
             field = IntakeForm._meta.get_field(name)
             value = getattr(intake, name)
-            rows.append((str(field.verbose_name), _display(name, value)))
+            rows.append((str(field.verbose_name), _display(name, value), name in FREE_TEXT_QUESTIONS and bool(value)))
         sections.append((title, rows))
     return sections
+
+
+def practitioners_of(patient):
+    """The patient's own practitioners: those with a (non-cancelled) appointment with them, past or future
+    (`clinic.access.practitioners_of`, the inverse of `patients_of`), and those who reviewed their health form.
+    Active ones only."""
+    reviewed = Review.objects.filter(intake__patient=patient).values("reviewer_id")
+    return Practitioner.objects.filter(active=True).filter(
+        Q(pk__in=access.practitioners_of(patient).values("pk")) | Q(user_id__in=reviewed)
+    )
+
+
+def free_text_answers(intake: IntakeForm) -> list[tuple[str, str]]:
+    """(question, answer) for every free-text answer given: a reviewer must tick that they read them all."""
+    return [
+        (str(IntakeForm._meta.get_field(name).verbose_name), getattr(intake, name))
+        for name in FREE_TEXT_QUESTIONS
+        if (getattr(intake, name) or "").strip()
+    ]
 
 
 def _display(name, value) -> str:

@@ -15,6 +15,7 @@ from clinic.models import Patient
 
 from . import screening, selectors
 from .consent import CONSENT_TEXT, CONSENT_VERSION
+from .forms import FREE_TEXT_UNREAD
 from .models import Consent, IntakeAccess, IntakeForm, Review, ScreeningFlag
 from .signals import clearance_suspended
 
@@ -104,15 +105,19 @@ def record_review(
     prescriber_name: str = "",
     prescriber_role: str = "",
     prescriber_advised_on: datetime.date | None = None,
+    free_text_read: bool = False,
 ) -> Review:
     """A practitioner's decision on the intake's current version. It ends any clearance still in force, so a
     patient never has two. The texts the patient reads pass the clinic's medicine-advice rule
     (`Review.clean`, a ValidationError otherwise, nothing written); a prescriber's advice is kept with who
-    gave it and when, and the audit trail records it with the review."""
+    gave it and when, and the audit trail records it with the review. A form with free-text answers is
+    decided only by a reviewer who ticked that they read them (no rule reads free text)."""
     Patient.objects.select_for_update().get(pk=intake.patient_id)
     intake = IntakeForm.objects.select_for_update().get(pk=intake.pk)
     if not intake.is_submitted:
         raise IntakeError("This form has not been sent yet.")
+    if selectors.free_text_answers(intake) and not free_text_read:
+        raise IntakeError(FREE_TEXT_UNREAD)
     clears = decision in Review.CLEARING
     if clears and valid_until is None:
         valid_until = timezone.localdate() + datetime.timedelta(days=settings.CLINIC["CLEARANCE_VALID_DAYS"])
@@ -128,6 +133,7 @@ def record_review(
         prescriber_name=prescriber_name.strip(),
         prescriber_role=prescriber_role.strip(),
         prescriber_advised_on=prescriber_advised_on,
+        free_text_read=free_text_read,
         decided_at=now,
         valid_until=valid_until if clears else None,
     )

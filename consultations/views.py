@@ -179,26 +179,34 @@ def intake_review(request, intake_id):
     today = timezone.localdate()
     running_washouts = [f for f in flags if f.until and f.until > today and f.severity == "block"]
     may_decide = roles.is_practitioner(request.user)
-    form = ReviewForm(request.POST or None, running_washouts=running_washouts) if may_decide else None
+    free_text = selectors.free_text_answers(intake)
+    form = (
+        ReviewForm(request.POST or None, running_washouts=running_washouts, free_text=free_text) if may_decide else None
+    )
     if request.method == "POST":
         if form is None:
             raise PermissionDenied("Only a practitioner records a decision.")
         if form.is_valid():
             data = form.cleaned_data
-            services.record_review(
-                intake,
-                reviewer=request.user,
-                decision=data["decision"],
-                notes=data["notes"],
-                message_to_patient=data["message_to_patient"],
-                valid_until=data["valid_until"],
-                prescriber_advice=data["prescriber_advice"],
-                prescriber_name=data["prescriber_name"],
-                prescriber_role=data["prescriber_role"],
-                prescriber_advised_on=data["prescriber_advised_on"],
-            )
-            messages.success(request, f"Decision recorded for {intake.patient.full_name}.")
-            return redirect("review_queue")
+            try:
+                services.record_review(
+                    intake,
+                    reviewer=request.user,
+                    decision=data["decision"],
+                    notes=data["notes"],
+                    message_to_patient=data["message_to_patient"],
+                    valid_until=data["valid_until"],
+                    prescriber_advice=data["prescriber_advice"],
+                    prescriber_name=data["prescriber_name"],
+                    prescriber_role=data["prescriber_role"],
+                    prescriber_advised_on=data["prescriber_advised_on"],
+                    free_text_read=data.get("free_text_read", False),
+                )
+            except services.IntakeError as error:  # the form changed under the reviewer (a new version)
+                form.add_error(None, str(error))
+            else:
+                messages.success(request, f"Decision recorded for {intake.patient.full_name}.")
+                return redirect("review_queue")
         messages.error(request, "No decision recorded: please correct the fields marked below.")
     services.log_intake_access(intake, request.user, "intake_review")
     return render(
@@ -208,6 +216,7 @@ def intake_review(request, intake_id):
             "intake": intake,
             "status": selectors.screening_status(intake.patient),
             "answers": selectors.intake_answers(intake),
+            "free_text": free_text,
             "flags": flags,
             "reviews": intake.reviews.select_related("reviewer"),
             "consent": selectors.latest_consent(intake.patient),

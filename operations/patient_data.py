@@ -150,7 +150,7 @@ def _health_form(patient) -> dict | None:
         "started": local(intake.created_at),
         "last_sent": local(intake.submitted_at),
         "answers": [
-            {"section": title, "questions": [{"question": q, "answer": a} for q, a in rows]}
+            {"section": title, "questions": [{"question": q, "answer": a} for q, a, _ in rows]}
             for title, rows in intake_answers(intake)
         ],
         "screening_flags": [

@@ -157,7 +157,8 @@ def ensure_screening_rules():
     from consultations.models import ScreeningRule
 
     if not ScreeningRule.objects.exists():
-        importlib.import_module("consultations.migrations.0002_seed_screening_rules").seed_rules(apps, None)
+        for seeding in ("0002_seed_screening_rules", "0007_seed_implant_screening_rules"):
+            importlib.import_module(f"consultations.migrations.{seeding}").seed_rules(apps, None)
 
 
 def submitted_intake(patient=None, **answers):

@@ -92,8 +92,9 @@ def test_a_clearance_expires(session):
 def test_a_new_block_or_review_answer_suspends_the_clearance_and_tells_practitioners(
     session, answers, django_capture_on_commit_callbacks
 ):
-    practitioner = PractitionerFactory()
+    practitioner, unrelated = PractitionerFactory(), PractitionerFactory()
     patient = ClearedPatientFactory()
+    reviewer = Review.objects.get(intake__patient=patient).reviewer
     mail.outbox.clear()
     with_session = AppointmentFactory(patient=patient, practitioner=practitioner, treatment=session)
     with django_capture_on_commit_callbacks(execute=True):
@@ -108,8 +109,9 @@ def test_a_new_block_or_review_answer_suspends_the_clearance_and_tells_practitio
     assert list(booking_selectors.future_sessions_needing_attention(practitioner)) == [with_session]
     with_session.refresh_from_db()
     assert with_session.status == "booked"
-    (message,) = mail.outbox
-    assert message.to == [practitioner.user.email]
+    (message,) = mail.outbox  # the patient's own practitioners: who treats them and who cleared them
+    assert sorted(message.to) == sorted([practitioner.user.email, reviewer.email])
+    assert unrelated.user.email not in message.to
     assert "Clearance suspended" in message.subject
     assert "warfarin" not in message.body.lower() and "pregnan" not in message.body.lower()
 

@@ -75,7 +75,11 @@ def patient_with_a_history(tag: str, **user):
     patient = PatientFactory(user__email=f"{tag.lower()}@example.com", user__last_name=f"{tag}son", **user)
     intake = submitted_intake(patient, other_medicines=f"{tag}-vitamin <script>alert('{tag}')</script>")
     consultation_services.record_review(
-        intake, reviewer=PractitionerFactory().user, decision="cleared", message_to_patient=f"{tag} is fine"
+        intake,
+        reviewer=PractitionerFactory().user,
+        decision="cleared",
+        message_to_patient=f"{tag} is fine",
+        free_text_read=True,
     )
     consultation_services.sign_consent(patient, signed_name=f"{tag} Signature")
     appointment = recorded_session(patient, with_photo=True)

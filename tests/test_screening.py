@@ -46,6 +46,14 @@ CASES = {
         {"recent_area_treatments": False},
     ),
     "alcohol": ({"drinks_alcohol": True}, {"drinks_alcohol": False}),
+    "implanted-electronic-device": (
+        {"implanted_electronic_device": True, "implant_details": "Pacemaker"},
+        {"implanted_electronic_device": False},
+    ),
+    "metal-implant-in-area": (
+        {"metal_implant_in_area": True, "implant_details": "Plate in left femur"},
+        {"metal_implant_in_area": False},
+    ),
 }
 EXPECTED_SEVERITY = {
     "anticoagulant": "review",
@@ -66,6 +74,8 @@ EXPECTED_SEVERITY = {
     "recent-sun": "advise",
     "recent-area-treatments": "advise",
     "alcohol": "advise",
+    "implanted-electronic-device": "review",
+    "metal-implant-in-area": "review",
 }
 
 

@@ -231,7 +231,11 @@ class Command(BaseCommand):
         if intake_selectors.current_clearance(patient) is None:
             reviewer = User.objects.get(email=PRACTITIONERS[0]["email"])
             intake_services.record_review(
-                intake, reviewer=reviewer, decision="cleared", notes="Demo data: no contraindications."
+                intake,
+                reviewer=reviewer,
+                decision="cleared",
+                notes="Demo data: no contraindications.",
+                free_text_read=True,
             )
         if intake_selectors.latest_consent(patient) is None:
             intake_services.sign_consent(patient, signed_name=patient.full_name)
