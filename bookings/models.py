@@ -58,6 +58,10 @@ class Appointment(models.Model):
     confirmed_at = models.DateTimeField(
         null=True, blank=True, help_text="When the patient confirmed they are coming (a reply C or a link)."
     )
+    # The clinic's real day: when the patient arrived and when the session really ended (check-out). The
+    # aftercare, the 3-day check-in and the next-session message are timed from `completed_at`.
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
 
     objects = AppointmentQuerySet.as_manager()
 
@@ -108,6 +112,8 @@ class AppointmentEvent(models.Model):
         COMPLETED = "completed", "Completed"
         NO_SHOW = "no_show", "Marked no-show"
         CONFIRMED = "confirmed", "Confirmed by the patient"
+        CHECK_IN_UNDONE = "check_in_undone", "Check-in undone"
+        COMPLETION_UNDONE = "completion_undone", "Completion undone"
 
     appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=20, choices=Action.choices)

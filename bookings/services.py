@@ -23,7 +23,7 @@ from clinic import medicine_advice, roles
 from clinic.models import Patient
 from consultations.eligibility import check_eligibility
 
-from . import availability
+from . import availability, states
 from .availability import Verdict
 from .models import Appointment, AppointmentEvent
 from .reminders.services import announce_move, sync_reminders
@@ -335,51 +335,73 @@ def confirm_appointment(appointment, *, by, via: str) -> Appointment:
     return appointment
 
 
-def _change_status(appointment, *, by, allowed_from, to, action, not_before_start=False) -> Appointment:
+def _change_status(appointment, *, by, action, reason="") -> Appointment:
+    """One status change of the clinic's day, under the patient's lock, if `bookings.states` allows it now."""
     if not (is_desk(by) or roles.is_practitioner(by)):
         raise NotAllowed("Only clinic staff can change an appointment's status.")
+    if action in states.UNDO_ACTIONS:
+        if not is_desk(by):
+            raise NotAllowed("Only the front desk or a clinic admin can undo a check-in or a completion.")
+        reason = (reason or "").strip()
+        if not reason:
+            raise InvalidStatusChange("Give a reason for undoing it: nothing was changed.")
+        _ensure_safe_reason(by, appointment.patient, reason)
     with transaction.atomic():
         lock_patient(appointment.patient)
-        appointment = Appointment.objects.get(pk=appointment.pk)
-        if appointment.status not in allowed_from:
-            raise InvalidStatusChange(
-                f"This appointment is {appointment.get_status_display().lower()}: "
-                f"it cannot be marked {Appointment.Status(to).label.lower()}."
-            )
-        if not_before_start and appointment.start_at > timezone.now():
-            raise InvalidStatusChange("An appointment can be marked a no-show only once its time has come.")
-        appointment.status = to
-        appointment.save(update_fields=["status", "updated_at"])
-        _record(appointment, action, by)
+        appointment = Appointment.objects.select_related("treatment", "patient__user").get(pk=appointment.pk)
+        now = timezone.now()
+        if refused := states.refusal(action, appointment, now):
+            raise InvalidStatusChange(refused)
+        fields = ["status", "updated_at"]
+        if action == states.CHECK_IN:
+            appointment.status, appointment.checked_in_at = Appointment.Status.CHECKED_IN, now
+            fields.append("checked_in_at")
+        elif action == states.COMPLETE:
+            appointment.status, appointment.completed_at = Appointment.Status.COMPLETED, now
+            fields.append("completed_at")
+        elif action == states.NO_SHOW:
+            appointment.status = Appointment.Status.NO_SHOW
+        elif action == states.UNDO_CHECK_IN:
+            appointment.status, appointment.checked_in_at = Appointment.Status.BOOKED, None
+            fields.append("checked_in_at")
+        elif action == states.UNDO_COMPLETION:
+            appointment.status, appointment.completed_at = states.status_before_completion(appointment), None
+            fields.append("completed_at")
+        appointment.save(update_fields=fields)
+        _record(appointment, STATUS_EVENTS[action], by, reason)
     return appointment
 
 
+STATUS_EVENTS = {
+    states.CHECK_IN: AppointmentEvent.Action.CHECKED_IN,
+    states.COMPLETE: AppointmentEvent.Action.COMPLETED,
+    states.NO_SHOW: AppointmentEvent.Action.NO_SHOW,
+    states.UNDO_CHECK_IN: AppointmentEvent.Action.CHECK_IN_UNDONE,
+    states.UNDO_COMPLETION: AppointmentEvent.Action.COMPLETION_UNDONE,
+}
+
+
 def check_in(appointment, *, by) -> Appointment:
-    return _change_status(
-        appointment,
-        by=by,
-        allowed_from={Appointment.Status.BOOKED},
-        to=Appointment.Status.CHECKED_IN,
-        action=AppointmentEvent.Action.CHECKED_IN,
-    )
+    """Only on the appointment's own day (clinic time)."""
+    return _change_status(appointment, by=by, action=states.CHECK_IN)
 
 
 def complete_appointment(appointment, *, by) -> Appointment:
-    return _change_status(
-        appointment,
-        by=by,
-        allowed_from={Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN},
-        to=Appointment.Status.COMPLETED,
-        action=AppointmentEvent.Action.COMPLETED,
-    )
+    """Only once it has started; the pre-appointment reminders still pending are cancelled and the aftercare
+    is timed from now, the real end (bookings.reminders.timing)."""
+    return _change_status(appointment, by=by, action=states.COMPLETE)
 
 
 def mark_no_show(appointment, *, by) -> Appointment:
-    return _change_status(
-        appointment,
-        by=by,
-        allowed_from={Appointment.Status.BOOKED},
-        to=Appointment.Status.NO_SHOW,
-        action=AppointmentEvent.Action.NO_SHOW,
-        not_before_start=True,
-    )
+    return _change_status(appointment, by=by, action=states.NO_SHOW)
+
+
+def undo_check_in(appointment, *, by, reason) -> Appointment:
+    """Back to booked (the desk checked in the wrong patient, or too early), with a reason in the history."""
+    return _change_status(appointment, by=by, action=states.UNDO_CHECK_IN, reason=reason)
+
+
+def undo_completion(appointment, *, by, reason) -> Appointment:
+    """A completion made by mistake, on the day it was made: back to checked in (or booked), with a reason.
+    Aftercare not sent yet waits again for the real end; one already sent cannot be unsent."""
+    return _change_status(appointment, by=by, action=states.UNDO_COMPLETION, reason=reason)

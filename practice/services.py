@@ -33,7 +33,7 @@ def record_session(appointment, *, by, details: dict, areas: list[tuple[str, str
     Completes the appointment if it is checked in, or booked and its time has come."""
     Patient.objects.select_for_update().get(pk=appointment.patient_id)
     appointment = Appointment.objects.get(pk=appointment.pk)
-    if appointment.status == Appointment.Status.BOOKED and appointment.start_at > timezone.now():
+    if appointment.start_at > timezone.now():  # checked in early or not: a session is recorded once it began
         raise RecordingError("This appointment has not started yet: record the session once it has taken place.")
     if appointment.status in (Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN):
         booking_services.complete_appointment(appointment, by=by)

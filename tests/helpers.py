@@ -31,3 +31,10 @@ def book_online(patient, treatment, practitioner, start_at, **kwargs):
     return services.book_appointment(
         patient=patient, treatment=treatment, practitioner=practitioner, start_at=start_at, **kwargs
     )
+
+
+def set_clock(monkeypatch, now: datetime.datetime) -> None:
+    """The app's 'now' (every `timezone.now()`) for the rest of a test: the clinic's day at a chosen instant."""
+    from django.utils import timezone
+
+    monkeypatch.setattr(timezone, "now", lambda: now)

@@ -19,7 +19,7 @@ from tests.factories import (
     TreatmentFactory,
     staff_user,
 )
-from tests.helpers import at, book_online, open_every_day
+from tests.helpers import at, book_online, open_every_day, set_clock
 
 pytestmark = pytest.mark.django_db
 
@@ -194,13 +194,14 @@ def test_inside_the_cancellation_window_a_patient_is_told_to_call_but_the_desk_c
     assert appointment.status == Appointment.Status.CANCELLED
 
 
-def test_status_changes_by_staff_with_history(treatment, practitioner):
+def test_status_changes_by_staff_with_history(treatment, practitioner, monkeypatch):
     desk = staff_user(roles.FRONT_DESK)
     appointment = AppointmentFactory(practitioner=practitioner, treatment=treatment)
     with pytest.raises(services.NotAllowed):
         services.check_in(appointment, by=appointment.patient.user)
     with pytest.raises(services.InvalidStatusChange):
         services.mark_no_show(appointment, by=desk)  # not yet its time
+    set_clock(monkeypatch, appointment.start_at + datetime.timedelta(minutes=5))  # the day and time come
     services.check_in(appointment, by=desk)
     services.complete_appointment(appointment, by=practitioner.user)
     appointment.refresh_from_db()
@@ -209,7 +210,7 @@ def test_status_changes_by_staff_with_history(treatment, practitioner):
     with pytest.raises(services.InvalidStatusChange):
         services.check_in(appointment, by=desk)
     past = AppointmentFactory(
-        practitioner=practitioner, treatment=treatment, start_at=timezone.now() - datetime.timedelta(hours=1)
+        practitioner=practitioner, treatment=treatment, start_at=timezone.now() - datetime.timedelta(hours=3)
     )
     services.mark_no_show(past, by=desk)
     past.refresh_from_db()

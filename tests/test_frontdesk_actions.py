@@ -22,7 +22,7 @@ from tests.factories import (
     WorkingHoursFactory,
     staff_user,
 )
-from tests.helpers import at
+from tests.helpers import at, set_clock
 
 pytestmark = pytest.mark.django_db
 
@@ -322,7 +322,9 @@ def test_cancel_needs_a_reason_and_then_frees_the_time(client, desk, booked):
     assert "This appointment is cancelled: it cannot be cancelled." in page_messages(response)
 
 
-def test_check_in_then_complete(client, desk, booked):
+def test_check_in_then_complete(client, desk, booked, monkeypatch):
+    set_clock(monkeypatch, booked.start_at + datetime.timedelta(minutes=5))  # the appointment's day and time
+    client.force_login(desk)  # signed in at that time
     response = client.post(f"/desk/appointments/{booked.pk}/check-in/", follow=True)
     booked.refresh_from_db()
     assert booked.status == "checked_in"
@@ -332,7 +334,7 @@ def test_check_in_then_complete(client, desk, booked):
     assert booked.status == "completed"
     assert [(e.action, e.by) for e in booked.events.all()][1:] == [("checked_in", desk), ("completed", desk)]
     response = client.post(f"/desk/appointments/{booked.pk}/check-in/", follow=True)
-    assert "This appointment is completed: it cannot be marked checked in." in page_messages(response)
+    assert "This appointment is completed: it cannot be checked in." in page_messages(response)
 
 
 def test_no_show_only_once_the_time_has_come(client, desk, booked):
@@ -358,9 +360,14 @@ def test_actions_need_a_post_a_known_action_and_an_existing_appointment(client, 
     assert response.url == f"/desk/appointments/{booked.pk}/"  # never sent off-site
 
 
-def test_the_detail_page_shows_history_and_the_actions_allowed_now(client, desk, booked):
+def test_the_detail_page_shows_history_and_the_actions_allowed_now(client, desk, booked, monkeypatch):
     html = client.get(f"/desk/appointments/{booked.pk}/").content.decode()
-    assert "Check in" in html and "Mark no-show" in html and "Cancel appointment" in html and "Move" in html
+    assert "Cancel appointment" in html and "Move" in html
+    assert "Check in</button>" not in html and "Mark no-show" not in html  # a week ahead: not yet
+    set_clock(monkeypatch, booked.start_at + datetime.timedelta(minutes=5))
+    client.force_login(desk)
+    html = client.get(f"/desk/appointments/{booked.pk}/").content.decode()
+    assert "Check in</button>" in html and "Mark no-show" in html and "Complete</button>" in html
     assert f"Booked by {booked.created_by}" in html
     assert "Cleared" in html
 

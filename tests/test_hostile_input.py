@@ -507,6 +507,9 @@ FORM_VIEWS = [
     FormView("desk:cancel", "desk", lambda w: {"reason": "Ill", "next": "/desk/"}, lambda w: [w.upcoming.pk]),
     FormView("desk:status", "desk", lambda w: {"next": "/desk/"}, lambda w: [w.checked_in.pk, "complete"]),
     FormView("desk:status", "desk", lambda w: {"next": "//evil.example/"}, lambda w: [w.upcoming.pk, "check-in"]),
+    FormView(
+        "desk:status", "desk", lambda w: {"reason": "Wrong patient"}, lambda w: [w.checked_in.pk, "undo-check-in"]
+    ),
     FormView("desk:patients", "desk", lambda w: {"q": "Lovelace", "page": "1"}, method="get"),
     FormView("desk:closures", "desk", lambda w: {"first_day": w.day, "last_day": w.day, "reason": "Training"}),
     FormView(

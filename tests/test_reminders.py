@@ -22,7 +22,7 @@ from tests.factories import (
     TreatmentFactory,
     staff_user,
 )
-from tests.helpers import at, book_online, open_every_day
+from tests.helpers import at, book_online, open_every_day, set_clock
 
 pytestmark = pytest.mark.django_db
 UTC = datetime.UTC
@@ -163,11 +163,28 @@ def test_cancel_cancels_every_unsent_reminder_and_nothing_goes_out(django_captur
     assert mail.outbox == []
 
 
+def attended(appointment):
+    """The appointment took place and was checked out a minute ago (its reminder rows made at booking)."""
+    now = timezone.now()
+    save_and_sync(
+        appointment,
+        start_at=now - datetime.timedelta(hours=1),
+        end_at=now - datetime.timedelta(minutes=1),
+        busy_until=now - datetime.timedelta(minutes=1),
+        status=Appointment.Status.COMPLETED,
+        completed_at=now - datetime.timedelta(minutes=1),
+    )
+    return appointment
+
+
 def test_completing_early_sends_the_aftercare_at_check_out(django_capture_on_commit_callbacks):
-    appointment = book(hours_from_now(1))
+    from bookings import services as booking
+    from clinic import roles
+
+    appointment = book(hours_from_now(-0.25))  # started a quarter of an hour ago, for an hour
     send_due(django_capture_on_commit_callbacks)
     mail.outbox.clear()
-    save_and_sync(appointment, status=Appointment.Status.COMPLETED)
+    booking.complete_appointment(appointment, by=staff_user(roles.FRONT_DESK))
     aftercare = rows(appointment)[Kind.AFTERCARE]
     assert aftercare.due_at <= timezone.now()
     send_due(django_capture_on_commit_callbacks)
@@ -387,7 +404,7 @@ def test_pre_care_covers_blood_thinners_alcohol_retinoids_and_sun(settings):
 
 
 def test_aftercare_covers_moisturiser_sun_exercise_what_is_normal_and_when_to_call():
-    appointment = book(hours_from_now(1))
+    appointment = attended(book(hours_from_now(1)))
     message = send_now(appointment, Kind.AFTERCARE)
     for part in (message.body, html_of(message)):
         text = part.lower()
@@ -398,7 +415,7 @@ def test_aftercare_covers_moisturiser_sun_exercise_what_is_normal_and_when_to_ca
 
 
 def test_the_check_in_message_links_to_the_form():
-    appointment = book(hours_from_now(1))
+    appointment = attended(book(hours_from_now(1)))
     message = send_now(appointment, Kind.CHECK_IN)
     link = SignedLink.objects.get(appointment=appointment, action=SignedLink.Action.CHECK_IN)
     assert re.search(r"/l/\S+/", message.body)
@@ -494,7 +511,9 @@ def bookable_practitioner(treatment):
     return open_every_day(PractitionerFactory(treatments=[treatment]))
 
 
-def test_the_booking_service_books_moves_cancels_and_completes_the_timeline(django_capture_on_commit_callbacks):
+def test_the_booking_service_books_moves_cancels_and_completes_the_timeline(
+    django_capture_on_commit_callbacks, monkeypatch
+):
     from bookings import services as booking
     from clinic import roles
     from tests.factories import ClearedPatientFactory
@@ -525,6 +544,7 @@ def test_the_booking_service_books_moves_cancels_and_completes_the_timeline(djan
     assert {r.status for r in rows(appointment).values() if r.kind != Kind.CONFIRMATION} == {"cancelled"}
 
     other = book_session(5)
+    set_clock(monkeypatch, in_days_at(5, 10) + datetime.timedelta(minutes=50))  # the day comes; done early
     booking.check_in(other, by=desk)
     booking.complete_appointment(other, by=desk)
     aftercare = rows(other)[Kind.AFTERCARE]

@@ -22,6 +22,7 @@ from tests.factories import (
     staff_user,
     submitted_intake,
 )
+from tests.helpers import at
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("screening_rules")]
 
@@ -252,17 +253,20 @@ def test_my_day_query_count_is_flat(client, django_assert_max_num_queries):
             appointment = AppointmentFactory(
                 practitioner=practitioner,
                 patient=patient,
-                start_at=local_today_at(7) + datetime.timedelta(minutes=90 * Appointment.objects.count()),
+                start_at=yesterday_at_7 + datetime.timedelta(minutes=90 * Appointment.objects.count()),
                 status=Appointment.Status.COMPLETED,
             )
             record_session_for(appointment)
 
+    # Yesterday's day, whatever the hour: a session is recorded only once it has begun.
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    yesterday_at_7 = at(yesterday, 7)
     add(1)
     with django_assert_max_num_queries(17) as one:  # session, user, roles, 2FA, then 7 reads for any length
-        client.get(reverse("my_day"))
+        client.get(reverse("my_day"), {"day": yesterday.isoformat()})
     add(5)
     with django_assert_max_num_queries(len(one.captured_queries)):
-        response = client.get(reverse("my_day"))
+        response = client.get(reverse("my_day"), {"day": yesterday.isoformat()})
     assert len(response.context["rows"]) == 6
 
 

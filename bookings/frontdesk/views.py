@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from bookings import availability, selectors, services
+from bookings import availability, selectors, services, states
 from bookings.models import Appointment
 from bookings.reminders.services import send_health_form_link
 from bookings.signals import DESK_PATIENT_PAGE
@@ -43,9 +43,11 @@ from .forms import (
 )
 
 STATUS_ACTIONS = {
-    "check-in": (services.check_in, "checked in"),
-    "complete": (services.complete_appointment, "completed"),
-    "no-show": (services.mark_no_show, "marked as a no-show"),
+    states.CHECK_IN: (services.check_in, "checked in"),
+    states.COMPLETE: (services.complete_appointment, "completed"),
+    states.NO_SHOW: (services.mark_no_show, "marked as a no-show"),
+    states.UNDO_CHECK_IN: (services.undo_check_in, "no longer checked in"),
+    states.UNDO_COMPLETION: (services.undo_completion, "no longer completed"),
 }
 
 
@@ -151,7 +153,13 @@ def appointment_detail(request, pk):
     return render(
         request,
         "bookings/frontdesk/appointment_detail.html",
-        {"appointment": appointment, "events": events, "cancel_form": CancelForm()},
+        {
+            "appointment": appointment,
+            "events": events,
+            "cancel_form": CancelForm(),
+            "actions": states.allowed_actions(appointment),
+            "undo_actions": [(states.UNDO_CHECK_IN, "check-in"), (states.UNDO_COMPLETION, "completion")],
+        },
     )
 
 
@@ -163,8 +171,9 @@ def appointment_status(request, pk, action):
     if action not in STATUS_ACTIONS:
         raise Http404("Unknown action.")
     change, done = STATUS_ACTIONS[action]
+    undo = {"reason": request.POST.get("reason", "")[:250]} if action in states.UNDO_ACTIONS else {}
     try:
-        change(appointment, by=request.user)
+        change(appointment, by=request.user, **undo)
     except services.BookingError as error:
         messages.error(request, error.message)
     else:

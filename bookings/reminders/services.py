@@ -210,6 +210,15 @@ def send_reminder(reminder_id: int) -> str:
         if not timing.patient_accepts(appointment.patient, reminder.kind):
             _cancel(reminder, "not sent: the patient opted out of non-essential messages")
             return "cancelled"
+        if timing.STEPS[reminder.kind].anchor == timing.AFTER_END:
+            verdict, until = timing.after_session_verdict(appointment, now)
+            if verdict == timing.DROP:
+                _cancel(reminder, "not sent: the session was never checked in or completed")
+                return "cancelled"
+            if verdict == timing.HOLD:  # not a failed attempt: the session has not really ended yet
+                reminder.status, reminder.next_attempt_at = Status.PENDING, until
+                reminder.save(update_fields=["status", "next_attempt_at", "updated_at"])
+                return "held: the session has not ended yet"
         try:
             deliver(reminder)
         except Exception as error:  # any backend error: recorded, retried, never lost

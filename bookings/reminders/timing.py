@@ -98,20 +98,54 @@ def due_at(appointment: Appointment, step: Step, setting: TreatmentReminder, now
         return appointment.created_at or now
     if step.anchor == BEFORE_START:
         return appointment.start_at - offset
-    end = appointment.end_at
-    if appointment.status == Appointment.Status.COMPLETED:
-        end = min(end, now)  # checked out early: the aftercare goes at check-out
-    return end + offset
+    return real_end(appointment) + offset
+
+
+def real_end(appointment: Appointment) -> datetime.datetime:
+    """When the session really ended: at check-out once completed (early or late), else as booked."""
+    if appointment.status == Appointment.Status.COMPLETED and appointment.completed_at:
+        return appointment.completed_at
+    return appointment.end_at
 
 
 def wanted(appointment: Appointment, kind: str) -> bool:
-    """Whether the appointment, as it is now, still calls for this kind of message."""
+    """Whether the appointment, as it is now, still calls for this kind of message. Once the patient has
+    arrived (or the session is over), nothing before it is sent any more."""
     status = appointment.status
     if status in (Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW):
         return False
     if STEPS[kind].anchor == AFTER_END:
         return status in LIVE_BEFORE or status == Appointment.Status.COMPLETED
+    if STEPS[kind].anchor == BEFORE_START:
+        return status == Appointment.Status.BOOKED
     return True
+
+
+# After the booked end, how long a checked-in session that nobody checked out may still be running, and how
+# long a session nobody checked in may still be checked in late, before the aftercare decides.
+CHECKED_IN_GRACE = datetime.timedelta(hours=2)
+NEVER_ARRIVED_AFTER = datetime.timedelta(hours=24)
+HOLD_STEP = datetime.timedelta(minutes=30)
+SEND, HOLD, DROP = "send", "hold", "drop"
+
+
+def after_session_verdict(appointment: Appointment, now: datetime.datetime) -> tuple[str, datetime.datetime | None]:
+    """Whether an after-the-session message may go now. Never for a session that has not started, and only
+    once it has really ended: completed; or checked in and well past its end (the desk forgot to check out:
+    the patient was here, and the aftercare's warning signs matter more than its timing). A session nobody
+    checked in is held, then dropped after a day (a missed appointment nobody marked)."""
+    status = appointment.status
+    if appointment.start_at > now:
+        return HOLD, appointment.start_at
+    if status == Appointment.Status.COMPLETED:
+        return SEND, None
+    if status == Appointment.Status.CHECKED_IN:
+        if now >= appointment.end_at + CHECKED_IN_GRACE:
+            return SEND, None
+        return HOLD, min(now + HOLD_STEP, appointment.end_at + CHECKED_IN_GRACE)
+    if now >= appointment.end_at + NEVER_ARRIVED_AFTER:
+        return DROP, None
+    return HOLD, now + HOLD_STEP
 
 
 def channels_for(patient, step: Step) -> list[str]:
