@@ -111,6 +111,12 @@ class CancelForm(forms.Form):
     reason = forms.CharField(max_length=250, label="Reason for cancelling")
 
 
+class UndoForm(forms.Form):
+    """Why a check-in or a completion is undone: kept in the history."""
+
+    reason = forms.CharField(max_length=250, label="Why it is undone (kept in the history)")
+
+
 class PatientSearchForm(forms.Form):
     """The search box. A form, so that its text gets the checks every form field has (a NUL character,
     which PostgreSQL cannot take in a query, is refused with a message instead of a 500)."""

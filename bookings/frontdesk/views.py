@@ -40,6 +40,7 @@ from .forms import (
     PatientSearchForm,
     PhonePatientForm,
     TimeOffFormSet,
+    UndoForm,
 )
 
 STATUS_ACTIONS = {
@@ -171,7 +172,13 @@ def appointment_status(request, pk, action):
     if action not in STATUS_ACTIONS:
         raise Http404("Unknown action.")
     change, done = STATUS_ACTIONS[action]
-    undo = {"reason": request.POST.get("reason", "")[:250]} if action in states.UNDO_ACTIONS else {}
+    undo = {}
+    if action in states.UNDO_ACTIONS:
+        form = UndoForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Give a reason for undoing it: nothing was changed.")
+            return redirect(reverse("desk:appointment", args=[pk]))
+        undo = {"reason": form.cleaned_data["reason"]}
     try:
         change(appointment, by=request.user, **undo)
     except services.BookingError as error:
