@@ -142,6 +142,7 @@ class ReminderKind(models.TextChoices):
     CHECK_IN = "check_in", "How is your skin? (3 days after)"
     NEXT_SESSION = "next_session", "Book your next session"
     MOVED = "moved", "Appointment moved"
+    CANCELLED = "cancelled", "Cancellation confirmed"
 
 
 class ReminderChannel(models.TextChoices):
@@ -157,19 +158,23 @@ class ReminderQuerySet(models.QuerySet):
 class Reminder(models.Model):
     """One message to one patient on one channel, due at a time: a row of the outbox.
 
-    pending -> queued (claimed by the dispatcher, with a lease) -> sent, in ONE transaction with the send.
-    A failed send goes back to pending with a later `next_attempt_at`, or to failed after the last attempt.
-    A queued row whose lease ran out (task lost with Redis, worker killed) is claimed again.
+    pending -> queued (claimed by the dispatcher, with a lease) -> sending (the attempt recorded and committed
+    before the hand-over to the email or SMS backend) -> sent. A failed send goes back to pending with a later
+    `next_attempt_at`, or to failed after the last attempt. A queued row whose lease ran out (task lost with
+    Redis) is claimed again; a `sending` row whose lease ran out was interrupted during its hand-over, and is
+    resolved from evidence (bookings/reminders/services.py): sent, sent again, or `uncertain` for the desk.
     """
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         QUEUED = "queued", "Queued"
+        SENDING = "sending", "Being handed over"
         SENT = "sent", "Sent"
+        UNCERTAIN = "uncertain", "Delivery uncertain"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
-    UNSENT_STATUSES = (Status.PENDING, Status.QUEUED)
+    UNSENT_STATUSES = (Status.PENDING, Status.QUEUED, Status.SENDING)
 
     appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="reminders")
     kind = models.CharField(max_length=20, choices=ReminderKind.choices)
@@ -184,6 +189,14 @@ class Reminder(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     cancel_reason = models.CharField(max_length=200, blank=True)
+    # The hand-over in progress, committed before the message goes to the backend: when it started and the
+    # SHA-256 of what was handed over (to recognise it at the provider after a crash).
+    attempt_started_at = models.DateTimeField(null=True, blank=True)
+    attempt_digest = models.CharField(max_length=64, blank=True)
+    # What the SMS provider says: its message id and the last status its callbacks or a lookup reported.
+    provider_ref = models.CharField(max_length=64, blank=True, db_index=True)
+    provider_status = models.CharField(max_length=20, blank=True)
+    provider_status_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -433,3 +446,48 @@ class SignedLink(models.Model):
 
     def __str__(self):
         return f"{self.get_action_display()} for patient {self.patient_id} (until {self.expires_at:%Y-%m-%d %H:%M})"
+
+
+# --- Texts patients send us (rules in bookings/reminders/inbound.py) -------------------------------------
+
+
+class InboundMessage(models.Model):
+    """A text a patient (or anyone) sent to the clinic's number, as the provider's webhook gave it: what it was
+    taken to mean, and for the desk's inbox whether someone must act and who did."""
+
+    class Intent(models.TextChoices):
+        CONFIRM = "confirm", "Confirmed (C)"
+        RESCHEDULE = "reschedule", "Wants another time (R)"
+        STOP = "stop", "Stop texts (STOP)"
+        START = "start", "Texts again (START)"
+        OTHER = "other", "Other reply"
+        UNKNOWN = "unknown", "Unknown number"
+
+    provider_ref = models.CharField(max_length=64, unique=True, help_text="The provider's message id.")
+    from_number = models.CharField(max_length=32, db_index=True, help_text="E.164")
+    body = models.TextField(blank=True)
+    received_at = models.DateTimeField()
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, null=True, blank=True, related_name="inbound_messages"
+    )
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_messages"
+    )
+    intent = models.CharField(max_length=12, choices=Intent.choices)
+    answer = models.TextField(blank=True, help_text="What the clinic answered at once, if anything.")
+    needs_desk = models.BooleanField(default=False)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["received_at"], condition=Q(needs_desk=True, handled_at__isnull=True), name="inbox_open"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_intent_display()} from {self.from_number} at {self.received_at:%Y-%m-%d %H:%M}"

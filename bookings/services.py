@@ -26,7 +26,7 @@ from consultations.eligibility import check_eligibility
 from . import availability, states
 from .availability import Verdict
 from .models import Appointment, AppointmentEvent
-from .reminders.services import announce_move, sync_reminders
+from .reminders.services import announce_cancellation, announce_move, sync_reminders
 from .signals import appointment_freed
 
 # Losing a race on PostgreSQL: the exclusion constraint saw a concurrent winner, or two inserts waited on
@@ -214,6 +214,8 @@ def _record(appointment, action, by, reason="", old_start_at=None, new_start_at=
     sync_reminders(appointment)
     if action == AppointmentEvent.Action.RESCHEDULED:
         announce_move(appointment)
+    if action == AppointmentEvent.Action.CANCELLED:
+        announce_cancellation(appointment)
     if action in FREEING_ACTIONS and old_start_at is not None:
         # The waitlist hears of it once this transaction has committed, never inside it (bookings.signals).
         freed = {

@@ -1,11 +1,15 @@
 from django.urls import path
 
 from . import link_views, views, waitlist_views
+from .reminders import webhooks
 
 urlpatterns = [
     # Signed links in messages (bookings/links.py): short, so they fit in a text message.
     path("l/<str:token>/", link_views.signed_link, name="signed_link"),
     path("accounts/set-password/", link_views.set_password, name="link_set_password"),
+    # The SMS provider's webhooks (signed by Twilio; see bookings/reminders/webhooks.py).
+    path("sms/status/", webhooks.sms_status, name="sms_status"),
+    path("sms/inbound/", webhooks.sms_inbound, name="sms_inbound"),
     path("book/", views.book_start, name="book_start"),
     path("book/<slug:slug>/", views.book_treatment, name="book_treatment"),
     path("book/<slug:slug>/times/", views.book_times, name="book_times"),

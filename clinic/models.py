@@ -115,6 +115,12 @@ class Patient(models.Model):
         default=False,
         help_text="Confirmations and safety messages are always sent.",
     )
+    texts_stopped_at = models.DateTimeField(
+        "replied STOP",
+        null=True,
+        blank=True,
+        help_text="The patient replied STOP: no non-essential texts (START undoes it). Set by the inbound webhook.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

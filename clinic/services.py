@@ -1,16 +1,46 @@
 """Writes for the clinic app: sign-up, practitioners' own profile pages, clinic closures."""
 
+import logging
 import uuid
 
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
 
+from .links import absolute_url
 from .models import PLACEHOLDER_EMAIL_DOMAIN, Closure, Patient, User
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
 def register_patient(*, email, password, first_name, last_name, phone, date_of_birth, sms_opt_in=False) -> Patient:
+    """A patient signing up online. The welcome email (next step: the health form) goes once the account
+    is committed; a mail server that is down does not undo the sign-up (it is logged)."""
     user = User.objects.create_user(email=email, password=password, first_name=first_name, last_name=last_name)
-    return Patient.objects.create(user=user, phone=phone, date_of_birth=date_of_birth, sms_opt_in=sms_opt_in)
+    patient = Patient.objects.create(user=user, phone=phone, date_of_birth=date_of_birth, sms_opt_in=sms_opt_in)
+    transaction.on_commit(lambda: _send_welcome(patient))
+    return patient
+
+
+def _send_welcome(patient: Patient) -> None:
+    context = {
+        "first_name": patient.user.first_name or "there",
+        "clinic": settings.CLINIC,
+        "health_form_url": absolute_url(reverse("intake_form")),
+        "book_url": absolute_url(reverse("book_start")),
+    }
+    try:
+        send_mail(
+            subject=f"Welcome to {settings.CLINIC['NAME']}: your next step",
+            message=render_to_string("clinic/email/welcome.txt", context).strip() + "\n",
+            from_email=None,
+            recipient_list=[patient.user.email],
+        )
+    except Exception:  # the account exists either way; the health form is linked from every page
+        logger.exception("The welcome email to patient %s could not be sent", patient.pk)
 
 
 @transaction.atomic

@@ -253,7 +253,18 @@ CELERY_BEAT_SCHEDULE: dict = {
 }
 
 # --- Reminders (bookings/reminders/) ---------------------------------------------------------------
-SMS_BACKEND = env("SMS_BACKEND", default="bookings.reminders.sms.FileSmsBackend")
+# Text messages: Twilio when its keys are in the environment, else files under var/sms/ (make run, offline).
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", default="")
+TWILIO_MESSAGING_SERVICE_SID = env("TWILIO_MESSAGING_SERVICE_SID", default="")
+TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL", default="")  # tests only: a local stand-in
+SMS_BACKEND = env(
+    "SMS_BACKEND",
+    default="bookings.reminders.sms.TwilioSmsBackend"
+    if TWILIO_ACCOUNT_SID
+    else "bookings.reminders.sms.FileSmsBackend",
+)
 SMS_FILE_PATH = env.path("SMS_FILE_PATH", default=VAR_DIR / "sms")
 # A claimed reminder not sent within the lease (task lost with the broker, worker killed) is claimed again.
 REMINDER_LEASE_SECONDS = env.int("REMINDER_LEASE_SECONDS", default=300)

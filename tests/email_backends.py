@@ -27,3 +27,20 @@ class GatedFileBackend(BaseEmailBackend):
             with open(folder / "deliveries.log", "a") as log:
                 log.write(f"{reminder}\n")
         return len(email_messages)
+
+
+class HoldAfterFileBackend(BaseEmailBackend):
+    """Delivers first (a line with the reminder and its Message-ID in `deliveries.log`), then writes
+    `handed-over-<reminder>` and waits while `hold-after` exists: the window after the mail server accepted
+    a message and before the worker records it, where a test kills the worker."""
+
+    def send_messages(self, email_messages):
+        folder = Path(os.environ["REMINDER_TEST_MAIL_DIR"])
+        for message in email_messages:
+            reminder = message.extra_headers.get("X-Clinic-Reminder", "?")
+            with open(folder / "deliveries.log", "a") as log:
+                log.write(f"{reminder} {message.extra_headers.get('Message-ID')}\n")
+            (folder / f"handed-over-{reminder}").write_text(str(os.getpid()))
+            while (folder / "hold-after").exists():
+                time.sleep(0.05)
+        return len(email_messages)

@@ -20,7 +20,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from bookings import calendar_feeds
-from bookings.models import Appointment, WaitlistEntry, WaitlistOffer
+from bookings.models import Appointment, InboundMessage, Reminder, WaitlistEntry, WaitlistOffer
 from clinic import roles
 from clinic.models import Closure
 from consultations.models import IntakeForm
@@ -74,6 +74,8 @@ ARGUMENTS = {
     "desk:status": {"pk": "appointment", "action": "status_action"},
     "desk:patient": {"pk": "patient"},
     "desk:patient_form_link": {"pk": "patient"},
+    "desk:inbox_done": {"pk": "inbound"},
+    "desk:reminder_send_again": {"pk": "reminder"},
     "signed_link": {"token": "bad_token"},
     "desk:book": {"patient_id": "patient"},
     "desk:closure_remove": {"pk": "closure"},
@@ -105,6 +107,8 @@ class Scenario:
     entry: int
     offer: int
     closure: int
+    reminder: int
+    inbound: int
     status_action: str = "check-in"
     bad_uid: str = "MQ"
     bad_token: str = "not-a-token"
@@ -142,6 +146,20 @@ def build_scenario(sign_in) -> Scenario:
         expires_at=now + datetime.timedelta(hours=2),
     )
 
+    uncertain = Reminder.objects.create(
+        appointment=future, kind="confirmation", due_at=now, next_attempt_at=now, status=Reminder.Status.UNCERTAIN
+    )
+    reply = InboundMessage.objects.create(
+        provider_ref="SM-scenario",
+        from_number="+447700900123",
+        body="Running late",
+        received_at=now,
+        patient=patient_a,
+        appointment=future,
+        intent=InboundMessage.Intent.OTHER,
+        needs_desk=True,
+    )
+
     patient_b = PatientFactory()
     submitted_intake(patient_b)
     AppointmentFactory(patient=patient_b, practitioner=unrelated, treatment=treatment)
@@ -177,6 +195,8 @@ def build_scenario(sign_in) -> Scenario:
             last_day=timezone.localdate() + datetime.timedelta(days=61),
             reason="Staff training",
         ).pk,
+        reminder=uncertain.pk,
+        inbound=reply.pk,
     )
 
 

@@ -61,6 +61,11 @@ login                               GET     200    302    302    302    302    3
 # signed links in messages: a forged token is refused alike for everyone (tests/test_signed_links.py has the rest)
 signed_link                         GET     404    404    404    404    404    404    404
                                     POST    404    404    404    404    404    404    404
+# the SMS provider's webhooks: POST only, and only with Twilio's signature (tests/test_sms_twilio.py)
+sms_status                          GET     405    405    405    405    405    405    405
+                                    POST    403    403    403    403    403    403    403
+sms_inbound                         GET     405    405    405    405    405    405    405
+                                    POST    403    403    403    403    403    403    403
 # setting a password is only offered in a session a link opened
 link_set_password                   GET     login  404    404    404    404    404    404
                                     POST    login  404    404    404    404    404    404
@@ -146,6 +151,11 @@ desk:patient_new                    GET     login  403    403    403    403    2
                                     POST    login  403    403    403    403    200    200
 desk:patient                        GET     login  403    403    403    403    200    200
 desk:patient_form_link              GET     login  403    403    403    403    405    405
+                                    POST    login  403    403    403    403    302    302
+desk:inbox                          GET     login  403    403    403    403    200    200
+desk:inbox_done                     GET     login  403    403    403    403    405    405
+                                    POST    login  403    403    403    403    302    302
+desk:reminder_send_again            GET     login  403    403    403    403    405    405
                                     POST    login  403    403    403    403    302    302
 desk:book                           GET     login  403    403    403    403    200    200
                                     POST    login  403    403    403    403    200    200

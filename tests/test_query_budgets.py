@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from bookings.models import Appointment, WaitlistEntry
+from bookings.models import Appointment, InboundMessage, WaitlistEntry
 from clinic.models import Closure, Patient, Practitioner, TimeOff, Treatment
 from tests.factories import (
     AppointmentFactory,
@@ -62,6 +62,7 @@ BUDGETS = {
     ("desk:day_sheet", "desk", ""): 13,
     ("desk:patients", "desk", "search"): 10,
     ("desk:patient", "desk", ""): 16,
+    ("desk:inbox", "desk", ""): 10,
     ("desk:appointment", "desk", ""): 12,
     ("desk:closures", "desk", ""): 11,
     ("desk:rota", "desk", ""): 10,
@@ -115,6 +116,16 @@ def grow(s, round_: int) -> None:
         AppointmentFactory(practitioner=related, treatment=treatment, start_at=timezone.make_aware(on_closed_day))
         off_start = now + datetime.timedelta(days=20 + 2 * round_ + n)
         TimeOff.objects.create(practitioner=related, start_at=off_start, end_at=off_start + datetime.timedelta(hours=3))
+    for n in range(3):  # texts for the desk's inbox, from patient A and from unknown numbers
+        InboundMessage.objects.create(
+            provider_ref=f"SM-grow-{round_}-{n}",
+            from_number=f"+44770090{round_}{n:03d}",
+            body="Can I come earlier?",
+            received_at=now,
+            patient=patient_a if n % 2 else None,
+            intent="other",
+            needs_desk=True,
+        )
     for n in range(4):  # patient A's history
         AppointmentFactory(
             patient=patient_a,

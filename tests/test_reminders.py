@@ -26,7 +26,10 @@ from tests.helpers import at, book_online, open_every_day, set_clock
 
 pytestmark = pytest.mark.django_db
 UTC = datetime.UTC
-ALL_KINDS = {k.value for k in Kind} - {Kind.MOVED}  # the timeline; a move adds its notice
+ALL_KINDS = {k.value for k in Kind} - {
+    Kind.MOVED,
+    Kind.CANCELLED,
+}  # the timeline; a move or a cancellation adds its notice
 
 
 @pytest.fixture(autouse=True)
@@ -541,7 +544,9 @@ def test_the_booking_service_books_moves_cancels_and_completes_the_timeline(
     assert by_kind[Kind.AFTERCARE].due_at == in_days_at(12, 12)
 
     booking.cancel_appointment(appointment, by=desk)
-    assert {r.status for r in rows(appointment).values() if r.kind != Kind.CONFIRMATION} == {"cancelled"}
+    after = rows(appointment)
+    assert {r.status for r in after.values() if r.kind not in (Kind.CONFIRMATION, Kind.CANCELLED)} == {"cancelled"}
+    assert after[Kind.CANCELLED].status == "pending"  # cancel -> 'your appointment is cancelled', due now
 
     other = book_session(5)
     set_clock(monkeypatch, in_days_at(5, 10) + datetime.timedelta(minutes=50))  # the day comes; done early

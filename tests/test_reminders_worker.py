@@ -27,6 +27,7 @@ from bookings.reminders import services
 from bookings.reminders.services import sync_reminders
 from bookings.tasks import dispatch_due_reminders, send_reminder
 from clinic.celery import app
+from tests import twilio_standin
 from tests.factories import AppointmentFactory
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -116,7 +117,7 @@ def database_url() -> str:
     return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def start_worker_process(mail_dir: Path, name: str) -> subprocess.Popen:
+def start_worker_process(mail_dir: Path, name: str, **extra_env) -> subprocess.Popen:
     env = {
         **os.environ,
         "DEBUG": "1",
@@ -124,6 +125,8 @@ def start_worker_process(mail_dir: Path, name: str) -> subprocess.Popen:
         "REDIS_URL": django_settings.REDIS_URL,
         "EMAIL_BACKEND": "tests.email_backends.GatedFileBackend",
         "REMINDER_TEST_MAIL_DIR": str(mail_dir),
+        "REMINDER_LEASE_SECONDS": "2",
+        **extra_env,
     }
     command = [sys.executable, "-m", "celery", "-A", "clinic", "worker", "--pool=solo", "--loglevel=WARNING"]
     command += ["-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"]
@@ -143,7 +146,8 @@ def test_a_worker_killed_mid_send_gives_exactly_one_delivery_after_restart(tmp_p
         )
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
-        assert Reminder.objects.get(pk=reminder_id).status == Reminder.Status.QUEUED  # rolled back, not sent
+        # The attempt was recorded (committed) before the hand-over began; nothing says it was sent.
+        assert Reminder.objects.get(pk=reminder_id).status == Reminder.Status.SENDING
 
         (tmp_path / "hold").unlink()
         second = start_worker_process(tmp_path, "survivor")
@@ -163,6 +167,78 @@ def test_a_worker_killed_mid_send_gives_exactly_one_delivery_after_restart(tmp_p
     assert deliveries == [str(reminder_id)]
     reminder = Reminder.objects.get(pk=reminder_id)
     assert reminder.attempts == 1 and reminder.claims >= 2  # re-claimed after the lease, maybe more than once
+
+
+def run_until_killed_after_hand_over(tmp_path, reminder_id, **worker_env):
+    """A real worker sends the reminder; the backend holds right after the hand-over; the worker is
+    SIGKILLed there. Then a second worker and the beat's dispatcher carry on. Returns the row."""
+    (tmp_path / "hold-after").touch()
+    first = start_worker_process(tmp_path, "doomed", **worker_env)
+    second = None
+    try:
+        assert services.dispatch_due_reminders(enqueue=publish) >= 1
+        wait_until(
+            (tmp_path / f"handed-over-{reminder_id}").exists, timeout=30, message="the hand-over in the first worker"
+        )
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+        interrupted = Reminder.objects.get(pk=reminder_id)
+        assert interrupted.status == Reminder.Status.SENDING and interrupted.attempt_started_at is not None
+        (tmp_path / "hold-after").unlink()
+        second = start_worker_process(tmp_path, "survivor", **worker_env)
+
+        def dispatch_and_check():
+            services.dispatch_due_reminders(enqueue=publish)  # beat keeps ticking; the lease runs out
+            return Reminder.objects.get(pk=reminder_id).status not in Reminder.UNSENT_STATUSES
+
+        wait_until(dispatch_and_check, timeout=40, every=0.5, message="the interrupted reminder to be resolved")
+        time.sleep(1)
+    finally:
+        for process in (first, second):
+            if process and process.poll() is None:
+                process.terminate()
+                process.wait(timeout=15)
+    return Reminder.objects.get(pk=reminder_id)
+
+
+def test_a_text_whose_worker_was_killed_after_twilio_accepted_it_is_not_sent_again(tmp_path, settings):
+    """Exactly once for texts: the restarted side asks Twilio (the stand-in) and finds the message."""
+    settings.REMINDER_LEASE_SECONDS = 2
+    with transaction.atomic():
+        appointment = AppointmentFactory(
+            start_at=(timezone.now() + datetime.timedelta(days=3)).replace(second=0, microsecond=0),
+            patient__phone="+447700900123",
+            patient__sms_opt_in=True,
+        )
+        sync_reminders(appointment)
+    Reminder.objects.filter(appointment=appointment, channel="email").update(status=Reminder.Status.CANCELLED)
+    reminder_id = Reminder.objects.get(appointment=appointment, kind="confirmation", channel="sms").pk
+    with twilio_standin.TwilioStandIn() as twilio:
+        row = run_until_killed_after_hand_over(
+            tmp_path,
+            reminder_id,
+            SMS_BACKEND="tests.sms_backends.HoldAfterTwilioBackend",
+            TWILIO_ACCOUNT_SID=twilio_standin.ACCOUNT_SID,
+            TWILIO_AUTH_TOKEN=twilio_standin.AUTH_TOKEN,
+            TWILIO_FROM_NUMBER=twilio_standin.FROM_NUMBER,
+            TWILIO_API_BASE_URL=twilio.base_url,
+        )
+        assert len(twilio.messages) == 1
+        assert (row.status, row.provider_ref) == (Reminder.Status.SENT, twilio.messages[0]["sid"])
+
+
+def test_an_email_whose_worker_was_killed_after_the_hand_over_goes_again_with_the_same_message_id(tmp_path, settings):
+    """The guarantee for email, as documented: SMTP leaves no evidence to ask, so the message goes again
+    with the same Message-ID (mail clients show one) and the row says so for the desk."""
+    settings.REMINDER_LEASE_SECONDS = 2
+    [reminder_id] = book_due_now(1)
+    row = run_until_killed_after_hand_over(
+        tmp_path, reminder_id, EMAIL_BACKEND="tests.email_backends.HoldAfterFileBackend"
+    )
+    deliveries = (tmp_path / "deliveries.log").read_text().splitlines()
+    assert len(deliveries) == 2 and deliveries[0] == deliveries[1]  # same reminder, same Message-ID
+    assert row.status == Reminder.Status.SENT
+    assert "sent again with the same Message-ID" in row.last_error
 
 
 # --- Redis stopped and started again -------------------------------------------------------------------

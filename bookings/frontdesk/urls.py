@@ -21,4 +21,7 @@ urlpatterns = [
     path("closures/<int:pk>/remove/", views.closure_remove, name="closure_remove"),
     path("rota/", views.rota, name="rota"),
     path("rota/<int:practitioner_id>/", views.rota_edit, name="rota_edit"),
+    path("inbox/", views.inbox, name="inbox"),
+    path("inbox/<int:pk>/done/", views.inbox_done, name="inbox_done"),
+    path("messages/<int:pk>/send-again/", views.reminder_send_again, name="reminder_send_again"),
 ]

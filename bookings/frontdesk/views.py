@@ -18,8 +18,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from bookings import availability, selectors, services, states
-from bookings.models import Appointment
-from bookings.reminders.services import send_health_form_link
+from bookings.models import Appointment, InboundMessage, Reminder
+from bookings.reminders import inbound
+from bookings.reminders.services import send_again, send_health_form_link
 from bookings.signals import DESK_PATIENT_PAGE
 from clinic import roles
 from clinic.closures import closed_on
@@ -438,3 +439,38 @@ def patient_form_link(request, pk):
             where = "by text message" if channel == "sms" else "by email"
             messages.success(request, f"The health form and consent link went to {patient.full_name} {where}.")
     return redirect("desk:patient", pk=patient.pk)
+
+
+# --- the inbox: texts from patients that need a person ----------------------------------------------------
+
+
+@roles.front_desk_required
+def inbox(request):
+    return render(
+        request,
+        "bookings/frontdesk/inbox.html",
+        {"open": inbound.open_inbox(), "handled": inbound.recently_handled(), "desk_tab": "inbox"},
+    )
+
+
+@roles.front_desk_required
+@require_POST
+def inbox_done(request, pk):
+    message = get_object_or_404(InboundMessage, pk=pk, needs_desk=True)
+    if inbound.mark_handled(message, by=request.user):
+        messages.success(request, "Marked done.")
+    else:
+        messages.info(request, "Someone had already marked it done.")
+    return redirect("desk:inbox")
+
+
+@roles.front_desk_required
+@require_POST
+def reminder_send_again(request, pk):
+    """A message whose delivery is uncertain (the sender stopped mid-hand-over): send it again."""
+    reminder = get_object_or_404(Reminder.objects.select_related("appointment"), pk=pk)
+    if send_again(reminder):
+        messages.success(request, "It will go again within a minute.")
+    else:
+        messages.error(request, "Only a message whose delivery is uncertain can be sent again from here.")
+    return redirect("desk:patient", pk=reminder.appointment.patient_id)

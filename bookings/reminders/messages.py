@@ -3,6 +3,7 @@ templates/reminders/), or a text message through the SMS backend. Times are show
 
 import re
 import zoneinfo
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -14,11 +15,7 @@ from bookings.ics import appointment_ics
 from bookings.links import MessageLinks
 from bookings.models import ReminderChannel
 from bookings.reminders import timing
-from bookings.reminders.sms import get_sms_backend
-
-
-class PermanentDeliveryError(Exception):
-    """Retrying cannot help (no address to send to): the reminder fails at once, with this reason."""
+from bookings.reminders.sms import PermanentDeliveryError, body_digest, get_sms_backend
 
 
 def clinic_time(value):
@@ -33,6 +30,25 @@ def when_text(value) -> str:
 
 def links_for(appointment) -> MessageLinks:
     return MessageLinks(appointment)
+
+
+# Aftercare that depends on where the needles went; one line per area, in the treatment's order.
+AREA_AFTERCARE = {
+    "thighs": "Thighs: loose trousers or a skirt for 24 hours; no tight jeans, leggings or shapewear.",
+    "buttocks": "Buttocks: loose underwear for 24 hours; sit on a soft cushion and no cycling or spinning.",
+    "abdomen": "Abdomen: loose waistbands for 24 hours; no tight belts or shapewear.",
+    "arms": "Upper arms: loose sleeves for 24 hours; keep deodorant off the treated skin.",
+}
+
+
+def area_aftercare(treatment) -> list[str]:
+    seen, lines = set(), []
+    for area in treatment.body_areas or []:
+        line = AREA_AFTERCARE.get(area)
+        if line and line not in seen:
+            seen.add(line)
+            lines.append(line)
+    return lines
 
 
 def context_for(reminder) -> dict:
@@ -52,6 +68,7 @@ def context_for(reminder) -> dict:
         "subject": subject,
         "extra_text": extra_text,
         "is_session": appointment.treatment.kind == appointment.treatment.Kind.SESSION,
+        "area_aftercare": area_aftercare(appointment.treatment) if reminder.kind == timing.Kind.AFTERCARE else [],
     }
 
 
@@ -76,7 +93,7 @@ def build_email(reminder) -> EmailMultiAlternatives:
         headers={"Message-ID": message_id(reminder), "X-Clinic-Reminder": str(reminder.pk)},
     )
     email.attach_alternative(render_to_string(f"reminders/email/{reminder.kind}.html", context), "text/html")
-    if reminder.kind in (timing.Kind.CONFIRMATION, timing.Kind.MOVED):
+    if reminder.kind in (timing.Kind.CONFIRMATION, timing.Kind.MOVED, timing.Kind.CANCELLED):
         attach_calendar_file(email, reminder.appointment)
     return email
 
@@ -111,12 +128,43 @@ def deliver_form_link(patient, channel: str, url: str) -> None:
     email.send(fail_silently=False)
 
 
-def deliver(reminder) -> None:
-    """Hand the message to the backend; raises when it was not accepted."""
+@dataclass
+class Outgoing:
+    """One reminder's message, rendered and ready to hand over; `digest` recognises it at the provider."""
+
+    channel: str
+    to: str
+    reference: str
+    sms_body: str = ""
+    email: EmailMultiAlternatives | None = None
+
+    @property
+    def digest(self) -> str:
+        if self.email is not None:
+            return body_digest(f"{self.email.extra_headers['Message-ID']}\n{self.email.body}")
+        return body_digest(self.sms_body)
+
+
+def prepare(reminder) -> Outgoing:
+    """Render the message (its signed links are made here); raises PermanentDeliveryError with no address."""
     if reminder.channel == ReminderChannel.SMS:
         phone = reminder.appointment.patient.phone
         if not phone:
             raise PermanentDeliveryError("the patient has no phone number")
-        get_sms_backend().send(phone, build_sms(reminder), reference=str(reminder.pk))
-        return
-    build_email(reminder).send(fail_silently=False)
+        return Outgoing(ReminderChannel.SMS, phone, str(reminder.pk), sms_body=build_sms(reminder))
+    email = build_email(reminder)
+    return Outgoing(ReminderChannel.EMAIL, email.to[0], str(reminder.pk), email=email)
+
+
+def hand_over(outgoing: Outgoing) -> str:
+    """Give the message to the backend; returns the provider's id for it ("" if it gives none). Raises when
+    the message was not accepted."""
+    if outgoing.channel == ReminderChannel.SMS:
+        return get_sms_backend().send(outgoing.to, outgoing.sms_body, reference=outgoing.reference) or ""
+    outgoing.email.send(fail_silently=False)
+    return ""
+
+
+def deliver(reminder) -> str:
+    """Render and hand over in one go (for callers without an outbox row to record the attempt on)."""
+    return hand_over(prepare(reminder))

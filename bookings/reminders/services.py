@@ -1,9 +1,10 @@
 """Writes to the reminder outbox: keeping rows in step with their appointment, claiming due rows, sending one.
 
-The delivery guarantee (see README, 'Reminders'): a reminder is marked sent in the same database
-transaction that holds its row lock while the message is handed to the email or SMS backend. A crash before
-that commit rolls the row back to `queued`; the dispatcher claims it again once its lease runs out, so it is
-sent after the crash. Duplicated or retried tasks find the row no longer `queued` and send nothing.
+The delivery guarantee (docs/reminders.md, 'Guarantees'): the attempt is recorded and committed before the
+message is handed to the email or SMS backend, and the row is marked sent after. A crash in between leaves
+the attempt on record; once its lease runs out the row is claimed again and resolved from evidence (the
+SMS provider's record; for email the same Message-ID), or shown to the desk as 'delivery uncertain'.
+Duplicated or retried tasks find the row no longer `queued` and send nothing.
 """
 
 import datetime
@@ -14,9 +15,10 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from bookings.models import AftercareCheckIn, Appointment, Reminder
-from bookings.reminders import timing
-from bookings.reminders.messages import PermanentDeliveryError, deliver, deliver_form_link
+from bookings.models import AftercareCheckIn, Appointment, Reminder, ReminderChannel
+from bookings.reminders import messages, timing
+from bookings.reminders.messages import PermanentDeliveryError, deliver_form_link
+from bookings.reminders.sms import NoEvidence, get_sms_backend
 
 logger = logging.getLogger(__name__)
 Status = Reminder.Status
@@ -53,6 +55,8 @@ def sync_reminders(appointment: Appointment) -> None:
 
     for key, reminder in existing.items():
         if reminder.status in (Status.SENT, Status.FAILED):
+            continue
+        if reminder.kind == timing.Kind.CANCELLED:  # not on the timeline: queued by announce_cancellation
             continue
         if reminder.kind == timing.Kind.MOVED:  # not on the timeline: it goes unless the appointment is off
             if not timing.wanted(appointment, reminder.kind):
@@ -93,6 +97,19 @@ def announce_move(appointment: Appointment) -> None:
                 "last_error": "",
                 "cancel_reason": "",
             },
+        )
+
+
+def announce_cancellation(appointment: Appointment) -> None:
+    """Queue 'your appointment is cancelled' (email with the cancelled calendar event, and a text if the
+    patient takes texts), due now. Called by the booking service in the cancelling transaction."""
+    now = timezone.now()
+    for channel in timing.channels_for(appointment.patient, timing.CANCELLED):
+        Reminder.objects.get_or_create(
+            appointment=appointment,
+            kind=timing.Kind.CANCELLED,
+            channel=channel,
+            defaults={"due_at": now, "next_attempt_at": now},
         )
 
 
@@ -142,7 +159,7 @@ def claim_due_reminders(limit: int, now: datetime.datetime | None = None) -> lis
     return ids
 
 
-def dispatch_due_reminders(enqueue, batch_size: int | None = None, max_batches: int = 20) -> int:
+def dispatch_due_reminders(enqueue, batch_size: int | None = None, max_batches: int = 20, now=None) -> int:
     """Claim due reminders batch by batch and hand each id to `enqueue` (the send task's publisher) once
     the claim has committed. Returns how many were claimed.
 
@@ -154,7 +171,7 @@ def dispatch_due_reminders(enqueue, batch_size: int | None = None, max_batches: 
     for _ in range(max_batches):
         broker_ok = []
         with transaction.atomic():
-            ids = claim_due_reminders(batch_size)
+            ids = claim_due_reminders(batch_size, now)
             transaction.on_commit(lambda ids=ids, ok=broker_ok: ok.append(_enqueue_all(ids, enqueue)))
         claimed += len(ids)
         if len(ids) < batch_size or broker_ok != [True]:
@@ -177,37 +194,27 @@ def _enqueue_all(ids: list[int], enqueue) -> bool:
 # --- Sending one ------------------------------------------------------------------------------------
 
 
-def send_reminder(reminder_id: int) -> str:
+def send_reminder(reminder_id: int, now: datetime.datetime | None = None) -> str:
     """Send one claimed reminder, at most once per claim, and say what happened.
 
-    The row is locked (SKIP LOCKED: a second copy of the task leaves at once) and must still be `queued`
-    and due; the message goes out and the row becomes `sent` in the same transaction. An error is recorded
-    in that transaction instead: back to pending with a backoff, or failed after the last attempt.
+    1. Under the row's lock (SKIP LOCKED: a second copy of the task leaves at once) the row must still be
+       `queued` and due; the message is rendered and the attempt recorded (`sending`, when, a digest of
+       what goes) and COMMITTED before anything leaves.
+    2. The message is handed to the backend, outside any transaction.
+    3. The row becomes `sent` (with the provider's id), or records the backend's refusal for a retry.
+    A crash between 1 and 3 leaves a `sending` row whose lease runs out; when it is claimed again,
+    `_resolve_interrupted` decides from evidence instead of resending blindly.
     """
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
-        locked = (
-            Reminder.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("appointment__patient__user", "appointment__treatment", "appointment__practitioner__user")
-            .select_related("appointment__room")
-            # By primary key alone: with status in the WHERE clause PostgreSQL may pick the partial
-            # 'claimable' index and scan every queued row for each send (seen at 2,000 queued: 4 ms a send).
-            .filter(pk=reminder_id)
-            .order_by()
-        )
-        reminder = next(iter(locked), None)
-        if reminder is None or reminder.status != Status.QUEUED or reminder.due_at > now:
-            return "skipped: not queued (already sent, moved, cancelled, or being sent by another task)"
-        # Without row locks (SQLite) this conditional update is the claim; SQLite's write lock then holds
-        # any second copy of the task until this transaction ends, when the row is no longer queued.
-        no_row_locks = not connection.features.has_select_for_update
-        if no_row_locks and not Reminder.objects.filter(pk=reminder.pk, status=Status.QUEUED).update(updated_at=now):
-            return "skipped: claimed by another task"
+        reminder = _lock_queued(reminder_id, now)
+        if isinstance(reminder, str):
+            return reminder
         appointment = reminder.appointment
         if not timing.wanted(appointment, reminder.kind):
             _cancel(reminder, f"not sent: the appointment is {appointment.get_status_display().lower()}")
             return "cancelled"
-        if not timing.patient_accepts(appointment.patient, reminder.kind):
+        if not timing.patient_accepts(appointment.patient, reminder.kind, reminder.channel):
             _cancel(reminder, "not sent: the patient opted out of non-essential messages")
             return "cancelled"
         if timing.STEPS[reminder.kind].anchor == timing.AFTER_END:
@@ -219,16 +226,127 @@ def send_reminder(reminder_id: int) -> str:
                 reminder.status, reminder.next_attempt_at = Status.PENDING, until
                 reminder.save(update_fields=["status", "next_attempt_at", "updated_at"])
                 return "held: the session has not ended yet"
+        held_until = reminder.channel == ReminderChannel.SMS and timing.quiet_until(now)
+        if held_until and not timing.triggered_by_patient(appointment, reminder.kind):
+            reminder.status, reminder.next_attempt_at = Status.PENDING, held_until  # held, never dropped
+            reminder.save(update_fields=["status", "next_attempt_at", "updated_at"])
+            return "held: quiet hours"
+        note = ""
+        if reminder.attempt_started_at is not None:
+            outcome = _resolve_interrupted(reminder, now)
+            if outcome is not None:
+                return outcome
+            note = reminder.last_error  # sent again: say so on the row
         try:
-            deliver(reminder)
-        except Exception as error:  # any backend error: recorded, retried, never lost
+            outgoing = messages.prepare(reminder)
+        except Exception as error:  # no address, a template error: recorded, retried or failed, never lost
             return _record_failure(reminder, error, now)
-        reminder.status = Status.SENT
-        reminder.sent_at = timezone.now()
-        reminder.attempts += 1
-        reminder.last_error = ""
-        reminder.save(update_fields=["status", "sent_at", "attempts", "last_error", "updated_at"])
-        return "sent"
+        reminder.status = Status.SENDING
+        reminder.attempt_started_at = now
+        reminder.attempt_digest = outgoing.digest
+        reminder.next_attempt_at = now + lease()
+        reminder.save(
+            update_fields=[
+                "status",
+                "attempt_started_at",
+                "attempt_digest",
+                "next_attempt_at",
+                "last_error",
+                "updated_at",
+            ]
+        )
+    try:
+        provider_ref = messages.hand_over(outgoing)
+    except Exception as error:  # the backend refused it: nothing went out
+        with transaction.atomic():
+            reminder = Reminder.objects.select_for_update().get(pk=reminder_id)
+            if reminder.status != Status.SENDING:
+                return "not sent; the row changed meanwhile"
+            reminder.attempt_started_at, reminder.attempt_digest = None, ""
+            reminder.save(update_fields=["attempt_started_at", "attempt_digest", "updated_at"])
+            return _record_failure(reminder, error, now)
+    marked = Reminder.objects.filter(pk=reminder_id, status=Status.SENDING).update(
+        status=Status.SENT,
+        sent_at=timezone.now(),
+        attempts=F("attempts") + 1,
+        last_error=note,
+        attempt_started_at=None,
+        provider_ref=provider_ref,
+        updated_at=timezone.now(),
+    )
+    return "sent" if marked else "sent; the row was moved or cancelled meanwhile and resolves from evidence"
+
+
+def _lock_queued(reminder_id: int, now) -> Reminder | str:
+    locked = (
+        Reminder.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("appointment__patient__user", "appointment__treatment", "appointment__practitioner__user")
+        .select_related("appointment__room")
+        # By primary key alone: with status in the WHERE clause PostgreSQL may pick the partial
+        # 'claimable' index and scan every queued row for each send (seen at 2,000 queued: 4 ms a send).
+        .filter(pk=reminder_id)
+        .order_by()
+    )
+    reminder = next(iter(locked), None)
+    if reminder is None or reminder.status != Status.QUEUED or reminder.due_at > now:
+        return "skipped: not queued (already sent, moved, cancelled, or being sent by another task)"
+    # Without row locks (SQLite) this conditional update is the claim; SQLite's write lock then holds
+    # any second copy of the task until this transaction ends, when the row is no longer queued.
+    no_row_locks = not connection.features.has_select_for_update
+    if no_row_locks and not Reminder.objects.filter(pk=reminder.pk, status=Status.QUEUED).update(updated_at=now):
+        return "skipped: claimed by another task"
+    return reminder
+
+
+INTERRUPTED = "The worker stopped while handing this message over"
+
+
+def _resolve_interrupted(reminder: Reminder, now) -> str | None:
+    """A hand-over was interrupted (the worker died after recording the attempt). Decide from evidence:
+
+    - text: ask the provider for the message (by number, time and body digest). Found: it went, so the
+      row is `sent`. Not found: it never left, so send it now. A backend that keeps no record the app can
+      ask (file, console): `uncertain`, shown on the desk's patient page with "send again".
+    - email: SMTP gives no evidence. The message is sent again with the same Message-ID, so a mail client
+      that got the first copy shows one; the row says so.
+    Returns the outcome, or None to send (again) now.
+    """
+    if reminder.channel == ReminderChannel.SMS:
+        try:
+            evidence = get_sms_backend().look_up(
+                to=reminder.appointment.patient.phone, digest=reminder.attempt_digest, since=reminder.attempt_started_at
+            )
+        except NoEvidence:
+            reminder.status = Status.UNCERTAIN
+            reminder.last_error = f"{INTERRUPTED}; this text service keeps no record to check. It may have gone."
+            reminder.save(update_fields=["status", "last_error", "updated_at"])
+            logger.warning("Reminder %s: delivery uncertain after an interrupted hand-over", reminder.pk)
+            return "uncertain"
+        except Exception as error:  # the provider cannot be asked right now: ask again later
+            return _record_failure(reminder, error, now)
+        if evidence is not None:
+            reminder.status, reminder.sent_at = Status.SENT, reminder.attempt_started_at
+            reminder.attempts += 1
+            reminder.provider_ref = evidence.provider_ref
+            if evidence.status:
+                reminder.provider_status, reminder.provider_status_at = evidence.status, now
+            reminder.attempt_started_at, reminder.last_error = None, ""
+            reminder.save()
+            return "sent (found at the provider after an interrupted hand-over)"
+        reminder.last_error = f"{INTERRUPTED}; the provider has no such message, so it was sent again."
+        return None
+    reminder.last_error = f"{INTERRUPTED}; sent again with the same Message-ID (the patient may see it twice)."
+    return None
+
+
+def send_again(reminder: Reminder) -> bool:
+    """For the desk: a reminder whose delivery is uncertain goes again (email keeps its Message-ID)."""
+    now = timezone.now()
+    return bool(
+        Reminder.objects.filter(pk=reminder.pk, status=Status.UNCERTAIN).update(
+            status=Status.PENDING, attempt_started_at=None, attempt_digest="", next_attempt_at=now, updated_at=now
+        )
+    )
 
 
 def _record_failure(reminder: Reminder, error: Exception, now: datetime.datetime) -> str:
@@ -281,3 +399,52 @@ def send_health_form_link(*, patient, channel: str, by) -> None:
     with transaction.atomic():
         url = make_link(patient=patient, action=Action.HEALTH_FORM, sent_by=by, channel=channel)
         deliver_form_link(patient, channel, url)
+
+
+# --- What the SMS provider tells us afterwards ---------------------------------------------------------
+
+# Twilio's message statuses, by how far along they are: a late 'sent' never overwrites 'delivered'.
+PROVIDER_STATUS_RANK = {
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 0,
+    "sending": 1,
+    "sent": 2,
+    "delivered": 3,
+    "undelivered": 3,
+    "failed": 3,
+    "read": 4,
+}
+PROVIDER_FAILURES = {"undelivered", "failed"}
+
+
+def record_provider_status(*, reference: str, provider_ref: str, status: str, error_code: str = "") -> bool:
+    """A status callback: recorded on the outbox row found by the provider's id, or by our reference (the
+    row's id, in the callback URL) when the worker died before saving the provider's id. It is also the
+    evidence that settles an interrupted hand-over: the provider has the message, so the row is sent.
+    Returns whether a row was found."""
+    status = (status or "").lower()[:20]
+    now = timezone.now()
+    with transaction.atomic():
+        rows = Reminder.objects.select_for_update().filter(channel=ReminderChannel.SMS)
+        reminder = rows.filter(provider_ref=provider_ref).first() if provider_ref else None
+        if reminder is None and reference.isdigit():
+            reminder = rows.filter(pk=int(reference)).first()
+        if reminder is None:
+            return False
+        changed = ["provider_ref", "provider_status", "provider_status_at", "updated_at"]
+        reminder.provider_ref = reminder.provider_ref or provider_ref[:64]
+        if PROVIDER_STATUS_RANK.get(status, 0) >= PROVIDER_STATUS_RANK.get(reminder.provider_status, -1):
+            reminder.provider_status, reminder.provider_status_at = status, now
+            if status in PROVIDER_FAILURES:
+                reminder.last_error = f"The text service reports it {status}" + (
+                    f" (error {error_code[:10]})" if error_code else ""
+                )
+                changed.append("last_error")
+        if reminder.attempt_started_at is not None and reminder.status != Status.SENT:
+            reminder.status, reminder.sent_at = Status.SENT, reminder.attempt_started_at
+            reminder.attempt_started_at = None
+            reminder.attempts += 1
+            changed += ["status", "sent_at", "attempt_started_at", "attempts"]
+        reminder.save(update_fields=changed)
+    return True

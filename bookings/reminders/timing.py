@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from bookings.models import Appointment, ReminderChannel, ReminderKind, TreatmentReminder
+from bookings.availability import clinic_zone
+from bookings.models import Appointment, AppointmentEvent, ReminderChannel, ReminderKind, TreatmentReminder
 from clinic.models import Treatment
 
 Kind = ReminderKind
@@ -41,7 +42,9 @@ TIMELINE = (
 # Not on the timeline: sent when an appointment moves (by the patient or the desk), with the new time and
 # calendar file. One row per appointment and channel: a later move sends it again with the latest time.
 MOVED = Step(Kind.MOVED, AT_BOOKING, 0, "Your appointment has moved", True, True, False)
-STEPS = {step.kind: step for step in (*TIMELINE, MOVED)}
+# Also off the timeline: the confirmation of a cancellation, by whoever cancelled it.
+CANCELLED = Step(Kind.CANCELLED, AT_BOOKING, 0, "Your appointment is cancelled", True, True, False)
+STEPS = {step.kind: step for step in (*TIMELINE, MOVED, CANCELLED)}
 ESSENTIAL_KINDS = frozenset(kind for kind, step in STEPS.items() if step.essential)
 LIVE_BEFORE = (Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN)
 
@@ -112,6 +115,8 @@ def wanted(appointment: Appointment, kind: str) -> bool:
     """Whether the appointment, as it is now, still calls for this kind of message. Once the patient has
     arrived (or the session is over), nothing before it is sent any more."""
     status = appointment.status
+    if kind == Kind.CANCELLED:
+        return status == Appointment.Status.CANCELLED
     if status in (Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW):
         return False
     if STEPS[kind].anchor == AFTER_END:
@@ -152,13 +157,18 @@ def channels_for(patient, step: Step) -> list[str]:
     """Email, unless the address is a placeholder (a phone booking without one, an erased patient); text
     messages too when the patient asked for them."""
     channels = [ReminderChannel.EMAIL] if patient.user.has_real_email else []
-    if step.sms and patient.sms_opt_in and patient.phone:
+    if step.sms and patient.sms_opt_in and patient.phone and (step.essential or patient.texts_stopped_at is None):
         channels.append(ReminderChannel.SMS)
     return channels
 
 
-def patient_accepts(patient, kind: str) -> bool:
-    return kind in ESSENTIAL_KINDS or not patient.non_essential_opt_out
+def patient_accepts(patient, kind: str, channel: str = "") -> bool:
+    """Essential messages always go; the rest unless the patient opted out (or, for texts, replied STOP)."""
+    if kind in ESSENTIAL_KINDS:
+        return True
+    if channel == ReminderChannel.SMS and patient.texts_stopped_at is not None:
+        return False
+    return not patient.non_essential_opt_out
 
 
 def plan(appointment: Appointment, now: datetime.datetime | None = None) -> list[PlannedReminder]:
@@ -183,3 +193,32 @@ def texts_for(appointment: Appointment, kind: str) -> tuple[str, str]:
     """The subject and the treatment's extra words for one message."""
     setting = appointment.treatment.reminder_settings.filter(kind=kind).first()
     return (setting and setting.subject) or STEPS[kind].subject, setting.extra_text if setting else ""
+
+
+# --- Quiet hours: no text between 21:00 and 08:00 clinic time -------------------------------------------
+
+QUIET_FROM, QUIET_UNTIL = datetime.time(21, 0), datetime.time(8, 0)
+
+
+def quiet_until(now: datetime.datetime) -> datetime.datetime | None:
+    """The end of the quiet hours `now` falls in (08:00 clinic time, as a UTC instant), or None outside them.
+    Wall-clock times in the clinic's zone, so 08:00 is 08:00 on the mornings of both clock changes."""
+    zone = clinic_zone()
+    local = now.astimezone(zone)
+    if QUIET_UNTIL <= local.time() < QUIET_FROM:
+        return None
+    day = local.date() if local.time() < QUIET_UNTIL else local.date() + datetime.timedelta(days=1)
+    return datetime.datetime.combine(day, QUIET_UNTIL, tzinfo=zone).astimezone(datetime.UTC)
+
+
+def triggered_by_patient(appointment: Appointment, kind: str) -> bool:
+    """The patient's own action caused this message (they booked or moved online just now): it may go at
+    night, since they are awake and waiting for it. Everything else waits for the morning."""
+    patient_user = appointment.patient.user_id
+    if kind == Kind.CONFIRMATION:
+        return appointment.created_by_id == patient_user
+    action = {Kind.MOVED: AppointmentEvent.Action.RESCHEDULED, Kind.CANCELLED: AppointmentEvent.Action.CANCELLED}
+    if kind in action:
+        last = appointment.events.filter(action=action[kind]).order_by("-at", "-pk").first()
+        return last is not None and last.by_id == patient_user
+    return False

@@ -27,12 +27,9 @@ PRE_CARE = (
     "Stop retinoid creams on the area, avoid sunbathing and tanning, and avoid alcohol for 48 hours before.\n\n"
     "Arrive 20 minutes early: we apply numbing cream."
 )
-AFTERCARE = (
-    "For 24 hours: no direct sun, no strenuous exercise, no swimming or sauna. Use a gentle, "
-    "fragrance-free moisturiser twice a day.\n\n"
-    "Redness, swelling and some bruising are normal for a few days. Call the clinic if you see spreading "
-    "redness, heat, pus or a fever: these can be signs of infection."
-)
+# Only what the standard aftercare message (with its advice per body area) does not already say: the
+# message would otherwise give the same advice twice.
+AFTERCARE = "Your next session of the course can be booked four weeks from today at the earliest."
 SESSION_DESCRIPTION = (
     "Collagen induction therapy: a fine-needle device makes controlled micro-channels in the skin, which "
     "prompts new collagen and firmer, smoother skin over the following weeks. A course is usually 3 to 6 "
