@@ -8,15 +8,27 @@ PORT ?= 8000
 # Local runs are for development: DEBUG on, a throwaway secret. Production sets both (see README).
 export DEBUG ?= 1
 
-.PHONY: run test test-fast lint format migrate seed worker beat web clean bench compose-check screenshots
+.PHONY: venv lock run test test-fast lint format migrate seed worker beat web clean bench compose-check screenshots
 
-$(STAMP): pyproject.toml
+# The exact versions (and hashes) of every package come from requirements.lock (app + dev tools, here) and
+# requirements-prod.lock (the app alone, the image): `make lock` writes both from pyproject.toml. -qq: pip
+# would print one "Location ... is ignored" warning per package for each package index it does not hold.
+PIP_INSTALL := $(PY) -m pip install -qq --disable-pip-version-check
+
+$(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PIP_INSTALL) --require-hashes -r requirements.lock
+	$(PIP_INSTALL) --no-deps -e .
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+## make lock: pin pyproject.toml's dependencies anew (keeps current pins where they still fit; UPGRADE=--upgrade
+## moves everything to the newest allowed). Both files come from one resolution: prod is a subset of dev.
+UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 $(UPGRADE)
+lock: $(STAMP)
+	$(UV_COMPILE) --extra dev -o requirements.lock
+	$(UV_COMPILE) --constraint requirements.lock -o requirements-prod.lock
 
 migrate: $(STAMP)
 	$(PY) manage.py migrate --noinput
