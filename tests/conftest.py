@@ -4,9 +4,12 @@ Tests that need PostgreSQL or Redis are marked `postgres` / `redis`. They skip w
 configured, unless REQUIRE_SERVICES=1 (as in CI), where a missing service fails them instead.
 """
 
+import datetime
 import os
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.db import connection
 from hypothesis import settings as hypothesis_settings
@@ -19,6 +22,60 @@ hypothesis_settings.register_profile("thorough", max_examples=300, deadline=None
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+# --- The whole run at another hour ------------------------------------------------------------------
+# CLINIC_TEST_CLOCK=2026-03-29T00:30:00+00:00 (or --clock=...) starts the run at that instant, the clock
+# ticking on from there, in this process and its threads (the database's own now() and a browser are not
+# moved: run the `clock` tests, `-m clock`, which read the time only through Python). .ci/run runs them at
+# the hours and days where a date computed from "now" is most likely to be wrong.
+
+
+_TRAVELLER = pytest.StashKey[time_machine.travel]()
+_LONDON = ZoneInfo("Europe/London")
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--clock",
+        default=os.environ.get("CLINIC_TEST_CLOCK", ""),
+        help="run the suite from this ISO 8601 instant with an offset, the clock ticking (env CLINIC_TEST_CLOCK)",
+    )
+
+
+def _travel_instant(config) -> datetime.datetime | None:
+    value = config.getoption("clock")
+    if not value:
+        return None
+    try:
+        instant = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        raise pytest.UsageError(f"--clock / CLINIC_TEST_CLOCK: {value!r} is not an ISO 8601 instant") from None
+    if instant.tzinfo is None:
+        raise pytest.UsageError(f"--clock / CLINIC_TEST_CLOCK: {value!r} needs an offset (+00:00, +01:00)")
+    return instant
+
+
+def pytest_configure(config):
+    instant = _travel_instant(config)
+    if instant is not None:
+        config.stash[_TRAVELLER] = traveller = time_machine.travel(instant, tick=True)
+        traveller.start()
+
+
+def pytest_unconfigure(config):
+    traveller = config.stash.get(_TRAVELLER, None)
+    if traveller is not None:
+        traveller.stop()
+
+
+def pytest_report_header(config):
+    instant = _travel_instant(config)
+    if instant is None:
+        return None
+    london = instant.astimezone(_LONDON)
+    return f"clock: the run starts at {instant.isoformat()} ({london:%Y-%m-%d %H:%M %Z} in London), ticking"
+
 
 # The every-page scenario's fixtures (`scenario`, `browser`): the permission matrix and the query budgets.
 pytest_plugins = ("tests.scenario",)

@@ -203,13 +203,22 @@ def test_a_date_at_the_ends_of_the_calendar_shows_today(client, desk, url, far):
     assert "is not a date we can show: showing today" in response.content.decode()
 
 
-def test_the_now_line_sits_at_the_current_time(client, desk):
+@pytest.mark.clock
+def test_the_now_line_sits_at_the_current_time(client, desk, time_machine):
     PractitionerFactory()
     built = calendar.day_by_practitioner(DAY, at(DAY, 10, 37).astimezone(datetime.UTC))
     assert built.grid.columns[0].now_row == 32  # 08:00 + 2h35 = 31 rows of 5 minutes above it
     assert calendar.day_by_practitioner(DAY, at(DAY, 21).astimezone(datetime.UTC)).grid.columns[0].now_row is None
+    # The page reads the clock: at 10:37 on DAY, today's grid has the line and another day's has none.
+    time_machine.move_to(at(DAY, 10, 37), tick=False)
+    client.force_login(desk)  # a session from the real today has expired by DAY
     assert "cal-now" in client.get("/desk/").content.decode()
-    assert "cal-now" not in client.get(f"/desk/?date={DAY:%Y-%m-%d}").content.decode()
+    assert "cal-now" not in client.get(f"/desk/?date={DAY + datetime.timedelta(days=1):%Y-%m-%d}").content.decode()
+    # Before opening and after closing the grid of today has no line to draw.
+    for hour in (7, 21):
+        time_machine.move_to(at(DAY, hour), tick=False)
+        client.force_login(desk)
+        assert "cal-now" not in client.get("/desk/").content.decode()
 
 
 def test_the_grid_refreshes_itself_without_a_full_reload(client, desk):
