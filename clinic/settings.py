@@ -120,10 +120,18 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_USERNAME_FORM_FIELD = "username"  # the login form field, though the user model logs in by email
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=1 if env.bool("BEHIND_PROXY", False) else 0)
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# The client's address, through django-ipware (axes ignores every AXES_IPWARE_* setting without it). Served
+# directly, only the connection's address counts: a header the client writes would let it pick a fresh
+# address per guess. Behind the TLS proxy (BEHIND_PROXY=1), which sets X-Forwarded-For to the address it
+# saw (docs/operations.md), that header names the client; AXES_PROXY_COUNT counts further proxies listed in
+# it (a CDN in front: 1). A header with more entries than that was partly written by the client: ipware's
+# strict check refuses it and the proxy's own address counts instead, so forging one buys nothing.
+BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+AXES_IPWARE_PROXY_ORDER = "left-most"
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if BEHIND_PROXY else ["REMOTE_ADDR"]
 # The audit trail (clinic/audit.py). The client address is only trusted behind our own proxy.
-AUDITLOG_DISABLE_REMOTE_ADDR = not env.bool("BEHIND_PROXY", False)
+AUDITLOG_DISABLE_REMOTE_ADDR = not BEHIND_PROXY
 OTP_TOTP_ISSUER = env("CLINIC_NAME", default="Smooth Skin Clinic")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "start"  # each role's working page (clinic.views.start)
@@ -278,7 +286,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     # JSON in and out: the browsable API's HTML needs inline script, which the content security policy refuses.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],  # DRF's, and a body nested too deep is a 400
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
 SPECTACULAR_SETTINGS = {
@@ -299,7 +307,7 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_PROXY", False) else None
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

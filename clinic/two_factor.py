@@ -4,6 +4,8 @@ The rule lives here alone: `two_factor_required(user)`. The middleware holds suc
 with a password, on the verify (or set-up) page until they give a valid code from their authenticator app.
 """
 
+import base64
+
 import qrcode
 import qrcode.image.svg
 from django import forms
@@ -83,6 +85,13 @@ class TokenForm(forms.Form):
         return token
 
 
+def manual_entry_key(device: TOTPDevice) -> str:
+    """The device's secret as authenticator apps take it typed in: base32 (RFC 4648, as in the QR code's
+    otpauth:// URL), in groups of four. `device.key` is hex, which the apps read as different bytes."""
+    encoded = base64.b32encode(device.bin_key).decode().rstrip("=")
+    return " ".join(encoded[i : i + 4] for i in range(0, len(encoded), 4))
+
+
 def qr_code_svg(url: str) -> str:
     image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
     return image.to_string(encoding="unicode")
@@ -110,7 +119,7 @@ def two_factor_setup(request):
         {
             "form": form,
             "qr_svg": mark_safe(qr_code_svg(device.config_url)),
-            "secret": device.key,
+            "secret": manual_entry_key(device),
         },
     )
 

@@ -351,6 +351,16 @@ def test_a_body_that_is_not_a_json_object_is_a_400(patient_api, treatment, pract
     assert not Appointment.objects.exists()
 
 
+@pytest.mark.parametrize("opening, closing", [("[", "]"), ('{"treatment": ', "}")])
+def test_a_body_nested_thousands_deep_is_a_400_with_a_message(patient_api, treatment, practitioner, opening, closing):
+    """json.loads recurses: 2,000 levels raised RecursionError, which DRF did not take for a parse error (500)."""
+    raw = opening * 2000 + "1" + closing * 2000
+    response = patient_api.post(BOOK, raw, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
+    assert not Appointment.objects.exists()
+
+
 def test_a_form_encoded_body_is_refused(patient_api, treatment, practitioner):
     response = patient_api.post(BOOK, booking(treatment, practitioner, at(in_days(7), 10).isoformat()))
     assert response.status_code == 415 and not Appointment.objects.exists()

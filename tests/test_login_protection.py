@@ -1,5 +1,13 @@
 """Lockout after repeated failures, two-factor sign-in for staff (required for admins)."""
 
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from axes.models import AccessAttempt
 from django.urls import reverse
@@ -10,6 +18,8 @@ from clinic import roles
 from tests.factories import PASSWORD, PatientFactory, PractitionerFactory, staff_user
 
 pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def current_code(device) -> str:
@@ -119,3 +129,105 @@ def test_an_overlong_address_is_refused_with_a_message_and_no_attempt_recorded(c
     assert response.status_code == 200
     assert "at most 254 characters" in response.content.decode()
     assert not AccessAttempt.objects.exists()
+
+
+def test_the_set_up_page_shows_the_key_as_authenticator_apps_take_it_typed_in(client):
+    """Apps take the key in base32 (the otpauth:// URL's `secret`); the page once showed django-otp's hex,
+    which an app reads as other bytes, so every code typed in from it was wrong."""
+    admin = staff_user(roles.CLINIC_ADMIN)
+    client.force_login(admin)
+    page = client.get(reverse("two_factor_setup")).content.decode()
+    device = TOTPDevice.objects.get(user=admin, confirmed=False)
+    shown = re.search(r"Key: <code>([^<]+)</code>", page).group(1)
+    assert device.key not in page
+    typed = shown.replace(" ", "").upper()
+    key_as_the_app_reads_it = base64.b32decode(typed + "=" * (-len(typed) % 8))
+    app = TOTP(key_as_the_app_reads_it, device.step, device.t0, device.digits)
+    assert device.verify_token(f"{app.token():0{device.digits}d}")
+    assert f"secret={typed}" in device.config_url
+
+
+def settings_with(env: dict, *names: str) -> dict:
+    """Settings as clinic/settings.py derives them from this environment, read in a fresh process."""
+    code = "\n".join(
+        [
+            "import json",
+            "from django.conf import settings",
+            f"print(json.dumps({{n: getattr(settings, n) for n in {names!r}}}))",
+        ]
+    )
+    environment = {k: v for k, v in os.environ.items() if k not in ("BEHIND_PROXY", "AXES_PROXY_COUNT")}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=environment | {"DEBUG": "1"} | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+CLIENT_ADDRESS_SETTINGS = ("AXES_IPWARE_PROXY_COUNT", "AXES_IPWARE_PROXY_ORDER", "AXES_IPWARE_META_PRECEDENCE_ORDER")
+
+
+@pytest.fixture(scope="module")
+def behind_the_proxy_settings():
+    return settings_with({"BEHIND_PROXY": "1"}, *CLIENT_ADDRESS_SETTINGS)
+
+
+def test_behind_the_proxy_the_lockout_counts_the_client_address_not_the_proxys(
+    client, settings, behind_the_proxy_settings
+):
+    """Behind the TLS proxy (BEHIND_PROXY=1) every connection comes from the proxy. Counting its address
+    let five wrong passwords from anywhere lock the patient out everywhere: the client's address is the one
+    the proxy writes in X-Forwarded-For (docs/operations.md)."""
+    for name, value in behind_the_proxy_settings.items():
+        setattr(settings, name, value)
+    patient = PatientFactory(user__email="pat@example.com")
+
+    def through_the_proxy(forwarded_for, password):
+        return client.post(
+            reverse("login"),
+            {"username": "pat@example.com", "password": password},
+            REMOTE_ADDR="10.0.0.2",  # the proxy
+            HTTP_X_FORWARDED_FOR=forwarded_for,
+        )
+
+    for _ in range(5):
+        through_the_proxy("203.0.113.5", "wrong-password")
+    assert through_the_proxy("203.0.113.5", PASSWORD).status_code == 429
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.5"}
+    response = through_the_proxy("198.51.100.7", PASSWORD)
+    assert response.status_code == 302 and client.session["_auth_user_id"] == str(patient.user.pk)
+
+
+def test_behind_the_proxy_a_forged_forwarded_for_buys_no_fresh_address(client, settings, behind_the_proxy_settings):
+    """A client that sends its own X-Forwarded-For reaches us as "forged, real" through the proxy: that
+    chain is longer than the proxy count, so it is not believed, and each guess does not get a new address."""
+    for name, value in behind_the_proxy_settings.items():
+        setattr(settings, name, value)
+    PatientFactory(user__email="pat@example.com")
+    for guess in range(6):
+        response = client.post(
+            reverse("login"),
+            {"username": "pat@example.com", "password": "wrong-password"},
+            REMOTE_ADDR="10.0.0.2",
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{guess}, 203.0.113.5",
+        )
+    assert response.status_code == 429
+    assert not AccessAttempt.objects.filter(ip_address__startswith="192.0.2.").exists()
+
+
+def test_served_directly_a_forwarded_for_header_is_ignored(client):
+    PatientFactory(user__email="pat@example.com")
+    for guess in range(6):
+        response = client.post(
+            reverse("login"),
+            {"username": "pat@example.com", "password": "wrong-password"},
+            REMOTE_ADDR="203.0.113.5",
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{guess}",
+        )
+    assert response.status_code == 429
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.5"}
