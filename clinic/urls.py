@@ -3,13 +3,14 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import two_factor, views
+from . import health, two_factor, views
 from .forms import SignInForm
 
 handler404 = "api.views.not_found"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("health/", health.health, name="health"),
     path("treatments/<slug:slug>/", views.treatment_detail, name="treatment_detail"),
     path("practitioners/", views.practitioner_list, name="practitioner_list"),
     path("practitioners/<slug:slug>/", views.practitioner_detail, name="practitioner_detail"),

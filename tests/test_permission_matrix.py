@@ -53,6 +53,8 @@ practitioner_edit                   GET     login  403    403    200    403    4
 practitioner_calendar_settings      GET     login  403    403    200    403    403    200
                                     POST    login  403    403    302    403    403    302
 practitioner_calendar_feed          GET     200    200    200    200    200    200    200
+# operations: the health check answers everyone (clinic/health.py); it shows which service fails, no data
+health                              GET     200    200    200    200    200    200    200
 # accounts
 signup                              GET     200    302    302    302    302    302    302
                                     POST    200    302    302    302    302    302    302
