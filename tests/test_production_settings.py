@@ -1,5 +1,7 @@
 """The documented production environment passes Django's deployment checklist and sends the security headers."""
 
+import datetime
+import json
 import os
 import subprocess
 import sys
@@ -23,7 +25,7 @@ PRODUCTION_ENV = {
 
 def run_manage(*args, env_overrides):
     # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in this process; production never has it.
-    inherited_out = ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "SITE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    inherited_out = ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "SITE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "LOG_FORMAT")
     env = {k: v for k, v in os.environ.items() if k not in inherited_out}
     env.update(env_overrides)
     return subprocess.run(
@@ -92,3 +94,26 @@ def test_staff_sessions_expire_after_idle_time_and_patients_keep_theirs(client, 
     client.force_login(PatientFactory().user)
     client.get(reverse("home"))
     assert client.session.get_expiry_age() == settings.SESSION_COOKIE_AGE
+
+
+LOG_A_LINE = "import logging; logging.getLogger('clinic').warning('booked %s', 'A-17', extra={'appointment': 17})"
+
+
+def test_production_logs_are_one_json_object_per_line():
+    result = run_manage("shell", "-c", LOG_A_LINE, env_overrides=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr
+    [line] = [line for line in result.stderr.splitlines() if "booked" in line]
+    record = json.loads(line)
+    assert record["message"] == "booked A-17" and record["appointment"] == 17
+    assert record["level"] == "WARNING" and record["logger"] == "clinic"
+    assert datetime.datetime.fromisoformat(record["time"]).utcoffset() == datetime.timedelta(0)
+
+
+def test_development_logs_are_plain_lines_unless_json_is_asked_for():
+    development = {"DEBUG": "1", "DATABASE_URL": "sqlite:///:memory:"}
+    result = run_manage("shell", "-c", LOG_A_LINE, env_overrides=development)
+    [line] = [line for line in result.stderr.splitlines() if "booked" in line]
+    assert line.endswith("WARNING clinic: booked A-17")
+    result = run_manage("shell", "-c", LOG_A_LINE, env_overrides=development | {"LOG_FORMAT": "json"})
+    [line] = [line for line in result.stderr.splitlines() if "booked" in line]
+    assert json.loads(line)["message"] == "booked A-17"
