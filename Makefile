@@ -8,7 +8,7 @@ PORT ?= 8000
 # Local runs are for development: DEBUG on, a throwaway secret. Production sets both (see README).
 export DEBUG ?= 1
 
-.PHONY: venv lock run test test-fast lint format migrate seed worker beat web clean bench compose-check screenshots
+.PHONY: venv lock run test test-fast test-clock lint format migrate seed worker beat web clean bench compose-check screenshots
 
 # The exact versions (and hashes) of every package come from requirements.lock (app + dev tools, here) and
 # requirements-prod.lock (the app alone, the image): `make lock` writes both from pyproject.toml. -qq: pip
@@ -52,6 +52,21 @@ test: $(STAMP)
 ## make test-fast: everything but the real-browser tests, for quick local work.
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+## make test-clock: the tests that read the clock (marked `clock`) again at the instants where a date computed
+## from "now" goes wrong: just after midnight, a minute before opening, a minute before midnight, and both
+## clock-change days (00:30 UTC: the last half hour of GMT in March; the first of the two 01:30s in October).
+## Each is a run whose clock starts there and ticks (CLINIC_TEST_CLOCK, tests/conftest.py); the first run
+## makes the test database and the others reuse it.
+CLOCK_INSTANTS := 2026-06-15T00:30:00+01:00 2026-12-04T07:59:00+00:00 2026-12-31T23:59:00+00:00 \
+                  2027-03-28T00:30:00+00:00 2026-10-25T00:30:00+00:00
+CLOCK_TEST_FILES = $(shell grep -l "pytest.mark.clock" tests/test_*.py)
+test-clock: $(STAMP)
+	@fresh=--create-db; for instant in $(CLOCK_INSTANTS); do \
+	  echo "--- the clock at $$instant"; \
+	  CLINIC_TEST_CLOCK=$$instant $(PY) -m pytest -m clock -q -p no:cacheprovider --reuse-db $$fresh $(PYTEST_ARGS) $(CLOCK_TEST_FILES) || exit 1; \
+	  fresh=; \
+	done
 
 ## make screenshots: PNGs of the main pages (desktop and phone) into docs/screenshots/, from a throwaway demo clinic.
 screenshots: $(STAMP)

@@ -34,6 +34,7 @@ def test_a_patient_signs_up_and_is_signed_in(client):
     assert response.context["user"] == patient.user
 
 
+@pytest.mark.clock
 def test_sign_up_under_18_is_refused_and_saves_nothing(client):
     today = datetime.date.today()
     response = client.post(

@@ -145,6 +145,7 @@ def availability(api, **params):
     return api.get("/api/v1/availability/", params)
 
 
+@pytest.mark.clock
 def test_availability_lists_free_times_per_day_in_the_clinics_zone(api, treatment, practitioner):
     day = in_days(7)
     AppointmentFactory(practitioner=practitioner, treatment=treatment, start_at=at(day, 12))
@@ -245,6 +246,7 @@ def test_a_patient_never_sees_or_cancels_anothers_appointment(patient_api, patie
 # --- booking and cancelling --------------------------------------------------------------------------------
 
 
+@pytest.mark.clock
 def test_a_patient_books_an_offered_time_through_the_service(patient_api, patient, treatment, practitioner):
     offered = availability(patient_api, treatment="thighs", **{"from": in_days(7), "to": in_days(7)}).json()
     start = offered["days"][0]["slots"][4]["start"]  # 10:00
@@ -394,6 +396,7 @@ def test_a_patient_cancels_their_appointment_and_the_time_is_free_again(patient_
     assert start in [datetime.datetime.fromisoformat(slot["start"]) for slot in slots["days"][0]["slots"]]
 
 
+@pytest.mark.clock
 def test_inside_the_cancellation_window_the_answer_says_to_call(
     patient_api, patient, treatment, practitioner, settings
 ):

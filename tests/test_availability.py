@@ -88,6 +88,7 @@ def test_time_off_removes_overlapping_slots(treatment, room):
     assert local_times(slots_on(MONDAY, treatment, practitioner)) == ["11:00"]
 
 
+@pytest.mark.clock
 def test_minimum_notice(treatment, room, settings):
     settings.CLINIC = {**settings.CLINIC, "MIN_NOTICE_HOURS": 12}
     practitioner = practitioner_with_hours(treatment)
@@ -95,6 +96,7 @@ def test_minimum_notice(treatment, room, settings):
     assert local_times(slots_on(MONDAY, treatment, practitioner, now=now))[0] == "09:30"
 
 
+@pytest.mark.clock
 def test_horizon(treatment, room, settings):
     settings.CLINIC = {**settings.CLINIC, "HORIZON_DAYS": 10}
     practitioner = practitioner_with_hours(treatment, weekday=0)

@@ -63,6 +63,7 @@ def test_booking_pages_need_a_signed_in_patient(client, treatment):
     assert client.get(url).status_code == 403
 
 
+@pytest.mark.clock
 def test_the_flow_from_treatment_to_confirmation(client, patient, treatment, practitioner):
     assert treatment.name in client.get(reverse("book_start")).content.decode()
     day = in_days(7)
@@ -196,6 +197,7 @@ def test_times_partial_costs_a_fixed_number_of_queries(
 # --- my appointments, reschedule, cancel ---------------------------------------------------------------
 
 
+@pytest.mark.clock
 def test_my_appointments_lists_upcoming_and_past_with_actions(
     client, patient, treatment, practitioner, django_assert_max_num_queries
 ):
@@ -241,6 +243,7 @@ def test_cancel_frees_the_time_and_keeps_history(client, patient, treatment, pra
     assert f"start={key(at(in_days(7), 10))}" in times
 
 
+@pytest.mark.clock
 def test_inside_the_window_the_pages_say_to_call_the_clinic(client, patient, treatment, practitioner, settings):
     appointment = AppointmentFactory(
         patient=patient,
@@ -260,6 +263,7 @@ def test_inside_the_window_the_pages_say_to_call_the_clinic(client, patient, tre
     assert appointment.status == Appointment.Status.BOOKED and not appointment.events.exists()
 
 
+@pytest.mark.clock
 def test_reschedule_moves_it_and_frees_the_old_time(client, patient, treatment, practitioner):
     old = at(in_days(7), 10)
     appointment = book_online(patient, treatment, practitioner, old)

@@ -69,6 +69,7 @@ def test_a_time_not_offered_is_refused_and_nothing_is_written(treatment, practit
     assert not Appointment.objects.exists() and not AppointmentEvent.objects.exists()
 
 
+@pytest.mark.clock
 def test_a_taken_time_offers_the_nearest_free_ones(treatment, practitioner):
     start_at = at(in_days(7), 12)
     book_online(ClearedPatientFactory(), treatment, practitioner, start_at)
@@ -164,6 +165,7 @@ def test_reschedule_onto_a_taken_time_changes_nothing(treatment, practitioner):
     assert appointment.start_at == at(in_days(7), 10) and appointment.events.count() == 1
 
 
+@pytest.mark.clock
 def test_cancel_frees_the_time_and_keeps_the_record(treatment, practitioner):
     patient = ClearedPatientFactory()
     start_at = at(in_days(7), 10)
@@ -177,6 +179,7 @@ def test_cancel_frees_the_time_and_keeps_the_record(treatment, practitioner):
         services.cancel_appointment(appointment, by=patient.user)
 
 
+@pytest.mark.clock
 def test_inside_the_cancellation_window_a_patient_is_told_to_call_but_the_desk_can_act(
     treatment, practitioner, settings
 ):

@@ -56,6 +56,7 @@ def test_time_off_end_must_follow_start():
     assert "end_at" in error.value.message_dict
 
 
+@pytest.mark.clock
 def test_date_of_birth_must_be_an_adults():
     today = datetime.date.today()
     with pytest.raises(ValidationError, match="18 or over"):

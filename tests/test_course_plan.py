@@ -128,6 +128,7 @@ def states(progress):
     return [s.state for s in progress.sessions]
 
 
+@pytest.mark.clock
 def test_done_booked_and_not_yet_due(consulted, treatment):
     patient, practitioner = consulted
     plan = make_plan(patient, practitioner, treatment)
@@ -143,6 +144,7 @@ def test_done_booked_and_not_yet_due(consulted, treatment):
     assert progress.sessions[3].day == booked_day + datetime.timedelta(days=56)
 
 
+@pytest.mark.clock
 def test_due_once_the_window_opens_and_overdue_after_the_grace(consulted, treatment):
     patient, practitioner = consulted
     plan = make_plan(patient, practitioner, treatment)
@@ -161,6 +163,7 @@ def test_the_first_session_is_due_from_the_plans_start(consulted, treatment):
     assert states(course_progress(plan)) == [State.DUE, State.PLANNED]
 
 
+@pytest.mark.clock
 def test_patient_sees_the_course_with_a_book_next_link_at_the_window(client, consulted, treatment):
     patient, practitioner = consulted
     plan = make_plan(patient, practitioner, treatment)

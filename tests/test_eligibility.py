@@ -75,6 +75,7 @@ def test_a_clearance_opens_sessions(session, decision):
     assert check_eligibility(patient, session).allowed
 
 
+@pytest.mark.clock
 def test_a_clearance_expires(session):
     patient = clear_patient(valid_until=timezone.localdate())
     assert check_eligibility(patient, session).allowed
@@ -140,6 +141,7 @@ def test_a_new_decision_replaces_the_clearance_in_force(session):
     assert selectors.current_clearances().count() == 0
 
 
+@pytest.mark.clock
 def test_future_sessions_needing_attention_skips_cleared_patients_past_and_cancelled_sessions(session):
     practitioner = PractitionerFactory()
     soon = timezone.now().replace(microsecond=0) + datetime.timedelta(days=2)

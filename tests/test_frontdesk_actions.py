@@ -76,6 +76,7 @@ def slot_value(practitioner, start_at):
 # --- booking -------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.clock
 def test_the_desk_finds_the_same_free_times_as_online_and_books_by_phone(client, desk, treatment, practitioner):
     patient = ClearedPatientFactory(user__first_name="Jo", user__last_name="Bloggs")
     day = in_days(7)
@@ -186,6 +187,7 @@ def test_a_new_phone_patient_without_email_gets_a_placeholder_and_no_password(cl
     assert Patient.objects.count() == 2  # placeholders are unique
 
 
+@pytest.mark.clock
 def test_a_new_phone_patient_must_be_an_adult_with_a_phone_and_an_unused_email(client, desk):
     existing = PatientFactory(user__email="taken@example.com")
     too_young = timezone.localdate().replace(year=timezone.localdate().year - 17)
@@ -300,6 +302,7 @@ def test_a_move_or_a_search_for_times_at_the_ends_of_the_calendar_is_refused(cli
     assert response.status_code == 200 and "Choose a date within 100 years of today." in response.content.decode()
 
 
+@pytest.mark.clock
 def test_the_move_form_starts_from_the_current_time(client, desk, booked):
     html = client.get(f"/desk/appointments/{booked.pk}/move/").content.decode()
     assert f'value="{in_days(7):%Y-%m-%d}"' in html and 'value="10:00"' in html
@@ -337,6 +340,7 @@ def test_check_in_then_complete(client, desk, booked, monkeypatch):
     assert "This appointment is completed: it cannot be checked in." in page_messages(response)
 
 
+@pytest.mark.clock
 def test_no_show_only_once_the_time_has_come(client, desk, booked):
     response = client.post(f"/desk/appointments/{booked.pk}/no-show/", follow=True)
     assert "An appointment can be marked a no-show only once its time has come." in page_messages(response)
@@ -360,6 +364,7 @@ def test_actions_need_a_post_a_known_action_and_an_existing_appointment(client, 
     assert response.url == f"/desk/appointments/{booked.pk}/"  # never sent off-site
 
 
+@pytest.mark.clock
 def test_the_detail_page_shows_history_and_the_actions_allowed_now(client, desk, booked, monkeypatch):
     html = client.get(f"/desk/appointments/{booked.pk}/").content.decode()
     assert "Cancel appointment" in html and "Move" in html

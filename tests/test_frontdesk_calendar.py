@@ -183,6 +183,7 @@ def test_time_off_is_shaded(client, desk):
     assert re.search(r'class="cal-off cal-r-49 cal-s-12"', html)
 
 
+@pytest.mark.clock
 def test_previous_next_today_and_a_bad_date(client, desk):
     html = client.get(f"/desk/?date={DAY:%Y-%m-%d}").content.decode()
     assert "?date=2027-01-11" in html and "?date=2027-01-13" in html

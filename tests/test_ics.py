@@ -121,6 +121,7 @@ def test_the_patient_downloads_their_appointment_as_an_ics_file(client):
     assert reverse("appointment_ics", args=[appointment.pk]) in page  # the confirmation offers it
 
 
+@pytest.mark.clock
 def test_only_the_patient_their_practitioner_and_the_desk_may_download_it(client, sign_in):
     appointment = appointment_at(london(2027, 3, 28, 10))
     url = reverse("appointment_ics", args=[appointment.pk])

@@ -97,6 +97,7 @@ def test_a_complete_submission_is_sent_for_review_and_screened(patient_client):
     assert list(intake.flags.values_list("rule__code", flat=True)) == ["anticoagulant"]
 
 
+@pytest.mark.clock
 def test_a_future_isotretinoin_date_is_refused_and_nothing_is_saved(patient_client):
     tomorrow = timezone.localdate() + datetime.timedelta(days=1)
     for button in ("save_draft", "submit"):

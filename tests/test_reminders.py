@@ -85,6 +85,7 @@ def sent_kinds():
 # --- The timeline -------------------------------------------------------------------------------------
 
 
+@pytest.mark.clock
 def test_a_booking_ten_days_ahead_gets_the_whole_timeline_at_the_right_times():
     appointment = book(hours_from_now(240))
     by_kind = rows(appointment)
@@ -100,6 +101,7 @@ def test_a_booking_ten_days_ahead_gets_the_whole_timeline_at_the_right_times():
     assert {r.status for r in by_kind.values()} == {Reminder.Status.PENDING}
 
 
+@pytest.mark.clock
 def test_a_booking_30_hours_ahead_gets_no_7_day_or_48_hour_reminder():
     appointment = book(hours_from_now(30))
     assert set(rows(appointment)) == ALL_KINDS - {Kind.PRE_CARE, Kind.PRE_CARE_48H}
@@ -133,6 +135,7 @@ def test_reschedule_moves_unsent_reminders_and_leaves_sent_ones(django_capture_o
     assert by_kind[Kind.AFTERCARE].due_at == appointment.end_at
 
 
+@pytest.mark.clock
 def test_rescheduling_to_30_hours_ahead_drops_the_reminders_whose_time_has_passed():
     appointment = book(hours_from_now(240))
     reschedule(appointment, hours_from_now(30))
@@ -514,6 +517,7 @@ def bookable_practitioner(treatment):
     return open_every_day(PractitionerFactory(treatments=[treatment]))
 
 
+@pytest.mark.clock
 def test_the_booking_service_books_moves_cancels_and_completes_the_timeline(
     django_capture_on_commit_callbacks, monkeypatch
 ):

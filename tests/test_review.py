@@ -67,6 +67,7 @@ def test_the_queue_logs_each_form_it_shows(practitioner_client, practitioner):
     }
 
 
+@pytest.mark.clock
 def test_clearing_records_reviewer_time_and_default_validity(practitioner_client, practitioner):
     intake = submitted_intake()
     response = decide(practitioner_client, intake, decision="cleared", notes="Fine.")
@@ -88,6 +89,7 @@ def test_conditions_and_information_requests_need_a_message_for_the_patient(prac
     assert not Review.objects.exists()
 
 
+@pytest.mark.clock
 def test_a_running_isotretinoin_washout_cannot_be_cleared(practitioner_client):
     intake = submitted_intake(took_isotretinoin=True, isotretinoin_last_dose=timezone.localdate())
     response = decide(practitioner_client, intake, decision="cleared")

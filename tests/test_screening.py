@@ -187,6 +187,7 @@ def test_a_rule_must_read_a_real_question_with_known_answers():
     assert "washout_days" in error.value.message_dict
 
 
+@pytest.mark.clock
 def test_screening_uses_the_clinic_date_by_default():
     recent = timezone.localdate() - datetime.timedelta(days=10)
     assert [f.rule.code for f in screening.evaluate(intake_with(isotretinoin_last_dose=recent))] == ["isotretinoin"]

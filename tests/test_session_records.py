@@ -194,6 +194,7 @@ def local_today_at(hour):
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour, 0)))
 
 
+@pytest.mark.clock
 def test_my_day_lists_todays_appointments_with_screening_and_consent(client):
     practitioner = PractitionerFactory()
     flagged = submitted_intake(keloid_scarring=True).patient

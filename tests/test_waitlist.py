@@ -285,6 +285,7 @@ def test_first_to_confirm_gets_it_and_the_second_is_told_it_was_taken(client, tr
     assert Appointment.objects.count() == 1
 
 
+@pytest.mark.clock
 @pytest.mark.django_db
 def test_an_expired_offer_cannot_be_confirmed(client, treatment, practitioner):
     offer, _ = two_offers(treatment, practitioner)
@@ -433,6 +434,7 @@ def test_a_cancellation_reaches_a_real_worker_through_redis_and_a_duplicate_task
 # --- offers nobody answered, times freed again ----------------------------------------------------------
 
 
+@pytest.mark.clock
 @pytest.mark.django_db
 def test_an_offer_nobody_answers_in_time_goes_to_the_next_waiter(settings, treatment, practitioner):
     settings.WAITLIST_OFFERS_PER_SLOT = 1
