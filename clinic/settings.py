@@ -5,6 +5,7 @@ conveniences `make run` needs on a bare machine: SQLite under var/ and a Celery 
 server. Set DATABASE_URL / REDIS_URL to use PostgreSQL and Redis.
 """
 
+import os
 from email.utils import formataddr, parseaddr
 from pathlib import Path
 
@@ -12,7 +13,9 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+# The folder with templates/, static/ and var/: the checkout, or CLINIC_APP_DIR where the code is installed as
+# a package elsewhere (the image installs it into site-packages and keeps those folders in /app).
+BASE_DIR = Path(os.environ.get("CLINIC_APP_DIR") or Path(__file__).resolve().parent.parent)
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
