@@ -8,7 +8,7 @@ PORT ?= 8000
 # Local runs are for development: DEBUG on, a throwaway secret. Production sets both (see README).
 export DEBUG ?= 1
 
-.PHONY: venv lock run test test-fast test-clock lint format migrate seed worker beat web clean bench compose-check screenshots
+.PHONY: venv lock code run test test-fast test-clock lint format migrate seed worker beat web clean bench compose-check screenshots
 
 # The exact versions (and hashes) of every package come from requirements.lock (app + dev tools, here) and
 # requirements-prod.lock (the app alone, the image): `make lock` writes both from pyproject.toml. -qq: pip
@@ -31,19 +31,33 @@ lock: $(STAMP)
 	$(UV_COMPILE) --constraint requirements.lock -o requirements-prod.lock
 
 migrate: $(STAMP)
-	$(PY) manage.py migrate --noinput
+	$(PY) manage.py migrate --noinput --verbosity 0
 
 seed: migrate
 	$(PY) manage.py seed_demo
 
+## make code: the demo clinic admin's current two-factor code (development only).
+code: $(STAMP)
+	@$(PY) manage.py two_factor_code admin@clinic.example
+
 ## make run: web on http://$(HOST):$(PORT), a Celery worker and beat beside it. Ctrl-C stops all three.
 run: export SITE_URL = http://$(HOST):$(PORT)
+# Ctrl-C reaches every process of the terminal's group: runserver stops on it, and the shell (which only
+# notes it; `exec`: no shell in between that would die of it) then asks the worker and beat to stop
+# (SIGTERM: a warm shutdown) and waits for them, so make sees a clean exit. The worker's banner, beat's
+# minute-by-minute lines and the development-server warning are left out.
+run: export DJANGO_RUNSERVER_HIDE_WARNING = true
+# Celery's page-long warning when started as root (containers, CI machines); a developer's own user sees none.
+run: export PYTHONWARNINGS = ignore:You're running the worker with superuser privileges
 run: seed
-	@echo "Serving on http://$(HOST):$(PORT) with a Celery worker and beat (Ctrl-C stops all)."
-	@bash -c 'trap "kill 0" EXIT; \
-	  $(VENV)/bin/celery -A clinic worker --loglevel=INFO --concurrency=2 & \
-	  $(VENV)/bin/celery -A clinic beat --loglevel=INFO & \
-	  $(PY) manage.py runserver $(HOST):$(PORT)'
+	@echo ""
+	@echo "Serving on http://$(HOST):$(PORT)/ with a Celery worker and beat. Ctrl-C stops all three."
+	@echo ""
+	@exec bash -c 'trap : INT; \
+	  $(VENV)/bin/celery --quiet -A clinic worker --loglevel=INFO --concurrency=2 & worker=$$!; \
+	  $(VENV)/bin/celery --quiet -A clinic beat --loglevel=WARNING & beat=$$!; \
+	  $(PY) manage.py runserver $(HOST):$(PORT); \
+	  kill -TERM $$worker $$beat 2>/dev/null; wait; echo "Stopped: web, worker and beat."'
 
 ## make test: the whole suite. Set DATABASE_URL and REDIS_URL to test against PostgreSQL and Redis.
 test: $(STAMP)

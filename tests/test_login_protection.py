@@ -1,6 +1,7 @@
 """Lockout after repeated failures, two-factor sign-in for staff (required for admins)."""
 
 import base64
+import io
 import json
 import os
 import re
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from axes.models import AccessAttempt
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -231,3 +233,27 @@ def test_served_directly_a_forwarded_for_header_is_ignored(client):
         )
     assert response.status_code == 429
     assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.5"}
+
+
+def test_the_demo_admin_signs_in_with_the_printed_key_or_the_code_command(client, settings):
+    """make run prints the demo admin's key (base32, as apps take it) and `make code` the current code."""
+    settings.DEBUG = True
+    seeded = io.StringIO()
+    call_command("seed_demo", stdout=seeded)
+    key = re.search(r"add the key ([A-Z2-7 ]+) to an", seeded.getvalue()).group(1).replace(" ", "")
+    call_command("seed_demo", stdout=io.StringIO())  # a second run keeps the key an app was set up with
+    device = TOTPDevice.objects.get(user__email="admin@clinic.example", confirmed=True)
+    assert base64.b32encode(device.bin_key).decode().rstrip("=") == key
+
+    code, hint = io.StringIO(), io.StringIO()
+    call_command("two_factor_code", "admin@clinic.example", stdout=code, stderr=hint)
+    assert "valid for" in hint.getvalue()
+    assert post_login(client, "admin@clinic.example", "demo-clinic-2026").status_code == 302
+    response = client.post(reverse("two_factor_verify"), {"token": code.getvalue().strip()})
+    assert response.status_code == 302 and client.get(reverse("admin:index")).status_code == 200
+
+
+def test_the_code_command_is_refused_in_production(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="only with DEBUG on"):
+        call_command("two_factor_code", "admin@clinic.example")

@@ -6,11 +6,13 @@ from decimal import Decimal
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from bookings.availability import clinic_zone
 from bookings.models import Appointment
 from clinic import roles
 from clinic.models import BodyArea, Patient, Practitioner, Room, Treatment, User, WorkingHours
+from clinic.two_factor import manual_entry_key
 from consultations import selectors as intake_selectors
 from consultations import services as intake_services
 from consultations.screening import ANSWERS_WITH_NO_FLAGS
@@ -158,6 +160,7 @@ class Command(BaseCommand):
             self.seed_rooms()
             self.seed_practitioners(treatments)
             self.seed_staff()
+            admin_device = self.seed_admin_authenticator()
             self.seed_patient()
         self.stdout.write(self.style.SUCCESS("Demo clinic ready. Sign in at /accounts/login/ with:"))
         for email, role in [
@@ -167,6 +170,10 @@ class Command(BaseCommand):
             (STAFF[1]["email"], "clinic admin"),
         ]:
             self.stdout.write(f"  {role:<13} {email:<32} password: {DEMO_PASSWORD}")
+        self.stdout.write(
+            f"The clinic admin also gives a two-factor code: add the key {manual_entry_key(admin_device)} to an\n"
+            f"authenticator app (time-based, 6 digits), or print the current code with `make code`."
+        )
 
     def seed_treatments(self):
         treatments = []
@@ -211,6 +218,13 @@ class Command(BaseCommand):
             user.is_superuser = spec.get("is_superuser", False)
             user.save()
             user.groups.add(Group.objects.get(name=spec["role"]))
+
+    def seed_admin_authenticator(self) -> TOTPDevice:
+        """Admins must sign in with a second factor. The demo admin gets a confirmed authenticator with a
+        random key, kept across runs so an app set up once keeps working; `two_factor_code` prints its code."""
+        admin = User.objects.get(email=STAFF[1]["email"])
+        device = TOTPDevice.objects.filter(user=admin, confirmed=True).first()
+        return device or TOTPDevice.objects.create(user=admin, confirmed=True, name="Demo authenticator")
 
     def seed_patient(self):
         user = self.demo_user(**DEMO_PATIENT)
