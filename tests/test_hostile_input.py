@@ -575,6 +575,7 @@ FORM_VIEWS = [
 NO_FORM_VIEWS = {
     "home": "page",
     "start": "a redirect to the signed-in role's working page; takes no input",
+    "health": "the health check: reads nothing from the request (GET; a POST is refused)",
     "my_data": "page: the patient's own data",
     "my_data_json": "download: the patient's own data",
     "treatment_detail": "page",
