@@ -69,6 +69,7 @@ def test_compose_needs_a_secret_keeps_files_on_volumes_and_migrates_once():
     for name in ("migrate", "web", "worker", "beat"):
         environment = services[name]["environment"]
         assert re.fullmatch(r"\$\{SECRET_KEY:\?.+\}", environment["SECRET_KEY"]), f"{name} has a default secret"
+        assert re.fullmatch(r"\$\{SITE_URL:\?.+\}", environment["SITE_URL"]), f"{name} has a default site address"
         mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in services[name]["volumes"]}
         assert mounts.get("/app/var/private") in COMPOSE["volumes"], "clinical photos must be on a named volume"
         assert mounts.get("/app/var/media") in COMPOSE["volumes"]
