@@ -12,10 +12,12 @@ by a later answer). A consultation always is. An admin override is the booking s
 from dataclasses import dataclass
 
 from django.urls import reverse
+from django.utils import timezone
 
-from clinic.models import Treatment
+from clinic.models import BodyArea, Treatment
 
 from . import selectors
+from .consent import CONSENT_VERSION
 
 
 @dataclass(frozen=True)
@@ -71,3 +73,44 @@ def _why_not(status: selectors.ScreeningStatus) -> tuple[str, str]:
 def _consultation_url() -> str:
     consultation = Treatment.objects.filter(kind=Treatment.Kind.CONSULTATION, active=True).first()
     return consultation.get_absolute_url() if consultation else reverse("intake_home")
+
+
+# --- Recording a session: only when it is safe (design notes, invariant 8) ---------------------------------
+
+
+def session_record_refusal(appointment, now=None) -> str:
+    """Why no session record may be written for this appointment now ("" when it may): a session record is
+    for a treatment session, not a consultation; once the appointment has started; while the patient's
+    clearance is in force and the current consent is signed. A clinic admin may override with a reason (the
+    recording service's business)."""
+    now = now or timezone.now()
+    treatment, patient = appointment.treatment, appointment.patient
+    if treatment.is_consultation:
+        return "A consultation has no session record: needling is recorded only for a treatment session."
+    if appointment.start_at > now:
+        return "This appointment has not started yet: record the session once it has taken place."
+    if selectors.current_clearance(patient) is None:
+        return (
+            f"{patient.full_name} has no clearance in force (status: {selectors.screening_status(patient).label}): "
+            "review the health form first."
+        )
+    consent = selectors.latest_consent(patient)
+    if consent is None or consent.text_version != CONSENT_VERSION:
+        return f"{patient.full_name} has not signed the current consent (version {CONSENT_VERSION})."
+    return ""
+
+
+def limits_refusal(patient, *, needle_depth_mm=None, areas=()) -> str:
+    """A record that breaks a structured condition of the clearance in force, quoting it ("" when none)."""
+    clearance = selectors.current_clearance(patient)
+    if clearance is None or not clearance.has_limits:
+        return ""
+    quoted = f'The clearance says: "{clearance.limits_text()}".'
+    limit = clearance.max_needle_depth_mm
+    if limit is not None and needle_depth_mm is not None and needle_depth_mm > limit:
+        return f"A needle depth of {needle_depth_mm} mm is over the limit of {limit} mm. {quoted}"
+    excluded = sorted(set(areas) & set(clearance.excluded_areas))
+    if excluded:
+        labels = dict(BodyArea.choices)
+        return f"{', '.join(str(labels[a]) for a in excluded)} must not be treated. {quoted}"
+    return ""

@@ -4,6 +4,7 @@ from django import forms
 from django.utils import timezone
 
 from clinic.forms import DateInput, clean_phone_number
+from clinic.models import BodyArea
 
 from .models import MULTI_CHOICE_QUESTIONS, IntakeForm, Review
 
@@ -167,6 +168,8 @@ class ReviewForm(forms.ModelForm):
             "prescriber_role",
             "prescriber_advised_on",
             "free_text_read",
+            "max_needle_depth_mm",
+            "excluded_areas",
         ]
         widgets = {
             "decision": forms.RadioSelect,
@@ -175,6 +178,7 @@ class ReviewForm(forms.ModelForm):
             "message_to_patient": forms.Textarea(attrs={"rows": 3}),
             "notes": forms.Textarea(attrs={"rows": 3}),
             "prescriber_advice": forms.Textarea(attrs={"rows": 2}),
+            "max_needle_depth_mm": forms.NumberInput(attrs={"step": "0.05", "min": "0.25", "max": "3.00"}),
         }
         help_texts = {"valid_until": "For a clearance. Empty: the clinic's default validity."}
 
@@ -189,6 +193,13 @@ class ReviewForm(forms.ModelForm):
             del self.fields["free_text_read"]
         self.fields["decision"].choices = Review.Decision.choices  # no empty "-----" radio
         self.fields["prescriber_advised_on"].widget.attrs["max"] = timezone.localdate().isoformat()
+        self.fields["excluded_areas"] = forms.MultipleChoiceField(
+            label="Areas not to treat",
+            choices=BodyArea.choices,
+            widget=forms.CheckboxSelectMultiple,
+            required=False,
+            help_text="A condition: a session record on these areas is refused.",
+        )
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout(
@@ -197,6 +208,12 @@ class ReviewForm(forms.ModelForm):
             "message_to_patient",
             "notes",
             "valid_until",
+            Fieldset(
+                "Limits the session record enforces (with 'cleared with conditions')",
+                "max_needle_depth_mm",
+                "excluded_areas",
+                css_class="border rounded p-2 mb-3",
+            ),
             Fieldset(
                 "Advice from the patient's prescriber (only if they gave it)",
                 "prescriber_advice",

@@ -6,9 +6,11 @@ Screening is applied in one place only: `consultations.screening`.
 """
 
 import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -293,6 +295,19 @@ class Review(models.Model):
     prescriber_name = models.CharField("prescriber's name", max_length=120, blank=True)
     prescriber_role = models.CharField("prescriber's role", max_length=80, blank=True, help_text="e.g. GP")
     prescriber_advised_on = models.DateField("date the prescriber advised", null=True, blank=True)
+    # Conditions a record form can enforce (the message keeps the free text the patient reads).
+    max_needle_depth_mm = models.DecimalField(
+        "maximum needle depth (mm)",
+        max_digits=4,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.25")), MaxValueValidator(Decimal("3.00"))],
+        help_text="A condition of the clearance: a session record deeper than this is refused.",
+    )
+    excluded_areas = models.JSONField(
+        "areas not to treat", default=list, blank=True, help_text="A session record on these areas is refused."
+    )
     free_text_read = models.BooleanField(
         "I have read every free-text answer marked 'Read this'",
         default=False,
@@ -317,6 +332,23 @@ class Review(models.Model):
     def is_current_clearance(self, today=None) -> bool:
         today = today or timezone.localdate()
         return self.clears and self.suspended_at is None and self.valid_until is not None and self.valid_until >= today
+
+    @property
+    def has_limits(self) -> bool:
+        return self.max_needle_depth_mm is not None or bool(self.excluded_areas)
+
+    def excluded_area_labels(self) -> list[str]:
+        labels = dict(BodyArea.choices)
+        return [str(labels.get(code, code)) for code in self.excluded_areas]
+
+    def limits_text(self) -> str:
+        """The structured conditions as a practitioner reads them, quoted by a refused record."""
+        parts = []
+        if self.max_needle_depth_mm is not None:
+            parts.append(f"needle depth at most {self.max_needle_depth_mm} mm")
+        if self.excluded_areas:
+            parts.append("do not treat " + ", ".join(label.lower() for label in self.excluded_area_labels()))
+        return "; ".join(parts)
 
     @property
     def prescriber(self) -> medicine_advice.PrescriberAdvice | None:
@@ -348,6 +380,11 @@ class Review(models.Model):
             )
         elif any(recorded):
             errors["prescriber_advice"] = "Write the advice the prescriber gave, or leave the prescriber empty."
+        unknown = sorted(set(self.excluded_areas or []) - set(BodyArea.values))
+        if unknown:
+            errors["excluded_areas"] = f"Unknown body area(s): {', '.join(map(str, unknown))}."
+        if self.has_limits and self.decision != self.Decision.CLEARED_WITH_CONDITIONS:
+            errors["max_needle_depth_mm"] = "Limits are conditions: record 'cleared with conditions' to set them."
         if errors:
             raise ValidationError(errors)
 

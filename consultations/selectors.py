@@ -73,7 +73,13 @@ def current_clearances(today: datetime.date | None = None):
 
 
 def current_clearance(patient, today: datetime.date | None = None) -> Review | None:
-    return current_clearances(today).filter(intake__patient=patient).order_by("-decided_at").first()
+    return (
+        current_clearances(today)
+        .filter(intake__patient=patient)
+        .select_related("reviewer")
+        .order_by("-decided_at")
+        .first()
+    )
 
 
 def screening_status(patient, today: datetime.date | None = None) -> ScreeningStatus:

@@ -106,6 +106,8 @@ def record_review(
     prescriber_role: str = "",
     prescriber_advised_on: datetime.date | None = None,
     free_text_read: bool = False,
+    max_needle_depth_mm=None,
+    excluded_areas=(),
 ) -> Review:
     """A practitioner's decision on the intake's current version. It ends any clearance still in force, so a
     patient never has two. The texts the patient reads pass the clinic's medicine-advice rule
@@ -134,6 +136,8 @@ def record_review(
         prescriber_role=prescriber_role.strip(),
         prescriber_advised_on=prescriber_advised_on,
         free_text_read=free_text_read,
+        max_needle_depth_mm=max_needle_depth_mm,
+        excluded_areas=list(excluded_areas),
         decided_at=now,
         valid_until=valid_until if clears else None,
     )

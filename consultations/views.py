@@ -201,6 +201,8 @@ def intake_review(request, intake_id):
                     prescriber_role=data["prescriber_role"],
                     prescriber_advised_on=data["prescriber_advised_on"],
                     free_text_read=data.get("free_text_read", False),
+                    max_needle_depth_mm=data["max_needle_depth_mm"],
+                    excluded_areas=data["excluded_areas"],
                 )
             except services.IntakeError as error:  # the form changed under the reviewer (a new version)
                 form.add_error(None, str(error))

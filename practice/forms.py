@@ -32,6 +32,13 @@ class SessionRecordForm(forms.ModelForm):
         }
         help_texts = {"needle_depth_mm": f"From {NEEDLE_DEPTH_RANGE_MM[0]} to {NEEDLE_DEPTH_RANGE_MM[1]} mm."}
 
+    override_reason = forms.CharField(
+        required=False,
+        max_length=300,
+        label="Clinic admin: record anyway, because",
+        help_text="Only when a safety check refuses the record; kept with the record and in the audit trail.",
+    )
+
     def __init__(self, *args, photos_allowed=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.photos_allowed = photos_allowed

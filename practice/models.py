@@ -77,6 +77,12 @@ class SessionRecord(models.Model):
     product = models.CharField("serum or product", max_length=160, blank=True)
     reactions = models.TextField(blank=True, help_text="Redness, pinpoint bleeding, swelling...")
     notes = models.TextField("practitioner's notes", blank=True, help_text="Never shown to the patient.")
+    safety_override_reason = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Recorded although a safety check refused it (no clearance in force, consent not signed...): "
+        "a clinic admin's reason, kept with the record and in the audit trail.",
+    )
     recorded_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

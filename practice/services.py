@@ -11,7 +11,9 @@ from django.utils import timezone
 
 from bookings import services as booking_services
 from bookings.models import Appointment
+from clinic import roles
 from clinic.models import Patient
+from consultations import eligibility
 from consultations.models import IntakeForm
 from consultations.services import IntakeError
 
@@ -28,13 +30,29 @@ RECORD_FIELDS = ("device", "needle_depth_mm", "passes", "product", "reactions", 
 
 
 @transaction.atomic
-def record_session(appointment, *, by, details: dict, areas: list[tuple[str, str, int]], photo=None):
+def record_session(
+    appointment, *, by, details: dict, areas: list[tuple[str, str, int]], photo=None, override_reason: str = ""
+):
     """Write (or rewrite) the record of a session. `areas`: (area, scale, grade) for each area treated.
-    Completes the appointment if it is checked in, or booked and its time has come."""
+    Completes the appointment if it is checked in, or booked and its time has come.
+
+    Only when it is safe (`consultations.eligibility.session_record_refusal`: a treatment session, started,
+    clearance in force, current consent signed), unless a clinic admin overrides with a reason kept on the
+    record; never against a structured condition of the clearance (depth, excluded areas), which nobody
+    overrides here: the practitioner changes the clearance first."""
     Patient.objects.select_for_update().get(pk=appointment.patient_id)
-    appointment = Appointment.objects.get(pk=appointment.pk)
-    if appointment.start_at > timezone.now():  # checked in early or not: a session is recorded once it began
-        raise RecordingError("This appointment has not started yet: record the session once it has taken place.")
+    appointment = Appointment.objects.select_related("treatment", "patient__user").get(pk=appointment.pk)
+    override_reason = (override_reason or "").strip()
+    if override_reason and not roles.is_clinic_admin(by):
+        raise RecordingError("Only a clinic admin can override the safety checks.")
+    if appointment.start_at > timezone.now() or appointment.treatment.is_consultation:
+        override_reason = ""  # never: nothing to record yet, or nothing that was needled
+    if (refusal := eligibility.session_record_refusal(appointment)) and not override_reason:
+        raise RecordingError(refusal)
+    if refusal := eligibility.limits_refusal(
+        appointment.patient, needle_depth_mm=details.get("needle_depth_mm"), areas=[area for area, _, _ in areas]
+    ):
+        raise RecordingError(refusal)
     if appointment.status in (Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN):
         booking_services.complete_appointment(appointment, by=by)
     elif appointment.status != Appointment.Status.COMPLETED:
@@ -45,7 +63,12 @@ def record_session(appointment, *, by, details: dict, areas: list[tuple[str, str
         raise RecordingError("Choose at least one area treated.")
     record, _ = SessionRecord.objects.update_or_create(
         appointment=appointment,
-        defaults={"patient_id": appointment.patient_id, "recorded_by": by, **{k: details[k] for k in RECORD_FIELDS}},
+        defaults={
+            "patient_id": appointment.patient_id,
+            "recorded_by": by,
+            "safety_override_reason": override_reason[:300],
+            **{k: details[k] for k in RECORD_FIELDS},
+        },
     )
     _keep_areas(record, areas)
     if photo is not None:

@@ -21,6 +21,7 @@ from bookings.models import Appointment
 from clinic import roles
 from clinic.audit import record_access, record_accesses
 from clinic.forms import read_calendar_day
+from consultations import eligibility
 from consultations import selectors as intake_selectors
 from consultations.consent import CONSENT_VERSION
 from consultations.services import IntakeError
@@ -97,6 +98,7 @@ def _record_context(request, patient, plan_form=None) -> dict:
         "courses": selectors.course_plans(patient, appointments),
         "plan_form": plan_form or CoursePlanForm(),
         "status": intake_selectors.screening_status(patient),
+        "clearance": intake_selectors.current_clearance(patient),
         "consent": selectors.consent_status(
             intake_selectors.latest_consent(patient), selectors.photo_consent_of(patient)
         ),
@@ -122,6 +124,7 @@ def session_record(request, appointment_id):
                     details=details,
                     areas=form.cleaned_data["areas"],
                     photo=form.cleaned_data.get("photo"),
+                    override_reason=form.cleaned_data.get("override_reason", ""),
                 )
             except services.RecordingError as error:
                 messages.error(request, f"Nothing was saved: {error}")
@@ -132,10 +135,23 @@ def session_record(request, appointment_id):
             messages.error(request, "Nothing was saved: please correct the fields marked below.")
     if record is not None:
         record_access(request.user, record, what="session record (edit page)")
+    refusal = eligibility.session_record_refusal(appointment)
+    is_admin = roles.is_clinic_admin(request.user)
     return render(
         request,
         "consultations/practice/session_record.html",
-        {"appointment": appointment, "record": record, "form": form, "photos_allowed": photos_allowed},
+        {
+            "appointment": appointment,
+            "record": record,
+            "form": form,
+            "photos_allowed": photos_allowed,
+            "refusal": refusal,
+            "may_override": bool(refusal)
+            and is_admin
+            and not appointment.treatment.is_consultation
+            and appointment.start_at <= timezone.now(),
+            "clearance": intake_selectors.current_clearance(appointment.patient),
+        },
     )
 
 

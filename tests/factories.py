@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group
 
 from clinic import roles
 from clinic.models import Patient, Practitioner, Room, TimeOff, Treatment, User, WorkingHours
+from consultations.consent import CONSENT_VERSION
 from consultations.screening import ANSWERS_WITH_NO_FLAGS
 
 PASSWORD = "correct-horse-battery-staple"
@@ -193,13 +194,33 @@ class ClearedPatientFactory(PatientFactory):
 # --- Session records (consultations) ----------------------------------------------------------------
 
 
-def record_session_for(appointment, *, areas=(("thighs", "hexsel", 10),), photo=None, **details):
+def make_safe_to_record(patient):
+    """What a session record needs of the patient (a clearance in force, the current consent signed), made
+    when missing."""
+    from consultations import selectors
+    from consultations import services as intake_services
+
+    if selectors.current_clearance(patient) is None:
+        intake = selectors.current_intake(patient)
+        if intake is None or not intake.is_submitted:
+            intake = submitted_intake(patient)
+        intake_services.record_review(
+            intake, reviewer=PractitionerFactory().user, decision="cleared", free_text_read=True
+        )
+    if getattr(selectors.latest_consent(patient), "text_version", None) != CONSENT_VERSION:
+        intake_services.sign_consent(patient, signed_name=patient.full_name)
+    return patient
+
+
+def record_session_for(appointment, *, areas=(("thighs", "hexsel", 10),), photo=None, safe=True, **details):
     """A practitioner's record of the session, through the service, with ordinary details; a test
-    overrides the detail it is about."""
+    overrides the detail it is about. `safe`: first give the patient what a record needs."""
     from decimal import Decimal
 
     from practice import services as practice_services
 
+    if safe:
+        make_safe_to_record(appointment.patient)
     details = {
         "device": "Dermapen",
         "needle_depth_mm": Decimal("1.0"),

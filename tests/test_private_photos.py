@@ -18,7 +18,15 @@ from clinic import roles
 from practice import photos
 from practice import services as practice_services
 from practice.models import PhotoConsent, SessionPhoto, SessionRecord
-from tests.factories import AppointmentFactory, PatientFactory, PractitionerFactory, png_bytes, png_upload, staff_user
+from tests.factories import (
+    AppointmentFactory,
+    PatientFactory,
+    PractitionerFactory,
+    make_safe_to_record,
+    png_bytes,
+    png_upload,
+    staff_user,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +50,9 @@ def private_root(settings, tmp_path):
 @pytest.fixture
 def appointment():
     start = timezone.now() - datetime.timedelta(hours=1)
-    return AppointmentFactory(start_at=start, status=Appointment.Status.CHECKED_IN)
+    appointment = AppointmentFactory(start_at=start, status=Appointment.Status.CHECKED_IN)
+    make_safe_to_record(appointment.patient)
+    return appointment
 
 
 @pytest.fixture

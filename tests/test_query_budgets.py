@@ -52,7 +52,7 @@ BUDGETS = {
     ("api_appointment_detail", "patient_a", ""): 5,
     ("api_availability", "patient_a", "availability"): 14,
     ("my_day", "related", ""): 17,
-    ("practice_patient", "related", ""): 22,
+    ("practice_patient", "related", ""): 23,  # + the clearance in force, for its conditions
     ("review_queue", "related", ""): 13,
     ("intake_review", "related", ""): 18,
     ("practitioner_calendar_feed", "anon", ""): 4,
