@@ -59,13 +59,18 @@ run: seed
 	  $(PY) manage.py runserver $(HOST):$(PORT); \
 	  kill -TERM $$worker $$beat 2>/dev/null; wait; echo "Stopped: web, worker and beat."'
 
+# The suite runs in parallel (pytest-xdist): one worker a core, each with its own test database and its own
+# queues in Redis (tests/conftest.py). PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS)
+
 ## make test: the whole suite. Set DATABASE_URL and REDIS_URL to test against PostgreSQL and Redis.
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 ## make test-fast: everything but the real-browser tests, for quick local work.
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_PARALLEL) -m "not e2e" $(PYTEST_ARGS)
 
 ## make test-clock: the tests that read the clock (marked `clock`) again at the instants where a date computed
 ## from "now" goes wrong: just after midnight, a minute before opening, a minute before midnight, and both

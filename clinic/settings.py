@@ -225,6 +225,10 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # REDIS_KEY_PREFIX: several apps (or parallel test workers, tests/conftest.py) on one Redis database,
+    # each with queues of its own.
+    if REDIS_KEY_PREFIX := env("REDIS_KEY_PREFIX", default=""):
+        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = REDIS_KEY_PREFIX
 else:
     CELERY_BROKER_URL = "filesystem://localhost/"  # a host named: kombu warns on every connection without one
     CELERY_RESULT_BACKEND = f"file://{VAR_DIR / 'celery-results'}"

@@ -81,6 +81,26 @@ def pytest_report_header(config):
 pytest_plugins = ("tests.scenario",)
 
 
+def _own_redis_queues_per_worker() -> None:
+    """Under pytest-xdist (`make test` runs a worker a core, each with its own test database), each worker
+    also gets queues of its own in Redis (a key prefix): a Celery worker started by one test never takes a
+    task that a test on another worker queued, and a purge purges only its own. The Celery worker processes
+    the tests start inherit the prefix through the environment."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker or not settings.REDIS_URL:
+        return
+    from clinic.celery import app
+
+    prefix = f"test-{worker}:"
+    os.environ["REDIS_KEY_PREFIX"] = prefix
+    options = {**settings.CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": prefix}
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = options
+    app.conf.broker_transport_options = options
+
+
+_own_redis_queues_per_worker()
+
+
 def _missing_service(reason: str):
     if REQUIRE_SERVICES:
         pytest.fail(f"REQUIRE_SERVICES=1 but {reason}", pytrace=False)
