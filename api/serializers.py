@@ -124,8 +124,30 @@ class BookingErrorSerializer(serializers.Serializer):
 # --- inputs ------------------------------------------------------------------------------------------------
 
 
+class CatalogueSlugField(serializers.SlugRelatedField):
+    """A slug looked up in the availability catalogue when the serializer's context has one (the clinic's
+    set-up, kept per state of the clinic: no query), else in the queryset. The catalogue holds the same rows
+    as the querysets below (active treatments, active practitioners)."""
+
+    def __init__(self, *, catalogue_attribute, **kwargs):
+        self.catalogue_attribute = catalogue_attribute
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        known = self.context.get("catalogue")
+        if known is None:
+            return super().to_internal_value(data)
+        if not isinstance(data, str):
+            self.fail("invalid")
+        found = getattr(known, self.catalogue_attribute).get(data)
+        if found is None:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return found
+
+
 def _treatment_field(**kwargs):
-    return serializers.SlugRelatedField(
+    return CatalogueSlugField(
+        catalogue_attribute="treatments",
         slug_field="slug",
         queryset=bookable_treatments(),
         error_messages={"does_not_exist": "There is no treatment “{value}”.", "invalid": "Give a treatment's slug."},
@@ -134,7 +156,8 @@ def _treatment_field(**kwargs):
 
 
 def _practitioner_field(**kwargs):
-    return serializers.SlugRelatedField(
+    return CatalogueSlugField(
+        catalogue_attribute="practitioners",
         slug_field="slug",
         queryset=active_practitioners(),
         error_messages={
@@ -145,8 +168,15 @@ def _practitioner_field(**kwargs):
     )
 
 
-def _ensure_offers(practitioner, treatment):
-    if practitioner is not None and not practitioner.treatments.filter(pk=treatment.pk).exists():
+def _ensure_offers(practitioner, treatment, known=None):
+    if practitioner is None:
+        return
+    offers = (
+        known.offers(practitioner.pk, treatment.pk)
+        if known is not None
+        else practitioner.treatments.filter(pk=treatment.pk).exists()
+    )
+    if not offers:
         raise serializers.ValidationError({"practitioner": f"{practitioner.name} does not offer {treatment.name}."})
 
 
@@ -179,7 +209,7 @@ class AvailabilityQuerySerializer(serializers.Serializer):
             )
         if (last - first).days + 1 > MAX_RANGE_DAYS:
             raise serializers.ValidationError({"to": f"Ask for at most {MAX_RANGE_DAYS} days at a time."})
-        _ensure_offers(data.get("practitioner"), data["treatment"])
+        _ensure_offers(data.get("practitioner"), data["treatment"], self.context.get("catalogue"))
         return data
 
 
@@ -218,7 +248,7 @@ class BookingRequestSerializer(serializers.Serializer):
         return start
 
     def validate(self, data):
-        _ensure_offers(data.get("practitioner"), data["treatment"])
+        _ensure_offers(data.get("practitioner"), data["treatment"], self.context.get("catalogue"))
         return data
 
 

@@ -7,6 +7,7 @@ import datetime
 from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.dateparse import parse_date
 from django.views import defaults
 from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.types import OpenApiTypes
@@ -104,10 +105,16 @@ def practitioner_detail(request, slug):
 def availability_view(request):
     """Bookable start times per day, in the clinic's zone. Signed-in patients also see why a day is not
     available to them (course intervals)."""
-    # The answer to a query string is the same for everyone until the clinic changes (availability's
-    # "cached reads"): validated, computed and serialized once, then served from the cache.
-    params = tuple(request.query_params.get(name, "") for name in AVAILABILITY_PARAMS)
-    payload = availability.cached(("api", *params), lambda as_of: _availability_payload(request.query_params, as_of))
+    # The answer to a query string is the same for everyone until what it reads changes (availability's
+    # "cached reads"): validated, computed and serialized once, then served from the cache. The treatment
+    # and practitioner are looked up in the catalogue, kept under the same invalidation: no query.
+    params = {name: request.query_params.get(name) for name in AVAILABILITY_PARAMS}
+    payload = availability.cached(
+        ("api", *params.values()),
+        lambda as_of, known: _availability_payload(request.query_params, as_of, known),
+        reads=lambda known: _practitioners_asked(params, known),
+        days=_days_asked(params),
+    )
     patient = getattr(request.user, "patient", None)
     blocks = availability.course_blocks(patient, Treatment.objects.get(slug=payload["treatment"])) if patient else []
     if blocks:  # this patient's course interval: a copy, never the shared answer
@@ -118,12 +125,36 @@ def availability_view(request):
 AVAILABILITY_PARAMS = ("treatment", "practitioner", "from", "to")
 
 
-def _availability_payload(query_params, as_of) -> dict:
-    query = s.AvailabilityQuerySerializer(data=query_params)
+def _practitioners_asked(params, known) -> list[int]:
+    """Whose time the answer reads: the practitioner named, or all who offer the treatment (none for a
+    query string that names no such treatment or practitioner: its answer is a refusal)."""
+    treatment = known.treatments.get(params["treatment"])
+    if treatment is None:
+        return []
+    if params["practitioner"]:
+        practitioner = known.practitioners.get(params["practitioner"])
+        return [practitioner.pk] if practitioner else []
+    return known.practitioner_ids(treatment, None)
+
+
+def _days_asked(params):
+    """The days whose rooms the answer reads, parsed as the serializer's DateField parses them; (None, None)
+    for a range the serializer refuses (its answer is a refusal and reads no rooms)."""
+    try:
+        first, last = parse_date(params["from"]), parse_date(params["to"])
+    except (TypeError, ValueError):
+        return None, None
+    if first is None or last is None or not 0 <= (last - first).days < s.MAX_RANGE_DAYS:
+        return None, None
+    return first, last
+
+
+def _availability_payload(query_params, as_of, known) -> dict:
+    query = s.AvailabilityQuerySerializer(data=query_params, context={"catalogue": known})
     query.is_valid(raise_exception=True)
     treatment, practitioner = query.validated_data["treatment"], query.validated_data["practitioner"]
     first, last = query.validated_data["from"], query.validated_data["to"]
-    days = availability.available_slots(treatment, practitioner, first, last, now=as_of)
+    days = availability.available_slots(treatment, practitioner, first, last, now=as_of, catalogue=known)
     payload = {
         "treatment": treatment.slug,
         "practitioner": practitioner.slug if practitioner else None,

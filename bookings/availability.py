@@ -20,8 +20,11 @@ Daylight saving. Candidates are wall-clock times in the clinic's zone, converted
   apart, so the repeated hour is not offered a second time;
 - durations are real elapsed time: the end of a session is start + duration in UTC.
 
-Cost. A date range is computed from a fixed number of queries whatever its length (practitioners, their
-hours, time off, appointments, rooms: one query each); the rest is done in memory with sorted intervals.
+Cost. A date range is computed from three queries whatever its length: the practitioners who offer the
+treatment with their hours, the rooms that can host it, and one query for the rows that change all day (the
+practitioners' time off and the live appointments of those practitioners and rooms in the range). The
+cached reads (below) take the first two from a `Catalogue` kept per state of the clinic's set-up, so a cold
+answer costs that one data query; the rest is done in memory with sorted intervals.
 """
 
 import datetime
@@ -35,13 +38,13 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
-from django.db.models import Q
+from django.db.models import BooleanField, F, IntegerField, Q, Value
 from django.utils import timezone
 
 from clinic.closures import closed_days
-from clinic.models import Practitioner, Room, TimeOff, Treatment, WorkingHours
+from clinic.models import Closure, Practitioner, Room, TimeOff, Treatment, WorkingHours
 
-from .models import Appointment, AvailabilityGeneration
+from .models import Appointment, AvailabilityScope
 
 UTC = datetime.UTC
 LONGEST_APPOINTMENT = datetime.timedelta(days=1)
@@ -140,18 +143,68 @@ class Intervals:
 EMPTY = Intervals([])
 
 
-# --- the calendar: everything one range needs, fetched once --------------------------------------------
+# --- what one computation needs: the set-up (rarely changes) and the busy rows (change all day) ---------------
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The practitioners to look at (in the order 'first available' prefers them), their working spans
+    by (practitioner id, weekday), and the rooms that can host the treatment (in the order they are offered)."""
+
+    practitioners: list
+    hours: dict
+    rooms: list
+
+
+def rooms_for(treatment, rooms):
+    """The rooms that can host a treatment: every active room today. (Sites will narrow this to the rooms of
+    the site asked for; a room's kind of treatment would narrow it here too.)"""
+    return [room for room in rooms if room.active]
+
+
+def load_setup(treatment, practitioner) -> Setup:
+    """The set-up straight from the database, in two queries (what the booking service re-checks with)."""
+    if not treatment.active:
+        return Setup([], {}, [])
+    spans = (
+        WorkingHours.objects.filter(practitioner__active=True, practitioner__treatments=treatment)
+        .select_related("practitioner__user")
+        .order_by("practitioner__user__last_name", "practitioner__user__first_name", "practitioner_id", "start")
+    )
+    if practitioner is not None:
+        spans = spans.filter(practitioner_id=practitioner.pk)
+    practitioners, hours = {}, defaultdict(list)
+    for span in spans:
+        practitioners.setdefault(span.practitioner_id, span.practitioner)
+        hours[(span.practitioner_id, span.weekday)].append((span.start, span.end))
+    rooms = rooms_for(treatment, Room.objects.filter(active=True).order_by("name", "pk"))
+    return Setup(list(practitioners.values()), dict(hours), rooms)
 
 
 class Calendar:
-    """The busy picture of a date range for one treatment, loaded in a fixed number of queries."""
+    """The busy picture of a date range for one treatment: the set-up plus one query for the busy rows."""
 
-    def __init__(self, treatment, practitioners, first_day, last_day, *, now=None, ignore_appointment_id=None):
+    def __init__(
+        self,
+        treatment,
+        setup: Setup,
+        first_day,
+        last_day,
+        *,
+        closed=None,
+        now=None,
+        ignore_appointment_id=None,
+        load=True,
+    ):
         self.treatment = treatment
         self.zone = clinic_zone()
         self.now = now or timezone.now()
-        self.practitioners = list(practitioners)
+        self.practitioners = setup.practitioners
+        self.hours = setup.hours
+        self.rooms = setup.rooms
         self.first_day, self.last_day = first_day, last_day
+        # Clinic closures and bank holidays (clinic.closures): a clinic-wide time off, whole local days.
+        self.closed = closed_days(first_day, last_day) if closed is None else closed
         today = self.now.astimezone(self.zone).date()
         self.earliest_start = self.now + datetime.timedelta(hours=policy("MIN_NOTICE_HOURS"))
         self.last_bookable_day = today + datetime.timedelta(days=policy("HORIZON_DAYS"))
@@ -160,23 +213,28 @@ class Calendar:
         self.duration, self.buffer_after = treatment.duration, treatment.buffer_after
         self.occupied = self.duration + self.buffer_after
         self._grid: dict = {}
+        self._room_at: dict = {}
+        self.time_off, self.appointments, self.room_busy = {}, {}, {}
+        if load and self.practitioners:
+            self._load_busy(ignore_appointment_id)
 
+    def busy_range(self):
+        """The instants whose busy rows matter: the range's days, and a little after (a slot late on the last
+        day occupies time after midnight)."""
+        start, end = day_bounds_utc(self.first_day, self.last_day, self.zone)
+        return start, end + self.occupied
+
+    def _load_busy(self, ignore_appointment_id):
+        """One query: the practitioners' time off, and the live appointments of those practitioners or in
+        those rooms, in the range."""
         ids = [p.pk for p in self.practitioners]
-        range_start, range_end = day_bounds_utc(first_day, last_day, self.zone)
-        # A slot late on the last day occupies time after midnight: look a little further.
-        range_end += self.occupied
-        self.hours = defaultdict(list)
-        for span in WorkingHours.objects.filter(practitioner_id__in=ids).order_by("start"):
-            self.hours[(span.practitioner_id, span.weekday)].append(span)
-        time_off = defaultdict(list)
-        for p_id, start, end in TimeOff.objects.filter(
-            practitioner_id__in=ids, start_at__lt=range_end, end_at__gt=range_start
-        ).values_list("practitioner_id", "start_at", "end_at"):
-            time_off[p_id].append((start, end))
-        self.time_off = {p_id: Intervals(pairs) for p_id, pairs in time_off.items()}
-        # Clinic closures and bank holidays: a clinic-wide time off, whole local days.
-        self.closed = closed_days(first_day, last_day)
-        self.rooms = list(Room.objects.filter(active=True).order_by("name", "pk"))
+        range_start, range_end = self.busy_range()
+        time_off = (
+            TimeOff.objects.filter(practitioner_id__in=ids, start_at__lt=range_end, end_at__gt=range_start)
+            .annotate(no_room=Value(None, output_field=IntegerField()), off=Value(True, output_field=BooleanField()))
+            .order_by()
+            .values_list("practitioner_id", "no_room", "start_at", "end_at", "off")
+        )
         appointments = (
             Appointment.objects.live()
             .overlapping(range_start, range_end)
@@ -184,13 +242,18 @@ class Calendar:
             .filter(start_at__gte=range_start - LONGEST_APPOINTMENT)
             .filter(Q(practitioner_id__in=ids) | Q(room_id__in=[room.pk for room in self.rooms]))
             .exclude(pk=ignore_appointment_id)
+            .annotate(until=F("busy_until"), off=Value(False, output_field=BooleanField()))
             .order_by()  # Intervals sorts; an ORDER BY here would only add a sort step to the plan
-            .values_list("practitioner_id", "room_id", "start_at", "busy_until")
+            .values_list("practitioner_id", "room_id", "start_at", "until", "off")
         )
-        by_practitioner, by_room = defaultdict(list), defaultdict(list)
-        for p_id, room_id, start, end in appointments:
+        time_off_by, by_practitioner, by_room = defaultdict(list), defaultdict(list), defaultdict(list)
+        for p_id, room_id, start, end, off in appointments.union(time_off, all=True):
+            if off:
+                time_off_by[p_id].append((start, end))
+                continue
             by_practitioner[p_id].append((start, end))
             by_room[room_id].append((start, end))
+        self.time_off = {p_id: Intervals(pairs) for p_id, pairs in time_off_by.items()}
         self.appointments = {p_id: Intervals(pairs) for p_id, pairs in by_practitioner.items()}
         self.room_busy = {room_id: Intervals(pairs) for room_id, pairs in by_room.items()}
 
@@ -201,27 +264,48 @@ class Calendar:
         day the clinic is closed."""
         if day in self.closed:
             return
-        for span in self.hours.get((practitioner.pk, day.weekday()), ()):
-            yield from self.span_candidates(day, span.start, span.end)
+        for span_start, span_end in self.hours.get((practitioner.pk, day.weekday()), ()):
+            yield from self.span_candidates(day, span_start, span_end)
 
     def span_candidates(self, day, span_start, span_end):
         """The grid of one span on one day; practitioners with the same hours share it (computed once)."""
         key = (day, span_start, span_end)
-        if key not in self._grid:
-            grid = []
-            limit = span_end_utc(day, span_end, self.zone)
-            wall = datetime.datetime.combine(day, span_start)
-            span_end_wall = datetime.datetime.combine(day, span_end)
-            while wall < span_end_wall:
-                start = local_to_utc(day, wall.time(), self.zone)
-                if start is not None:
-                    end = start + self.duration
-                    if end > limit:
-                        break
-                    grid.append((start, end))
-                wall += self.step
-            self._grid[key] = grid
-        return self._grid[key]
+        grid = self._grid.get(key)
+        if grid is None:
+            grid = self._grid[key] = self._span_grid(day, span_start, span_end)
+        return grid
+
+    def _span_grid(self, day, span_start, span_end):
+        limit = span_end_utc(day, span_end, self.zone)
+        first = local_to_utc(day, span_start, self.zone)
+        if first is not None and self._same_offset(day, span_start, span_end):
+            # No clock change inside the span (every day but two a year): wall steps are UTC steps.
+            grid, start = [], first
+            while start + self.duration <= limit:
+                grid.append((start, start + self.duration))
+                start += self.step
+            return grid
+        grid = []
+        wall = datetime.datetime.combine(day, span_start)
+        span_end_wall = datetime.datetime.combine(day, span_end)
+        while wall < span_end_wall:
+            start = local_to_utc(day, wall.time(), self.zone)
+            if start is not None:
+                end = start + self.duration
+                if end > limit:
+                    break
+                grid.append((start, end))
+            wall += self.step
+        return grid
+
+    def _same_offset(self, day, span_start, span_end) -> bool:
+        """The zone's UTC offset is the same at both ends of the span, with no gap or fold at either end."""
+        offsets = {
+            datetime.datetime.combine(day, wall).replace(tzinfo=self.zone, fold=fold).utcoffset()
+            for wall in (span_start, span_end)
+            for fold in (0, 1)
+        }
+        return len(offsets) == 1
 
     # verdicts -----------------------------------------------------------------------------------------
 
@@ -229,11 +313,18 @@ class Calendar:
         return self.earliest_start <= start < self.latest_start_before
 
     def free_room(self, start, busy_until, wanted=None):
-        rooms = [room for room in self.rooms if wanted is None or room.pk == wanted.pk]
-        for room in rooms:
-            if not self.room_busy.get(room.pk, EMPTY).overlaps(start, busy_until):
-                return room
-        return None
+        """The first room (in the rooms' order) free over [start, busy_until), or None. Practitioners on the
+        same grid ask the same question: it is answered once."""
+        if wanted is not None:
+            free = not self.room_busy.get(wanted.pk, EMPTY).overlaps(start, busy_until)
+            return next((room for room in self.rooms if room.pk == wanted.pk), None) if free else None
+        key = (start, busy_until)
+        if key not in self._room_at:
+            self._room_at[key] = next(
+                (room for room in self.rooms if not self.room_busy.get(room.pk, EMPTY).overlaps(start, busy_until)),
+                None,
+            )
+        return self._room_at[key]
 
     def verdict(self, practitioner, start, end, wanted_room=None) -> tuple[Verdict, Room | None]:
         busy_until = end + self.buffer_after
@@ -291,16 +382,6 @@ def practitioners_offering(treatment: Treatment):
     return Practitioner.objects.filter(active=True, treatments=treatment).select_related("user")
 
 
-def _practitioners_for(treatment, practitioner):
-    """The practitioners to look at, in the order 'first available' prefers them (name, then id)."""
-    if not treatment.active:
-        return []
-    queryset = practitioners_offering(treatment)
-    if practitioner is not None:
-        queryset = queryset.filter(pk=practitioner.pk)
-    return list(queryset.order_by("user__last_name", "user__first_name", "pk"))
-
-
 # --- public API ------------------------------------------------------------------------------------------
 
 
@@ -312,57 +393,110 @@ def available_slots(
     *,
     now: datetime.datetime | None = None,
     ignore_appointment=None,
+    catalogue: "Catalogue | None" = None,
 ) -> dict[datetime.date, list[Slot]]:
     """Bookable starts per clinic-local day from date_from to date_to (both included, every day present).
 
     practitioner=None means 'first available': each start once, with the first free practitioner who
     offers the treatment. `ignore_appointment` leaves one appointment out of the busy picture (moving an
-    appointment may overlap its own old time).
+    appointment may overlap its own old time). With a `catalogue` (the cached reads), the set-up and the
+    closures come from it and the answer costs one query; without, from the database (four queries).
     """
     if date_to < date_from:
         return {}
+    setup = catalogue.setup(treatment, practitioner) if catalogue else load_setup(treatment, practitioner)
     calendar = Calendar(
         treatment,
-        _practitioners_for(treatment, practitioner),
+        setup,
         date_from,
         date_to,
+        closed=catalogue.closed_days(date_from, date_to) if catalogue else None,
         now=now,
         ignore_appointment_id=getattr(ignore_appointment, "pk", None),
     )
     return calendar.slots_by_day()
 
 
+def check_slot(
+    treatment, practitioner, start_at, *, room=None, now=None, ignore_appointment=None
+) -> tuple[Verdict, Slot | None]:
+    """The verdict on one exact start (FREE with the slot, TAKEN, or NOT_OFFERED): what the booking
+    service re-checks inside its transaction, straight from the database. practitioner=None: the first one
+    free then."""
+    day = start_at.astimezone(clinic_zone()).date()
+    setup = load_setup(treatment, practitioner)
+    if not setup.practitioners:
+        return Verdict.NOT_OFFERED, None
+    calendar = Calendar(
+        treatment, setup, day, day, now=now, ignore_appointment_id=getattr(ignore_appointment, "pk", None)
+    )
+    return calendar.check_any(start_at.astimezone(UTC), room)
+
+
 # --- cached reads: what pages and the API show ----------------------------------------------------------
 #
-# Patients ask for the same ranges again and again, and the answer changes only when an appointment, working
-# hours, time off, a room, a practitioner or a treatment changes, or as time passes.
-# - Writes: database triggers bump one counter row (AvailabilityGeneration) in the writing transaction,
-#   whoever writes. Answers are filed under the counter's value, so after any write commits, older answers
-#   are never read again. (A reader that read the old value just before a commit may file a newer answer
-#   under the old value: harmless, nobody asks for the old value any more.)
+# Patients ask for the same ranges again and again, and an answer changes only when something it read
+# changes, or as time passes. What an answer reads is named by scopes, each a row of AvailabilityScope
+# whose value database triggers bump in the writing transaction, whoever writes (a service, the admin, a
+# bulk update, another process):
+# - "clinic": the set-up (treatments, practitioners and what they offer, working hours, rooms, closures);
+# - "practitioner:<id>": that practitioner's time off;
+# - "rooms:<YYYY-MM-DD>": the live appointments that occupy any room on that UTC date. Every appointment
+#   holds a room, and every answer reads every room that can host its treatment, so a booking changes what
+#   every practitioner can offer on its day (its room is taken then) and nothing on other days. (With sites,
+#   rooms belong to a site and the scope becomes "rooms:<site id>:<date>": a booking then reaches only its
+#   own site's answers.)
+# An answer is filed under the values of the scopes it read, so once a write commits, the answers that read
+# what it changed are never read again, and all others still are: one booking leaves the answers for other
+# days alone. (A reader that read the old values just before a commit may file a newer answer under them:
+# harmless, nobody asks for the old values any more.)
 # - Time: answers are computed as of the END of their 5-minute bucket, so a cached list never offers a
 #   time that falls inside the minimum notice at any moment it is served.
 # - The booking service never reads the cache: it re-checks with `check_slot` in its transaction, and the
 #   exclusion constraints have the last word. A cached time just taken gets the usual "just taken" answer.
-# The cache is per process (local memory): the counter, in the database, keeps every process right.
+# The cache is per process (local memory): the scope rows, in the database, keep every process right.
 
 CACHE_BUCKET_SECONDS = 300
+CLINIC_SCOPE = "clinic"
 
 
-def availability_generation() -> int:
-    """The counter's value. A lost row (a flushed database) is put back with a value no earlier row can
-    have reached (microseconds since 1970), so no answer cached before the loss is ever read again."""
-    table = AvailabilityGeneration._meta.db_table
+def practitioner_scope(practitioner_id) -> str:
+    return f"practitioner:{practitioner_id}"
+
+
+def rooms_scope(utc_day: datetime.date) -> str:
+    return f"rooms:{utc_day.isoformat()}"
+
+
+def rooms_scopes(start: datetime.datetime, end: datetime.datetime) -> list[str]:
+    """The room scopes of the UTC dates an interval [start, end) touches (as the triggers name them)."""
+    first = start.astimezone(UTC).date()
+    last = (end - datetime.timedelta(microseconds=1)).astimezone(UTC).date()
+    return [rooms_scope(day) for day in days_between(first, last)]
+
+
+def scope_versions(scopes) -> dict[str, int]:
+    """The current value of each scope (absent: never written). One query. A lost "clinic" row (a flushed
+    database) is put back with a value no earlier row can have reached (microseconds since 1970), and every
+    answer reads it, so no answer cached before the loss is ever read again."""
+    table = AvailabilityScope._meta.db_table
     # Raw SQL: every cached read asks this, and compiling the ORM query costs more than running it.
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT value FROM {table} WHERE id = 1")
-        row = cursor.fetchone()
-        if row is None:
+        cursor.execute(f"SELECT scope, value FROM {table} WHERE scope IN %s", [tuple(scopes)])
+        versions = dict(cursor.fetchall())
+        if CLINIC_SCOPE in scopes and CLINIC_SCOPE not in versions:
             fresh = int(timezone.now().timestamp() * 1_000_000)
-            cursor.execute(f"INSERT INTO {table} (id, value) VALUES (1, %s) ON CONFLICT (id) DO NOTHING", [fresh])
-            cursor.execute(f"SELECT value FROM {table} WHERE id = 1")
-            row = cursor.fetchone()
-    return row[0]
+            cursor.execute(
+                f"INSERT INTO {table} (scope, value) VALUES (%s, %s) ON CONFLICT (scope) DO NOTHING",
+                [CLINIC_SCOPE, fresh],
+            )
+            cursor.execute(f"SELECT value FROM {table} WHERE scope = %s", [CLINIC_SCOPE])
+            versions[CLINIC_SCOPE] = cursor.fetchone()[0]
+    return versions
+
+
+def clinic_version() -> int:
+    return scope_versions([CLINIC_SCOPE])[CLINIC_SCOPE]
 
 
 def bucket_end(now: datetime.datetime) -> datetime.datetime:
@@ -371,19 +505,123 @@ def bucket_end(now: datetime.datetime) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(seconds, tz=UTC)
 
 
-def cached(key_parts: tuple, compute, *, now: datetime.datetime | None = None):
-    """compute(as_of) once per state of the clinic and time bucket; `key_parts` say what is computed."""
+class Catalogue:
+    """The clinic's set-up as of one value of the "clinic" scope: active treatments and practitioners (with
+    what they offer, in the order 'first available' prefers them) by slug, working hours, rooms, closures
+    still to come. Loaded in six queries when the set-up changes, then shared by every cached answer of the
+    process: validating a query string and computing an answer need no query for it."""
+
+    def __init__(self, version: int):
+        self.version = version
+        self.treatments = {t.slug: t for t in Treatment.objects.filter(active=True)}
+        practitioners = list(
+            Practitioner.objects.filter(active=True)
+            .select_related("user")
+            .order_by("user__last_name", "user__first_name", "pk")
+        )
+        self.practitioners = {p.slug: p for p in practitioners}
+        offered = defaultdict(set)
+        for p_id, t_id in Practitioner.treatments.through.objects.filter(
+            practitioner__active=True, treatment__active=True
+        ).values_list("practitioner_id", "treatment_id"):
+            offered[t_id].add(p_id)
+        # Practitioner ids offering each treatment, in preference order.
+        self.offering = {t_id: [p.pk for p in practitioners if p.pk in ids] for t_id, ids in offered.items()}
+        self.hours = defaultdict(list)
+        for p_id, weekday, start, end in WorkingHours.objects.order_by("start").values_list(
+            "practitioner_id", "weekday", "start", "end"
+        ):
+            self.hours[(p_id, weekday)].append((start, end))
+        self.rooms = list(Room.objects.filter(active=True).order_by("name", "pk"))
+        yesterday = timezone.localdate() - datetime.timedelta(days=1)
+        self.closures = list(Closure.objects.filter(last_day__gte=yesterday))
+        self._by_id = {p.pk: p for p in practitioners}
+
+    def closed_days(self, first, last):
+        return closed_days(first, last, closures=self.closures)
+
+    def offers(self, practitioner_id, treatment_id) -> bool:
+        return practitioner_id in self.offering.get(treatment_id, ())
+
+    def practitioner_ids(self, treatment, practitioner) -> list[int]:
+        """Whose time an answer reads: the one asked for, or everyone offering the treatment."""
+        if practitioner is not None:
+            return [practitioner.pk]
+        return list(self.offering.get(treatment.pk, ()))
+
+    def setup(self, treatment, practitioner) -> Setup:
+        if treatment.slug not in self.treatments:
+            return Setup([], {}, [])
+        ids = [
+            p_id
+            for p_id in self.practitioner_ids(treatment, practitioner)
+            if self.offers(p_id, treatment.pk) and any(self.hours.get((p_id, weekday)) for weekday in range(7))
+        ]
+        practitioners = [self._by_id[p_id] for p_id in ids]
+        hours = {key: spans for key, spans in self.hours.items() if key[0] in ids}
+        return Setup(practitioners, hours, rooms_for(treatment, self.rooms))
+
+
+_catalogue: Catalogue | None = None
+
+
+def catalogue(version: int | None = None) -> Catalogue:
+    """The process's catalogue for this value of the "clinic" scope (the current one if not given)."""
+    global _catalogue
+    version = clinic_version() if version is None else version
+    current = _catalogue
+    if current is None or current.version != version:
+        current = _catalogue = Catalogue(version)
+    return current
+
+
+def forget_cached_answers() -> None:
+    """Empty this process's cached answers and catalogue (tests start each one from nothing, as a freshly
+    started process does: a rolled-back test rolls the scope values back too)."""
+    global _catalogue
+    _catalogue = None
+    caches["availability"].clear()
+
+
+def answer_scopes(practitioner_ids, first_day, last_day) -> list[str]:
+    """The scopes an answer for these practitioners and clinic-local days reads."""
+    scopes = [CLINIC_SCOPE, *(practitioner_scope(p_id) for p_id in practitioner_ids)]
+    if first_day is not None and last_day is not None and first_day <= last_day:
+        start, end = day_bounds_utc(first_day, last_day, clinic_zone())
+        # Appointments that overlap the range touch one of its dates; a slot late on the last day may run
+        # past midnight (no appointment lasts a day).
+        scopes += rooms_scopes(start, end + LONGEST_APPOINTMENT)
+    return scopes
+
+
+def cached(key_parts: tuple, compute, *, reads, days=(None, None), now: datetime.datetime | None = None):
+    """compute(as_of, catalogue) once per state of what it reads and time bucket.
+
+    `key_parts` say what is computed; `reads(catalogue)` gives the ids of the practitioners whose time it
+    reads; `days` the clinic-local (first, last) days whose rooms it reads (None: no rooms, e.g. an answer
+    that is a refusal). One query when the set-up has not changed since this process last looked.
+    """
     now = now or timezone.now()
     if not settings.AVAILABILITY_CACHE:
-        return compute(now)
-    generation = availability_generation()
+        return compute(now, None)
+    known = _catalogue
+    scopes = answer_scopes(reads(known) if known else [], *days)
+    versions = scope_versions(scopes)
+    if known is None or known.version != versions[CLINIC_SCOPE]:
+        known = catalogue(versions[CLINIC_SCOPE])
+        missing = [scope for scope in answer_scopes(reads(known), *days) if scope not in scopes]
+        if missing:
+            scopes += missing
+            versions.update(scope_versions(missing))
     as_of = bucket_end(now)
-    digest = hashlib.sha256(repr(key_parts).encode()).hexdigest()  # parts may be long, hostile query strings
-    key = f"availability:{generation}:{int(as_of.timestamp())}:{digest}"
+    state = sorted((scope, versions.get(scope, 0)) for scope in scopes)
+    # Parts may be long, hostile query strings: the key is a digest.
+    digest = hashlib.sha256(repr((key_parts, state)).encode()).hexdigest()
+    key = f"availability:{int(as_of.timestamp())}:{digest}"
     cache = caches["availability"]
     value = cache.get(key)
     if value is None:
-        value = compute(as_of)
+        value = compute(as_of, known)
         cache.set(key, value, timeout=2 * CACHE_BUCKET_SECONDS)
     return value
 
@@ -392,24 +630,11 @@ def offered_slots(treatment, practitioner, date_from, date_to, *, now=None) -> d
     """`available_slots` as the booking pages show them, from the cache (see above)."""
     return cached(
         ("slots", treatment.pk, getattr(practitioner, "pk", "any"), date_from, date_to),
-        lambda as_of: available_slots(treatment, practitioner, date_from, date_to, now=as_of),
+        lambda as_of, known: available_slots(treatment, practitioner, date_from, date_to, now=as_of, catalogue=known),
+        reads=lambda known: known.practitioner_ids(treatment, practitioner),
+        days=(date_from, date_to),
         now=now,
     )
-
-
-def check_slot(
-    treatment, practitioner, start_at, *, room=None, now=None, ignore_appointment=None
-) -> tuple[Verdict, Slot | None]:
-    """The verdict on one exact start (FREE with the slot, TAKEN, or NOT_OFFERED): what the booking
-    service re-checks inside its transaction. practitioner=None: the first one free then."""
-    day = start_at.astimezone(clinic_zone()).date()
-    practitioners = _practitioners_for(treatment, practitioner)
-    if not practitioners:
-        return Verdict.NOT_OFFERED, None
-    calendar = Calendar(
-        treatment, practitioners, day, day, now=now, ignore_appointment_id=getattr(ignore_appointment, "pk", None)
-    )
-    return calendar.check_any(start_at.astimezone(UTC), room)
 
 
 def nearest_free_slots(treatment, practitioner, start_at, *, count=3, now=None, ignore_appointment=None) -> list[Slot]:

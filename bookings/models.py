@@ -389,19 +389,22 @@ class CalendarFeed(models.Model):
         return f"Calendar feed of {self.practitioner}"
 
 
-class AvailabilityGeneration(models.Model):
-    """One row whose value names the current state of everything availability depends on.
+class AvailabilityScope(models.Model):
+    """One row per part of what availability reads, whose value names its current state.
 
-    Database triggers (migration 0008) add one to it on every insert, update, delete or truncate of
-    appointments, working hours, time off, rooms, practitioners (and what they offer) and treatments, in the
-    writing transaction itself: whatever makes the write (a service, the admin, a bulk update, another
-    process), cached availability filed under an older value is never read again once the write commits.
+    Scopes: "clinic" (treatments, practitioners and what they offer, working hours, rooms),
+    "practitioner:<id>" (their time off) and "rooms:<UTC date>" (the live appointments occupying rooms that
+    day). Database triggers (migration 0010) bump the scopes a write touches, in the writing transaction
+    itself: whatever makes the write (a service, the admin, a bulk update, another process), cached answers
+    that read it are never read again once the write commits; others stay. A row first written starts at the
+    microseconds since 1970, so a lost row never comes back at a value it had before.
     """
 
-    value = models.BigIntegerField(default=0)
+    scope = models.CharField(max_length=80, primary_key=True)
+    value = models.BigIntegerField()
 
     def __str__(self):
-        return f"Availability generation {self.value}"
+        return f"{self.scope} at {self.value}"
 
 
 # --- Signed links in messages (rules in bookings/links.py) ------------------------------------------

@@ -35,10 +35,15 @@ def bank_holidays(first: datetime.date, last: datetime.date) -> dict[datetime.da
     }
 
 
-def closed_days(first: datetime.date, last: datetime.date) -> dict[datetime.date, str]:
-    """{day: why} of every day the clinic is closed between the two days, both included. One query."""
+def closed_days(first: datetime.date, last: datetime.date, *, closures=None) -> dict[datetime.date, str]:
+    """{day: why} of every day the clinic is closed between the two days, both included. One query, or none
+    when given the closures to look at (availability keeps them with the clinic's set-up)."""
     closed = bank_holidays(first, last)
-    for closure in Closure.objects.filter(first_day__lte=last, last_day__gte=first):
+    if closures is None:
+        closures = Closure.objects.filter(first_day__lte=last, last_day__gte=first)
+    for closure in closures:
+        if closure.first_day > last or closure.last_day < first:
+            continue
         day = max(closure.first_day, first)
         while day <= min(closure.last_day, last):
             closed[day] = closure.reason if day not in closed else f"{closed[day]}; {closure.reason}"

@@ -167,11 +167,11 @@ def _mail_in_memory(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_availability_cache():
-    """Cached availability is filed under a counter that a rolled-back test rolls back too (and SQLite
+    """Cached availability is filed under scope values that a rolled-back test rolls back too (and SQLite
     reuses ids): start every test with an empty cache, as a freshly started process does."""
-    from django.core.cache import caches
+    from bookings.availability import forget_cached_answers
 
-    caches["availability"].clear()
+    forget_cached_answers()
 
 
 @pytest.fixture(scope="session")
