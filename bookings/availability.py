@@ -181,6 +181,30 @@ def load_setup(treatment, practitioner) -> Setup:
     return Setup(list(practitioners.values()), dict(hours), rooms)
 
 
+def busy_rows(practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id=None):
+    """The one query of a computation: (practitioner id, room id, start, end, is time off) for the
+    practitioners' time off and the live appointments of those practitioners or in those rooms that overlap
+    [range_start, range_end). bench/large.py times it alone, as the floor of an answer's cost."""
+    time_off = (
+        TimeOff.objects.filter(practitioner_id__in=practitioner_ids, start_at__lt=range_end, end_at__gt=range_start)
+        .annotate(no_room=Value(None, output_field=IntegerField()), off=Value(True, output_field=BooleanField()))
+        .order_by()
+        .values_list("practitioner_id", "no_room", "start_at", "end_at", "off")
+    )
+    appointments = (
+        Appointment.objects.live()
+        .overlapping(range_start, range_end)
+        # No appointment lasts a day: this bound lets the (practitioner|room, start_at) indexes do the work.
+        .filter(start_at__gte=range_start - LONGEST_APPOINTMENT)
+        .filter(Q(practitioner_id__in=practitioner_ids) | Q(room_id__in=room_ids))
+        .exclude(pk=ignore_appointment_id)
+        .annotate(until=F("busy_until"), off=Value(False, output_field=BooleanField()))
+        .order_by()  # Intervals sorts; an ORDER BY here would only add a sort step to the plan
+        .values_list("practitioner_id", "room_id", "start_at", "until", "off")
+    )
+    return appointments.union(time_off, all=True)
+
+
 class Calendar:
     """The busy picture of a date range for one treatment: the set-up plus one query for the busy rows."""
 
@@ -214,6 +238,8 @@ class Calendar:
         self.occupied = self.duration + self.buffer_after
         self._grid: dict = {}
         self._room_at: dict = {}
+        self._rooms_busy = None
+        self._steady_days: dict = {}
         self.time_off, self.appointments, self.room_busy = {}, {}, {}
         if load and self.practitioners:
             self._load_busy(ignore_appointment_id)
@@ -227,27 +253,14 @@ class Calendar:
     def _load_busy(self, ignore_appointment_id):
         """One query: the practitioners' time off, and the live appointments of those practitioners or in
         those rooms, in the range."""
-        ids = [p.pk for p in self.practitioners]
-        range_start, range_end = self.busy_range()
-        time_off = (
-            TimeOff.objects.filter(practitioner_id__in=ids, start_at__lt=range_end, end_at__gt=range_start)
-            .annotate(no_room=Value(None, output_field=IntegerField()), off=Value(True, output_field=BooleanField()))
-            .order_by()
-            .values_list("practitioner_id", "no_room", "start_at", "end_at", "off")
-        )
-        appointments = (
-            Appointment.objects.live()
-            .overlapping(range_start, range_end)
-            # No appointment lasts a day: this bound lets the (practitioner|room, start_at) indexes do the work.
-            .filter(start_at__gte=range_start - LONGEST_APPOINTMENT)
-            .filter(Q(practitioner_id__in=ids) | Q(room_id__in=[room.pk for room in self.rooms]))
-            .exclude(pk=ignore_appointment_id)
-            .annotate(until=F("busy_until"), off=Value(False, output_field=BooleanField()))
-            .order_by()  # Intervals sorts; an ORDER BY here would only add a sort step to the plan
-            .values_list("practitioner_id", "room_id", "start_at", "until", "off")
+        rows = busy_rows(
+            [p.pk for p in self.practitioners],
+            [room.pk for room in self.rooms],
+            *self.busy_range(),
+            ignore_appointment_id,
         )
         time_off_by, by_practitioner, by_room = defaultdict(list), defaultdict(list), defaultdict(list)
-        for p_id, room_id, start, end, off in appointments.union(time_off, all=True):
+        for p_id, room_id, start, end, off in rows:
             if off:
                 time_off_by[p_id].append((start, end))
                 continue
@@ -278,7 +291,7 @@ class Calendar:
     def _span_grid(self, day, span_start, span_end):
         limit = span_end_utc(day, span_end, self.zone)
         first = local_to_utc(day, span_start, self.zone)
-        if first is not None and self._same_offset(day, span_start, span_end):
+        if first is not None and self._no_clock_change(day):
             # No clock change inside the span (every day but two a year): wall steps are UTC steps.
             grid, start = [], first
             while start + self.duration <= limit:
@@ -298,14 +311,18 @@ class Calendar:
             wall += self.step
         return grid
 
-    def _same_offset(self, day, span_start, span_end) -> bool:
-        """The zone's UTC offset is the same at both ends of the span, with no gap or fold at either end."""
-        offsets = {
-            datetime.datetime.combine(day, wall).replace(tzinfo=self.zone, fold=fold).utcoffset()
-            for wall in (span_start, span_end)
-            for fold in (0, 1)
-        }
-        return len(offsets) == 1
+    def _no_clock_change(self, day) -> bool:
+        """The zone's UTC offset is the same all day (every day but two a year): wall steps are UTC steps."""
+        steady = self._steady_days.get(day)
+        if steady is None:
+            midnight = datetime.datetime.combine(day, datetime.time.min, tzinfo=self.zone)
+            next_midnight = datetime.datetime.combine(
+                day + datetime.timedelta(days=1), datetime.time.min, tzinfo=self.zone
+            )
+            steady = self._steady_days[day] = (
+                midnight.utcoffset() == next_midnight.utcoffset() == (next_midnight.replace(fold=1).utcoffset())
+            )
+        return steady
 
     # verdicts -----------------------------------------------------------------------------------------
 
@@ -319,12 +336,24 @@ class Calendar:
             free = not self.room_busy.get(wanted.pk, EMPTY).overlaps(start, busy_until)
             return next((room for room in self.rooms if room.pk == wanted.pk), None) if free else None
         key = (start, busy_until)
-        if key not in self._room_at:
-            self._room_at[key] = next(
-                (room for room in self.rooms if not self.room_busy.get(room.pk, EMPTY).overlaps(start, busy_until)),
-                None,
-            )
-        return self._room_at[key]
+        found = self._room_at.get(key, self)  # self: not looked for yet (None means no room)
+        if found is not self:
+            return found
+        found = None
+        for room, starts, ends in self._room_intervals():
+            index = bisect_left(starts, busy_until) - 1
+            if index < 0 or ends[index] <= start:
+                found = room
+                break
+        self._room_at[key] = found
+        return found
+
+    def _room_intervals(self):
+        if self._rooms_busy is None:
+            self._rooms_busy = [
+                (room, busy.starts, busy.ends) for room in self.rooms for busy in (self.room_busy.get(room.pk, EMPTY),)
+            ]
+        return self._rooms_busy
 
     def verdict(self, practitioner, start, end, wanted_room=None) -> tuple[Verdict, Room | None]:
         busy_until = end + self.buffer_after
@@ -344,19 +373,44 @@ class Calendar:
 
     def slots_by_day(self) -> dict[datetime.date, list[Slot]]:
         """Every local day of the range, with its free starts; with several practitioners, each start once,
-        given to the first practitioner (in the practitioners' order) who is free then."""
+        given to the first practitioner (in the practitioners' order) who is free then.
+
+        Practitioners with the same hours that day share one grid, and a start's room is looked for once:
+        a start no room can host (the usual case in a busy clinic) costs nothing per practitioner."""
+        ranked = [(n, practitioner.pk, practitioner) for n, practitioner in enumerate(self.practitioners)]
         result = {}
         for day in days_between(self.first_day, self.last_day):
-            chosen: dict[datetime.datetime, Slot] = {}
-            for practitioner in self.practitioners:
-                for start, end in self.candidates(practitioner, day):
-                    if start in chosen:
-                        continue
-                    verdict, room = self.verdict(practitioner, start, end)
-                    if verdict is Verdict.FREE:
-                        chosen[start] = self.slot(practitioner, start, end, room)
-            result[day] = [chosen[start] for start in sorted(chosen)]
+            teams = defaultdict(list)  # the same spans that day -> those practitioners, in order
+            weekday = day.weekday()
+            for member in ranked:
+                spans = self.hours.get((member[1], weekday))
+                if spans:
+                    teams[tuple(spans)].append(member)
+            chosen: dict[datetime.datetime, tuple[int, Slot]] = {}
+            for spans, team in teams.items():
+                for span_start, span_end in spans:
+                    for start, end in self.span_candidates(day, span_start, span_end):
+                        if not self.within_policy(start):
+                            continue
+                        busy_until = end + self.buffer_after
+                        room = self.free_room(start, busy_until)
+                        if room is None:
+                            continue
+                        taken_by = chosen[start][0] if start in chosen else len(ranked)
+                        for rank, practitioner_id, practitioner in team:
+                            if rank >= taken_by:
+                                break
+                            if self.practitioner_free(practitioner_id, start, busy_until):
+                                chosen[start] = (rank, self.slot(practitioner, start, end, room))
+                                break
+            result[day] = [chosen[start][1] for start in sorted(chosen)]
         return result
+
+    def practitioner_free(self, practitioner_id, start, busy_until) -> bool:
+        return not (
+            self.time_off.get(practitioner_id, EMPTY).overlaps(start, busy_until)
+            or self.appointments.get(practitioner_id, EMPTY).overlaps(start, busy_until)
+        )
 
     def check(self, practitioner, start_at, wanted_room=None) -> tuple[Verdict, Slot | None]:
         """Is this exact start bookable with this practitioner (and room, if given)?"""
