@@ -4,6 +4,9 @@
 
 Seeds (once; see bench/scale.py) 50 practitioners, 10 rooms, 20,000 patients and 200,000 appointments in
 `bench_scale`, then measures, in one process against that database:
+- availability with the cache cold against the one query that reads its rows (issue #16's target 1: at most
+  3x), 7 and 60 days, one practitioner and all 50, measured alternately so that the ratios hold on a busy
+  machine;
 - 60 days of slots for one practitioner, and for all 50 ("first available");
 - a booking through the booking service (the patient's lock, the re-check, the insert, its reminders);
 - the front desk's day view of the busiest coming day, by practitioner and by room (the whole page);
@@ -101,6 +104,79 @@ def bench_slots(runs):
             slot_count,
         ),
     ]
+
+
+def paired(runs, **calls):
+    """Time several calls alternately, `runs` rounds after one warm-up round: on a machine shared with other
+    work, what slows one slows the others in the same moments, so their ratios hold. Returns medians in ms
+    and each call's query count."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    timings = {name: [] for name in calls}
+    queries = {}
+    results = {name: call() for name, call in calls.items()}  # warm up
+    for _ in range(runs):
+        for name, call in calls.items():
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                results[name] = call()
+                timings[name].append(time.perf_counter() - started)
+            queries[name] = len(captured)
+    return {name: statistics.median(values) * 1000 for name, values in timings.items()}, queries, results
+
+
+COLD_TARGET = 3.0  # issue #16: a cold answer costs at most 3x the one query that reads its rows
+
+
+def bench_cold_availability(runs):
+    """Issue #16, target 1: an answer with the cache cold against the one query that reads the rows it needs
+    (that practitioner's, or all 50's, time off and live appointments in the range, and the rooms'), for 7
+    and 60 days, one practitioner and all of them. `cold` is what the pages and the API pay on a miss (the
+    clinic's set-up known, the answer not cached); `uncached` is available_slots straight from the database
+    (what the booking service re-checks with)."""
+    from django.core.cache import caches
+    from django.utils import timezone
+
+    from bookings import availability
+    from clinic.models import Practitioner, Treatment
+
+    session = Treatment.objects.get(slug="microneedling")
+    practitioner = Practitioner.objects.order_by("pk").first()
+    first = timezone.localdate() + datetime.timedelta(days=1)
+    print(f"\nCold availability (medians of {runs} alternating runs; ratio = cold answer / its data query)")
+    ratios, costs = {}, {}
+    for days in (7, 60):
+        last = first + datetime.timedelta(days=days - 1)
+        for who, asked in (("one practitioner", practitioner), ("all 50", None)):
+            setup = availability.load_setup(session, asked)
+            calendar = availability.Calendar(session, setup, first, last, load=False)
+            ids, room_ids = [p.pk for p in setup.practitioners], [room.pk for room in setup.rooms]
+
+            def cold(asked=asked, last=last):
+                caches["availability"].clear()
+                return availability.offered_slots(session, asked, first, last)
+
+            medians, queries, results = paired(
+                runs,
+                data=lambda ids=ids, room_ids=room_ids, calendar=calendar: list(
+                    availability.busy_rows(ids, room_ids, *calendar.busy_range())
+                ),
+                cold=cold,
+                uncached=lambda asked=asked, last=last: availability.available_slots(session, asked, first, last),
+            )
+            ratio = medians["cold"] / medians["data"]
+            ratios[(who, days)], costs[(who, days)] = ratio, medians["cold"]
+            slots = sum(len(day) for day in results["cold"].values())
+            print(
+                f"  {who:<17} {days:>2} days: data query {medians['data']:6.1f} ms ({len(results['data']):>5} rows)  "
+                f"cold answer {medians['cold']:6.1f} ms ({queries['cold']} queries, {slots} slots) = {ratio:4.1f}x  "
+                f"uncached {medians['uncached']:6.1f} ms ({queries['uncached']} queries)  "
+                f"target <= {COLD_TARGET:.0f}x: {'met' if ratio <= COLD_TARGET else 'MISSED'}"
+            )
+    for who in ("one practitioner", "all 50"):
+        print(f"  {who}: 60 days cost {costs[(who, 60)] / costs[(who, 7)]:.1f}x what 7 days cost (8.6x the days)")
+    return ratios
 
 
 def bench_booking(runs):
@@ -257,6 +333,8 @@ def main():
         f"\n{connection.settings_dict['NAME']}: {Appointment.objects.count():,} appointments ({live:,} live), "
         f"{options.runs} runs each after one warm-up; the demo password is {PASSWORD!r}\n"
     )
+    bench_cold_availability(options.runs)
+    print()
     bench_slots(options.runs)
     bench_booking(options.runs)
     bench_pages(options.runs)

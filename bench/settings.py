@@ -1,10 +1,13 @@
-"""Settings for bench/throughput.py: the clinic's own settings plus one bare page to compare against.
+"""Settings for bench/throughput.py: the clinic's own settings plus one bare page to compare against, and the
+availability cache's hit and miss counts.
 
-The bare page lives only here (bench/urls.py), so the app itself never serves it.
+The bare page and the counts live only here (bench/urls.py), so the app itself never serves them.
 """
 
 from clinic.settings import *  # noqa: F403
-from clinic.settings import BASE_DIR, TEMPLATES
+from clinic.settings import BASE_DIR, CACHES, TEMPLATES
 
 ROOT_URLCONF = "bench.urls"
+# The same local-memory cache, counting its hits and misses (bench/counting.py).
+CACHES["availability"]["BACKEND"] = "bench.counting.CountingLocMemCache"
 TEMPLATES[0]["DIRS"] = [*TEMPLATES[0]["DIRS"], BASE_DIR / "bench" / "templates"]

@@ -1,15 +1,22 @@
-"""Requests a second under gunicorn, against a bare Django template view in the same run.
+"""Requests a second under gunicorn, each page as a share of a bare Django view's, measured in one run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/clinic .venv/bin/python bench/throughput.py [--seconds 10]
 
 Needs `wrk` (Debian: apt-get install wrk) and the large clinic of bench/scale.py (seeded on first use).
-Starts gunicorn (sync workers, one per core) with production settings (DEBUG off, collected static files)
-on the bench database, then drives each page with wrk in turn:
+Starts two gunicorns (sync workers, one per core) with production settings on the bench database, one with
+the availability cache on and one with it off (AVAILABILITY_CACHE=0), then drives each page with wrk in
+turn (loopback only, bounded in time):
 - /bench/bare/: a plain template view through the same middleware, the reference (bench/urls.py);
-- the availability endpoint, 31 days (the API's longest range) for one practitioner and for all 50;
-- the booking page of a signed-in patient, and its times list for a day (what htmx fetches).
-Prints requests a second, median and p99 latency, and each page's throughput as a share of the bare view's.
-Any response that is not 2xx fails the run: a fast error page measures nothing.
+- the availability endpoint, 31 days (the API's longest range), one practitioner and all 50, warm; and one
+  practitioner for 7 days with the cache off (every request computed: issue #16's "cold endpoint");
+- a busy clinic: the endpoint asked for 51 choices (each practitioner, first available) x 4 coming weeks in
+  turn while a load generator books one appointment a second across the 50 practitioners through the
+  booking service; the cache's hit rate is counted inside the server (bench/counting.py);
+- the booking page of a signed-in patient, its times list for a day (what htmx fetches), and the front
+  desk's day view of the busiest coming day.
+Prints requests a second, median and p99 latency, each page's throughput as a share of the bare view's, and
+issue #16's targets. Any response that is not 2xx fails the run: a fast error page measures nothing.
+Bookings the load generator makes are removed again, so runs can be compared.
 """
 
 import argparse
@@ -20,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -29,8 +37,17 @@ sys.path.insert(0, str(ROOT))
 
 from bench.scale import Sizes, ensure_seeded  # noqa: E402
 
-PORT = 8765
-TARGET_RATIO = 0.5  # issue #9: the availability endpoint at half the bare view's throughput or better
+PORT = 8765  # the cache on; PORT + 1: the cache off
+# issue #16: shares of the bare view's throughput (and the busy clinic's cache hit rate)
+TARGETS = {
+    "availability API, one practitioner, 31 days": 0.70,
+    "availability API, cache off, 7 days": 0.35,
+    "busy clinic: availability API while booking 1/s": 0.50,
+    "booking page (signed-in patient)": 0.30,
+    "desk day view (front desk)": 0.30,
+}
+HIT_RATE_TARGET = 0.90
+WEEKS_ASKED = 4
 
 
 def production_environment(static_root: str) -> dict:
@@ -48,42 +65,163 @@ def production_environment(static_root: str) -> dict:
     }
 
 
-def patient_cookie() -> str:
-    """A signed-in patient's session cookie (a patient with nothing booked ahead, so the page is typical)."""
+def session_cookie(user) -> str:
     from django.conf import settings
     from django.test import Client
 
-    from clinic.models import Patient
-
-    patient = Patient.objects.select_related("user").order_by("pk").first()
     client = Client()
-    client.force_login(patient.user)
+    client.force_login(user)
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
-def targets(cookie: str) -> list[tuple[str, str, str | None]]:
+def patient_cookie() -> str:
+    """A signed-in patient's session cookie (a patient with nothing booked ahead, so the page is typical)."""
+    from clinic.models import Patient
+
+    return session_cookie(Patient.objects.select_related("user").order_by("pk").first().user)
+
+
+def desk_cookie() -> str:
+    from clinic.models import User
+
+    return session_cookie(User.objects.get(email="desk@bench.example"))
+
+
+def targets(cookie: str, desk: str) -> list[tuple[str, str, str | None, int]]:
+    """(label, path, cookie, port) for each page, the bare view first."""
     from django.utils import timezone
+
+    from bench.large import busiest_coming_day
 
     first = timezone.localdate() + datetime.timedelta(days=1)
     last = first + datetime.timedelta(days=30)
     day = first + datetime.timedelta(days=14)
     api = f"/api/v1/availability/?treatment=microneedling&from={first}&to={last}"
+    week = f"/api/v1/availability/?treatment=microneedling&from={first}&to={first + datetime.timedelta(days=6)}"
+    busiest, _ = busiest_coming_day()
     return [
-        ("bare template view (reference)", "/bench/bare/", None),
-        ("availability API, one practitioner", f"{api}&practitioner=practitioner-0", None),
-        ("availability API, all practitioners", api, None),
-        ("booking page (signed-in patient)", "/book/consultation/", cookie),
-        ("booking times for a day (htmx)", f"/book/consultation/times/?practitioner=&day={day}", cookie),
+        ("bare template view (reference)", "/bench/bare/", None, PORT),
+        ("availability API, one practitioner, 31 days", f"{api}&practitioner=practitioner-0", None, PORT),
+        ("availability API, all 50, 31 days", api, None, PORT),
+        ("availability API, cache off, 7 days", f"{week}&practitioner=practitioner-0", None, PORT + 1),
+        ("booking page (signed-in patient)", "/book/consultation/", cookie, PORT),
+        ("booking times for a day (htmx)", f"/book/consultation/times/?practitioner=&day={day}", cookie, PORT),
+        ("desk day view (front desk)", f"/desk/?date={busiest}", desk, PORT),
     ]
 
 
-def start_gunicorn(env: dict, workers: int) -> subprocess.Popen:
+def busy_clinic_paths() -> list[str]:
+    """What patients ask for in a busy week: each practitioner and first available, each of the coming weeks."""
+    from django.utils import timezone
+
+    from clinic.models import Practitioner
+
+    first = timezone.localdate() + datetime.timedelta(days=1)
+    slugs = [*Practitioner.objects.filter(active=True).order_by("pk").values_list("slug", flat=True), ""]
+    paths = []
+    for week in range(WEEKS_ASKED):
+        start = first + datetime.timedelta(days=7 * week)
+        for slug in slugs:
+            paths.append(
+                f"/api/v1/availability/?treatment=microneedling&practitioner={slug}"
+                f"&from={start}&to={start + datetime.timedelta(days=6)}"
+            )
+    return paths
+
+
+def rotating_script(paths: list[str]) -> str:
+    """A wrk Lua script that asks for each path in turn."""
+    quoted = ",\n".join(f'  "{path}"' for path in paths)
+    return (
+        f"local paths = {{\n{quoted}\n}}\nlocal n = 0\n"
+        'request = function()\n  n = n % #paths + 1\n  return wrk.format("GET", paths[n])\nend\n'
+    )
+
+
+class BookingLoad:
+    """Books one appointment a second, across the 50 practitioners in turn, at a free time in the coming
+    weeks, through the booking service (its lock, re-check and insert): what fires the availability triggers
+    in a busy clinic. Stops by itself after `seconds`; `undo()` removes what it booked."""
+
+    def __init__(self, seconds: int):
+        self.seconds, self.made, self.refused = seconds, [], 0
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        import random
+
+        from django.db import connection
+        from django.utils import timezone
+
+        from bookings.availability import available_slots
+        from bookings.models import Appointment
+        from bookings.services import BookingError, book_appointment
+        from clinic.models import Patient, Practitioner, Treatment
+
+        rng = random.Random(16)
+        consultation = Treatment.objects.get(slug="consultation")
+        practitioners = list(Practitioner.objects.filter(active=True, treatments=consultation).order_by("pk"))
+        patients = iter(
+            Patient.objects.select_related("user").exclude(appointments__start_at__gte=timezone.now())[
+                : self.seconds + 10
+            ]
+        )
+        first = timezone.localdate() + datetime.timedelta(days=2)
+        deadline = time.monotonic() + self.seconds
+        try:
+            for n in range(self.seconds):  # one a second, bounded
+                tick = time.monotonic()
+                if tick >= deadline:
+                    break
+                practitioner = practitioners[n % len(practitioners)]
+                day = first + datetime.timedelta(days=rng.randrange(7 * WEEKS_ASKED))
+                slots = available_slots(consultation, practitioner, day, day)[day]
+                if slots:
+                    patient = next(patients)
+                    try:
+                        appointment = book_appointment(
+                            patient=patient,
+                            treatment=consultation,
+                            practitioner=practitioner,
+                            start_at=rng.choice(slots).start_at,
+                            booked_by=patient.user,
+                            source=Appointment.Source.ONLINE,
+                        )
+                        self.made.append(appointment.pk)
+                    except BookingError:
+                        self.refused += 1
+                time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+        finally:
+            connection.close()
+
+    def undo(self):
+        from bookings.models import Appointment
+
+        Appointment.objects.filter(pk__in=self.made).delete()
+
+
+def cache_counts(port: int, workers: int) -> dict[int, tuple[int, int]]:
+    """{worker pid: (hits, misses)} from every worker (each answers on a new connection; asked until all
+    have answered, 200 tries at most)."""
+    import json
+
+    seen = {}
+    for _ in range(200):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/cache-stats/", timeout=10) as response:
+            figures = json.load(response)
+        seen[figures["pid"]] = (figures["hits"], figures["misses"])
+        if len(seen) >= workers:
+            break
+    return seen
+
+
+def start_gunicorn(env: dict, workers: int, port: int) -> subprocess.Popen:
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     process = subprocess.Popen(
         [
             gunicorn,
             "clinic.wsgi:application",
-            f"--bind=127.0.0.1:{PORT}",
+            f"--bind=127.0.0.1:{port}",
             f"--workers={workers}",
             "--worker-class=sync",
             "--log-level=warning",
@@ -93,7 +231,7 @@ def start_gunicorn(env: dict, workers: int) -> subprocess.Popen:
     )
     for _ in range(100):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/bench/bare/", timeout=1)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/bare/", timeout=1)
             return process
         except OSError:
             time.sleep(0.2)
@@ -101,12 +239,14 @@ def start_gunicorn(env: dict, workers: int) -> subprocess.Popen:
     sys.exit("gunicorn did not answer within 20 s")
 
 
-def run_wrk(path: str, cookie: str | None, seconds: int, connections: int) -> dict:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+def run_wrk(path: str, cookie: str | None, seconds: int, connections: int, port: int = PORT, script=None) -> dict:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency"]
     if cookie:
         command += ["-H", f"Cookie: {cookie}"]
+    if script:
+        command += ["-s", script]
     output = subprocess.run(
-        [*command, f"http://127.0.0.1:{PORT}{path}"], capture_output=True, text=True, check=True
+        [*command, f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True, timeout=seconds + 60
     ).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {
@@ -122,16 +262,39 @@ def _latency(output: str, percentile: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
 
-def check_status(path: str, cookie: str | None) -> None:
-    request = urllib.request.Request(f"http://127.0.0.1:{PORT}{path}", headers={"Cookie": cookie} if cookie else {})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        if response.status != 200 or response.url.split(str(PORT), 1)[1] != path:
+def check_status(path: str, cookie: str | None, port: int = PORT) -> None:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Cookie": cookie} if cookie else {})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        if response.status != 200 or response.url.split(str(port), 1)[1] != path:
             sys.exit(f"{path} answered {response.status} at {response.url}: not the page meant to be measured")
+
+
+def endpoint_queries() -> tuple[int, int]:
+    """Queries of one availability request with the answer not cached (the clinic's set-up known), and
+    with it cached, in this process (issue #16: at most 3 cold)."""
+    from django.core.cache import caches
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from bookings import availability
+
+    path = targets("", "")[3][1]
+    client = Client(HTTP_HOST="127.0.0.1")
+    assert client.get(path).status_code == 200
+    caches["availability"].clear()
+    availability.catalogue()
+    with CaptureQueriesContext(connection) as cold:
+        client.get(path)
+    with CaptureQueriesContext(connection) as warm:
+        client.get(path)
+    return len(cold), len(warm)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per page")
+    parser.add_argument("--busy-seconds", type=int, default=30, help="the busy clinic's duration (bookings: 1/s)")
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--database", help="bench database name (default: bench_scale)")
@@ -148,38 +311,66 @@ def main() -> int:
 
     call_command("collectstatic", "--noinput", verbosity=0)
     env["DATABASE_URL"] = os.environ["DATABASE_URL"]
-    cookie = patient_cookie()
-    pages = targets(cookie)
+    cold_queries, warm_queries = endpoint_queries()
+    pages = targets(patient_cookie(), desk_cookie())
+    paths = busy_clinic_paths()
+    script = Path(static_root) / "rotate.lua"
+    script.write_text(rotating_script(paths))
     connection.close()
 
     print(
-        f"\ngunicorn: {options.workers} sync workers on {os.cpu_count()} cores; wrk: 1 thread, "
-        f"{options.connections} connections, {options.seconds} s a page\n"
+        f"\ngunicorn: {options.workers} sync workers on {os.cpu_count()} cores, twice (cache on, cache off); "
+        f"wrk: 1 thread, {options.connections} connections, {options.seconds} s a page\n"
     )
-    server = start_gunicorn(env, options.workers)
+    cached_server = start_gunicorn(env, options.workers, PORT)
+    uncached_server = start_gunicorn({**env, "AVAILABILITY_CACHE": "0"}, options.workers, PORT + 1)
     results = []
+    load = BookingLoad(options.busy_seconds)
     try:
-        for label, path, page_cookie in pages:
-            check_status(path, page_cookie)
-            run_wrk(path, page_cookie, 2, options.connections)  # warm every worker up
-            results.append((label, run_wrk(path, page_cookie, options.seconds, options.connections)))
+        for label, path, page_cookie, port in pages:
+            check_status(path, page_cookie, port)
+            run_wrk(path, page_cookie, 2, options.connections, port)  # warm every worker up
+            results.append((label, run_wrk(path, page_cookie, options.seconds, options.connections, port)))
+        # The busy clinic: every answer asked once to warm up, then the same while bookings come in.
+        run_wrk("/", None, 3, options.connections, PORT, script=str(script))
+        before = cache_counts(PORT, options.workers)
+        load.thread.start()
+        busy = run_wrk("/", None, options.busy_seconds, options.connections, PORT, script=str(script))
+        load.thread.join(options.busy_seconds + 30)
+        after = cache_counts(PORT, options.workers)
+        results.append(("busy clinic: availability API while booking 1/s", busy))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for server in (cached_server, uncached_server):
+            server.terminate()
+            server.wait(timeout=30)
         shutil.rmtree(static_root, ignore_errors=True)
+        load.undo()
 
+    hits = sum(after[pid][0] - before.get(pid, (0, 0))[0] for pid in after)
+    misses = sum(after[pid][1] - before.get(pid, (0, 0))[1] for pid in after)
+    hit_rate = hits / max(1, hits + misses)
     bare = results[0][1]["rps"]
-    print(f"{'page':<38} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8}")
+    print(f"{'page':<50} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8}")
     failed = False
     for label, figures in results:
         ratio = figures["rps"] / bare
-        print(f"{label:<38} {figures['rps']:8.1f} {figures['p50']:8.1f} {figures['p99']:8.1f} {ratio:8.0%}")
+        print(f"{label:<50} {figures['rps']:8.1f} {figures['p50']:8.1f} {figures['p99']:8.1f} {ratio:8.0%}")
         if figures["errors"]:
             print(f"  FAILED: {figures['errors']} responses were not 2xx")
             failed = True
-    availability_ratio = results[1][1]["rps"] / bare
-    verdict = "met" if availability_ratio >= TARGET_RATIO else "MISSED"
-    print(f"\navailability API (one practitioner): {availability_ratio:.0%} of the bare view; target 50% {verdict}")
+    print(f"\nIssue #16 targets (shares of the bare view's {bare:.0f} requests a second, same run):")
+    for label, figures in results:
+        if label in TARGETS:
+            ratio, target = figures["rps"] / bare, TARGETS[label]
+            print(f"  {label:<50} {ratio:5.0%} (target {target:.0%}): {'met' if ratio >= target else 'MISSED'}")
+    print(
+        f"  {'busy clinic: cache hit rate':<50} {hit_rate:5.1%} (target {HIT_RATE_TARGET:.0%}): "
+        f"{'met' if hit_rate >= HIT_RATE_TARGET else 'MISSED'}; {hits} hits, {misses} misses over "
+        f"{len(paths)} answers; {len(load.made)} bookings made ({load.refused} refused as just taken)"
+    )
+    print(
+        f"  {'availability API: queries, cold / cached':<50} {cold_queries} / {warm_queries} (target: at most 3 cold)"
+    )
     return 1 if failed else 0
 
 

@@ -1,7 +1,9 @@
-"""The clinic's URLs plus /bench/bare/: the reference page of bench/throughput.py."""
+"""The clinic's URLs plus /bench/bare/ (the reference page of bench/throughput.py) and /bench/cache-stats/."""
 
 from django.shortcuts import render
 from django.urls import include, path
+
+from bench.counting import cache_stats
 
 
 def bare(request):
@@ -9,4 +11,8 @@ def bare(request):
     return render(request, "bench/bare.html", {"title": "Bare page", "items": range(10)})
 
 
-urlpatterns = [path("bench/bare/", bare), path("", include("clinic.urls"))]
+urlpatterns = [
+    path("bench/bare/", bare),
+    path("bench/cache-stats/", cache_stats),
+    path("", include("clinic.urls")),
+]
