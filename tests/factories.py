@@ -73,6 +73,9 @@ class ConsultationFactory(TreatmentFactory):
 class RoomFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Room
+        # A room is known by its name: a test that names "Room 1" and a factory that reaches "Room 1" by its
+        # sequence (which depends on what ran before in the same process, e.g. under pytest-xdist) share it.
+        django_get_or_create = ("name",)
 
     name = factory.Sequence(lambda n: f"Room {n}")
 
