@@ -380,6 +380,9 @@ class Calendar:
         ranked = [(n, practitioner.pk, practitioner) for n, practitioner in enumerate(self.practitioners)]
         result = {}
         for day in days_between(self.first_day, self.last_day):
+            if day in self.closed:  # the whole clinic is closed: no time with anyone
+                result[day] = []
+                continue
             teams = defaultdict(list)  # the same spans that day -> those practitioners, in order
             weekday = day.weekday()
             for member in ranked:

@@ -192,7 +192,7 @@ def test_times_partial_costs_a_fixed_number_of_queries(
 ):
     AppointmentFactory(practitioner=practitioner, treatment=treatment, start_at=at(in_days(7), 10))
     availability.catalogue()  # the clinic's set-up: loaded once a process, and again only when it changes
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(10):
         client.get(reverse("book_times", args=[treatment.slug]), {"day": in_days(7)})
 
 

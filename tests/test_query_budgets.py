@@ -38,20 +38,20 @@ BUDGETS = {
     ("api_treatment_list", "anon", ""): 2,
     ("api_practitioner_list", "anon", ""): 3,
     ("api_practitioner_detail", "anon", ""): 3,
-    ("api_availability", "anon", "availability"): 8,
+    ("api_availability", "anon", "availability"): 2,
     ("profile", "patient_a", ""): 6,
     ("my_appointments", "patient_a", ""): 8,
     ("appointment_detail", "patient_a", ""): 8,
     ("appointment_ics", "patient_a", ""): 5,
     ("book_start", "patient_a", ""): 6,  # + the clearance: "Consultation first" marks
-    ("book_treatment", "patient_a", ""): 16,
-    ("book_times", "patient_a", ""): 15,  # + closures in availability, + 'closed on this day'
+    ("book_treatment", "patient_a", ""): 11,
+    ("book_times", "patient_a", ""): 10,  # with the closed day said on the page
     ("intake_home", "patient_a", ""): 10,
     ("waitlist_mine", "patient_a", ""): 6,
     ("my_progress", "patient_a", ""): 10,
     ("api_appointment_list", "patient_a", ""): 5,
     ("api_appointment_detail", "patient_a", ""): 5,
-    ("api_availability", "patient_a", "availability"): 14,
+    ("api_availability", "patient_a", "availability"): 8,
     ("my_day", "related", ""): 17,
     ("practice_patient", "related", ""): 23,  # + the clearance in force, for its conditions
     ("review_queue", "related", ""): 13,
