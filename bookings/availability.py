@@ -539,7 +539,8 @@ def scope_versions(scopes) -> dict[str, int]:
     table = AvailabilityScope._meta.db_table
     # Raw SQL: every cached read asks this, and compiling the ORM query costs more than running it.
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT scope, value FROM {table} WHERE scope IN %s", [tuple(scopes)])
+        marks = ", ".join(["%s"] * len(scopes))  # one mark per scope: SQLite takes no tuple parameter
+        cursor.execute(f"SELECT scope, value FROM {table} WHERE scope IN ({marks})", list(scopes))
         versions = dict(cursor.fetchall())
         if CLINIC_SCOPE in scopes and CLINIC_SCOPE not in versions:
             fresh = int(timezone.now().timestamp() * 1_000_000)

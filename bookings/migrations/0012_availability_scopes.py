@@ -153,7 +153,7 @@ def drop_triggers(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("bookings", "0010_closure_availability_trigger"),
+        ("bookings", "0011_waitlist_offer_call_needed"),
         ("clinic", "0005_closure"),
     ]
 
