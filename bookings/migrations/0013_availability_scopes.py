@@ -153,7 +153,7 @@ def drop_triggers(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("bookings", "0011_waitlist_offer_call_needed"),
+        ("bookings", "0012_signed_links_and_confirmation"),
         ("clinic", "0005_closure"),
     ]
 
