@@ -153,7 +153,7 @@ def drop_triggers(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("bookings", "0012_signed_links_and_confirmation"),
+        ("bookings", "0013_appointment_real_day"),
         ("clinic", "0005_closure"),
     ]
 
