@@ -111,7 +111,9 @@ def test_a_cached_answer_never_offers_a_time_inside_the_minimum_notice():
         WorkingHoursFactory(
             practitioner=practitioner, weekday=weekday, start=datetime.time(0), end=datetime.time(23, 45)
         )
-    now = timezone.now()
+    # A fixed morning moment (tomorrow 06:02 in London): the notice then ends in the afternoon, on a grid time
+    # that fits before the spans close, whatever the hour the suite runs at.
+    now = at(timezone.localdate() + datetime.timedelta(days=1), 6, 2)
     notice = datetime.timedelta(hours=availability.policy("MIN_NOTICE_HOURS"))
     first = (now + notice).astimezone(availability.clinic_zone()).date()
     days = offered_slots(treatment, practitioner, first, first + datetime.timedelta(days=1), now=now)
