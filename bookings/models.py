@@ -394,7 +394,7 @@ class AvailabilityScope(models.Model):
 
     Scopes: "clinic" (treatments, practitioners and what they offer, working hours, rooms),
     "practitioner:<id>" (their time off) and "rooms:<UTC date>" (the live appointments occupying rooms that
-    day). Database triggers (migration 0014) bump the scopes a write touches, in the writing transaction
+    day). Database triggers (migration 0015) bump the scopes a write touches, in the writing transaction
     itself: whatever makes the write (a service, the admin, a bulk update, another process), cached answers
     that read it are never read again once the write commits; others stay. A row first written starts at the
     microseconds since 1970, so a lost row never comes back at a value it had before.

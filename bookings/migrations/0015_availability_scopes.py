@@ -153,7 +153,7 @@ def drop_triggers(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("bookings", "0013_appointment_real_day"),
+        ("bookings", "0014_outbox_attempts_inbound_texts"),
         ("clinic", "0005_closure"),
     ]
 
