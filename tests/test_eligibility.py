@@ -240,6 +240,8 @@ def test_seed_demo_leaves_the_demo_patient_cleared_once(session):
     assert Review.objects.filter(intake__patient=patient).count() == 1
     assert IntakeForm.objects.get(patient=patient).version == 1
     assert patient.consents.count() == 1
+    clearance = Review.objects.get(intake__patient=patient)  # a structured condition to show in the demo
+    assert clearance.limits_text() == "needle depth at most 1.50 mm; do not treat abdomen"
 
 
 def test_the_booking_page_guides_an_uncleared_patient_to_the_form_and_books_nothing(client, session, bookable_slot):

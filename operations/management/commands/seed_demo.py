@@ -235,7 +235,9 @@ class Command(BaseCommand):
         self.seed_course(patient)
 
     def seed_cleared_intake(self, patient):
-        """The demo patient has a sent, cleared health form and a signed consent, so sessions are bookable."""
+        """The demo patient has a sent health form, cleared with conditions (a structured limit the record form
+        enforces, and an area not to treat: docs/clinical-safety.md) and a signed consent, so sessions are
+        bookable and the conditions show on the practitioner's pages."""
         intake = intake_selectors.current_intake(patient)
         if intake is None or not intake.is_submitted:
             intake = intake_services.submit_intake(patient, DEMO_INTAKE_ANSWERS)
@@ -244,13 +246,17 @@ class Command(BaseCommand):
             intake_services.record_review(
                 intake,
                 reviewer=reviewer,
-                decision="cleared",
-                notes="Demo data: no contraindications.",
+                decision="cleared_with_conditions",
+                message_to_patient="We will keep to a needle depth of 1.5 mm at most, and leave your abdomen "
+                "untreated until the scar from your operation there is a year old.",
+                notes="Demo data: appendix scar (lower abdomen), 8 months old.",
                 free_text_read=True,
+                max_needle_depth_mm=Decimal("1.50"),
+                excluded_areas=[BodyArea.ABDOMEN],
             )
         if intake_selectors.latest_consent(patient) is None:
             intake_services.sign_consent(patient, signed_name=patient.full_name)
-        self.stdout.write("  demo patient: health form sent and cleared, consent signed")
+        self.stdout.write("  demo patient: health form sent and cleared with conditions, consent signed")
 
     def seed_course(self, patient):
         """A consultation five weeks ago, a plan of six thigh sessions 28 days apart, and the first session
