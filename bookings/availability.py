@@ -11,7 +11,8 @@ The rule. A start time is offered for (treatment, practitioner) when:
   none of their live appointments' [start_at, busy_until) (the same intervals the database's exclusion
   constraints compare);
 - at least one active room is free over that interval (the first free one by name is proposed);
-- it is at least `MIN_NOTICE_HOURS` from now, and its local day is at most `HORIZON_DAYS` after today.
+- it is at least the minimum notice from now (`minimum_notice`: `MIN_NOTICE_HOURS` online, none for the
+  front desk, who book walk-ins and same-day calls), and its local day is at most `HORIZON_DAYS` after today.
 
 Daylight saving. Candidates are wall-clock times in the clinic's zone, converted to UTC with zoneinfo:
 - a wall time that does not exist (spring forward, e.g. 01:30 on 2027-03-28 in London) is skipped;
@@ -219,6 +220,7 @@ class Calendar:
         now=None,
         ignore_appointment_id=None,
         load=True,
+        notice=None,
     ):
         self.treatment = treatment
         self.zone = clinic_zone()
@@ -230,7 +232,7 @@ class Calendar:
         # Clinic closures and bank holidays (clinic.closures): a clinic-wide time off, whole local days.
         self.closed = closed_days(first_day, last_day) if closed is None else closed
         today = self.now.astimezone(self.zone).date()
-        self.earliest_start = self.now + datetime.timedelta(hours=policy("MIN_NOTICE_HOURS"))
+        self.earliest_start = self.now + (minimum_notice(desk=False) if notice is None else notice)
         self.last_bookable_day = today + datetime.timedelta(days=policy("HORIZON_DAYS"))
         self.latest_start_before = day_bounds_utc(self.last_bookable_day, self.last_bookable_day, self.zone)[1]
         self.step = datetime.timedelta(minutes=policy("SLOT_STEP_MINUTES"))
@@ -435,6 +437,13 @@ class Calendar:
         return (Verdict.TAKEN if Verdict.TAKEN in verdicts else Verdict.NOT_OFFERED), None
 
 
+def minimum_notice(*, desk: bool) -> datetime.timedelta:
+    """How far ahead of now a start must be: the one home of the notice rule. Online (patients, the API,
+    waitlist offers) `MIN_NOTICE_HOURS`; the front desk books from now on, for a walk-in or a same-day
+    phone call, and the booking service re-checks with the same notice."""
+    return datetime.timedelta(0) if desk else datetime.timedelta(hours=policy("MIN_NOTICE_HOURS"))
+
+
 def practitioners_offering(treatment: Treatment):
     return Practitioner.objects.filter(active=True, treatments=treatment).select_related("user")
 
@@ -451,6 +460,7 @@ def available_slots(
     now: datetime.datetime | None = None,
     ignore_appointment=None,
     catalogue: "Catalogue | None" = None,
+    notice: datetime.timedelta | None = None,
 ) -> dict[datetime.date, list[Slot]]:
     """Bookable starts per clinic-local day from date_from to date_to (both included, every day present).
 
@@ -458,6 +468,7 @@ def available_slots(
     offers the treatment. `ignore_appointment` leaves one appointment out of the busy picture (moving an
     appointment may overlap its own old time). With a `catalogue` (the cached reads), the set-up and the
     closures come from it and the answer costs one query; without, from the database (four queries).
+    `notice`: `minimum_notice(...)`, online's by default.
     """
     if date_to < date_from:
         return {}
@@ -470,12 +481,13 @@ def available_slots(
         closed=catalogue.closed_days(date_from, date_to) if catalogue else None,
         now=now,
         ignore_appointment_id=getattr(ignore_appointment, "pk", None),
+        notice=notice,
     )
     return calendar.slots_by_day()
 
 
 def check_slot(
-    treatment, practitioner, start_at, *, room=None, now=None, ignore_appointment=None
+    treatment, practitioner, start_at, *, room=None, now=None, ignore_appointment=None, notice=None
 ) -> tuple[Verdict, Slot | None]:
     """The verdict on one exact start (FREE with the slot, TAKEN, or NOT_OFFERED): what the booking
     service re-checks inside its transaction, straight from the database. practitioner=None: the first one
@@ -485,7 +497,13 @@ def check_slot(
     if not setup.practitioners:
         return Verdict.NOT_OFFERED, None
     calendar = Calendar(
-        treatment, setup, day, day, now=now, ignore_appointment_id=getattr(ignore_appointment, "pk", None)
+        treatment,
+        setup,
+        day,
+        day,
+        now=now,
+        ignore_appointment_id=getattr(ignore_appointment, "pk", None),
+        notice=notice,
     )
     return calendar.check_any(start_at.astimezone(UTC), room)
 
@@ -695,7 +713,9 @@ def offered_slots(treatment, practitioner, date_from, date_to, *, now=None) -> d
     )
 
 
-def nearest_free_slots(treatment, practitioner, start_at, *, count=3, now=None, ignore_appointment=None) -> list[Slot]:
+def nearest_free_slots(
+    treatment, practitioner, start_at, *, count=3, now=None, ignore_appointment=None, notice=None
+) -> list[Slot]:
     """The free starts closest to a wanted one (the day before to the day after), in time order: what a
     patient who just lost a slot is offered instead."""
     day = start_at.astimezone(clinic_zone()).date()
@@ -706,6 +726,7 @@ def nearest_free_slots(treatment, practitioner, start_at, *, count=3, now=None, 
         day + datetime.timedelta(days=1),
         now=now,
         ignore_appointment=ignore_appointment,
+        notice=notice,
     )
     slots = [slot for day_slots in days.values() for slot in day_slots if slot.start_at != start_at]
     slots.sort(key=lambda slot: abs(slot.start_at - start_at))

@@ -156,20 +156,29 @@ def _ensure_outside_cancellation_window(appointment, user, doing: str) -> None:
         raise OutsideCancellationWindow(call_the_clinic_message(doing))
 
 
-def slot_taken(treatment, practitioner, start_at, ignore_appointment=None) -> SlotTaken:
+ONLINE_SOURCES = (Appointment.Source.ONLINE, Appointment.Source.API)
+
+
+def notice_for(user, source=None) -> datetime.timedelta:
+    """The minimum notice a booking or move by this user must respect (`availability.minimum_notice`):
+    none for the front desk at its own pages, the online notice for everyone else and every online source."""
+    return availability.minimum_notice(desk=is_desk(user) and source not in ONLINE_SOURCES)
+
+
+def slot_taken(treatment, practitioner, start_at, ignore_appointment=None, notice=None) -> SlotTaken:
     """The refusal for a time someone else has, with the nearest free times instead."""
     alternatives = availability.nearest_free_slots(
-        treatment, practitioner, start_at, ignore_appointment=ignore_appointment
+        treatment, practitioner, start_at, ignore_appointment=ignore_appointment, notice=notice
     )
     return SlotTaken("This time was just taken. Please choose another time.", alternatives)
 
 
-def _offered_slot(treatment, practitioner, start_at, room=None, ignore_appointment=None):
+def _offered_slot(treatment, practitioner, start_at, room=None, ignore_appointment=None, notice=None):
     verdict, slot = availability.check_slot(
-        treatment, practitioner, start_at, room=room, ignore_appointment=ignore_appointment
+        treatment, practitioner, start_at, room=room, ignore_appointment=ignore_appointment, notice=notice
     )
     if verdict is Verdict.TAKEN:
-        raise slot_taken(treatment, practitioner, start_at, ignore_appointment)
+        raise slot_taken(treatment, practitioner, start_at, ignore_appointment, notice)
     if verdict is not Verdict.FREE:
         raise SlotNotOffered(NOT_OFFERED_MESSAGE)
     return slot
@@ -179,13 +188,15 @@ def _lost_race(error: Exception) -> bool:
     return getattr(error.__cause__, "pgcode", None) in RACE_LOST_SQLSTATES
 
 
-def _place(appointment, *, treatment, practitioner, start_at, room, ignore_appointment=None, update_fields=None):
+def _place(
+    appointment, *, treatment, practitioner, start_at, room, notice, ignore_appointment=None, update_fields=None
+):
     """Re-check the slot and save the appointment there, in a savepoint; a concurrent winner turns into
     SlotTaken. After a lost race, look again (a few times, no new lock): when the room was picked for the
     patient, a concurrent booking may have taken that room while another is still free.
     """
     for _ in range(PLACE_ATTEMPTS):
-        slot = _offered_slot(treatment, practitioner, start_at, room, ignore_appointment)
+        slot = _offered_slot(treatment, practitioner, start_at, room, ignore_appointment, notice)
         appointment.practitioner = slot.practitioner
         appointment.room = slot.room
         appointment.start_at, appointment.end_at, appointment.busy_until = slot.start_at, slot.end_at, slot.busy_until
@@ -196,7 +207,7 @@ def _place(appointment, *, treatment, practitioner, start_at, room, ignore_appoi
         except (IntegrityError, OperationalError) as error:
             if not _lost_race(error):
                 raise
-    raise slot_taken(treatment, practitioner, start_at, ignore_appointment)
+    raise slot_taken(treatment, practitioner, start_at, ignore_appointment, notice)
 
 
 FREEING_ACTIONS = (AppointmentEvent.Action.CANCELLED, AppointmentEvent.Action.RESCHEDULED)
@@ -245,7 +256,14 @@ def book_appointment(
         appointment = Appointment(
             patient=patient, treatment=treatment, source=source, created_by=booked_by, status=Appointment.Status.BOOKED
         )
-        _place(appointment, treatment=treatment, practitioner=practitioner, start_at=start_at, room=room)
+        _place(
+            appointment,
+            treatment=treatment,
+            practitioner=practitioner,
+            start_at=start_at,
+            room=room,
+            notice=notice_for(booked_by, source),
+        )
         reason = f"Eligibility check overridden by a clinic admin: {override_reason}" if override_reason else ""
         _record(appointment, AppointmentEvent.Action.BOOKED, booked_by, reason, new_start_at=appointment.start_at)
     return appointment
@@ -273,8 +291,9 @@ def reschedule_appointment(appointment, *, new_start_at, by, practitioner=None, 
         _ensure_course_interval(appointment.patient, treatment, new_start_at, ignore_appointment=appointment)
         old_start_at, old_practitioner_id = appointment.start_at, appointment.practitioner_id
         kept_room = appointment.room
+        notice = notice_for(by)
         verdict, _ = availability.check_slot(
-            treatment, practitioner, new_start_at, room=kept_room, ignore_appointment=appointment
+            treatment, practitioner, new_start_at, room=kept_room, ignore_appointment=appointment, notice=notice
         )
         _place(
             appointment,
@@ -282,6 +301,7 @@ def reschedule_appointment(appointment, *, new_start_at, by, practitioner=None, 
             practitioner=practitioner,
             start_at=new_start_at,
             room=kept_room if verdict is Verdict.FREE else None,
+            notice=notice,
             ignore_appointment=appointment,
             update_fields=["practitioner", "room", "start_at", "end_at", "busy_until", "updated_at"],
         )
