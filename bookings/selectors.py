@@ -5,15 +5,18 @@ appointments or patients: pages that list many rows pin that with a test.
 """
 
 import datetime
+from dataclasses import dataclass
 
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Value
-from django.db.models.functions import Coalesce, Concat
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce, Concat, TruncDate
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from clinic import phones
 from clinic.closures import closed_days
 from clinic.models import Closure, Patient, Practitioner, Room, TimeOff, WorkingHours
+from consultations.consent import CONSENT_VERSION
+from consultations.models import Consent, IntakeConfirmation
 from consultations.selectors import current_clearances, screening_statuses
 
 from .availability import LONGEST_APPOINTMENT, clinic_zone, day_bounds_utc
@@ -55,6 +58,7 @@ def appointments_between(start_at, end_at, *, practitioner=None, room=None):
         # No appointment lasts a day: a lower bound on start_at lets the start_at index do the work.
         start_at__gte=start_at - LONGEST_APPOINTMENT,
     ).select_related("patient__user", "treatment", "room", "practitioner__user")
+    appointments = with_paperwork_columns(appointments)
     if practitioner is not None:
         appointments = appointments.filter(practitioner=practitioner)
     if room is not None:
@@ -67,6 +71,63 @@ def with_screening(appointments):
     statuses = screening_statuses(appointment.patient for appointment in appointments)
     for appointment in appointments:
         appointment.screening = statuses[appointment.patient_id]
+    return appointments
+
+
+def with_paperwork_columns(appointments):
+    """Annotate what `with_paperwork` needs inside the appointments' own query (no extra query): the version
+    of the consent the patient signed last, and whether they confirmed their health form for this visit."""
+    return appointments.annotate(
+        consent_version=Subquery(
+            Consent.objects.filter(patient_id=OuterRef("patient_id")).order_by("-signed_at").values("text_version")[:1]
+        ),
+        form_confirmed=Exists(IntakeConfirmation.objects.filter(appointment_id=OuterRef("pk"))),
+    )
+
+
+@dataclass(frozen=True)
+class Paperwork:
+    """Something the patient still has to fill in or sign, shown on the calendar card and the day sheet so
+    the desk can hand it over on arrival."""
+
+    code: str
+    label: str
+
+
+FORM_NOT_SENT = Paperwork("form", "To do: health form")
+FORM_NOT_FINISHED = Paperwork("form", "To do: finish health form")
+CONSENT_NOT_SIGNED = Paperwork("consent", "To do: consent")
+CONSENT_OUTDATED = Paperwork("consent", "To do: sign new consent")
+FORM_NOT_CONFIRMED = Paperwork("confirm", "To do: confirm health form")
+OPEN_STATUSES = (Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN)
+
+
+def paperwork_due(appointment) -> list[Paperwork]:
+    """The one rule for what a patient must still complete for this visit: a health form sent (every
+    visit), and for a treatment session the current consent signed and the form confirmed as still true.
+    Reads `appointment.screening` and the `with_paperwork_columns` annotations."""
+    if appointment.status not in OPEN_STATUSES:
+        return []
+    due = []
+    code = appointment.screening.code
+    if code == "no_form":
+        due.append(FORM_NOT_SENT)
+    elif code == "draft":
+        due.append(FORM_NOT_FINISHED)
+    if not appointment.treatment.is_consultation:
+        if appointment.consent_version is None:
+            due.append(CONSENT_NOT_SIGNED)
+        elif appointment.consent_version != CONSENT_VERSION:
+            due.append(CONSENT_OUTDATED)
+        if code not in ("no_form", "draft") and not appointment.form_confirmed:
+            due.append(FORM_NOT_CONFIRMED)
+    return due
+
+
+def with_paperwork(appointments):
+    """Attach `appointment.paperwork` (see `paperwork_due`) to appointments read with their screening."""
+    for appointment in appointments:
+        appointment.paperwork = paperwork_due(appointment)
     return appointments
 
 
@@ -100,6 +161,23 @@ def time_off_between(practitioner_ids, start_at, end_at):
     ).values_list("practitioner_id", "start_at", "end_at"):
         found.setdefault(p_id, []).append((start, end))
     return found
+
+
+def counts_by_day(first_day: datetime.date, last_day: datetime.date) -> dict:
+    """{local day: {status: count}} of the appointments starting in those days: the month overview. One
+    query, grouped by the clinic-local day in the database."""
+    start_at, end_at = day_range_utc(first_day, last_day)
+    counts: dict = {}
+    rows = (
+        Appointment.objects.filter(start_at__gte=start_at, start_at__lt=end_at)
+        .annotate(day=TruncDate("start_at", tzinfo=clinic_zone()))
+        .values("day", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for row in rows:
+        counts.setdefault(row["day"], {})[row["status"]] = row["n"]
+    return counts
 
 
 def day_range_utc(first_day: datetime.date, last_day: datetime.date):

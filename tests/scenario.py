@@ -70,6 +70,8 @@ ARGUMENTS = {
     "desk:day_sheet": {"practitioner_id": "practitioner"},
     "desk:appointment": {"pk": "appointment"},
     "desk:move": {"pk": "appointment"},
+    "desk:panel_appointment": {"pk": "appointment"},
+    "desk:panel_move": {"pk": "appointment"},
     "desk:cancel": {"pk": "appointment"},
     "desk:status": {"pk": "appointment", "action": "status_action"},
     "desk:patient": {"pk": "patient"},

@@ -226,7 +226,7 @@ def test_the_grid_refreshes_itself_without_a_full_reload(client, desk):
     practitioner = PractitionerFactory()
     booked = appointment(practitioner, at(DAY, 10))
     page = client.get(f"/desk/?date={DAY:%Y-%m-%d}").content.decode()
-    assert 'hx-trigger="every 60s"' in page and f'hx-get="/desk/?date={DAY:%Y-%m-%d}"' in page
+    assert 'hx-trigger="every 60s, desk-changed from:body"' in page and f'hx-get="/desk/?date={DAY:%Y-%m-%d}"' in page
     partial = client.get(f"/desk/?date={DAY:%Y-%m-%d}", headers={"HX-Request": "true"}).content.decode()
     assert partial.lstrip().startswith('<div id="desk-grid"') and "<html" not in partial
     assert f'data-appointment="{booked.pk}"' in partial

@@ -141,6 +141,14 @@ waitlist_offer                      GET     login  200    404    403    403    4
 desk:calendar                       GET     login  403    403    403    403    200    200
 desk:week                           GET     login  403    403    403    403    200    200
 desk:day_sheet                      GET     login  403    403    403    403    200    200
+desk:week_all                       GET     login  403    403    403    403    200    200
+desk:month                          GET     login  403    403    403    403    200    200
+desk:panel_book                     GET     login  403    403    403    403    200    200
+                                    POST    login  403    403    403    403    302    302
+desk:panel_patients                 GET     login  403    403    403    403    200    200
+desk:panel_appointment              GET     login  403    403    403    403    200    200
+desk:panel_move                     GET     login  403    403    403    403    200    200
+                                    POST    login  403    403    403    403    302    302
 desk:appointment                    GET     login  403    403    403    403    200    200
 desk:move                           GET     login  403    403    403    403    200    200
                                     POST    login  403    403    403    403    200    200

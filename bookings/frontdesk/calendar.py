@@ -8,8 +8,10 @@ take room on the grid (their time is free again); they are listed under it.
 import datetime
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 from bookings import selectors
-from bookings.availability import clinic_zone
+from bookings.availability import clinic_zone, local_to_utc
 from bookings.models import Appointment
 
 from .grid import (
@@ -42,6 +44,22 @@ def _working_blocks(spans, day, zone):
     return [Block("working", local_instant(day, start, zone), local_instant(day, end, zone)) for start, end in spans]
 
 
+def _cell_blocks(spans, day, zone, now):
+    """A cell per slot step of each working span (from the span's start, as availability steps), from now on:
+    the starts the desk may click to book, or drop a card on. Whether a treatment fits there is the booking
+    service's answer, given in the panel."""
+    step = datetime.timedelta(minutes=settings.CLINIC["SLOT_STEP_MINUTES"])
+    cells = []
+    for start, end in spans:
+        wall, last = datetime.datetime.combine(day, start), datetime.datetime.combine(day, end)
+        while wall < last:
+            instant = local_to_utc(day, wall.time(), zone)
+            if instant is not None and instant + step > now:
+                cells.append(Block("cell", instant, instant + step))
+            wall += step
+    return cells
+
+
 def _appointment_blocks(appointments):
     return [Block("appointment", a.start_at, a.end_at, appointment=a) for a in appointments]
 
@@ -49,7 +67,7 @@ def _appointment_blocks(appointments):
 def day_by_practitioner(day: datetime.date, now) -> Calendar:
     zone = clinic_zone()
     start_at, end_at = selectors.day_range_utc(day, day)
-    appointments = selectors.with_screening(selectors.appointments_between(start_at, end_at))
+    appointments = selectors.with_paperwork(selectors.with_screening(selectors.appointments_between(start_at, end_at)))
     shown, cancelled = _split(appointments)
     practitioners = selectors.desk_practitioners()
     known = {p.pk for p in practitioners}
@@ -68,6 +86,7 @@ def day_by_practitioner(day: datetime.date, now) -> Calendar:
         column = Column(practitioner.name, *window, subtitle=practitioner.title, practitioner=practitioner, day=day)
         column.blocks = (
             working[practitioner.pk]
+            + _cell_blocks(spans.get((practitioner.pk, day), []), day, zone, now)
             + [Block("off", start, end) for start, end in time_off.get(practitioner.pk, [])]
             + _appointment_blocks([a for a in shown if a.practitioner_id == practitioner.pk])
         )
@@ -77,7 +96,7 @@ def day_by_practitioner(day: datetime.date, now) -> Calendar:
 
 def day_by_room(day: datetime.date, now) -> Calendar:
     start_at, end_at = selectors.day_range_utc(day, day)
-    appointments = selectors.with_screening(selectors.appointments_between(start_at, end_at))
+    appointments = selectors.with_paperwork(selectors.with_screening(selectors.appointments_between(start_at, end_at)))
     shown, cancelled = _split(appointments)
     rooms = selectors.desk_rooms()
     known = {room.pk for room in rooms}
@@ -107,7 +126,9 @@ def week_by_practitioner(practitioner, first_day: datetime.date, now) -> Calenda
     zone = clinic_zone()
     days = [first_day + datetime.timedelta(days=n) for n in range(7)]
     start_at, end_at = selectors.day_range_utc(days[0], days[-1])
-    appointments = selectors.with_screening(selectors.appointments_between(start_at, end_at, practitioner=practitioner))
+    appointments = selectors.with_paperwork(
+        selectors.with_screening(selectors.appointments_between(start_at, end_at, practitioner=practitioner))
+    )
     shown, cancelled = _split(appointments)
     spans = selectors.working_spans([practitioner.pk], days)
     time_off = selectors.time_off_between([practitioner.pk], start_at, end_at).get(practitioner.pk, [])
@@ -134,7 +155,10 @@ def week_by_practitioner(practitioner, first_day: datetime.date, now) -> Calenda
         window = (_at_offset(day, opens, zone), _at_offset(day, closes, zone))
         column = Column(f"{day:%a %-d %b}", *window, practitioner=practitioner, day=day)
         column.blocks = (
-            working + [Block("off", start, end) for start, end in time_off] + _appointment_blocks(day_appointments)
+            working
+            + _cell_blocks(spans.get((practitioner.pk, day), []), day, zone, now)
+            + [Block("off", start, end) for start, end in time_off]
+            + _appointment_blocks(day_appointments)
         )
         columns.append(place(column, now))
     # The hour labels of a day of usual length (the median), not of a DST day's column.
@@ -151,3 +175,91 @@ def _at_offset(day, offset: datetime.timedelta, zone):
     if offset >= datetime.timedelta(days=1):
         return selectors.day_range_utc(day, day)[1]
     return local_instant(day, (datetime.datetime.min + offset).time(), zone)
+
+
+# --- overviews: every practitioner's week, a month of counts ------------------------------------------------
+
+
+@dataclass
+class WeekRow:
+    practitioner: object
+    days: list  # [(day, [appointments], working: bool)]
+
+
+@dataclass
+class WeekOverview:
+    days: list
+    rows: list
+    cancelled: list = field(default_factory=list)
+
+
+def week_overview(first_day: datetime.date) -> WeekOverview:
+    """Seven days for every practitioner: the appointments of each day in time order (cancelled ones listed
+    apart), and whether the practitioner works that day. Fixed queries: practitioners, appointments,
+    working hours, screening statuses."""
+    days = [first_day + datetime.timedelta(days=n) for n in range(7)]
+    zone = clinic_zone()
+    start_at, end_at = selectors.day_range_utc(days[0], days[-1])
+    appointments = selectors.with_paperwork(selectors.with_screening(selectors.appointments_between(start_at, end_at)))
+    shown, cancelled = _split(appointments)
+    practitioners = selectors.desk_practitioners()
+    known = {p.pk for p in practitioners}
+    for appointment in shown:
+        if appointment.practitioner_id not in known:
+            practitioners.append(appointment.practitioner)
+            known.add(appointment.practitioner_id)
+    spans = selectors.working_spans(known, days)
+    by_key: dict = {}
+    for appointment in shown:
+        by_key.setdefault((appointment.practitioner_id, appointment.start_at.astimezone(zone).date()), []).append(
+            appointment
+        )
+    rows = [
+        WeekRow(p, [(day, by_key.get((p.pk, day), []), bool(spans.get((p.pk, day)))) for day in days])
+        for p in practitioners
+    ]
+    return WeekOverview(days, rows, cancelled)
+
+
+@dataclass
+class MonthDay:
+    day: datetime.date
+    in_month: bool
+    live: int = 0
+    no_show: int = 0
+    cancelled: int = 0
+
+
+def month_overview(day: datetime.date) -> dict:
+    """The weeks (Monday first) covering the month of `day`, each day with its counts: live appointments
+    (booked, checked in, completed), no-shows and cancellations. One query."""
+    first = day.replace(day=1)
+    last = (first + datetime.timedelta(days=32)).replace(day=1) - datetime.timedelta(days=1)
+    start = first - datetime.timedelta(days=first.weekday())
+    end = last + datetime.timedelta(days=6 - last.weekday())
+    counts = selectors.counts_by_day(start, end)
+    weeks, week = [], []
+    current = start
+    while current <= end:
+        found = counts.get(current, {})
+        week.append(
+            MonthDay(
+                current,
+                current.month == first.month,
+                live=sum(found.get(status, 0) for status in Appointment.LIVE_STATUSES),
+                no_show=found.get(Appointment.Status.NO_SHOW, 0),
+                cancelled=found.get(Appointment.Status.CANCELLED, 0),
+            )
+        )
+        if len(week) == 7:
+            weeks.append(week)
+            week = []
+        current += datetime.timedelta(days=1)
+    one_month = datetime.timedelta(days=1)
+    return {
+        "first": first,
+        "weeks": weeks,
+        "previous": first - one_month,
+        "next": last + one_month,
+        "total": sum(d.live for w in weeks for d in w if d.in_month),
+    }

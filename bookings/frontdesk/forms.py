@@ -8,8 +8,9 @@ from crispy_forms.layout import Submit
 from django import forms
 
 from bookings.availability import clinic_zone, local_to_utc
+from bookings.models import Appointment
 from clinic.forms import CalendarDateField, DateInput, TimeInput
-from clinic.models import Closure, Practitioner, TimeOff, Treatment, User, validate_adult
+from clinic.models import Closure, Patient, Practitioner, TimeOff, Treatment, User, validate_adult
 from clinic.phones import PhoneField
 
 
@@ -73,16 +74,51 @@ class BookForm(forms.Form):
     )
 
     def clean_slot(self):
-        """'<practitioner id>@<ISO start in UTC>', as the times list posts it."""
-        practitioner_id, _, start = self.cleaned_data["slot"].partition("@")
-        try:
-            practitioner = active_practitioners().get(pk=int(practitioner_id))
-            start_at = datetime.datetime.fromisoformat(start)
-        except (ValueError, Practitioner.DoesNotExist):
-            raise forms.ValidationError("Choose one of the times shown.") from None
-        if start_at.tzinfo is None:
-            raise forms.ValidationError("Choose one of the times shown.")
-        return practitioner, start_at
+        return parse_slot(self.cleaned_data["slot"])
+
+
+def parse_slot(value: str):
+    """(practitioner, start) from '<practitioner id>@<ISO start with its offset>', as the times lists and
+    the calendar's cells post it; a ValidationError for anything else."""
+    practitioner_id, _, start = (value or "").partition("@")
+    try:
+        practitioner = active_practitioners().get(pk=int(practitioner_id))
+        start_at = datetime.datetime.fromisoformat(start)
+    except (ValueError, OverflowError, Practitioner.DoesNotExist):
+        raise forms.ValidationError("Choose one of the times shown.") from None
+    if start_at.tzinfo is None:
+        raise forms.ValidationError("Choose one of the times shown.")
+    return practitioner, start_at
+
+
+class SlotField(forms.CharField):
+    """A slot as '<practitioner id>@<ISO start>' that cleans to (practitioner, start)."""
+
+    def clean(self, value):
+        return parse_slot(super().clean(value))
+
+
+class PanelBookForm(forms.Form):
+    """The calendar panel's booking, from a clicked cell: the slot, the patient found or created, the
+    treatment and how the patient reached the clinic (on the phone, or standing at the desk)."""
+
+    SOURCES = [(Appointment.Source.PHONE, "On the phone"), (Appointment.Source.FRONT_DESK, "At the desk (walk-in)")]
+
+    slot = SlotField(widget=forms.HiddenInput)
+    patient = forms.ModelChoiceField(
+        queryset=Patient.objects.select_related("user"),
+        error_messages={"required": "Find the patient (or create them) and choose them."},
+    )
+    treatment = forms.ModelChoiceField(queryset=Treatment.objects.filter(active=True))
+    source = forms.ChoiceField(choices=SOURCES, initial=Appointment.Source.PHONE, label="The patient is")
+    override_reason = forms.CharField(max_length=250, required=False)
+
+
+class PanelMoveForm(forms.Form):
+    """A move from the calendar: a free time picked from the list, or the cell a card was dropped on."""
+
+    slot = SlotField()
+    reason = forms.CharField(max_length=250, required=False)
 
 
 class MoveForm(forms.Form):

@@ -20,6 +20,7 @@ HOUR = datetime.timedelta(hours=1)
 DEFAULT_OPEN = datetime.time(8)
 DEFAULT_CLOSE = datetime.time(20)
 MAX_LANES = 3
+SHORT_SPAN = 4  # 20 minutes or less: the card lays its time, name and badges out on fewer lines
 
 
 @dataclass
@@ -36,8 +37,15 @@ class Block:
     lanes: int = 1
 
     @property
+    def key(self) -> str:
+        """The start as slots travel in forms: UTC, to the minute (availability.Slot.key)."""
+        return self.start_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+    @property
     def css(self) -> str:
         classes = [f"cal-r-{self.row}", f"cal-s-{self.span}"]
+        if self.kind == "appointment" and self.span <= SHORT_SPAN:
+            classes.append("cal-short")
         if self.lanes > 1:
             classes.append(f"cal-lanes-{self.lanes} cal-lane-{self.lane}")
         return " ".join(classes)
@@ -62,7 +70,12 @@ class Column:
 
     @property
     def background(self):
-        return [block for block in self.blocks if block.kind != "appointment"]
+        return [block for block in self.blocks if block.kind in ("working", "off")]
+
+    @property
+    def cells(self):
+        """Free-looking starts the desk can click (or drop a card on) to book or move there."""
+        return [block for block in self.blocks if block.kind == "cell"]
 
 
 @dataclass

@@ -1,12 +1,18 @@
 from django.urls import path
 
-from . import views
+from . import panel, views
 
 app_name = "desk"
 
 urlpatterns = [
     path("", views.calendar_day, name="calendar"),
     path("week/<int:practitioner_id>/", views.calendar_week, name="week"),
+    path("week/", views.week_overview, name="week_all"),
+    path("month/", views.month_overview, name="month"),
+    path("panel/book/", panel.book_panel, name="panel_book"),
+    path("panel/patients/", panel.patient_matches, name="panel_patients"),
+    path("panel/appointments/<int:pk>/", panel.appointment_panel, name="panel_appointment"),
+    path("panel/appointments/<int:pk>/move/", panel.move_panel, name="panel_move"),
     path("day-sheet/<int:practitioner_id>/", views.day_sheet, name="day_sheet"),
     path("appointments/<int:pk>/", views.appointment_detail, name="appointment"),
     path("appointments/<int:pk>/move/", views.appointment_move, name="move"),

@@ -30,7 +30,7 @@ from clinic.redirects import safe_next
 from clinic.services import close_clinic, register_phone_patient, reopen_clinic
 from consultations.selectors import latest_consent, screening_status
 
-from . import calendar
+from . import calendar, panel
 from .forms import (
     BookForm,
     CancelForm,
@@ -90,11 +90,33 @@ def calendar_day(request):
         "calendar": built,
         "closed": closed_on(day),
         "by_room": by_room,
-        "poll_url": request.get_full_path(),
+        "poll_url": _poll_url(request),
         "desk_tab": "rooms" if by_room else "calendar",
+        "view_tab": "rooms" if by_room else "day",
         **_nav_days(day),
+        **_opened_panel(request),
     }
     return _calendar_page(request, "bookings/frontdesk/calendar_day.html", context)
+
+
+def _poll_url(request) -> str:
+    """The grid reloads from the page's own address, without the panel a link may have opened."""
+    query = request.GET.copy()
+    for name in ("book", "patient"):
+        query.pop(name, None)
+    return f"{request.path}?{query.urlencode()}" if query else request.path
+
+
+def _opened_panel(request) -> dict:
+    """`?book=<slot>&patient=<id>` opens the booking panel with the page: where 'New patient' comes back to,
+    and the way to book from a cell without JavaScript."""
+    slot = request.GET.get("book")
+    if not slot or request.headers.get("HX-Request"):
+        return {}
+    return {
+        "panel_template": "bookings/frontdesk/panel/book.html",
+        **panel.book_context(request, slot, patient_id=request.GET.get("patient")),
+    }
 
 
 @roles.front_desk_required
@@ -112,10 +134,42 @@ def calendar_week(request, practitioner_id):
         "next": monday + week,
         "today": timezone.localdate(),
         "day": day,
-        "poll_url": request.get_full_path(),
+        "poll_url": _poll_url(request),
         "desk_tab": "calendar",
     }
     return _calendar_page(request, "bookings/frontdesk/calendar_week.html", context)
+
+
+@roles.front_desk_required
+def week_overview(request):
+    """Every practitioner's week on one screen: a row per practitioner, a column per day, compact cards."""
+    day = _day(request)
+    monday = day - datetime.timedelta(days=day.weekday())
+    week = datetime.timedelta(days=7)
+    built = calendar.week_overview(monday)
+    context = {
+        "overview": built,
+        "week_start": monday,
+        "previous": monday - week,
+        "next": monday + week,
+        "today": timezone.localdate(),
+        "day": day,
+        "desk_tab": "calendar",
+    }
+    return render(request, "bookings/frontdesk/week_overview.html", context)
+
+
+@roles.front_desk_required
+def month_overview(request):
+    """A month at a glance: how many appointments each day holds, each day a link to it."""
+    day = _day(request)
+    context = {
+        "month": calendar.month_overview(day),
+        "day": day,
+        "today": timezone.localdate(),
+        "desk_tab": "calendar",
+    }
+    return render(request, "bookings/frontdesk/month_overview.html", context)
 
 
 def _calendar_page(request, template: str, context: dict):
@@ -130,12 +184,14 @@ def day_sheet(request, practitioner_id):
     practitioner = get_object_or_404(Practitioner.objects.select_related("user"), pk=practitioner_id)
     day = _day(request)
     start_at, end_at = selectors.day_range_utc(day, day)
-    appointments = selectors.with_screening(
-        [
-            a
-            for a in selectors.appointments_between(start_at, end_at, practitioner=practitioner)
-            if a.status != Appointment.Status.CANCELLED
-        ]
+    appointments = selectors.with_paperwork(
+        selectors.with_screening(
+            [
+                a
+                for a in selectors.appointments_between(start_at, end_at, practitioner=practitioner)
+                if a.status != Appointment.Status.CANCELLED
+            ]
+        )
     )
     return render(
         request,
@@ -290,7 +346,11 @@ def book(request, patient_id):
     if find.is_bound and find.is_valid():
         day = find.cleaned_data["date"]
         slots = availability.available_slots(
-            find.cleaned_data["treatment"], find.cleaned_data["practitioner"], day, day
+            find.cleaned_data["treatment"],
+            find.cleaned_data["practitioner"],
+            day,
+            day,
+            notice=services.notice_for(request.user, Appointment.Source.PHONE),
         )[day]
     return render(
         request,
@@ -311,6 +371,10 @@ def patient_new(request):
     if request.method == "POST":
         if form.is_valid():
             patient = register_phone_patient(**form.cleaned_data)
+            back = safe_next(request, "")
+            if back:  # from the calendar's booking panel: back to it, with the new patient chosen
+                messages.success(request, f"Created {patient.full_name}'s record. Now book their time.")
+                return redirect(f"{back}{'&' if '?' in back else '?'}patient={patient.pk}")
             messages.success(request, f"Created {patient.full_name}'s record. Now choose a time.")
             return redirect(reverse("desk:book", args=[patient.pk]))
         messages.error(request, "Check the patient's details: nothing was saved.")
