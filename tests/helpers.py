@@ -16,6 +16,35 @@ def at(day, hour, minute=0) -> datetime.datetime:
     return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=LONDON).astimezone(datetime.UTC)
 
 
+def soon(minutes=60, *, last_start=datetime.time(22, 45)) -> datetime.datetime:
+    """A start on the 15-minute grid at least `minutes` from now, for a practitioner who works 00:00-23:45
+    every day (`open_around_the_clock`), on a wall time that exists once and no later than `last_start`:
+    what a walk-in or a same-day call asks for, whatever the hour the test runs."""
+    from django.utils import timezone
+
+    from bookings.availability import local_to_utc
+
+    earliest = timezone.now() + datetime.timedelta(minutes=minutes)
+    wall = earliest.astimezone(LONDON).replace(second=0, microsecond=0, tzinfo=None)
+    wall += datetime.timedelta(minutes=(-wall.minute) % 15)
+    while True:
+        if wall.time() > last_start:
+            wall = datetime.datetime.combine(wall.date() + datetime.timedelta(days=1), datetime.time(0))
+        start = local_to_utc(wall.date(), wall.time(), LONDON)
+        if start is not None and start >= earliest:
+            return start
+        wall += datetime.timedelta(minutes=15)
+
+
+def open_around_the_clock(practitioner):
+    """Working hours 00:00-23:45 every day, so a test can book 'soon' at any hour."""
+    for weekday in range(7):
+        WorkingHoursFactory(
+            practitioner=practitioner, weekday=weekday, start=datetime.time(0), end=datetime.time(23, 45)
+        )
+    return practitioner
+
+
 def open_every_day(practitioner, start=9, end=17):
     for weekday in range(7):
         WorkingHoursFactory(

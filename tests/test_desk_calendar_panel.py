@@ -30,31 +30,15 @@ from tests.factories import (
     WorkingHoursFactory,
     staff_user,
 )
-from tests.helpers import LONDON, at, book_online
+from tests.helpers import LONDON, at, book_online, soon
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HX-Request": "true"}
-STEP = datetime.timedelta(minutes=15)
 
 
 def key(instant) -> str:
     return instant.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%MZ")
-
-
-def soon(minutes=60) -> datetime.datetime:
-    """A start on the 15-minute grid at least `minutes` from now, inside a 00:00-23:45 working day and on a
-    wall time that exists once: what a walk-in or a same-day call asks for, whatever the hour."""
-    local = (timezone.now() + datetime.timedelta(minutes=minutes)).astimezone(LONDON)
-    wall = local.replace(second=0, microsecond=0, tzinfo=None)
-    wall += datetime.timedelta(minutes=(-wall.minute) % 15)
-    while True:
-        if wall.time() > datetime.time(22, 45):  # a 60-minute session + buffer must end by 23:45
-            wall = datetime.datetime.combine(wall.date() + datetime.timedelta(days=1), datetime.time(0))
-        start = availability.local_to_utc(wall.date(), wall.time(), LONDON)
-        if start is not None and start >= timezone.now() + datetime.timedelta(minutes=minutes):
-            return start
-        wall += STEP
 
 
 def panel_messages(response):

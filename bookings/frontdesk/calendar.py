@@ -45,16 +45,16 @@ def _working_blocks(spans, day, zone):
 
 
 def _cell_blocks(spans, day, zone, now):
-    """A cell per slot step of each working span (from the span's start, as availability steps), from now on:
-    the starts the desk may click to book, or drop a card on. Whether a treatment fits there is the booking
-    service's answer, given in the panel."""
+    """A cell per slot step of each working span (from the span's start, as availability steps) that starts
+    from now on (the desk's notice: a walk-in gets the next step): the starts the desk may click to book, or
+    drop a card on. Whether a treatment fits there is the booking service's answer, given in the panel."""
     step = datetime.timedelta(minutes=settings.CLINIC["SLOT_STEP_MINUTES"])
     cells = []
     for start, end in spans:
         wall, last = datetime.datetime.combine(day, start), datetime.datetime.combine(day, end)
         while wall < last:
             instant = local_to_utc(day, wall.time(), zone)
-            if instant is not None and instant + step > now:
+            if instant is not None and instant >= now:
                 cells.append(Block("cell", instant, instant + step))
             wall += step
     return cells
