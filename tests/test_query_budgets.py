@@ -61,9 +61,9 @@ BUDGETS = {
     ("desk:calendar", "desk", ""): 16,  # + 'Closed: ...' banner
     ("desk:calendar", "desk", "rooms"): 15,
     ("desk:week", "desk", ""): 15,
-    ("desk:week_all", "desk", ""): 15,
-    ("desk:month", "desk", ""): 15,
-    ("desk:panel_appointment", "desk", ""): 15,
+    ("desk:week_all", "desk", ""): 14,
+    ("desk:month", "desk", ""): 9,
+    ("desk:panel_appointment", "desk", ""): 12,
     ("desk:day_sheet", "desk", ""): 13,
     ("desk:patients", "desk", "search"): 10,
     ("desk:patient", "desk", ""): 16,
