@@ -150,6 +150,43 @@ DEMO_INTAKE_ANSWERS = {
 }
 
 
+# Today and this week (`seed_week`): (first name, last name, health form, consent signed), when relative to now
+# (days, minutes), practitioner (index in PRACTITIONERS), a session or a consultation, the status.
+_DONE, _NO_SHOW, _IN, _BOOKED, _CANCELLED = "completed", "no_show", "checked_in", "booked", "cancelled"
+DEMO_WEEK = [
+    dict(patient=("Grace", "Hill", "cleared", True), days=0, minutes=-240, practitioner=0, session=True, status=_DONE),
+    dict(patient=("Lena", "Park", None, False), days=0, minutes=-120, practitioner=1, session=False, status=_NO_SHOW),
+    dict(patient=("Ivy", "Chen", "cleared", True), days=0, minutes=15, practitioner=0, session=True, status=_IN),
+    dict(patient=("Omar", "Reed", "cleared", False), days=0, minutes=60, practitioner=2, session=True, status=_BOOKED),
+    dict(patient=("Sam", "Ward", None, False), days=0, minutes=120, practitioner=1, session=False, status=_BOOKED),
+    dict(
+        patient=("Tom", "Ellis", "pending", False),
+        days=0,
+        minutes=180,
+        practitioner=0,
+        session=False,
+        status=_CANCELLED,
+        reason="Unwell; will call back to rebook.",
+    ),
+    dict(patient=("Lena", "Park", None, False), days=1, minutes=0, practitioner=0, session=False, status=_BOOKED),
+    dict(
+        patient=("Nina", "Brooks", "cleared", True), days=2, minutes=-60, practitioner=2, session=True, status=_BOOKED
+    ),
+    dict(
+        patient=("Raj", "Patel", None, False),
+        days=3,
+        minutes=30,
+        practitioner=1,
+        session=False,
+        status=_BOOKED,
+        source="online",
+    ),
+    dict(patient=("Ella", "Stone", "cleared", True), days=4, minutes=0, practitioner=0, session=True, status=_BOOKED),
+]
+STATUS_EVENTS = {_DONE: "completed", _NO_SHOW: "no_show", _IN: "checked_in", _CANCELLED: "cancelled"}
+DEMO_WEEK_NAMES = sorted({spec["patient"][:2] for spec in DEMO_WEEK})
+
+
 class Command(BaseCommand):
     help = "Load (or refresh) the demo clinic: treatments, rooms, practitioners with hours, demo logins."
 
@@ -162,6 +199,7 @@ class Command(BaseCommand):
             self.seed_staff()
             admin_device = self.seed_admin_authenticator()
             self.seed_patient()
+            self.seed_week()
         self.stdout.write(self.style.SUCCESS("Demo clinic ready. Sign in at /accounts/login/ with:"))
         for email, role in [
             (DEMO_PATIENT["email"], "patient"),
@@ -304,6 +342,89 @@ class Command(BaseCommand):
             areas=[(BodyArea.THIGHS, "hexsel", 10)],
         )
         self.stdout.write("  demo patient: a course plan of 6 sessions, the first one recorded")
+
+    def seed_week(self):
+        """Today and this week, relative to the moment it runs, so the desk's calendar and *My day* show a
+        real day on first sign-in: appointments in every state (completed, no-show, checked in, booked,
+        cancelled) and patients with forms still to do. Times are rows written as a clinic's past would
+        have left them (a completed visit hours ago cannot be booked now through the service). Run again
+        the same day it adds nothing: a demo patient with an appointment that day is skipped."""
+        from django.db import IntegrityError
+        from django.utils import timezone
+
+        from bookings.availability import clinic_zone
+        from bookings.models import Appointment, AppointmentEvent
+        from consultations import services as intake_services
+        from consultations.selectors import current_intake
+
+        zone = clinic_zone()
+        now = timezone.now().astimezone(zone)
+        base = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
+        practitioners = list(Practitioner.objects.filter(user__email__in=[p["email"] for p in PRACTITIONERS]))
+        practitioners.sort(key=lambda p: [s["email"] for s in PRACTITIONERS].index(p.user.email))
+        rooms = list(Room.objects.order_by("name"))
+        consultation = Treatment.objects.get(slug="consultation")
+        thighs = Treatment.objects.get(slug="microneedling-thighs")
+        desk = User.objects.get(email=STAFF[0]["email"])
+        made = 0
+        for spec in DEMO_WEEK:
+            first, last, form, consent = spec["patient"]
+            patient = self.demo_patient(first, last)
+            if form in ("cleared", "pending") and current_intake(patient) is None:
+                intake = intake_services.submit_intake(patient, DEMO_INTAKE_ANSWERS)
+                if form == "cleared":
+                    reviewer = practitioners[0].user
+                    intake_services.record_review(intake, reviewer=reviewer, decision="cleared", notes="Demo data.")
+            if consent and not patient.consents.exists():
+                intake_services.sign_consent(patient, signed_name=patient.full_name)
+            start = base + datetime.timedelta(days=spec["days"], minutes=spec["minutes"])
+            start = start.astimezone(datetime.UTC)
+            day_start = datetime.datetime.combine(start.astimezone(zone).date(), datetime.time(), zone)
+            if Appointment.objects.filter(
+                patient=patient, start_at__gte=day_start, start_at__lt=day_start + datetime.timedelta(days=1)
+            ).exists():
+                continue
+            treatment = thighs if spec["session"] else consultation
+            status = spec["status"]
+            try:
+                with transaction.atomic():
+                    appointment = Appointment.objects.create(
+                        patient=patient,
+                        practitioner=practitioners[spec["practitioner"]],
+                        treatment=treatment,
+                        room=rooms[spec["practitioner"] % len(rooms)],
+                        start_at=start,
+                        end_at=start + treatment.duration,
+                        busy_until=start + treatment.duration + treatment.buffer_after,
+                        status=status,
+                        source=spec.get("source", Appointment.Source.PHONE),
+                        created_by=desk,
+                        cancelled_at=timezone.now() if status == Appointment.Status.CANCELLED else None,
+                        cancellation_reason=spec.get("reason", ""),
+                    )
+                    AppointmentEvent.objects.create(
+                        appointment=appointment, action=AppointmentEvent.Action.BOOKED, by=desk, new_start_at=start
+                    )
+                    if status in STATUS_EVENTS:
+                        AppointmentEvent.objects.create(
+                            appointment=appointment,
+                            action=STATUS_EVENTS[status],
+                            by=desk,
+                            reason=spec.get("reason", ""),
+                        )
+            except IntegrityError:  # a time someone booked since: the demo leaves it to them
+                continue
+            made += 1
+        self.stdout.write(f"  today and this week: {made} appointments added")
+
+    def demo_patient(self, first_name, last_name):
+        """One of the week's demo patients (phone 07700 900201 onwards: Ofcom's numbers for drama)."""
+        user = self.demo_user(f"{first_name}.{last_name}@patients.example".lower(), first_name, last_name)
+        number = 201 + DEMO_WEEK_NAMES.index((first_name, last_name))
+        patient, _ = Patient.objects.get_or_create(
+            user=user, defaults={"phone": f"07700 900{number}", "date_of_birth": datetime.date(1985, 6, 1)}
+        )
+        return patient
 
     def demo_user(self, email, first_name, last_name):
         user, created = User.objects.get_or_create(
