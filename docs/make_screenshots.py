@@ -153,13 +153,27 @@ def practitioner_pages(browser, base, size, practitioner, flagged_intake_id):
     page.context.close()
 
 
-def desk_pages(browser, base, size):
-    """The front desk's day calendar, on the day the demo patient booked at desktop size (when the front
-    desk's pages exist)."""
+def desk_pages(browser, base, size, practitioner):
+    """The front desk's day on the demo's today (seed_demo's appointments in every state), scrolled to the
+    line that marks now; the booking panel opened from a free time; every practitioner's week; the month;
+    a day sheet."""
     page = browser.new_context(viewport=VIEWPORTS[size], locale="en-GB", timezone_id="Europe/London").new_page()
     sign_in(page, base, "frontdesk@clinic.example")
-    page.goto(base + f"/desk/?date={next_weekday(30).isoformat()}")
+    page.goto(base + "/desk/")  # the grid opens at the line that marks now
     shoot(page, "11-frontdesk-calendar", size)
+    cells = page.locator(f'button.cal-cell[data-slot^="{practitioner.pk}@"]')
+    if cells.count():
+        cells.nth(min(3, cells.count() - 1)).click()
+        page.get_by_role("heading", name="New appointment").wait_for()
+        page.get_by_label("Find the patient").fill("Park")
+        page.locator("#panel-patients input").first.wait_for()
+        shoot(page, "12-frontdesk-booking-panel", size)
+    page.goto(base + "/desk/week/")
+    shoot(page, "13-frontdesk-week", size)
+    page.goto(base + "/desk/month/")
+    shoot(page, "14-frontdesk-month", size)
+    page.goto(base + f"/desk/day-sheet/{practitioner.pk}/")
+    shoot(page, "15-frontdesk-day-sheet", size)
     page.context.close()
 
 
@@ -193,7 +207,7 @@ def main():
                 patient_pages(browser, base, size, practitioner)
                 practitioner_pages(browser, base, size, practitioner, flagged_intake_id)
                 if has_front_desk():
-                    desk_pages(browser, base, size)
+                    desk_pages(browser, base, size, practitioner)
             browser.close()
     finally:
         server.terminate()

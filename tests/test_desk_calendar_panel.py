@@ -352,7 +352,7 @@ def test_cards_and_the_day_sheet_say_which_forms_are_still_to_do(client, desk, p
     def card(appointment):
         return page.split(f'data-appointment="{appointment.pk}"')[1].split("</a>")[0]
 
-    assert "To do: health form" in card(no_form) and "To do: consent" in card(no_form)
+    assert "No health form yet" in card(no_form) and "To do: consent" in card(no_form)  # the form: its badge
     assert "To do" not in card(ready)
     assert "To do: sign new consent" in card(old_consent) and "To do: confirm health form" in card(old_consent)
     sheet = client.get(f"/desk/day-sheet/{practitioner.pk}/?date={day:%Y-%m-%d}").content.decode()
@@ -363,9 +363,8 @@ def test_a_consultation_needs_only_the_health_form(client, desk, practitioner):
     consultation = practitioner.treatments.get(kind="consultation")
     day = timezone.localdate() + datetime.timedelta(days=2)
     appointment = AppointmentFactory(practitioner=practitioner, treatment=consultation, start_at=at(day, 9))
-    page = client.get(f"/desk/?date={day:%Y-%m-%d}").content.decode()
-    card = page.split(f'data-appointment="{appointment.pk}"')[1].split("</a>")[0]
-    assert "To do: health form" in card and "consent" not in card
+    panel = client.get(f"/desk/panel/appointments/{appointment.pk}/", headers=HTMX).content.decode()
+    assert "To do: health form" in panel and "consent" not in panel
 
 
 # --- week and month overviews, legend -------------------------------------------------------------------------
@@ -408,3 +407,16 @@ def test_the_day_has_a_legend_and_view_switcher(client, desk, practitioner):
     for label in ("Day", "Day by room", "Week", "Month"):
         assert f">{label}</a>" in page
     assert "bookings/desk_calendar.js" in page and "<script>" not in page
+
+
+def test_a_time_under_an_appointment_is_a_drop_target_not_a_button(client, desk, practitioner, treatment):
+    day = timezone.localdate() + datetime.timedelta(days=2)
+    AppointmentFactory(practitioner=practitioner, treatment=treatment, start_at=at(day, 10))  # 10:00-11:00
+    page = client.get(f"/desk/?date={day:%Y-%m-%d}").content.decode()
+    for hour, minute in [(10, 0), (10, 45)]:
+        cell = f'data-slot="{practitioner.pk}@{key(at(day, hour, minute))}"'
+        assert f'<div class="cal-cell cal-covered' in page.split(cell)[0][-120:]
+    assert (
+        f'<button type="button" class="cal-cell'
+        in page.split(f'data-slot="{practitioner.pk}@{key(at(day, 11))}"')[0][-120:]
+    )

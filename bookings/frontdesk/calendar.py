@@ -44,10 +44,12 @@ def _working_blocks(spans, day, zone):
     return [Block("working", local_instant(day, start, zone), local_instant(day, end, zone)) for start, end in spans]
 
 
-def _cell_blocks(spans, day, zone, now):
+def _cell_blocks(spans, day, zone, now, taken=()):
     """A cell per slot step of each working span (from the span's start, as availability steps) that starts
     from now on (the desk's notice: a walk-in gets the next step): the starts the desk may click to book, or
-    drop a card on. Whether a treatment fits there is the booking service's answer, given in the panel."""
+    drop a card on. Whether a treatment fits there is the booking service's answer, given in the panel.
+    A cell under an appointment or time off (`taken`: (start, end) pairs) is `covered`: only a drop target,
+    for a card moved by less than its own length; it is not offered to click or tab to."""
     step = datetime.timedelta(minutes=settings.CLINIC["SLOT_STEP_MINUTES"])
     cells = []
     for start, end in spans:
@@ -55,7 +57,9 @@ def _cell_blocks(spans, day, zone, now):
         while wall < last:
             instant = local_to_utc(day, wall.time(), zone)
             if instant is not None and instant >= now:
-                cells.append(Block("cell", instant, instant + step))
+                cell = Block("cell", instant, instant + step)
+                cell.covered = any(start_at < instant + step and instant < end_at for start_at, end_at in taken)
+                cells.append(cell)
             wall += step
     return cells
 
@@ -86,7 +90,14 @@ def day_by_practitioner(day: datetime.date, now) -> Calendar:
         column = Column(practitioner.name, *window, subtitle=practitioner.title, practitioner=practitioner, day=day)
         column.blocks = (
             working[practitioner.pk]
-            + _cell_blocks(spans.get((practitioner.pk, day), []), day, zone, now)
+            + _cell_blocks(
+                spans.get((practitioner.pk, day), []),
+                day,
+                zone,
+                now,
+                taken=[(a.start_at, a.end_at) for a in shown if a.practitioner_id == practitioner.pk]
+                + time_off.get(practitioner.pk, []),
+            )
             + [Block("off", start, end) for start, end in time_off.get(practitioner.pk, [])]
             + _appointment_blocks([a for a in shown if a.practitioner_id == practitioner.pk])
         )
@@ -156,7 +167,13 @@ def week_by_practitioner(practitioner, first_day: datetime.date, now) -> Calenda
         column = Column(f"{day:%a %-d %b}", *window, practitioner=practitioner, day=day)
         column.blocks = (
             working
-            + _cell_blocks(spans.get((practitioner.pk, day), []), day, zone, now)
+            + _cell_blocks(
+                spans.get((practitioner.pk, day), []),
+                day,
+                zone,
+                now,
+                taken=[(a.start_at, a.end_at) for a in day_appointments] + time_off,
+            )
             + [Block("off", start, end) for start, end in time_off]
             + _appointment_blocks(day_appointments)
         )

@@ -35,6 +35,7 @@ class Block:
     span: int = 1
     lane: int = 0
     lanes: int = 1
+    covered: bool = False  # a cell under an appointment or time off: a drop target only
 
     @property
     def key(self) -> str:

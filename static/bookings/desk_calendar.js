@@ -132,8 +132,38 @@
     }
   });
 
-  // A panel opened with the page (?book=...): focus it as if it had just been opened.
+  // The grid scrolls inside its box (heads and hours stay in view): open it at the line that marks now, and
+  // keep where the desk had scrolled to when it reloads (every minute, and after each change).
+  var kept = null;
+
+  function gridBox() {
+    return document.querySelector("#desk-grid .cal-scroll");
+  }
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var box = gridBox();
+    if (box && event.detail.target && event.detail.target.id === "desk-grid") {
+      kept = { top: box.scrollTop, left: box.scrollLeft };
+    }
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    var box = gridBox();
+    if (box && kept) {
+      box.scrollTop = kept.top;
+      box.scrollLeft = kept.left;
+      kept = null;
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
+    var box = gridBox();
+    var now = box && box.querySelector(".cal-now");
+    if (now) {
+      var offset = now.getBoundingClientRect().top - box.getBoundingClientRect().top;
+      box.scrollTop = Math.max(0, offset - box.clientHeight / 3);
+    }
+    // A panel opened with the page (?book=...): focus it as if it had just been opened.
     var title = document.getElementById("panel-title");
     if (title) {
       title.focus();
