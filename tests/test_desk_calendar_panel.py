@@ -415,8 +415,8 @@ def test_a_time_under_an_appointment_is_a_drop_target_not_a_button(client, desk,
     page = client.get(f"/desk/?date={day:%Y-%m-%d}").content.decode()
     for hour, minute in [(10, 0), (10, 45)]:
         cell = f'data-slot="{practitioner.pk}@{key(at(day, hour, minute))}"'
-        assert f'<div class="cal-cell cal-covered' in page.split(cell)[0][-120:]
+        assert '<div class="cal-cell cal-covered' in page.split(cell)[0][-120:]
     assert (
-        f'<button type="button" class="cal-cell'
+        '<button type="button" class="cal-cell'
         in page.split(f'data-slot="{practitioner.pk}@{key(at(day, 11))}"')[0][-120:]
     )
