@@ -27,10 +27,9 @@ from tests.factories import (
     PractitionerFactory,
     RoomFactory,
     TreatmentFactory,
-    WorkingHoursFactory,
     staff_user,
 )
-from tests.helpers import LONDON, at, book_online, soon
+from tests.helpers import LONDON, at, book_online, open_around_the_clock, soon
 
 pytestmark = pytest.mark.django_db
 
@@ -65,11 +64,7 @@ def practitioner(treatment):
     practitioner = PractitionerFactory(
         user__first_name="Amelia", user__last_name="Hart", treatments=[treatment, ConsultationFactory()]
     )
-    for weekday in range(7):
-        WorkingHoursFactory(
-            practitioner=practitioner, weekday=weekday, start=datetime.time(0), end=datetime.time(23, 45)
-        )
-    return practitioner
+    return open_around_the_clock(practitioner)
 
 
 @pytest.fixture
@@ -110,6 +105,7 @@ def test_a_cell_opens_the_panel_pre_filled_and_the_desk_books_there(client, desk
     assert "New appointment" in html and "Amelia Hart" in html and "10:00" in html
     assert f'value="{practitioner.pk}@{key(start)}"' in html
     assert "Thighs session" in html  # the practitioner's treatments to choose from
+    assert "Room A is free then" in html
 
     found = client.get("/desk/panel/patients/", {"q": "Bloggs"}, headers=HTMX).content.decode()
     assert f'value="{patient.pk}"' in found and "Jo Bloggs" in found
@@ -420,3 +416,12 @@ def test_a_time_under_an_appointment_is_a_drop_target_not_a_button(client, desk,
         '<button type="button" class="cal-cell'
         in page.split(f'data-slot="{practitioner.pk}@{key(at(day, 11))}"')[0][-120:]
     )
+
+
+def test_a_card_dropped_in_another_practitioners_column_moves_it_to_them(client, desk, booked, treatment):
+    ben = PractitionerFactory(user__first_name="Ben", user__last_name="Cole", treatments=[treatment])
+    open_around_the_clock(ben)
+    day = booked.start_at.astimezone(LONDON).date()
+    client.post(f"/desk/panel/appointments/{booked.pk}/move/", {"slot": f"{ben.pk}@{key(at(day, 10))}"}, headers=HTMX)
+    booked.refresh_from_db()
+    assert booked.practitioner == ben and booked.start_at == at(day, 10)

@@ -63,14 +63,21 @@ def book_context(request, slot_value: str, data=None, patient_id=None) -> dict:
         return {"bad_slot": True}
     treatments = list(practitioner.treatments.filter(active=True).order_by("kind", "name"))
     patient = None
-    if patient_id and str(patient_id).isdigit():
+    if patient_id and str(patient_id).isascii() and str(patient_id).isdigit() and len(str(patient_id)) < 10:
         patient = Patient.objects.select_related("user").filter(pk=int(patient_id)).first()
     form = PanelBookForm(
         data,
         initial={"slot": slot_value, "patient": getattr(patient, "pk", None)},
     )
     form.fields["treatment"].queryset = Treatment.objects.filter(pk__in=[t.pk for t in treatments])
+    free_room = None
+    if treatments and data is None:  # what the first treatment would get: the service picks it again when booking
+        verdict, slot = availability.check_slot(
+            treatments[0], practitioner, start_at, notice=services.notice_for(request.user)
+        )
+        free_room = slot.room if verdict is availability.Verdict.FREE else None
     return {
+        "free_room": free_room,
         "slot_value": slot_value,
         "practitioner": practitioner,
         "start_at": start_at,
