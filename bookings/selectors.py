@@ -16,11 +16,12 @@ from clinic import phones
 from clinic.closures import closed_days
 from clinic.models import Closure, Patient, Practitioner, Room, TimeOff, WorkingHours
 from consultations.consent import CONSENT_VERSION
-from consultations.models import Consent, IntakeConfirmation
+from consultations.models import Consent
 from consultations.selectors import current_clearances, screening_statuses
 
 from .availability import LONGEST_APPOINTMENT, clinic_zone, day_bounds_utc
 from .models import Appointment, Reminder, SignedLink
+from .signals import DESK_APPOINTMENT_COLUMNS
 
 
 def patient_appointments(patient):
@@ -76,12 +77,13 @@ def with_screening(appointments):
 
 def with_paperwork_columns(appointments):
     """Annotate what `with_paperwork` needs inside the appointments' own query (no extra query): the version
-    of the consent the patient signed last, and whether they confirmed their health form for this visit."""
+    of the consent the patient signed last, and what apps above add (`DESK_APPOINTMENT_COLUMNS`: practice
+    says whether the patient confirmed their health form for this visit)."""
     return appointments.annotate(
         consent_version=Subquery(
             Consent.objects.filter(patient_id=OuterRef("patient_id")).order_by("-signed_at").values("text_version")[:1]
         ),
-        form_confirmed=Exists(IntakeConfirmation.objects.filter(appointment_id=OuterRef("pk"))),
+        **DESK_APPOINTMENT_COLUMNS.context(),
     )
 
 
@@ -119,7 +121,8 @@ def paperwork_due(appointment) -> list[Paperwork]:
             due.append(CONSENT_NOT_SIGNED)
         elif appointment.consent_version != CONSENT_VERSION:
             due.append(CONSENT_OUTDATED)
-        if code not in ("no_form", "draft") and not appointment.form_confirmed:
+        confirmed = getattr(appointment, "form_confirmed", None)  # None: no app tells (practice removed)
+        if code not in ("no_form", "draft") and confirmed is False:
             due.append(FORM_NOT_CONFIRMED)
     return due
 

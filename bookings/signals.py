@@ -6,6 +6,9 @@
   back; the booking service never calls the waitlist itself.
 - `DESK_PATIENT_PAGE`: extra context for the front desk's patient page (kwargs `patient`, `appointments`);
   practice adds the patient's course plans.
+- `DESK_APPOINTMENT_COLUMNS`: annotations for the appointments the desk's calendars and day sheet read (no
+  kwargs), so they cost no extra query; practice adds `form_confirmed` (the patient confirmed their health
+  form for this visit), which `bookings.selectors.paperwork_due` reads when it is there.
 """
 
 from django.dispatch import Signal
@@ -14,3 +17,4 @@ from clinic.extensions import PageExtension
 
 appointment_freed = Signal()
 DESK_PATIENT_PAGE = PageExtension("front desk patient page")
+DESK_APPOINTMENT_COLUMNS = PageExtension("front desk appointment columns")

@@ -8,9 +8,11 @@ class PracticeConfig(AppConfig):
     verbose_name = "Practice"
 
     def ready(self):
-        """Add the course plans to the front desk's patient page (a hook bookings offers)."""
-        from bookings.signals import DESK_PATIENT_PAGE
+        """Add the course plans to the front desk's patient page and the health form's confirmation to the
+        desk's calendars (hooks bookings offers)."""
+        from bookings.signals import DESK_APPOINTMENT_COLUMNS, DESK_PATIENT_PAGE
 
         from . import selectors
 
         DESK_PATIENT_PAGE.connect(selectors.desk_patient_courses, dispatch_uid="practice-desk-courses")
+        DESK_APPOINTMENT_COLUMNS.connect(selectors.desk_form_confirmed, dispatch_uid="practice-desk-confirmed")

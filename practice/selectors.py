@@ -8,7 +8,7 @@ recorded (`recorded_appointment_ids`). Pages that list many rows read them in a 
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import F, Prefetch
+from django.db.models import Exists, F, OuterRef, Prefetch
 from django.http import Http404
 
 from bookings import availability
@@ -207,6 +207,12 @@ def record_of(appointment) -> SessionRecord | None:
 
 def confirmation_for(appointment) -> IntakeConfirmation | None:
     return IntakeConfirmation.objects.filter(appointment=appointment).first()
+
+
+def desk_form_confirmed(sender, **kwargs) -> dict:
+    """The desk's calendars, from practice (`bookings.signals.DESK_APPOINTMENT_COLUMNS`): whether the patient
+    confirmed their health form for this visit, as an annotation of the calendar's own query."""
+    return {"form_confirmed": Exists(IntakeConfirmation.objects.filter(appointment_id=OuterRef("pk")))}
 
 
 def desk_patient_courses(sender, *, patient, appointments, **kwargs) -> dict:

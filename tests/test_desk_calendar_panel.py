@@ -18,7 +18,8 @@ from bookings import availability, services
 from bookings.models import Appointment, AppointmentEvent
 from clinic import roles
 from consultations.consent import CONSENT_VERSION
-from consultations.models import Consent, IntakeConfirmation, IntakeForm
+from consultations.models import Consent, IntakeForm
+from practice.models import IntakeConfirmation
 from tests.factories import (
     AppointmentFactory,
     ClearedPatientFactory,
