@@ -307,7 +307,11 @@ def test_only_booked_cards_can_be_dragged(client, desk, booked, practitioner):
 
 def test_the_appointment_panel_offers_only_what_the_service_allows(client, desk, booked, practitioner):
     html = client.get(f"/desk/panel/appointments/{booked.pk}/", headers=HTMX).content.decode()
-    assert ">Move<" in html and "Check in" in html and "History" in html
+    assert ">Move<" in html and "History" in html
+    assert "Check in" not in html and "no-show" not in html  # in 3 days: not yet (bookings.states)
+    now = AppointmentFactory(practitioner=practitioner, start_at=timezone.now().replace(microsecond=0))
+    html = client.get(f"/desk/panel/appointments/{now.pk}/", headers=HTMX).content.decode()
+    assert "Check in" in html and "Mark no-show" in html and "Complete" in html
     done = AppointmentFactory(practitioner=practitioner, status=Appointment.Status.COMPLETED)
     html = client.get(f"/desk/panel/appointments/{done.pk}/", headers=HTMX).content.decode()
     assert ">Move<" not in html and "Check in" not in html

@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from bookings import availability, selectors, services
+from bookings import availability, selectors, services, states
 from bookings.models import Appointment
 from clinic import roles
 from clinic.forms import read_calendar_day
@@ -170,7 +170,12 @@ def _appointment_context(pk) -> dict:
     )
     [appointment] = selectors.with_paperwork(selectors.with_screening([appointment]))
     events = list(appointment.events.select_related("by").order_by("-at", "-pk")[:5])
-    return {"appointment": appointment, "events": events, "back_url": _calendar_url(appointment.start_at)}
+    return {
+        "appointment": appointment,
+        "events": events,
+        "actions": states.allowed_actions(appointment),  # the buttons the clinic's day allows now (one rule)
+        "back_url": _calendar_url(appointment.start_at),
+    }
 
 
 @roles.front_desk_required

@@ -374,7 +374,9 @@ class Command(BaseCommand):
                 intake = intake_services.submit_intake(patient, DEMO_INTAKE_ANSWERS)
                 if form == "cleared":
                     reviewer = practitioners[0].user
-                    intake_services.record_review(intake, reviewer=reviewer, decision="cleared", notes="Demo data.")
+                    intake_services.record_review(
+                        intake, reviewer=reviewer, decision="cleared", notes="Demo data.", free_text_read=True
+                    )
             if consent and not patient.consents.exists():
                 intake_services.sign_consent(patient, signed_name=patient.full_name)
             start = base + datetime.timedelta(days=spec["days"], minutes=spec["minutes"])
