@@ -90,7 +90,7 @@ def test_the_desk_books_on_the_grid_drags_moves_with_the_keyboard_and_books_a_wa
     panel = page.locator("#desk-panel")
     expect(panel.get_by_role("heading", name="New appointment")).to_be_focused()
     expect(panel).to_contain_text("with Amelia Hart")
-    panel.get_by_label("Find the patient").fill("Bloggs")
+    panel.get_by_label("Find the patient").press_sequentially("Bloggs")  # typed, as a person types
     panel.get_by_label("Jo Bloggs").check()
     panel.get_by_label("Treatment").select_option(label="Free consultation (30 min)")
     shot(page, "panel-book")
@@ -143,7 +143,7 @@ def test_the_desk_books_on_the_grid_drags_moves_with_the_keyboard_and_books_a_wa
     start = soon(5, last_start=datetime.time(23, 15))
     page.goto(f"{page.base_url}/desk/?date={start.astimezone(LONDON):%Y-%m-%d}")
     page.locator(slot(amelia, start)).click()
-    panel.get_by_label("Find the patient").fill("Walker")
+    panel.get_by_label("Find the patient").press_sequentially("Walker")
     panel.get_by_label("Wally Walker").check()
     panel.get_by_label("Treatment").select_option(label="Free consultation (30 min)")
     panel.get_by_label("At the desk (walk-in)").check()
