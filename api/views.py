@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from bookings import availability, services
 from bookings.models import Appointment
 from bookings.selectors import patient_appointments
+from clinic import access
 from clinic.models import Treatment
 from clinic.selectors import active_practitioners, bookable_treatments
 
@@ -31,7 +32,7 @@ class IsPatient(permissions.BasePermission):
     message = "Sign in as a patient to see or book appointments."
 
     def has_permission(self, request, view):
-        return bool(request.user.is_authenticated and hasattr(request.user, "patient"))
+        return access.patient_of(request.user) is not None
 
 
 # Every status an endpoint can answer is in its schema, with the body it has (checked by schemathesis in
@@ -115,7 +116,7 @@ def availability_view(request):
         reads=lambda known: _practitioners_asked(params, known),
         days=_days_asked(params),
     )
-    patient = getattr(request.user, "patient", None)
+    patient = access.patient_of(request.user)
     blocks = availability.course_blocks(patient, Treatment.objects.get(slug=payload["treatment"])) if patient else []
     if blocks:  # this patient's course interval: a copy, never the shared answer
         payload = {**payload, "days": [_with_course_block(day, blocks) for day in payload["days"]]}

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils import timezone
 
-from clinic import roles
+from clinic import access
 from clinic.admin import TreatmentAdmin
 
 from .models import (
@@ -113,13 +113,12 @@ class AftercareCheckInAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         """The front desk sees that a patient needs a call, not the patient's own words about their skin."""
         fields = super().get_fields(request, obj)
-        clinical = roles.is_practitioner(request.user) or roles.is_clinic_admin(request.user)
-        return fields if clinical else [f for f in fields if f != "details"]
+        return fields if access.may_see_check_in_details(request.user) else [f for f in fields if f != "details"]
 
     def get_queryset(self, request):
         """A practitioner sees the check-ins of their own patients only; desk and admin see all."""
         check_ins = super().get_queryset(request)
-        if not roles.sees_only_own(request.user):
+        if not access.sees_only_own(request.user):
             return check_ins
         return check_ins.filter(appointment__practitioner__user=request.user)
 

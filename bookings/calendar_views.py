@@ -7,15 +7,13 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from clinic import roles
+from clinic import access
 from clinic.models import Practitioner
-from clinic.views import can_edit_practitioner
 
 from . import calendar_feeds
 from .ics import appointment_ics as build_appointment_ics
 from .ics import practitioner_feed_ics
 from .models import Appointment
-from .services import is_desk
 
 
 def _calendar_response(content: bytes, filename: str, *, attachment: bool) -> HttpResponse:
@@ -25,21 +23,11 @@ def _calendar_response(content: bytes, filename: str, *, attachment: bool) -> Ht
     return response
 
 
-def may_see_appointment(user, appointment) -> bool:
-    """Its patient, the front desk and admins, and the practitioner it is with."""
-    if getattr(getattr(user, "patient", None), "pk", None) == appointment.patient_id:
-        return True
-    if is_desk(user):
-        return True
-    return roles.is_practitioner(user) and user.practitioner.pk == appointment.practitioner_id
-
-
 @require_GET
 @login_required
 def appointment_ics(request, pk):
     appointment = get_object_or_404(Appointment.objects.select_related("treatment", "practitioner__user"), pk=pk)
-    if not may_see_appointment(request.user, appointment):
-        raise Http404("No such appointment.")
+    access.found_only_if(access.may_see_appointment(request.user, appointment), "No such appointment.")
     local_day = appointment.start_at.astimezone(calendar_feeds.clinic_zone()).date()
     filename = f"appointment-{local_day:%Y-%m-%d}-{appointment.pk}.ics"
     return _calendar_response(build_appointment_ics(appointment), filename, attachment=True)
@@ -63,7 +51,7 @@ def practitioner_calendar_feed(request, token):
 @login_required
 def practitioner_calendar_settings(request, slug):
     practitioner = get_object_or_404(Practitioner.objects.select_related("user"), slug=slug)
-    if not can_edit_practitioner(request.user, practitioner):
+    if not access.may_edit_practitioner(request.user, practitioner):
         raise PermissionDenied("You can only see your own calendar link.")
     if request.method == "POST":
         had_one = calendar_feeds.feed_of(practitioner) is not None

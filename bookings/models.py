@@ -17,6 +17,11 @@ class AppointmentQuerySet(models.QuerySet):
     def live(self):
         return self.filter(status__in=Appointment.LIVE_STATUSES)
 
+    def not_cancelled(self):
+        """Appointments that relate a patient and a practitioner (past, future, no-shows): `clinic.access`
+        reads this through `practitioner.appointments` to say who a practitioner's patients are."""
+        return self.exclude(status=Appointment.Status.CANCELLED)
+
     def overlapping(self, start_at, end_at):
         return self.filter(start_at__lt=end_at, busy_until__gt=start_at)
 

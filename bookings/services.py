@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
-from clinic import medicine_advice, roles
+from clinic import access, medicine_advice
 from clinic.models import Patient
 from consultations.eligibility import check_eligibility
 
@@ -83,20 +83,14 @@ class UnsafeMedicineAdvice(BookingError):
 # --- checks ------------------------------------------------------------------------------------------------
 
 
-def is_desk(user) -> bool:
-    """Front desk and clinic admins act for any patient and are not bound by the cancellation window."""
-    return roles.is_front_desk(user)  # has_role counts clinic admins as every role
-
-
 def ensure_may_act_for(user, patient) -> None:
-    """A patient acts for themself; the front desk and clinic admins for anyone (the waitlist asks too)."""
-    if is_desk(user) or (user is not None and getattr(patient, "user_id", None) == user.pk):
-        return
-    raise NotAllowed("You can only book, move or cancel your own appointments.")
+    """A patient acts for themself; the front desk and clinic admins for anyone (`clinic.access.may_act_for`)."""
+    if not access.may_act_for(user, patient):
+        raise NotAllowed("You can only book, move or cancel your own appointments.")
 
 
 def _ensure_override_allowed(user, override_reason: str) -> None:
-    if override_reason and not roles.is_clinic_admin(user):
+    if override_reason and not access.may_override_eligibility(user):
         raise NotAllowed("Only a clinic admin can override the eligibility check.")
 
 
@@ -152,7 +146,7 @@ def call_the_clinic_message(doing: str = "changed") -> str:
 
 
 def _ensure_outside_cancellation_window(appointment, user, doing: str) -> None:
-    if not is_desk(user) and inside_cancellation_window(appointment):
+    if not access.is_desk(user) and inside_cancellation_window(appointment):
         raise OutsideCancellationWindow(call_the_clinic_message(doing))
 
 
@@ -162,7 +156,7 @@ ONLINE_SOURCES = (Appointment.Source.ONLINE, Appointment.Source.API)
 def notice_for(user, source=None) -> datetime.timedelta:
     """The minimum notice a booking or move by this user must respect (`availability.minimum_notice`):
     none for the front desk at its own pages, the online notice for everyone else and every online source."""
-    return availability.minimum_notice(desk=is_desk(user) and source not in ONLINE_SOURCES)
+    return availability.minimum_notice(desk=access.is_desk(user) and source not in ONLINE_SOURCES)
 
 
 def slot_taken(treatment, practitioner, start_at, ignore_appointment=None, notice=None) -> SlotTaken:
@@ -359,10 +353,10 @@ def confirm_appointment(appointment, *, by, via: str) -> Appointment:
 
 def _change_status(appointment, *, by, action, reason="") -> Appointment:
     """One status change of the clinic's day, under the patient's lock, if `bookings.states` allows it now."""
-    if not (is_desk(by) or roles.is_practitioner(by)):
+    if not access.may_change_appointment_status(by):
         raise NotAllowed("Only clinic staff can change an appointment's status.")
     if action in states.UNDO_ACTIONS:
-        if not is_desk(by):
+        if not access.may_undo_status_change(by):
             raise NotAllowed("Only the front desk or a clinic admin can undo a check-in or a completion.")
         reason = (reason or "").strip()
         if not reason:

@@ -5,17 +5,15 @@ refusal is a `BookingError` whose message is shown as it is; nothing is written 
 """
 
 import datetime
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import date as format_date
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from clinic import access
 from clinic.closures import closed_on
 from clinic.selectors import bookable_treatments
 from consultations.eligibility import check_eligibility
@@ -27,19 +25,6 @@ from .models import Appointment
 
 DAYS_LOOKED_AHEAD = 21  # the times list offers the next days with free times within this many days
 NEXT_DAYS_OFFERED = 5
-
-
-def patient_required(view):
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        patient = getattr(request.user, "patient", None)
-        if patient is None:
-            raise PermissionDenied("Online booking is for patient accounts. Staff book from the front desk.")
-        request.patient = patient
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def when(appointment_or_slot) -> str:
@@ -82,7 +67,7 @@ def times_context(patient, treatment, form, *, ignore_appointment=None) -> dict:
     }
 
 
-@patient_required
+@access.patient_required
 def book_start(request):
     """The treatments, each marked when this patient needs a consultation (a cleared health form) first."""
     cleared = current_clearance(request.patient) is not None
@@ -103,7 +88,7 @@ def _booking_page_context(request, treatment):
     return context
 
 
-@patient_required
+@access.patient_required
 def book_treatment(request, slug):
     """Step 1-3: practitioner or first available, day, time (times load in place with htmx)."""
     treatment = get_object_or_404(bookable_treatments(), slug=slug)
@@ -112,7 +97,7 @@ def book_treatment(request, slug):
     return render(request, "bookings/book_treatment.html", context)
 
 
-@patient_required
+@access.patient_required
 def book_times(request, slug):
     """The times list alone, for htmx to swap in when the practitioner or day changes."""
     treatment = get_object_or_404(bookable_treatments(), slug=slug)
@@ -155,7 +140,7 @@ def _refusal(request, template, context, error: services.BookingError):
     return render(request, template, context, status=status)
 
 
-@patient_required
+@access.patient_required
 @require_http_methods(["GET", "POST"])
 def book_confirm(request, slug):
     """Step 4: what, who, when, where and the price, then one button that books."""
@@ -195,7 +180,7 @@ def book_confirm(request, slug):
 # --- the patient's appointments ------------------------------------------------------------------------
 
 
-@patient_required
+@access.patient_required
 def my_appointments(request):
     upcoming, past = selectors.upcoming_and_past(request.patient)
     return render(
@@ -205,7 +190,7 @@ def my_appointments(request):
     )
 
 
-@patient_required
+@access.patient_required
 def appointment_detail(request, pk):
     """The confirmation page, and the appointment's page afterwards."""
     appointment = selectors.patient_appointment_or_404(request.patient, pk)
@@ -226,7 +211,7 @@ def _appointment_context(appointment) -> dict:
     }
 
 
-@patient_required
+@access.patient_required
 @require_http_methods(["GET", "POST"])
 def appointment_cancel(request, pk):
     appointment = selectors.patient_appointment_or_404(request.patient, pk)
@@ -243,7 +228,7 @@ def appointment_cancel(request, pk):
     return render(request, template, context)
 
 
-@patient_required
+@access.patient_required
 @require_http_methods(["GET", "POST"])
 def appointment_reschedule(request, pk):
     """Choose a new time (times load in place), confirm it, and the old time is free at once."""
@@ -281,7 +266,7 @@ def appointment_reschedule(request, pk):
     return redirect("appointment_detail", appointment.pk)
 
 
-@patient_required
+@access.patient_required
 def appointment_reschedule_times(request, pk):
     appointment = selectors.patient_appointment_or_404(request.patient, pk)
     form = DayChoiceForm(request.GET, treatment=appointment.treatment)

@@ -27,6 +27,7 @@ from django.db.models import Prefetch, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from clinic import access
 from clinic.models import Practitioner, Treatment
 from consultations.eligibility import check_eligibility
 
@@ -162,7 +163,7 @@ def offer_expiry(start_at: datetime.datetime, now: datetime.datetime) -> datetim
     return min(now + offer_lifetime(), last_moment)
 
 
-def _may_have(entry: WaitlistEntry, start_at: datetime.datetime) -> bool:
+def _offer_suits(entry: WaitlistEntry, start_at: datetime.datetime) -> bool:
     patient, treatment = entry.patient, entry.treatment
     if not check_eligibility(patient, treatment).allowed:
         return False
@@ -192,7 +193,7 @@ def matching_entries(treatment, practitioner, start_at, limit: int, now=None) ->
     )
     chosen = []
     for entry in candidates.iterator():
-        if wants(entry, start_at) and _may_have(entry, start_at):
+        if wants(entry, start_at) and _offer_suits(entry, start_at):
             chosen.append(entry)
             if len(chosen) == limit:
                 break
@@ -353,7 +354,7 @@ def confirm_offer(offer: WaitlistOffer, *, by) -> Appointment:
                 practitioner=offer.practitioner,
                 start_at=offer.start_at,
                 booked_by=by,
-                source=Appointment.Source.FRONT_DESK if services.is_desk(by) else Appointment.Source.ONLINE,
+                source=Appointment.Source.FRONT_DESK if access.is_desk(by) else Appointment.Source.ONLINE,
             )
             now = timezone.now()
             offer.status, offer.answered_at = OfferStatus.ACCEPTED, now

@@ -6,12 +6,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from clinic import roles
+from clinic import access
 from clinic.models import Patient
 
 from . import services, waitlist
 from .models import WaitlistEntry
-from .views import patient_required, when
+from .views import when
 from .waitlist_forms import DeskWaitlistForm, JoinWaitlistForm, WaitlistFilterForm
 
 
@@ -37,7 +37,7 @@ def _form_errors_as_messages(request, form):
 # --- patients ----------------------------------------------------------------------------------------
 
 
-@patient_required
+@access.patient_required
 def waitlist_mine(request):
     entries = list(waitlist.patient_entries(request.patient))
     offers = [
@@ -50,7 +50,7 @@ def waitlist_mine(request):
     return render(request, "waitlist/mine.html", {"entries": entries, "offers": offers})
 
 
-@patient_required
+@access.patient_required
 @require_http_methods(["GET", "POST"])
 def waitlist_join(request):
     form = JoinWaitlistForm(request.POST if request.method == "POST" else None, initial=request.GET.dict())
@@ -73,7 +73,7 @@ def waitlist_join(request):
     return render(request, "waitlist/join.html", {"form": form})
 
 
-@patient_required
+@access.patient_required
 @require_POST
 def waitlist_leave(request, pk):
     entry = get_object_or_404(WaitlistEntry, pk=pk, patient=request.patient)
@@ -86,7 +86,7 @@ def waitlist_leave(request, pk):
     return redirect("waitlist_mine")
 
 
-@patient_required
+@access.patient_required
 @require_http_methods(["GET", "POST"])
 def waitlist_offer(request, pk):
     """The link in the offer message: the time, and one button that books it if nobody was quicker."""
@@ -109,7 +109,7 @@ def waitlist_offer(request, pk):
 # --- front desk --------------------------------------------------------------------------------------
 
 
-@roles.front_desk_required
+@access.desk_required
 def waitlist_desk(request):
     """Who waits for what, per treatment and practitioner, in the order they will be offered times."""
     form = WaitlistFilterForm(request.GET or None)
@@ -124,7 +124,7 @@ def waitlist_desk(request):
     return render(request, "waitlist/desk.html", {"form": form, "entries": entries, "calls": calls})
 
 
-@roles.front_desk_required
+@access.desk_required
 @require_http_methods(["GET", "POST"])
 def waitlist_desk_add(request):
     """A small form the desk pages can link to: ?patient=<id>&treatment=<slug>&practitioner=<id>."""
@@ -151,7 +151,7 @@ def waitlist_desk_add(request):
     return render(request, "waitlist/desk_add.html", {"form": form, "patient": patient})
 
 
-@roles.front_desk_required
+@access.desk_required
 @require_POST
 def waitlist_desk_remove(request, pk):
     entry = get_object_or_404(WaitlistEntry.objects.select_related("patient__user", "treatment"), pk=pk)

@@ -6,8 +6,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from . import roles
-from .access import patients_of
+from . import access
 from .forms import BaseWorkingHoursFormSet
 from .models import Closure, Patient, Practitioner, Room, TimeOff, Treatment, User, WorkingHours
 
@@ -44,9 +43,9 @@ class PatientAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         """A practitioner sees only their own patients (never those unrelated to them); desk and admin see all."""
         patients = super().get_queryset(request)
-        if not roles.sees_only_own(request.user):
+        if not access.sees_only_own(request.user):
             return patients
-        return patients.filter(pk__in=patients_of(request.user.practitioner).values("pk"))
+        return patients.filter(pk__in=access.patients_of(request.user.practitioner).values("pk"))
 
     @admin.display(description="audit trail")
     def audit_trail(self, obj):
@@ -81,11 +80,11 @@ class PractitionerAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         """A practitioner changes their own profile, hours and time off only; desk and admin see everyone."""
         practitioners = super().get_queryset(request)
-        return practitioners.filter(user=request.user) if roles.sees_only_own(request.user) else practitioners
+        return practitioners.filter(user=request.user) if access.sees_only_own(request.user) else practitioners
 
     def get_readonly_fields(self, request, obj=None):
         """Which account a profile belongs to is the clinic admin's to set."""
-        return self.readonly_fields if roles.is_clinic_admin(request.user) else ("user",)
+        return self.readonly_fields if access.may_link_accounts(request.user) else ("user",)
 
 
 @admin.register(Treatment)
@@ -120,10 +119,10 @@ class TimeOffAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         time_off = super().get_queryset(request)
-        return time_off.filter(practitioner__user=request.user) if roles.sees_only_own(request.user) else time_off
+        return time_off.filter(practitioner__user=request.user) if access.sees_only_own(request.user) else time_off
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "practitioner" and roles.sees_only_own(request.user):
+        if db_field.name == "practitioner" and access.sees_only_own(request.user):
             kwargs["queryset"] = Practitioner.objects.filter(user=request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 

@@ -1,6 +1,6 @@
 from django.conf import settings
 
-from . import roles
+from . import access, roles
 
 
 def clinic(request):
@@ -10,5 +10,5 @@ def clinic(request):
         "CLINIC": settings.CLINIC,
         "user_is_practitioner": roles.is_practitioner(user),
         "user_is_front_desk": roles.is_front_desk(user),
-        "user_is_patient": getattr(user, "is_authenticated", False) and hasattr(user, "patient"),
+        "user_is_patient": access.patient_of(user) is not None,
     }

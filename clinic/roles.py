@@ -1,15 +1,12 @@
 """Staff roles, as Django groups. The one place that says which role may do what in the admin, and how a
-view asks whether a user holds a role.
+view asks whether a user holds a role. What a role may see or do with an object, and the view guards, are
+`clinic.access`.
 
 The groups are created by a migration; their permissions are (re)applied after every migrate, because
 permissions of apps migrated later do not exist yet when this app's migration runs.
 """
 
-from functools import wraps
-
 from django.contrib.auth.models import Group, Permission
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 
 PRACTITIONER = "Practitioner"
@@ -108,25 +105,5 @@ def is_clinic_admin(user) -> bool:
     return has_role(user, CLINIC_ADMIN)
 
 
-def sees_only_own(user) -> bool:
-    """A practitioner without a desk or admin role: in the admin too, only their own profile, hours, time off,
-    patients and check-ins."""
-    return is_practitioner(user) and not is_front_desk(user)
-
-
 def is_staff_member(user) -> bool:
     return any(has_role(user, role) for role in ROLE_NAMES)
-
-
-def front_desk_required(view):
-    """Pages for the front desk (and clinic admins): anonymous users are sent to sign in, anyone else gets 403."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not is_front_desk(request.user):
-            raise PermissionDenied("These pages are for the front desk and clinic admins.")
-        return view(request, *args, **kwargs)
-
-    return wrapper

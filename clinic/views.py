@@ -7,7 +7,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from . import roles, selectors, services
+from . import access, roles, selectors, services
 from .forms import PatientProfileForm, PractitionerProfileForm, SignupForm, WorkingHoursFormSet
 from .models import Practitioner
 from .redirects import safe_next
@@ -44,19 +44,15 @@ def practitioner_detail(request, slug):
         "clinic/practitioner_detail.html",
         {
             "practitioner": practitioner,
-            "can_edit": can_edit_practitioner(request.user, practitioner),
+            "can_edit": access.may_edit_practitioner(request.user, practitioner),
         },
     )
-
-
-def can_edit_practitioner(user, practitioner) -> bool:
-    return roles.is_clinic_admin(user) or (user.is_authenticated and practitioner.user_id == user.pk)
 
 
 @login_required
 def practitioner_edit(request, slug):
     practitioner = get_object_or_404(Practitioner.objects.select_related("user"), slug=slug)
-    if not can_edit_practitioner(request.user, practitioner):
+    if not access.may_edit_practitioner(request.user, practitioner):
         raise PermissionDenied("You can only edit your own profile.")
     form = PractitionerProfileForm(request.POST or None, request.FILES or None, instance=practitioner)
     hours = WorkingHoursFormSet(request.POST or None, instance=practitioner, prefix="hours")
@@ -82,7 +78,7 @@ def start(request):
         return redirect("desk:calendar")
     if roles.is_practitioner(user):
         return redirect("my_day")
-    if hasattr(user, "patient"):
+    if access.patient_of(user) is not None:
         return redirect("my_appointments")
     return redirect("home")
 
@@ -109,11 +105,11 @@ def signup(request):
 
 @login_required
 def profile(request):
-    patient = getattr(request.user, "patient", None)
+    patient = access.patient_of(request.user)
     if patient is None:
         if roles.is_practitioner(request.user):
             return redirect("practitioner_edit", request.user.practitioner.slug)
-        raise Http404("Staff accounts have no patient profile.")
+        raise PermissionDenied("Staff accounts have no patient profile.")
     form = PatientProfileForm(request.POST or None, instance=patient)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)

@@ -182,6 +182,11 @@ class IntakeForm(models.Model):
     def is_submitted(self) -> bool:
         return self.version > 0
 
+    @property
+    def awaiting_review(self) -> bool:
+        """In the review queue: any practitioner may read it to review it (`clinic.access.may_see_intake`)."""
+        return self.status == self.Status.AWAITING_REVIEW
+
     def clean(self):
         if self.isotretinoin_last_dose and self.took_isotretinoin is False:
             raise ValidationError(

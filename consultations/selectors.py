@@ -7,10 +7,9 @@ import datetime
 from dataclasses import dataclass
 
 from django.db.models import Case, F, IntegerField, Max, Q, Value, When
-from django.http import Http404
 from django.utils import timezone
 
-from clinic import access, roles
+from clinic import access
 from clinic.models import Practitioner
 
 from .forms import SECTIONS
@@ -160,22 +159,9 @@ def review_queue():
     )
 
 
-def staff_may_see_intake(user, intake: IntakeForm) -> bool:
-    """Clinical answers: a clinic admin; a practitioner when the intake is waiting for review or the patient
-    is booked with them. Front desk never (they use `screening_status`)."""
-    if roles.is_clinic_admin(user):
-        return True
-    if not roles.is_practitioner(user):
-        return False
-    if intake.status == IntakeForm.Status.AWAITING_REVIEW:
-        return True
-    return access.patients_of(user.practitioner).filter(pk=intake.patient_id).exists()
-
-
 def intake_for_staff(user, intake_id) -> IntakeForm:
     intake = IntakeForm.objects.select_related("patient__user").filter(pk=intake_id, version__gt=0).first()
-    if intake is None or not staff_may_see_intake(user, intake):
-        raise Http404("No such health form.")
+    access.found_only_if(intake is not None and access.may_see_intake(user, intake), "No such health form.")
     return intake
 
 

@@ -1,12 +1,10 @@
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import F
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from clinic import roles
+from clinic import access
 
 from . import selectors, services
 from .consent import CONSENT_TEXT, CONSENT_VERSION
@@ -14,22 +12,14 @@ from .forms import QUESTION_FIELDS, ConsentForm, IntakeFormForm, ReviewForm
 from .models import IntakeForm, ScreeningFlag
 from .signals import REVIEW_QUEUE_PAGE
 
-
-def _own_patient(request):
-    patient = getattr(request.user, "patient", None)
-    if patient is None:
-        raise Http404("Only patients have a health form.")
-    return patient
-
-
 # --- Patient pages --------------------------------------------------------------------------------
 
 
-@login_required
+@access.patient_required
 def intake_home(request):
     """The patient's view: status, what the screening means for them, the practitioner's message. Never the
     practitioner's notes or texts."""
-    patient = _own_patient(request)
+    patient = request.patient
     intake = selectors.current_intake(patient)
     submitted = intake is not None and intake.is_submitted
     review = selectors.latest_review(intake) if submitted else None
@@ -60,9 +50,9 @@ def _patient_outcome(review):
     }
 
 
-@login_required
+@access.patient_required
 def intake_form(request):
-    patient = _own_patient(request)
+    patient = request.patient
     intake = selectors.current_intake(patient) or IntakeForm(patient=patient)
     sending = "submit" in request.POST
     # Once a form has been sent, it only changes by a complete submission (see services.save_intake_draft).
@@ -121,9 +111,9 @@ def _save_partial(patient, data) -> bool:
     return True
 
 
-@login_required
+@access.patient_required
 def consent_sign(request):
-    patient = _own_patient(request)
+    patient = request.patient
     form = ConsentForm(request.POST or None, patient=patient)
     if request.method == "POST":
         if form.is_valid():
@@ -146,14 +136,8 @@ def consent_sign(request):
 # --- Practitioner pages ---------------------------------------------------------------------------
 
 
-def _require_clinician(user):
-    if not (roles.is_practitioner(user) or roles.is_clinic_admin(user)):
-        raise PermissionDenied("Only practitioners review health forms.")
-
-
-@login_required
+@access.clinician_required
 def review_queue(request):
-    _require_clinician(request.user)
     intakes = list(selectors.review_queue())
     flags = ScreeningFlag.objects.filter(intake__in=intakes, intake_version=F("intake__version"))
     by_intake = {}
@@ -171,14 +155,13 @@ def review_queue(request):
     )
 
 
-@login_required
+@access.clinician_required
 def intake_review(request, intake_id):
-    _require_clinician(request.user)
     intake = selectors.intake_for_staff(request.user, intake_id)
     flags = list(selectors.current_flags(intake))
     today = timezone.localdate()
     running_washouts = [f for f in flags if f.until and f.until > today and f.severity == "block"]
-    may_decide = roles.is_practitioner(request.user)
+    may_decide = access.may_decide_review(request.user)
     free_text = selectors.free_text_answers(intake)
     form = (
         ReviewForm(request.POST or None, running_washouts=running_washouts, free_text=free_text) if may_decide else None

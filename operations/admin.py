@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from clinic import roles
+from clinic import access
 from clinic.admin import PatientAdmin as ClinicPatientAdmin
 from clinic.audit import record_access
 from clinic.models import ErasureRequest, Patient
@@ -37,7 +37,7 @@ class PatientAdmin(ClinicPatientAdmin):
 
     def has_export_permission(self, request):
         """Health data: clinic admins only (the front desk and practitioners may list patients here)."""
-        return roles.is_clinic_admin(request.user)
+        return access.may_handle_patient_data_requests(request.user)
 
 
 @admin.register(ErasureRequest)

@@ -40,7 +40,7 @@ from django.utils import timezone
 
 from bookings.models import Appointment, Reminder
 from bookings.services import BookingError, cancel_appointment
-from clinic import roles
+from clinic import access
 from clinic.links import absolute_url
 from clinic.models import PLACEHOLDER_EMAIL_DOMAIN, ErasureRequest, Patient
 from consultations.models import Consent, IntakeForm
@@ -89,7 +89,7 @@ def _tell_the_clinic(request_id: int) -> None:
 
 def complete_erasure(erasure_request: ErasureRequest, *, by) -> ErasureRequest:
     """Anonymise the patient and close the request, all or nothing (see the module's docstring)."""
-    if not roles.is_clinic_admin(by):
+    if not access.may_handle_patient_data_requests(by):
         raise ErasureError("Only a clinic admin can complete an erasure.")
     try:
         with transaction.atomic():
@@ -111,7 +111,7 @@ def complete_erasure(erasure_request: ErasureRequest, *, by) -> ErasureRequest:
 
 
 def refuse_erasure(erasure_request: ErasureRequest, *, by, reason: str) -> ErasureRequest:
-    if not roles.is_clinic_admin(by):
+    if not access.may_handle_patient_data_requests(by):
         raise ErasureError("Only a clinic admin can refuse an erasure.")
     reason = (reason or "").strip()
     if not reason:

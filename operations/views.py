@@ -1,18 +1,19 @@
 """A patient's rights over their data: download all of it (JSON, or a printable page) and ask for erasure.
 
 Only the signed-in patient's own data: there is no id in these URLs, so nobody can ask for another's.
-Staff accounts have no patient profile and get 404. Every download is written to the audit trail.
+Staff accounts have no patient profile and get 403 (`clinic.access.patient_required`). Every download is
+written to the audit trail.
 """
 
 import json
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from clinic import access
 from clinic.audit import record_access
 from clinic.forms import ErasureRequestForm
 
@@ -20,16 +21,9 @@ from . import erasure
 from .patient_data import patient_data
 
 
-def own_patient_or_404(user):
-    patient = getattr(user, "patient", None)
-    if patient is None:
-        raise Http404("Only patients have data to download here.")
-    return patient
-
-
-@login_required
+@access.patient_required
 def my_data(request):
-    patient = own_patient_or_404(request.user)
+    patient = request.patient
     data = patient_data(patient)
     record_access(request.user, patient, what="own data export (printable page)")
     response = render(request, "clinic/my_data/page.html", {"data": data})
@@ -37,9 +31,9 @@ def my_data(request):
     return response
 
 
-@login_required
+@access.patient_required
 def my_data_json(request):
-    patient = own_patient_or_404(request.user)
+    patient = request.patient
     data = patient_data(patient)
     record_access(request.user, patient, what="own data export (JSON)")
     return data_file_response(data, f"my-clinic-data-{timezone.localdate():%Y-%m-%d}.json")
@@ -56,10 +50,10 @@ def data_file_response(data: dict, filename: str) -> HttpResponse:
     return response
 
 
-@login_required
+@access.patient_required
 def erasure_request(request):
     """Ask for erasure: a request for a clinic admin, never an erasure by itself."""
-    patient = own_patient_or_404(request.user)
+    patient = request.patient
     latest = erasure.latest_request(patient)
     may_ask = latest is None or not latest.is_open
     form = ErasureRequestForm(request.POST or None, user=request.user) if may_ask else None

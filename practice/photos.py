@@ -1,16 +1,13 @@
-"""Progress photos: what an upload must be, and who may see one. The one module for both rules.
+"""Progress photos: what an upload must be. Who may see one is `clinic.access.may_see_photo`.
 
 An upload is accepted by its content, never its name or the browser's content type: Pillow must read it as
-a JPEG, PNG or WebP image within the size limit. A photo is shown to the patient themself, to practitioners
-who may see the patient's records, and to clinic admins; never to the front desk, and never at a public URL.
+a JPEG, PNG or WebP image within the size limit. It is never at a public URL (`practice.private_storage`).
 """
 
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from PIL import Image
-
-from .selectors import may_see_patient_records
 
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
 ACCEPTED_FORMATS = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"), "WEBP": ("image/webp", ".webp")}
@@ -38,10 +35,3 @@ def check_photo(upload) -> CheckedImage:
     if image_format not in ACCEPTED_FORMATS:
         raise ValidationError("Only JPEG, PNG or WebP photos are accepted.")
     return CheckedImage(*ACCEPTED_FORMATS[image_format])
-
-
-def may_view_photo(user, photo) -> bool:
-    patient = photo.record.patient
-    if getattr(user, "is_authenticated", False) and patient.user_id == user.pk:
-        return True
-    return may_see_patient_records(user, patient)

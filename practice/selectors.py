@@ -1,19 +1,19 @@
 """Reads for the practitioner's workspace and the patient's progress pages.
 
-Who may read a patient's session records is decided here, once: clinic admins, and practitioners who have
-(or had) an appointment with the patient. The front desk never reads them; it may learn that a session was
-recorded (`recorded_appointment_ids`). Pages that list many rows read them in a fixed number of queries.
+Who may read a patient's session records is decided in `clinic.access` (`may_see_patient_records`): clinic
+admins, and practitioners who have (or had) an appointment with the patient. The front desk never reads
+them; it may learn that a session was recorded (`recorded_appointment_ids`). Pages that list many rows read
+them in a fixed number of queries.
 """
 
 import datetime
 from dataclasses import dataclass
 
 from django.db.models import Exists, F, OuterRef, Prefetch
-from django.http import Http404
 
 from bookings import availability
 from bookings.models import Appointment
-from clinic import roles
+from clinic import access, roles
 from clinic.models import Patient
 from consultations import selectors as intake_selectors
 from consultations.consent import CONSENT_VERSION
@@ -23,41 +23,20 @@ from .course import course_progress
 from .models import CoursePlan, IntakeConfirmation, PhotoConsent, SessionArea, SessionPhoto, SessionRecord
 
 
-def is_clinician(user) -> bool:
-    return roles.is_practitioner(user) or roles.is_clinic_admin(user)
-
-
-def patients_of(practitioner):
-    """The patients a practitioner is related to: those with a (non-cancelled) appointment with them, past or
-    future. The relation behind every 'their own patients' check, pages and admin alike."""
-    live = Appointment.objects.filter(practitioner=practitioner).exclude(status=Appointment.Status.CANCELLED)
-    return Patient.objects.filter(pk__in=live.values("patient_id"))
-
-
-def may_see_patient_records(user, patient) -> bool:
-    if roles.is_clinic_admin(user):
-        return True
-    if not roles.is_practitioner(user):
-        return False
-    return patients_of(user.practitioner).filter(pk=patient.pk).exists()
-
-
 def patient_for_clinician(user, patient_id) -> Patient:
     """The patient, if this practitioner may see their records; anyone else's answers 404."""
     patient = Patient.objects.select_related("user").filter(pk=patient_id).first()
-    if patient is None or not may_see_patient_records(user, patient):
-        raise Http404("No such patient.")
+    access.found_only_if(patient is not None and access.may_see_patient_records(user, patient), "No such patient.")
     return patient
 
 
 def appointment_to_record(user, appointment_id) -> Appointment:
     """An appointment this user may write the session record of: their own, or any for a clinic admin."""
     appointments = Appointment.objects.select_related("patient__user", "treatment", "practitioner__user", "room")
-    if not roles.is_clinic_admin(user):
-        appointments = appointments.filter(practitioner__user=user)
     appointment = appointments.filter(pk=appointment_id).first()
-    if appointment is None:
-        raise Http404("No such appointment.")
+    access.found_only_if(
+        appointment is not None and access.may_record_session(user, appointment), "No such appointment."
+    )
     return appointment
 
 
@@ -194,10 +173,10 @@ def had_consultation(patient) -> bool:
     ).exists()
 
 
-def photo_or_404(photo_id) -> SessionPhoto:
+def photo_for(user, photo_id) -> SessionPhoto:
+    """A progress photo this user may see (`clinic.access.may_see_photo`); anyone else's answers 404."""
     photo = SessionPhoto.objects.select_related("record__patient").filter(pk=photo_id).first()
-    if photo is None:
-        raise Http404("No such photo.")
+    access.found_only_if(photo is not None and access.may_see_photo(user, photo), "No such photo.")
     return photo
 
 

@@ -7,7 +7,6 @@ photo shown is written to the audit trail (`clinic.audit`).
 """
 
 import datetime
-from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from bookings.models import Appointment
-from clinic import roles
+from clinic import access
 from clinic.audit import record_access, record_accesses
 from clinic.forms import read_calendar_day
 from consultations import eligibility
@@ -28,21 +27,7 @@ from consultations.services import IntakeError
 
 from . import selectors, services
 from .forms import CoursePlanForm, SessionRecordForm
-from .photos import may_view_photo
 from .progress_chart import build_charts, grade_points
-
-
-def clinician_required(view):
-    """Practitioners and clinic admins; the front desk and patients are refused (403)."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not selectors.is_clinician(request.user):
-            raise PermissionDenied("The workspace is for practitioners.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _day_from(request) -> datetime.date:
@@ -57,7 +42,7 @@ def _day_from(request) -> datetime.date:
     return day
 
 
-@clinician_required
+@access.clinician_required
 def my_day(request):
     day = _day_from(request)
     rows = selectors.day_appointments(request.user, day)
@@ -76,7 +61,7 @@ def my_day(request):
     )
 
 
-@clinician_required
+@access.clinician_required
 def patient_record(request, patient_id):
     patient = selectors.patient_for_clinician(request.user, patient_id)
     return render(request, "consultations/practice/patient_record.html", _record_context(request, patient))
@@ -86,15 +71,13 @@ def _record_context(request, patient, plan_form=None) -> dict:
     records = list(selectors.session_records(patient))
     appointments = selectors.patient_appointments(patient)
     record_accesses(request.user, records, what="session record (patient page)")
-    own_practitioner = getattr(request.user, "practitioner", None)
     return {
         "patient": patient,
         "records": records,
         "charts": build_charts(grade_points(records)),
         "appointments": appointments,
         "recorded": {r.appointment_id for r in records},
-        "own_practitioner_id": getattr(own_practitioner, "pk", None),
-        "is_admin": roles.is_clinic_admin(request.user),
+        "may_record": {a.pk for a in appointments if access.may_record_session(request.user, a)},
         "courses": selectors.course_plans(patient, appointments),
         "plan_form": plan_form or CoursePlanForm(),
         "status": intake_selectors.screening_status(patient),
@@ -105,7 +88,7 @@ def _record_context(request, patient, plan_form=None) -> dict:
     }
 
 
-@clinician_required
+@access.clinician_required
 def session_record(request, appointment_id):
     """Record (or correct) what was done in a session; completes a checked-in appointment."""
     appointment = selectors.appointment_to_record(request.user, appointment_id)
@@ -136,7 +119,7 @@ def session_record(request, appointment_id):
     if record is not None:
         record_access(request.user, record, what="session record (edit page)")
     refusal = eligibility.session_record_refusal(appointment)
-    is_admin = roles.is_clinic_admin(request.user)
+    is_admin = access.may_override_eligibility(request.user)
     return render(
         request,
         "consultations/practice/session_record.html",
@@ -155,7 +138,7 @@ def session_record(request, appointment_id):
     )
 
 
-@clinician_required
+@access.clinician_required
 @require_POST
 def set_course_plan(request, patient_id):
     patient = selectors.patient_for_clinician(request.user, patient_id)
@@ -193,10 +176,11 @@ def _latest_consultant(patient):
 
 @login_required
 def photo(request, photo_id):
-    """The only way a progress photo leaves private storage: to someone allowed, with the access recorded."""
-    photo = selectors.photo_or_404(photo_id)
-    if not may_view_photo(request.user, photo):
-        raise Http404("No such photo.")
+    """The only way a progress photo leaves private storage: to someone allowed, with the access recorded.
+    The front desk may never see one (403); anyone else's photo answers 404."""
+    if not access.may_see_any_photo(request.user):
+        raise PermissionDenied("Progress photos are for the patient and their practitioners.")
+    photo = selectors.photo_for(request.user, photo_id)
     record_access(request.user, photo, what="progress photo")
     response = FileResponse(photo.image.open("rb"), content_type=photo.content_type)
     response["Cache-Control"] = "private, no-store"
@@ -207,17 +191,10 @@ def photo(request, photo_id):
 # --- The patient's pages -----------------------------------------------------------------------------
 
 
-def _own_patient(request):
-    patient = getattr(request.user, "patient", None)
-    if patient is None:
-        raise Http404("Only patients have a progress page.")
-    return patient
-
-
-@login_required
+@access.patient_required
 def my_progress(request):
     """Grades and dates, the course plan, photos and photo consent. Never the practitioner's notes."""
-    patient = _own_patient(request)
+    patient = request.patient
     records = list(selectors.session_records(patient))
     return render(
         request,
@@ -231,10 +208,10 @@ def my_progress(request):
     )
 
 
-@login_required
+@access.patient_required
 @require_POST
 def photo_consent(request):
-    patient = _own_patient(request)
+    patient = request.patient
     if request.POST.get("choice") == "give":
         services.give_photo_consent(patient)
         messages.success(request, "Thank you: your practitioner may take progress photos from now on.")
@@ -246,10 +223,10 @@ def photo_consent(request):
     return redirect("my_progress")
 
 
-@login_required
+@access.patient_required
 def intake_confirm(request, appointment_id):
     """Before a session (linked from the 7-day pre-care reminder): nothing has changed, or update the form."""
-    patient = _own_patient(request)
+    patient = request.patient
     appointment = get_object_or_404(
         Appointment.objects.select_related("treatment", "practitioner__user"), pk=appointment_id, patient=patient
     )

@@ -148,9 +148,24 @@ def test_the_checks_catch_what_they_are_for():
     assert cycles(made_up) == [["bookings.b", "bookings.c"]]
 
 
-def test_the_access_rules_name_the_appointment_status_bookings_stores():
-    """clinic.access reads appointments through relations and cannot import bookings' constant."""
-    from bookings.models import Appointment
-    from clinic import access
-
-    assert access.CANCELLED_APPOINTMENT == Appointment.Status.CANCELLED
+def test_who_may_see_or_do_what_is_decided_in_clinic_access_only():
+    """One home for access rules: no `may_*`/`can_*` predicate and no hand-made 'signed-in patient' guard
+    (`getattr(user, "patient", ...)`) outside clinic/access.py; views use its guards."""
+    strays = []
+    for name, path in project_modules().items():
+        if name == "clinic.access":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and node.name.startswith(("may_", "can_", "_may_", "_can_")):
+                strays.append(f"{name}.{node.name}")
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) in ("getattr", "hasattr")
+                and len(node.args) >= 2
+                and ast.unparse(node.args[0]).endswith("user")
+                and isinstance(node.args[1], ast.Constant)
+                and node.args[1].value == "patient"
+            ):
+                strays.append(f"{name}:{node.lineno} looks up user.patient")
+    assert strays == []

@@ -34,7 +34,9 @@ ROLES = ("anon", "patient_a", "patient_b", "related", "unrelated", "desk", "admi
 
 # One row per URL name; a second line (POST) for URLs that take writes. Columns: anonymous visitor, patient A,
 # patient B, practitioner P1 (A's), practitioner P2 (not A's), front desk, clinic admin.
-#   200, 400, 403, 404, 405 ...  the status code
+#   200, 400, 403, 404, 405 ...  the status code. One rule (clinic/access.py): 403 for a role that may never
+#                                come to the page (staff on a patient's own pages, the desk on clinical ones),
+#                                404 for the right role asking for someone else's object
 #   login                        302 to the sign-in page (LOGIN_URL, with ?next=; the admin's own for /admin/)
 #   302                          a redirect somewhere else (never a sign-in page)
 #   gone                         302 to the admin's index: the admin's answer for an object outside what the user
@@ -73,13 +75,13 @@ link_set_password                   GET     login  404    404    404    404    4
                                     POST    login  404    404    404    404    404    404
 logout                              GET     405    405    405    405    405    405    405
                                     POST    302    302    302    302    302    302    302
-profile                             GET     login  200    200    302    302    404    404
-                                    POST    login  200    200    302    302    404    404
+profile                             GET     login  200    200    302    302    403    403
+                                    POST    login  200    200    302    302    403    403
 start                               GET     login  302    302    302    302    302    302
-my_data                             GET     login  200    200    404    404    404    404
-my_data_json                        GET     login  200    200    404    404    404    404
-erasure_request                     GET     login  200    200    404    404    404    404
-                                    POST    login  400    400    404    404    404    404
+my_data                             GET     login  200    200    403    403    403    403
+my_data_json                        GET     login  200    200    403    403    403    403
+erasure_request                     GET     login  200    200    403    403    403    403
+                                    POST    login  400    400    403    403    403    403
 two_factor_setup                    GET     login  302    302    200    200    200    200
                                     POST    login  302    302    200    200    200    200
 two_factor_verify                   GET     login  302    302    302    302    302    200
@@ -93,18 +95,18 @@ password_reset_done                 GET     200    200    200    200    200    2
 password_reset_confirm              GET     200    200    200    200    200    200    200
 password_reset_complete             GET     200    200    200    200    200    200    200
 # the patient's health form, consent and progress
-intake_home                         GET     login  200    200    404    404    404    404
-intake_form                         GET     login  200    200    404    404    404    404
-                                    POST    login  200    200    404    404    404    404
-consent_sign                        GET     login  200    200    404    404    404    404
-                                    POST    login  200    200    404    404    404    404
-intake_confirm                      GET     login  200    404    404    404    404    404
-                                    POST    login  302    404    404    404    404    404
-my_progress                         GET     login  200    200    404    404    404    404
-photo_consent                       GET     login  405    405    405    405    405    405
-                                    POST    login  302    302    404    404    404    404
-aftercare_check_in                  GET     login  200    404    404    404    404    404
-                                    POST    login  200    404    404    404    404    404
+intake_home                         GET     login  200    200    403    403    403    403
+intake_form                         GET     login  200    200    403    403    403    403
+                                    POST    login  200    200    403    403    403    403
+consent_sign                        GET     login  200    200    403    403    403    403
+                                    POST    login  200    200    403    403    403    403
+intake_confirm                      GET     login  200    404    403    403    403    403
+                                    POST    login  302    404    403    403    403    403
+my_progress                         GET     login  200    200    403    403    403    403
+photo_consent                       GET     login  405    405    403    403    403    403
+                                    POST    login  302    302    403    403    403    403
+aftercare_check_in                  GET     login  200    404    403    403    403    403
+                                    POST    login  200    404    403    403    403    403
 # practitioners' pages: health data
 review_queue                        GET     login  403    403    200    200    403    200
 intake_review                       GET     login  403    403    200    404    403    200
@@ -115,7 +117,7 @@ practice_course_plan                GET     login  403    403    405    405    4
                                     POST    login  403    403    200    404    403    200
 practice_session_record             GET     login  403    403    200    404    403    200
                                     POST    login  403    403    200    404    403    200
-session_photo                       GET     login  200    404    200    404    404    200
+session_photo                       GET     login  200    404    200    404    403    200
 # the patient's bookings and waitlist
 book_start                          GET     login  200    200    403    403    403    403
 book_treatment                      GET     login  200    200    403    403    403    403

@@ -105,4 +105,4 @@ def test_practitioner_sees_the_chart_on_the_patient_page(client):
 
 def test_staff_without_a_patient_account_have_no_progress_page(client):
     client.force_login(PractitionerFactory().user)
-    assert client.get(reverse("my_progress")).status_code == 404
+    assert client.get(reverse("my_progress")).status_code == 403

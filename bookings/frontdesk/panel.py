@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from bookings import availability, selectors, services, states
 from bookings.models import Appointment
-from clinic import roles
+from clinic import access, roles
 from clinic.forms import read_calendar_day
 from clinic.models import Patient, Treatment
 
@@ -89,7 +89,7 @@ def book_context(request, slot_value: str, data=None, patient_id=None) -> dict:
     }
 
 
-@roles.front_desk_required
+@access.desk_required
 def book_panel(request):
     if request.method == "POST":
         return _book(request)
@@ -146,7 +146,7 @@ def _book_form_problem(form) -> str:
     return f"Not booked: {first}"
 
 
-@roles.front_desk_required
+@access.desk_required
 def patient_matches(request):
     """The panel's patient search: the desk's own search (`selectors.search_patients`), first matches only."""
     query = (request.GET.get("q") or "").replace("\x00", "")[:100].strip()
@@ -178,7 +178,7 @@ def _appointment_context(pk) -> dict:
     }
 
 
-@roles.front_desk_required
+@access.desk_required
 def appointment_panel(request, pk):
     return render(request, "bookings/frontdesk/panel/appointment.html", _appointment_context(pk))
 
@@ -218,7 +218,7 @@ def move_context(request, appointment, day) -> dict:
     }
 
 
-@roles.front_desk_required
+@access.desk_required
 def move_panel(request, pk):
     appointment = get_object_or_404(
         Appointment.objects.select_related("patient__user", "practitioner__user", "treatment", "room"), pk=pk

@@ -22,7 +22,7 @@ from bookings.models import Appointment, InboundMessage, Reminder
 from bookings.reminders import inbound
 from bookings.reminders.services import send_again, send_health_form_link
 from bookings.signals import DESK_PATIENT_PAGE
-from clinic import roles
+from clinic import access
 from clinic.closures import closed_on
 from clinic.forms import WorkingHoursFormSet, read_calendar_day
 from clinic.models import Closure, Patient, Practitioner
@@ -81,7 +81,7 @@ def _nav_days(day):
 # --- calendar ----------------------------------------------------------------------------------------------
 
 
-@roles.front_desk_required
+@access.desk_required
 def calendar_day(request):
     day = _day(request)
     by_room = request.GET.get("view") == "rooms"
@@ -119,7 +119,7 @@ def _opened_panel(request) -> dict:
     }
 
 
-@roles.front_desk_required
+@access.desk_required
 def calendar_week(request, practitioner_id):
     practitioner = get_object_or_404(Practitioner.objects.select_related("user"), pk=practitioner_id)
     day = _day(request)
@@ -140,7 +140,7 @@ def calendar_week(request, practitioner_id):
     return _calendar_page(request, "bookings/frontdesk/calendar_week.html", context)
 
 
-@roles.front_desk_required
+@access.desk_required
 def week_overview(request):
     """Every practitioner's week on one screen: a row per practitioner, a column per day, compact cards."""
     day = _day(request)
@@ -159,7 +159,7 @@ def week_overview(request):
     return render(request, "bookings/frontdesk/week_overview.html", context)
 
 
-@roles.front_desk_required
+@access.desk_required
 def month_overview(request):
     """A month at a glance: how many appointments each day holds, each day a link to it."""
     day = _day(request)
@@ -179,7 +179,7 @@ def _calendar_page(request, template: str, context: dict):
     return render(request, template, context)
 
 
-@roles.front_desk_required
+@access.desk_required
 def day_sheet(request, practitioner_id):
     practitioner = get_object_or_404(Practitioner.objects.select_related("user"), pk=practitioner_id)
     day = _day(request)
@@ -203,7 +203,7 @@ def day_sheet(request, practitioner_id):
 # --- appointments ------------------------------------------------------------------------------------------
 
 
-@roles.front_desk_required
+@access.desk_required
 def appointment_detail(request, pk):
     appointment = _appointment(pk)
     selectors.with_screening([appointment])
@@ -221,7 +221,7 @@ def appointment_detail(request, pk):
     )
 
 
-@roles.front_desk_required
+@access.desk_required
 def appointment_status(request, pk, action):
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
@@ -245,7 +245,7 @@ def appointment_status(request, pk, action):
     return redirect(safe_next(request, reverse("desk:appointment", args=[pk])))
 
 
-@roles.front_desk_required
+@access.desk_required
 def appointment_cancel(request, pk):
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
@@ -263,7 +263,7 @@ def appointment_cancel(request, pk):
     return redirect(safe_next(request, reverse("desk:appointment", args=[pk])))
 
 
-@roles.front_desk_required
+@access.desk_required
 def appointment_move(request, pk):
     appointment = _appointment(pk)
     local = appointment.start_at.astimezone(availability.clinic_zone())
@@ -307,10 +307,10 @@ def _refused(request, error):
 # --- booking -----------------------------------------------------------------------------------------------
 
 
-@roles.front_desk_required
+@access.desk_required
 def book(request, patient_id):
     patient = get_object_or_404(Patient.objects.select_related("user"), pk=patient_id)
-    is_admin = roles.is_clinic_admin(request.user)
+    is_admin = access.may_override_eligibility(request.user)
     if request.method == "POST":
         form = BookForm(request.POST)
         if form.is_valid():
@@ -365,7 +365,7 @@ def book(request, patient_id):
     )
 
 
-@roles.front_desk_required
+@access.desk_required
 def patient_new(request):
     form = PhonePatientForm(request.POST or None)
     if request.method == "POST":
@@ -384,7 +384,7 @@ def patient_new(request):
 # --- patients ----------------------------------------------------------------------------------------------
 
 
-@roles.front_desk_required
+@access.desk_required
 def patient_search(request):
     form = PatientSearchForm(request.GET)
     query = form.query()
@@ -397,7 +397,7 @@ def patient_search(request):
     return render(request, "bookings/frontdesk/patient_search.html", context)
 
 
-@roles.front_desk_required
+@access.desk_required
 def patient_detail(request, pk):
     patient = get_object_or_404(Patient.objects.select_related("user"), pk=pk)
     overview = selectors.patient_overview(patient, timezone.now())
@@ -413,7 +413,7 @@ def patient_detail(request, pk):
 # --- closures and rota -------------------------------------------------------------------------------------
 
 
-@roles.front_desk_required
+@access.desk_required
 def closures(request):
     """Bank holidays and the clinic's closures ahead, each with the appointments booked on it to move; a
     form to close the clinic on more days."""
@@ -437,7 +437,7 @@ def closures(request):
     )
 
 
-@roles.front_desk_required
+@access.desk_required
 def closure_remove(request, pk):
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
@@ -447,13 +447,13 @@ def closure_remove(request, pk):
     return redirect("desk:closures")
 
 
-@roles.front_desk_required
+@access.desk_required
 def rota(request):
     practitioners = Practitioner.objects.filter(active=True).select_related("user").prefetch_related("working_hours")
     return render(request, "bookings/frontdesk/rota.html", {"practitioners": practitioners, "desk_tab": "rota"})
 
 
-@roles.front_desk_required
+@access.desk_required
 def rota_edit(request, practitioner_id):
     """A practitioner's working hours and time off, with the admin's checks (spans of a day may not overlap,
     an end comes after its start). Time off that has ended is not shown."""
@@ -485,7 +485,7 @@ def rota_edit(request, practitioner_id):
     )
 
 
-@roles.front_desk_required
+@access.desk_required
 @require_POST
 def patient_form_link(request, pk):
     """Send the patient a signed link to fill in the health form and sign the consent (by text or email)."""
@@ -508,7 +508,7 @@ def patient_form_link(request, pk):
 # --- the inbox: texts from patients that need a person ----------------------------------------------------
 
 
-@roles.front_desk_required
+@access.desk_required
 def inbox(request):
     return render(
         request,
@@ -517,7 +517,7 @@ def inbox(request):
     )
 
 
-@roles.front_desk_required
+@access.desk_required
 @require_POST
 def inbox_done(request, pk):
     message = get_object_or_404(InboundMessage, pk=pk, needs_desk=True)
@@ -528,7 +528,7 @@ def inbox_done(request, pk):
     return redirect("desk:inbox")
 
 
-@roles.front_desk_required
+@access.desk_required
 @require_POST
 def reminder_send_again(request, pk):
     """A message whose delivery is uncertain (the sender stopped mid-hand-over): send it again."""

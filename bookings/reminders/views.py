@@ -1,19 +1,16 @@
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
 from bookings.models import AftercareCheckIn, Appointment
 from bookings.reminders.forms import CheckInForm
 from bookings.reminders.services import record_check_in
+from clinic import access
 
 
-@login_required
+@access.patient_required
 def aftercare_check_in(request, appointment_id):
     """The short form the 3-day check-in email links to. Only the appointment's own patient sees it."""
-    patient = getattr(request.user, "patient", None)
-    if patient is None:
-        raise Http404("No such appointment.")
+    patient = request.patient
     appointment = get_object_or_404(
         Appointment.objects.select_related("treatment", "practitioner__user"), pk=appointment_id, patient=patient
     )
