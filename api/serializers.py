@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from bookings import availability, services
 from bookings.models import Appointment
+from clinic import clock
 from clinic.models import Practitioner, Treatment
 from clinic.selectors import active_practitioners, bookable_treatments
 
@@ -194,7 +195,7 @@ class AvailabilityQuerySerializer(serializers.Serializer):
 
     def validate(self, data):
         first, last = data["from"], data["to"]
-        today = timezone.localdate()
+        today = clock.today()
         _, last_bookable = availability.bookable_days()
         if first < today:
             raise serializers.ValidationError({"from": "That date is in the past: choose today or later."})
@@ -242,7 +243,7 @@ class BookingRequestSerializer(serializers.Serializer):
 
     def validate_start(self, start):
         first_day, last_day = availability.bookable_days()
-        local_day = start.astimezone(availability.clinic_zone()).date()
+        local_day = start.astimezone(clock.zone()).date()
         if start <= timezone.now() or not first_day <= local_day <= last_day:
             raise serializers.ValidationError("That time is not offered. Choose one from the availability endpoint.")
         return start

@@ -42,17 +42,14 @@ from django.db import connection
 from django.db.models import BooleanField, F, IntegerField, Q, Value
 from django.utils import timezone
 
+from clinic import clock
+from clinic.clock import UTC, day_bounds_utc, local_to_utc
 from clinic.closures import closed_days
 from clinic.models import Closure, Practitioner, Room, TimeOff, Treatment, WorkingHours
 
 from .models import Appointment, AvailabilityScope
 
-UTC = datetime.UTC
 LONGEST_APPOINTMENT = datetime.timedelta(days=1)
-
-
-def clinic_zone() -> ZoneInfo:
-    return ZoneInfo(settings.CLINIC_TIME_ZONE)
 
 
 def policy(name: str) -> int:
@@ -76,11 +73,11 @@ class Slot:
 
     @property
     def local_start(self) -> datetime.datetime:
-        return self.start_at.astimezone(clinic_zone())
+        return self.start_at.astimezone(clock.zone())
 
     @property
     def local_end(self) -> datetime.datetime:
-        return self.end_at.astimezone(clinic_zone())
+        return self.end_at.astimezone(clock.zone())
 
 
 class Verdict(Enum):
@@ -92,28 +89,11 @@ class Verdict(Enum):
 # --- time helpers ------------------------------------------------------------------------------------
 
 
-def local_to_utc(day: datetime.date, wall: datetime.time, zone: ZoneInfo) -> datetime.datetime | None:
-    """The instant a clinic wall-clock time happens, its first occurrence if it happens twice; None if the
-    clocks jump over it."""
-    naive = datetime.datetime.combine(day, wall)
-    aware = naive.replace(tzinfo=zone, fold=0)
-    utc = aware.astimezone(UTC)
-    if utc.astimezone(zone).replace(tzinfo=None) != naive:
-        return None
-    return utc
-
-
 def span_end_utc(day: datetime.date, wall: datetime.time, zone: ZoneInfo) -> datetime.datetime:
     """The end of a working span as an instant; for a wall time in a DST gap or overlap, the earlier one
     (never lets a session run past the span)."""
     naive = datetime.datetime.combine(day, wall)
     return min(naive.replace(tzinfo=zone, fold=0).astimezone(UTC), naive.replace(tzinfo=zone, fold=1).astimezone(UTC))
-
-
-def day_bounds_utc(first: datetime.date, last: datetime.date, zone: ZoneInfo):
-    start = datetime.datetime.combine(first, datetime.time.min).replace(tzinfo=zone).astimezone(UTC)
-    end = datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time.min).replace(tzinfo=zone)
-    return start, end.astimezone(UTC)
 
 
 def days_between(first: datetime.date, last: datetime.date):
@@ -223,7 +203,7 @@ class Calendar:
         notice=None,
     ):
         self.treatment = treatment
-        self.zone = clinic_zone()
+        self.zone = clock.zone()
         self.now = now or timezone.now()
         self.practitioners = setup.practitioners
         self.hours = setup.hours
@@ -492,7 +472,7 @@ def check_slot(
     """The verdict on one exact start (FREE with the slot, TAKEN, or NOT_OFFERED): what the booking
     service re-checks inside its transaction, straight from the database. practitioner=None: the first one
     free then."""
-    day = start_at.astimezone(clinic_zone()).date()
+    day = start_at.astimezone(clock.zone()).date()
     setup = load_setup(treatment, practitioner)
     if not setup.practitioners:
         return Verdict.NOT_OFFERED, None
@@ -609,7 +589,7 @@ class Catalogue:
         ):
             self.hours[(p_id, weekday)].append((start, end))
         self.rooms = list(Room.objects.filter(active=True).order_by("name", "pk"))
-        yesterday = timezone.localdate() - datetime.timedelta(days=1)
+        yesterday = clock.today() - datetime.timedelta(days=1)
         self.closures = list(Closure.objects.filter(last_day__gte=yesterday))
         self._by_id = {p.pk: p for p in practitioners}
 
@@ -663,7 +643,7 @@ def answer_scopes(practitioner_ids, first_day, last_day) -> list[str]:
     """The scopes an answer for these practitioners and clinic-local days reads."""
     scopes = [CLINIC_SCOPE, *(practitioner_scope(p_id) for p_id in practitioner_ids)]
     if first_day is not None and last_day is not None and first_day <= last_day:
-        start, end = day_bounds_utc(first_day, last_day, clinic_zone())
+        start, end = day_bounds_utc(first_day, last_day, clock.zone())
         # Appointments that overlap the range touch one of its dates; a slot late on the last day may run
         # past midnight (no appointment lasts a day).
         scopes += rooms_scopes(start, end + LONGEST_APPOINTMENT)
@@ -718,7 +698,7 @@ def nearest_free_slots(
 ) -> list[Slot]:
     """The free starts closest to a wanted one (the day before to the day after), in time order: what a
     patient who just lost a slot is offered instead."""
-    day = start_at.astimezone(clinic_zone()).date()
+    day = start_at.astimezone(clock.zone()).date()
     days = available_slots(
         treatment,
         practitioner,
@@ -736,7 +716,7 @@ def nearest_free_slots(
 def bookable_days(now=None) -> tuple[datetime.date, datetime.date]:
     """The first and last local days a patient may pick (minimum notice to horizon)."""
     now = now or timezone.now()
-    zone = clinic_zone()
+    zone = clock.zone()
     first = (now + datetime.timedelta(hours=policy("MIN_NOTICE_HOURS"))).astimezone(zone).date()
     last = now.astimezone(zone).date() + datetime.timedelta(days=policy("HORIZON_DAYS"))
     return first, last
@@ -763,7 +743,7 @@ def course_blocks(patient, treatment, *, ignore_appointment=None) -> list[Course
     gap = treatment.min_days_between_sessions
     if treatment.is_consultation or not gap or patient is None:
         return []
-    zone = clinic_zone()
+    zone = clock.zone()
     sessions = (
         Appointment.objects.live()
         .filter(patient=patient, treatment=treatment)
@@ -775,7 +755,7 @@ def course_blocks(patient, treatment, *, ignore_appointment=None) -> list[Course
         day = start_at.astimezone(zone).date()
         earliest_next = day + datetime.timedelta(days=gap)
         latest_before = day - datetime.timedelta(days=gap)
-        rule = f"Sessions of {treatment.name} are at least {gap} days apart."
+        rule = treatment.interval_rule
         blocks += [
             CourseBlock(
                 latest_before + datetime.timedelta(days=1),

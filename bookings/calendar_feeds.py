@@ -11,9 +11,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from clinic import clock
 from clinic.links import absolute_url
 
-from .availability import clinic_zone
 from .models import Appointment, CalendarFeed
 
 
@@ -48,8 +48,8 @@ def feed_by_token(token: str) -> CalendarFeed | None:
 def feed_appointments(practitioner, *, now=None):
     """The practitioner's live appointments from the start of today (clinic time) on: one query."""
     now = now or timezone.now()
-    today = now.astimezone(clinic_zone()).date()
-    start_of_today = datetime.datetime.combine(today, datetime.time.min, tzinfo=clinic_zone())
+    today = now.astimezone(clock.zone()).date()
+    start_of_today = datetime.datetime.combine(today, datetime.time.min, tzinfo=clock.zone())
     return (
         Appointment.objects.live()
         .filter(practitioner=practitioner, end_at__gte=start_of_today)

@@ -7,7 +7,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from clinic import access
+from clinic import access, clock
 from clinic.models import Practitioner
 
 from . import calendar_feeds
@@ -28,7 +28,7 @@ def _calendar_response(content: bytes, filename: str, *, attachment: bool) -> Ht
 def appointment_ics(request, pk):
     appointment = get_object_or_404(Appointment.objects.select_related("treatment", "practitioner__user"), pk=pk)
     access.found_only_if(access.may_see_appointment(request.user, appointment), "No such appointment.")
-    local_day = appointment.start_at.astimezone(calendar_feeds.clinic_zone()).date()
+    local_day = appointment.start_at.astimezone(clock.zone()).date()
     filename = f"appointment-{local_day:%Y-%m-%d}-{appointment.pk}.ics"
     return _calendar_response(build_appointment_ics(appointment), filename, attachment=True)
 

@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
+from clinic import clock
 from clinic.forms import DateInput
 
 from . import availability
@@ -67,7 +68,7 @@ class TimeChoiceForm(forms.Form):
         if start <= timezone.now():
             raise forms.ValidationError("That time has passed: please choose a later one.")
         first_day, last_day = availability.bookable_days()
-        if start.astimezone(availability.clinic_zone()).date() > last_day:
+        if start.astimezone(clock.zone()).date() > last_day:
             raise forms.ValidationError(
                 f"We take online bookings up to {settings.CLINIC['HORIZON_DAYS']} days ahead: "
                 f"choose a day until {last_day:%-d %B %Y}."

@@ -15,9 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar, Event
 
+from clinic import clock
 from clinic.links import absolute_url
 
-from .availability import clinic_zone
 from .models import Appointment
 
 PRODID = "-//Clinic//Bookings//EN"
@@ -40,8 +40,8 @@ def _finish(calendar: Calendar, appointments) -> bytes:
     icalendar's default 1970-2038, which makes a small file 5 KB), then serialise."""
     if appointments:
         year = datetime.timedelta(days=366)
-        first = min(a.start_at for a in appointments).astimezone(clinic_zone()).date() - year
-        last = max(a.end_at for a in appointments).astimezone(clinic_zone()).date() + year
+        first = min(a.start_at for a in appointments).astimezone(clock.zone()).date() - year
+        last = max(a.end_at for a in appointments).astimezone(clock.zone()).date() + year
         calendar.add_missing_timezones(first_date=first, last_date=last)
     return calendar.to_ical()
 
@@ -57,7 +57,7 @@ def clinic_location() -> str:
 
 
 def _event(appointment, *, summary: str, description: str, location: str) -> Event:
-    zone = clinic_zone()
+    zone = clock.zone()
     event = Event()
     event.add("uid", appointment_uid(appointment))
     event.add("dtstamp", appointment.updated_at or timezone.now())

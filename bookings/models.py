@@ -8,6 +8,7 @@ busy_until includes the treatment's buffer. Cancelled and no-show appointments d
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from clinic import medicine_advice
 from clinic.models import Patient, Practitioner, Room, Treatment
@@ -16,6 +17,10 @@ from clinic.models import Patient, Practitioner, Room, Treatment
 class AppointmentQuerySet(models.QuerySet):
     def live(self):
         return self.filter(status__in=Appointment.LIVE_STATUSES)
+
+    def upcoming(self, now=None):
+        """Starting after now: the one rule for 'upcoming' (`clinic.clock.is_upcoming` says why `>`)."""
+        return self.filter(start_at__gt=now or timezone.now())
 
     def not_cancelled(self):
         """Appointments that relate a patient and a practitioner (past, future, no-shows): `clinic.access`

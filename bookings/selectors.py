@@ -12,14 +12,14 @@ from django.db.models.functions import Coalesce, Concat, TruncDate
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from clinic import phones
+from clinic import clock, phones
 from clinic.closures import closed_days
 from clinic.models import Closure, Patient, Practitioner, Room, TimeOff, WorkingHours
 from consultations.consent import CONSENT_VERSION
 from consultations.models import Consent
 from consultations.selectors import current_clearances, screening_statuses
 
-from .availability import LONGEST_APPOINTMENT, clinic_zone, day_bounds_utc
+from .availability import LONGEST_APPOINTMENT
 from .models import Appointment, Reminder, SignedLink
 from .signals import DESK_APPOINTMENT_COLUMNS
 
@@ -34,10 +34,9 @@ def upcoming_and_past(patient, now=None):
     now = now or timezone.now()
     appointments = list(patient_appointments(patient))
     cancelled = Appointment.Status.CANCELLED
-    upcoming = [a for a in appointments if a.start_at >= now and a.status != cancelled]
-    past = sorted(
-        (a for a in appointments if a.start_at < now or a.status == cancelled), key=lambda a: a.start_at, reverse=True
-    )
+    upcoming = [a for a in appointments if clock.is_upcoming(a.start_at, now) and a.status != cancelled]
+    shown_upcoming = {a.pk for a in upcoming}
+    past = sorted((a for a in appointments if a.pk not in shown_upcoming), key=lambda a: a.start_at, reverse=True)
     return upcoming, past
 
 
@@ -169,11 +168,11 @@ def time_off_between(practitioner_ids, start_at, end_at):
 def counts_by_day(first_day: datetime.date, last_day: datetime.date) -> dict:
     """{local day: {status: count}} of the appointments starting in those days: the month overview. One
     query, grouped by the clinic-local day in the database."""
-    start_at, end_at = day_range_utc(first_day, last_day)
+    start_at, end_at = clock.day_bounds_utc(first_day, last_day)
     counts: dict = {}
     rows = (
         Appointment.objects.filter(start_at__gte=start_at, start_at__lt=end_at)
-        .annotate(day=TruncDate("start_at", tzinfo=clinic_zone()))
+        .annotate(day=TruncDate("start_at", tzinfo=clock.zone()))
         .values("day", "status")
         .annotate(n=Count("pk"))
         .order_by()
@@ -181,10 +180,6 @@ def counts_by_day(first_day: datetime.date, last_day: datetime.date) -> dict:
     for row in rows:
         counts.setdefault(row["day"], {})[row["status"]] = row["n"]
     return counts
-
-
-def day_range_utc(first_day: datetime.date, last_day: datetime.date):
-    return day_bounds_utc(first_day, last_day, clinic_zone())
 
 
 # --- patients ------------------------------------------------------------------------------------------
@@ -250,7 +245,7 @@ def todays_and_recent_patients(now) -> tuple[list, list]:
     """What the patient search shows before anyone types: today's patients (a live appointment today, by
     its time, with `first_start`) and the patients most recently booked, changed or created (not today's),
     latest first. Two queries."""
-    start_at, end_at = day_range_utc(*(2 * [now.astimezone(clinic_zone()).date()]))
+    start_at, end_at = clock.day_bounds_utc(*(2 * [now.astimezone(clock.zone()).date()]))
     not_cancelled = [status for status in Appointment.Status.values if status != Appointment.Status.CANCELLED]
     todays = list(
         Patient.objects.select_related("user")
@@ -315,8 +310,8 @@ def upcoming_closures(today: datetime.date) -> list[dict]:
             day += datetime.timedelta(days=1)
     stranded = {}
     if closed:
-        start_at, end_at = day_range_utc(min(closed), max(closed))
-        zone = clinic_zone()
+        start_at, end_at = clock.day_bounds_utc(min(closed), max(closed))
+        zone = clock.zone()
         for appointment in (
             Appointment.objects.live()
             .filter(start_at__gte=start_at, start_at__lt=end_at)
@@ -353,12 +348,12 @@ def future_sessions_needing_attention(practitioner, now=None):
     """The practitioner's upcoming sessions whose patient has no clearance in force (suspended, expired,
     pending...). They are not cancelled: the practitioner decides what to do."""
     now = now or timezone.now()
-    cleared = current_clearances(timezone.localdate(now)).filter(intake__patient=OuterRef("patient"))
+    cleared = current_clearances(clock.today(now)).filter(intake__patient=OuterRef("patient"))
     return (
-        Appointment.objects.filter(
+        Appointment.objects.upcoming(now)
+        .filter(
             practitioner=practitioner,
             status=Appointment.Status.BOOKED,
-            start_at__gte=now,
             treatment__needs_cleared_intake=True,
         )
         .exclude(Exists(cleared))

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
-from clinic import access, medicine_advice
+from clinic import access, clock, medicine_advice
 from clinic.models import Patient
 from consultations.eligibility import check_eligibility
 
@@ -120,7 +120,7 @@ def _ensure_eligible(patient, treatment, override_reason: str) -> None:
 
 
 def _ensure_course_interval(patient, treatment, start_at, ignore_appointment=None) -> None:
-    day = start_at.astimezone(availability.clinic_zone()).date()
+    day = start_at.astimezone(clock.zone()).date()
     reason = availability.why_day_unavailable(patient, treatment, day, ignore_appointment=ignore_appointment)
     if reason:
         raise CourseIntervalTooShort(reason)

@@ -14,6 +14,8 @@ import datetime
 
 from django.utils import timezone
 
+from clinic import clock
+
 from .models import Appointment
 
 CHECK_IN, COMPLETE, NO_SHOW, UNDO_CHECK_IN, UNDO_COMPLETION = (
@@ -28,20 +30,16 @@ UNDO_ACTIONS = (UNDO_CHECK_IN, UNDO_COMPLETION)
 Status = Appointment.Status
 
 
-def _local_day(moment: datetime.datetime) -> datetime.date:
-    return timezone.localtime(moment).date()
-
-
 def refusal(action: str, appointment: Appointment, now: datetime.datetime | None = None) -> str | None:
     """Why `action` is not allowed on `appointment` at `now`, or None when it is."""
     now = now or timezone.now()
     status = appointment.status
     label = appointment.get_status_display().lower()
-    started = appointment.start_at <= now
+    started = not clock.is_upcoming(appointment.start_at, now)
     if action == CHECK_IN:
         if status != Status.BOOKED:
             return f"This appointment is {label}: it cannot be checked in."
-        if _local_day(now) != _local_day(appointment.start_at):
+        if clock.local_day(now) != clock.local_day(appointment.start_at):
             return f"A patient can be checked in only on the day of the appointment ({_day_text(appointment)})."
         return None
     if action == COMPLETE:
@@ -63,7 +61,7 @@ def refusal(action: str, appointment: Appointment, now: datetime.datetime | None
     if action == UNDO_COMPLETION:
         if status != Status.COMPLETED:
             return f"This appointment is {label}: there is no completion to undo."
-        if appointment.completed_at is None or _local_day(now) != _local_day(appointment.completed_at):
+        if appointment.completed_at is None or clock.local_day(now) != clock.local_day(appointment.completed_at):
             return "A completion can be undone only on the day it was made."
         if _has_session_record(appointment):
             return "A session was recorded for this appointment: ask the practitioner or a clinic admin."
@@ -88,4 +86,4 @@ def _has_session_record(appointment: Appointment) -> bool:
 
 
 def _day_text(appointment: Appointment) -> str:
-    return f"{timezone.localtime(appointment.start_at):%A %-d %B}"
+    return f"{clock.local(appointment.start_at):%A %-d %B}"

@@ -8,12 +8,10 @@ import datetime
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.defaultfilters import date as format_date
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from clinic import access
+from clinic import access, clock
 from clinic.closures import closed_on
 from clinic.selectors import bookable_treatments
 from consultations.eligibility import check_eligibility
@@ -25,10 +23,6 @@ from .models import Appointment
 
 DAYS_LOOKED_AHEAD = 21  # the times list offers the next days with free times within this many days
 NEXT_DAYS_OFFERED = 5
-
-
-def when(appointment_or_slot) -> str:
-    return format_date(timezone.localtime(appointment_or_slot.start_at), "l j F Y, H:i")
 
 
 # --- choosing a time ----------------------------------------------------------------------------------
@@ -173,7 +167,7 @@ def book_confirm(request, slug):
         )
     except services.BookingError as error:
         return _refusal(request, template, context, error)
-    messages.success(request, f"You are booked: {treatment.name} on {when(appointment)}.")
+    messages.success(request, f"You are booked: {treatment.name} on {clock.when_text(appointment.start_at)}.")
     return redirect("appointment_detail", appointment.pk)
 
 
@@ -223,7 +217,10 @@ def appointment_cancel(request, pk):
             services.cancel_appointment(appointment, by=request.user, reason=form.cleaned_data["reason"])
         except services.BookingError as error:
             return _refusal(request, template, context, error)
-        messages.success(request, f"Your appointment on {when(appointment)} is cancelled. The time is free for others.")
+        messages.success(
+            request,
+            f"Your appointment on {clock.when_text(appointment.start_at)} is cancelled. The time is free for others.",
+        )
         return redirect("my_appointments")
     return render(request, template, context)
 
@@ -262,7 +259,7 @@ def appointment_reschedule(request, pk):
     except services.BookingError as error:
         return _refusal(request, template, context, error)
     appointment.refresh_from_db()
-    messages.success(request, f"Your appointment is moved to {when(appointment)}.")
+    messages.success(request, f"Your appointment is moved to {clock.when_text(appointment.start_at)}.")
     return redirect("appointment_detail", appointment.pk)
 
 

@@ -27,7 +27,7 @@ from django.db.models import Prefetch, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from clinic import access
+from clinic import access, clock
 from clinic.models import Practitioner, Treatment
 from consultations.eligibility import check_eligibility
 
@@ -49,19 +49,11 @@ class OfferClosed(WaitlistError):
 
 
 def offers_per_slot() -> int:
-    return getattr(settings, "WAITLIST_OFFERS_PER_SLOT", 3)
+    return settings.WAITLIST_OFFERS_PER_SLOT
 
 
 def offer_lifetime() -> datetime.timedelta:
-    return datetime.timedelta(minutes=getattr(settings, "WAITLIST_OFFER_MINUTES", 120))
-
-
-def local_day(moment: datetime.datetime) -> datetime.date:
-    return moment.astimezone(availability.clinic_zone()).date()
-
-
-def today() -> datetime.date:
-    return local_day(timezone.now())
+    return datetime.timedelta(minutes=settings.WAITLIST_OFFER_MINUTES)
 
 
 def practitioner_label(practitioner) -> str:
@@ -74,7 +66,7 @@ def practitioner_label(practitioner) -> str:
 def validate_days(earliest_day, latest_day, before_day) -> list[str]:
     """What is wrong with a range of days, as patient-facing sentences (the form and the service ask)."""
     errors = []
-    now_day = today()
+    now_day = clock.today()
     if earliest_day and earliest_day < now_day:
         errors.append("The first day has passed: choose today or later.")
     if latest_day and latest_day < now_day:
@@ -146,7 +138,7 @@ def waiting_entries():
 
 def wants(entry: WaitlistEntry, start_at: datetime.datetime) -> bool:
     """Does the entry's range of days hold this time?"""
-    day = local_day(start_at)
+    day = clock.local_day(start_at)
     return (
         (entry.earliest_day is None or day >= entry.earliest_day)
         and (entry.latest_day is None or day <= entry.latest_day)
@@ -167,7 +159,7 @@ def _offer_suits(entry: WaitlistEntry, start_at: datetime.datetime) -> bool:
     patient, treatment = entry.patient, entry.treatment
     if not check_eligibility(patient, treatment).allowed:
         return False
-    if availability.why_day_unavailable(patient, treatment, local_day(start_at)):
+    if availability.why_day_unavailable(patient, treatment, clock.local_day(start_at)):
         return False
     return not Appointment.objects.live().filter(patient=patient).overlapping(start_at, start_at + treatment.duration)
 

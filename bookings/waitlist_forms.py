@@ -3,6 +3,7 @@ patient found by email). Every field is checked here; `bookings.waitlist.join_wa
 
 from django import forms
 
+from clinic import clock
 from clinic.forms import DateInput, submit_helper
 from clinic.models import Patient, Practitioner
 from clinic.selectors import bookable_treatments
@@ -39,7 +40,7 @@ class JoinWaitlistForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.helper = submit_helper(self.submit_label)
-        today = waitlist.today().isoformat()
+        today = clock.today().isoformat()
         for name in ("earliest_day", "latest_day", "before_day"):
             self.fields[name].widget.attrs["min"] = today
 

@@ -9,8 +9,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from bookings.reminders.messages import clinic_time, when_text
 from bookings.reminders.sms import get_sms_backend
+from clinic import clock
 from clinic.links import absolute_url
 
 logger = logging.getLogger(__name__)
@@ -18,15 +18,15 @@ logger = logging.getLogger(__name__)
 
 def context_for(offer) -> dict:
     entry = offer.entry
-    subject = f"An earlier time for {entry.treatment.name}: {when_text(offer.start_at)}"
+    subject = f"An earlier time for {entry.treatment.name}: {clock.when_text(offer.start_at)}"
     return {
         "offer": offer,
         "patient": entry.patient,
         "first_name": entry.patient.user.first_name or "there",
         "treatment": entry.treatment,
         "practitioner": offer.practitioner,
-        "when": when_text(offer.start_at),
-        "expires": f"{clinic_time(offer.expires_at):%H:%M on %-d %B}",
+        "when": clock.when_text(offer.start_at),
+        "expires": f"{clock.local(offer.expires_at):%H:%M on %-d %B}",
         "clinic": settings.CLINIC,
         "links": {
             "manage": absolute_url(reverse("waitlist_mine")),

@@ -6,12 +6,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from clinic import access
+from clinic import access, clock
 from clinic.models import Patient
 
 from . import services, waitlist
 from .models import WaitlistEntry
-from .views import when
 from .waitlist_forms import DeskWaitlistForm, JoinWaitlistForm, WaitlistFilterForm
 
 
@@ -102,7 +101,9 @@ def waitlist_offer(request, pk):
         context["closed_reason"] = waitlist.why_closed(offer) or error.message
         status = 409 if isinstance(error, services.SlotTaken) else 400
         return render(request, "waitlist/offer.html", context, status=status)
-    messages.success(request, f"You are booked: {appointment.treatment.name} on {when(appointment)}.")
+    messages.success(
+        request, f"You are booked: {appointment.treatment.name} on {clock.when_text(appointment.start_at)}."
+    )
     return redirect("appointment_detail", appointment.pk)
 
 

@@ -8,7 +8,7 @@ from django.utils.html import format_html
 
 from . import access
 from .forms import BaseWorkingHoursFormSet
-from .models import Closure, Patient, Practitioner, Room, TimeOff, Treatment, User, WorkingHours
+from .models import Closure, Notice, Patient, Practitioner, Room, TimeOff, Treatment, User, WorkingHours
 
 
 @admin.register(User)
@@ -167,4 +167,22 @@ class AuditTrailAdmin(LogEntryAdmin):
         return False
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Notice)
+class NoticeAdmin(admin.ModelAdmin):
+    """The notices' outbox (clinic/notices.py), read-only: what was owed to whom, sent or still retried."""
+
+    list_display = ("created_at", "kind", "subject", "status", "attempts", "sent_at")
+    list_filter = ("status", "kind")
+    readonly_fields = [field.name for field in Notice._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -7,7 +7,8 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import MaxLengthValidator
 from django.forms import BaseInlineFormSet, inlineformset_factory
-from django.utils import timezone
+
+from clinic import clock
 
 from . import phones
 from .models import Patient, Practitioner, User, WorkingHours, validate_adult
@@ -35,7 +36,7 @@ def within_calendar(day: datetime.date) -> bool:
     """Whether a page may work with this day: within CALENDAR_YEARS of today. The bound keeps a page's own
     arithmetic (the week's Monday, the previous and next day, the day's times in UTC, a slot's end) inside the
     dates Python can hold: 9999-12-31 and 0001-01-01 were 500s."""
-    return abs(day.year - timezone.localdate().year) <= CALENDAR_YEARS
+    return abs(day.year - clock.today().year) <= CALENDAR_YEARS
 
 
 def read_calendar_day(text: str) -> datetime.date | None:

@@ -29,7 +29,8 @@ import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.utils import timezone
+
+from clinic import clock
 
 # How old a prescriber's advice may be when a practitioner records it: older advice must be asked again.
 PRESCRIBER_ADVICE_MAX_AGE_DAYS = 90
@@ -257,7 +258,7 @@ def prescriber_advice_problems(
     *, name: str, role: str, advised_on: datetime.date | None, today: datetime.date | None = None
 ) -> dict[str, str]:
     """What is missing or wrong in a recorded prescriber's advice (empty when it can be relied on)."""
-    today = today or timezone.localdate()
+    today = today or clock.today()
     problems = {}
     if not (name or "").strip():
         problems["prescriber_name"] = "Give the prescriber's name, e.g. Dr Shah."

@@ -18,6 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
+from clinic import clock
+
 from . import medicine_advice
 
 MINIMUM_PATIENT_AGE = 18
@@ -98,7 +100,7 @@ def age_on(born: datetime.date, day: datetime.date) -> int:
 
 
 def validate_adult(born: datetime.date) -> None:
-    today = timezone.localdate()
+    today = clock.today()
     if born > today:
         raise ValidationError("The date of birth cannot be in the future.")
     if age_on(born, today) < MINIMUM_PATIENT_AGE:
@@ -185,6 +187,19 @@ class Treatment(models.Model):
 
     def get_absolute_url(self):
         return reverse("treatment_detail", args=[self.slug])
+
+    @property
+    def interval_rule(self) -> str:
+        """The course interval in words, the same wherever it refuses something."""
+        return f"Sessions of {self.name} are at least {self.min_days_between_sessions} days apart."
+
+    def interval_problem(self, interval_days: int) -> str:
+        """Why a course plan's interval is too short for this treatment, or '' when it is not. The one check of
+        a plan's interval (the form and the service ask it); bookings hold the same minimum between sessions
+        (`bookings.availability.course_blocks`)."""
+        if interval_days < self.min_days_between_sessions:
+            return f"{self.interval_rule} Choose an interval of {self.min_days_between_sessions} days or more."
+        return ""
 
     @property
     def is_consultation(self):
@@ -385,3 +400,40 @@ class ErasureRequest(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == self.Status.REQUESTED
+
+
+class Notice(models.Model):
+    """One email the clinic owes someone that is not about one appointment (those are `bookings.Reminder`):
+    a review decided, a clearance suspended, an erasure asked for. The row is written in the transaction
+    of the change it tells of, so it exists exactly when that change committed; `clinic.notices` sends it
+    right after the commit and, if the mail server refuses, again later with the reminders' backoff, until
+    it goes or has failed `REMINDER_MAX_ATTEMPTS` times. No clinical detail in a notice: who, and where
+    to look."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=40, help_text="What it tells of, e.g. clearance_suspended.")
+    to = models.JSONField(help_text="Email addresses.")
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="notice_due")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False), name="notice_sent_has_sent_at"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.subject} ({self.status})"

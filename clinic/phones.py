@@ -22,7 +22,7 @@ _FICTIONAL_PREFIXES = ("+447700900", "+442079460")
 
 def region() -> str:
     """Where a number without a country code is from: the clinic's country."""
-    return getattr(settings, "PHONE_REGION", "GB")
+    return settings.PHONE_REGION
 
 
 def country_code() -> int:

@@ -33,6 +33,9 @@ if not SITE_URL:
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Behind our own TLS-terminating proxy: trust its X-Forwarded-* headers (client address, https).
+BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
+CLINIC_NAME = env("CLINIC_NAME", default="Smooth Skin Clinic")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -130,13 +133,12 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # saw (docs/operations.md), that header names the client; AXES_PROXY_COUNT counts further proxies listed in
 # it (a CDN in front: 1). A header with more entries than that was partly written by the client: ipware's
 # strict check refuses it and the proxy's own address counts instead, so forging one buys nothing.
-BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
 AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
 AXES_IPWARE_PROXY_ORDER = "left-most"
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if BEHIND_PROXY else ["REMOTE_ADDR"]
 # The audit trail (clinic/audit.py). The client address is only trusted behind our own proxy.
 AUDITLOG_DISABLE_REMOTE_ADDR = not BEHIND_PROXY
-OTP_TOTP_ISSUER = env("CLINIC_NAME", default="Smooth Skin Clinic")
+OTP_TOTP_ISSUER = CLINIC_NAME
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "start"  # each role's working page (clinic.views.start)
 LOGOUT_REDIRECT_URL = "home"
@@ -184,12 +186,12 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 # The From name is always the clinic's name; DEFAULT_FROM_EMAIL gives the address (a name in it is replaced).
 _FROM_ADDRESS = parseaddr(env("DEFAULT_FROM_EMAIL", default="bookings@clinic.example"))[1]
-DEFAULT_FROM_EMAIL = formataddr((env("CLINIC_NAME", default="Smooth Skin Clinic"), _FROM_ADDRESS))
+DEFAULT_FROM_EMAIL = formataddr((CLINIC_NAME, _FROM_ADDRESS))
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- The clinic -----------------------------------------------------------------------------------
 CLINIC = {
-    "NAME": env("CLINIC_NAME", default="Smooth Skin Clinic"),
+    "NAME": CLINIC_NAME,
     "ADDRESS": env("CLINIC_ADDRESS", default="12 Harley Street, London W1G 9PF"),
     "PHONE": env("CLINIC_PHONE", default="020 7946 0000"),
     "EMAIL": env("CLINIC_EMAIL", default="hello@clinic.example"),
@@ -261,6 +263,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     # The waitlist (bookings/waitlist.py): offers nobody answered in time go to the next waiters; freed times
     # whose offer task was lost with the broker are offered.
+    # The notices' outbox (clinic/notices.py): notices whose first send failed are tried again.
+    "send-due-notices": {
+        "task": "clinic.tasks.send_due_notices",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "sweep-waitlist-offers": {
         "task": "bookings.tasks.sweep_waitlist_offers",
         "schedule": 300.0,
@@ -287,6 +295,13 @@ REMINDER_LEASE_SECONDS = env.int("REMINDER_LEASE_SECONDS", default=300)
 REMINDER_MAX_ATTEMPTS = env.int("REMINDER_MAX_ATTEMPTS", default=5)
 REMINDER_RETRY_BASE_SECONDS = env.int("REMINDER_RETRY_BASE_SECONDS", default=60)
 REMINDER_DISPATCH_BATCH = env.int("REMINDER_DISPATCH_BATCH", default=500)
+
+# --- Waitlist (bookings/waitlist.py) --------------------------------------------------------------------
+WAITLIST_OFFERS_PER_SLOT = env.int("WAITLIST_OFFERS_PER_SLOT", default=3)
+WAITLIST_OFFER_MINUTES = env.int("WAITLIST_OFFER_MINUTES", default=120)
+
+# --- Phone numbers (clinic/phones.py): numbers written without a country code are read in this region.
+PHONE_REGION = env("PHONE_REGION", default="GB")
 
 # --- API ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,8 +1,8 @@
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
 from django import forms
-from django.utils import timezone
 
+from clinic import clock
 from clinic.forms import DateInput, clean_phone_number
 from clinic.models import BodyArea
 
@@ -96,7 +96,7 @@ class IntakeFormForm(forms.ModelForm):
                     required=False,
                     help_text="Tick all that apply; leave empty if none.",
                 )
-        self.fields["isotretinoin_last_dose"].widget.attrs["max"] = timezone.localdate().isoformat()
+        self.fields["isotretinoin_last_dose"].widget.attrs["max"] = clock.today().isoformat()
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout(
@@ -192,7 +192,7 @@ class ReviewForm(forms.ModelForm):
         else:
             del self.fields["free_text_read"]
         self.fields["decision"].choices = Review.Decision.choices  # no empty "-----" radio
-        self.fields["prescriber_advised_on"].widget.attrs["max"] = timezone.localdate().isoformat()
+        self.fields["prescriber_advised_on"].widget.attrs["max"] = clock.today().isoformat()
         self.fields["excluded_areas"] = forms.MultipleChoiceField(
             label="Areas not to treat",
             choices=BodyArea.choices,
@@ -234,7 +234,7 @@ class ReviewForm(forms.ModelForm):
         if decision == Review.Decision.NEEDS_INFORMATION and not message:
             self.add_error("message_to_patient", "Tell the patient what information you need.")
         valid_until = cleaned.get("valid_until")
-        if valid_until and valid_until < timezone.localdate():
+        if valid_until and valid_until < clock.today():
             self.add_error("valid_until", "A clearance cannot end in the past.")
         if decision in Review.CLEARING and self.running_washouts:
             ends = max(flag.until for flag in self.running_washouts)

@@ -14,7 +14,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from clinic import medicine_advice
+from clinic import clock, medicine_advice
 from clinic.models import BodyArea, Patient
 
 
@@ -69,7 +69,7 @@ FREE_TEXT_QUESTIONS = [
 
 
 def validate_not_future(day: datetime.date) -> None:
-    if day and day > timezone.localdate():
+    if day and day > clock.today():
         raise ValidationError("This date is in the future: give the date of the last dose you have taken.")
 
 
@@ -267,7 +267,7 @@ class ScreeningFlag(models.Model):
 
 
 def default_valid_until() -> datetime.date:
-    return timezone.localdate() + datetime.timedelta(days=settings.CLINIC["CLEARANCE_VALID_DAYS"])
+    return clock.today() + datetime.timedelta(days=settings.CLINIC["CLEARANCE_VALID_DAYS"])
 
 
 class Review(models.Model):
@@ -335,7 +335,7 @@ class Review(models.Model):
         return self.decision in self.CLEARING
 
     def is_current_clearance(self, today=None) -> bool:
-        today = today or timezone.localdate()
+        today = today or clock.today()
         return self.clears and self.suspended_at is None and self.valid_until is not None and self.valid_until >= today
 
     @property

@@ -13,7 +13,7 @@ What a rule may read and whether it is well formed (`question_kind`, `rule_probl
 import datetime
 from dataclasses import dataclass
 
-from django.utils import timezone
+from clinic import clock
 
 from .models import DATE, LIST, MULTI_CHOICE_QUESTIONS, YES_NO, IntakeForm, ScreeningRule, question_kind
 
@@ -73,7 +73,7 @@ class Flag:
 
 def evaluate(intake: IntakeForm, *, rules=None, today: datetime.date | None = None) -> list[Flag]:
     """The flags an intake's answers trigger, most serious first."""
-    today = today or timezone.localdate()
+    today = today or clock.today()
     rules = ScreeningRule.objects.filter(active=True) if rules is None else rules
     flags = [flag for rule in rules if (flag := _match(rule, intake, today))]
     return sorted(flags, key=lambda f: (-ScreeningRule.SEVERITY_RANK[f.rule.severity], f.rule.display_order))

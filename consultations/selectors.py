@@ -7,9 +7,8 @@ import datetime
 from dataclasses import dataclass
 
 from django.db.models import Case, F, IntegerField, Max, Q, Value, When
-from django.utils import timezone
 
-from clinic import access
+from clinic import access, clock
 from clinic.models import Practitioner
 
 from .forms import SECTIONS
@@ -67,7 +66,7 @@ def latest_review(intake: IntakeForm) -> Review | None:
 
 def current_clearances(today: datetime.date | None = None):
     """Clearances in force. A new decision or a suspension ends the previous one, so a patient has one at most."""
-    today = today or timezone.localdate()
+    today = today or clock.today()
     return Review.objects.filter(decision__in=Review.CLEARING, suspended_at__isnull=True, valid_until__gte=today)
 
 

@@ -4,14 +4,15 @@ so two tabs (or a patient and a reviewer) cannot interleave a submission and a d
 import datetime
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from clinic import clock
 from clinic.audit import record_access
 from clinic.links import absolute_url
 from clinic.models import Patient
+from clinic.notices import queue_notice
 
 from . import screening, selectors
 from .consent import CONSENT_TEXT, CONSENT_VERSION
@@ -122,7 +123,7 @@ def record_review(
         raise IntakeError(FREE_TEXT_UNREAD)
     clears = decision in Review.CLEARING
     if clears and valid_until is None:
-        valid_until = timezone.localdate() + datetime.timedelta(days=settings.CLINIC["CLEARANCE_VALID_DAYS"])
+        valid_until = clock.today() + datetime.timedelta(days=settings.CLINIC["CLEARANCE_VALID_DAYS"])
     now = timezone.now()
     review = Review(
         intake=intake,
@@ -148,20 +149,16 @@ def record_review(
     review.save()
     intake.status = IntakeForm.Status.REVIEWED
     intake.save(update_fields=["status", "updated_at"])
-    email = intake.patient.email
-    transaction.on_commit(lambda: _tell_patient_reviewed(email))
-    return review
-
-
-def _tell_patient_reviewed(email: str) -> None:
-    link = absolute_url(reverse("intake_home"))
-    send_mail(
+    queue_notice(  # the outcome is read signed in: nothing clinical by email
+        kind="review_decided",
+        to=[intake.patient.email],
         subject="Your health form has been reviewed",
-        message=f"A practitioner has reviewed your health form. Sign in to see the outcome: {link}\n",
-        from_email=None,
-        recipient_list=[email],
-        fail_silently=True,
+        body=(
+            "A practitioner has reviewed your health form. Sign in to see the outcome: "
+            f"{absolute_url(reverse('intake_home'))}\n"
+        ),
     )
+    return review
 
 
 def sign_consent(patient, *, signed_name: str) -> Consent:

@@ -2,9 +2,8 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import F
 from django.shortcuts import redirect, render
-from django.utils import timezone
 
-from clinic import access
+from clinic import access, clock
 
 from . import selectors, services
 from .consent import CONSENT_TEXT, CONSENT_VERSION
@@ -159,7 +158,7 @@ def review_queue(request):
 def intake_review(request, intake_id):
     intake = selectors.intake_for_staff(request.user, intake_id)
     flags = list(selectors.current_flags(intake))
-    today = timezone.localdate()
+    today = clock.today()
     running_washouts = [f for f in flags if f.until and f.until > today and f.severity == "block"]
     may_decide = access.may_decide_review(request.user)
     free_text = selectors.free_text_answers(intake)

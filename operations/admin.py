@@ -6,9 +6,8 @@ none above it). The patient admin is clinic's, extended with the export action.
 
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
-from django.utils import timezone
 
-from clinic import access
+from clinic import access, clock
 from clinic.admin import PatientAdmin as ClinicPatientAdmin
 from clinic.audit import record_access
 from clinic.models import ErasureRequest, Patient
@@ -33,7 +32,7 @@ class PatientAdmin(ClinicPatientAdmin):
         patient = queryset.get()
         data = patient_data(patient)
         record_access(request.user, patient, what="data export by staff (JSON)")
-        return data_file_response(data, f"patient-{patient.pk}-data-{timezone.localdate():%Y-%m-%d}.json")
+        return data_file_response(data, f"patient-{patient.pk}-data-{clock.today():%Y-%m-%d}.json")
 
     def has_export_permission(self, request):
         """Health data: clinic admins only (the front desk and practitioners may list patients here)."""

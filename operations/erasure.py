@@ -32,7 +32,6 @@ from auditlog.context import disable_auditlog
 from auditlog.models import LogEntry
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import DatabaseError, transaction
 from django.db.models import Max
 from django.urls import reverse
@@ -40,9 +39,10 @@ from django.utils import timezone
 
 from bookings.models import Appointment, Reminder
 from bookings.services import BookingError, cancel_appointment
-from clinic import access
+from clinic import access, clock
 from clinic.links import absolute_url
 from clinic.models import PLACEHOLDER_EMAIL_DOMAIN, ErasureRequest, Patient
+from clinic.notices import queue_notice
 from consultations.models import Consent, IntakeForm
 
 ERASURE_REASON = "The patient's personal data was erased at their request."
@@ -71,19 +71,19 @@ def request_erasure(patient: Patient) -> ErasureRequest:
         if open_request(patient) is not None:
             raise ErasureError("You have already asked: the clinic is dealing with your request.")
         erasure_request = ErasureRequest.objects.create(patient=patient)
-        transaction.on_commit(lambda: _tell_the_clinic(erasure_request.pk))
+        _tell_the_clinic(erasure_request.pk)
     return erasure_request
 
 
 def _tell_the_clinic(request_id: int) -> None:
-    """No personal details in the email: the admin opens the request to see who."""
+    """Queued with the request (`clinic.notices`): no personal details, the admin opens the request to see who."""
     url = absolute_url(reverse("admin:clinic_erasurerequest_change", args=[request_id]))
-    send_mail(
-        "A patient asked for their data to be erased",
-        f"Erasure request {request_id} is waiting for a clinic admin: {url}\n"
+    queue_notice(
+        kind="erasure_requested",
+        to=[settings.CLINIC["EMAIL"]],
+        subject="A patient asked for their data to be erased",
+        body=f"Erasure request {request_id} is waiting for a clinic admin: {url}\n"
         "The law gives the clinic one month to answer.",
-        None,
-        [settings.CLINIC["EMAIL"]],
     )
 
 
@@ -129,7 +129,7 @@ def _lock_open_request(erasure_request) -> ErasureRequest:
     if not locked.is_open:
         raise ErasureError(
             f"Request {locked.pk} is already closed ({locked.get_status_display().lower()} on "
-            f"{timezone.localtime(locked.closed_at):%d %B %Y}): nothing was changed."
+            f"{clock.local(locked.closed_at):%d %B %Y}): nothing was changed."
         )
     return locked
 
@@ -147,7 +147,7 @@ def _ensure_nothing_in_progress(patient) -> None:
     ).first()
     if open_visit is not None:
         raise ErasureError(
-            f"The appointment of {timezone.localtime(open_visit.start_at):%d %B %Y at %H:%M} is still "
+            f"The appointment of {clock.local(open_visit.start_at):%d %B %Y at %H:%M} is still "
             f"{open_visit.get_status_display().lower()}: mark it completed or a no-show first, then complete "
             "the erasure. Nothing was changed."
         )
@@ -155,7 +155,7 @@ def _ensure_nothing_in_progress(patient) -> None:
 
 def _cancel_future_appointments(patient, by) -> None:
     """Through the booking service: reminders stop and the freed times reach the waitlist."""
-    for appointment in patient.appointments.filter(status=Appointment.Status.BOOKED, start_at__gt=timezone.now()):
+    for appointment in patient.appointments.upcoming().filter(status=Appointment.Status.BOOKED):
         try:
             cancel_appointment(appointment, by=by, reason=ERASURE_REASON)
         except BookingError as error:
@@ -210,7 +210,7 @@ def retention_years() -> int:
 def retain_until(patient) -> datetime.date:
     """The last treatment (or today, when there was none) plus the retention period."""
     last = patient.appointments.filter(status=Appointment.Status.COMPLETED).aggregate(last=Max("start_at"))["last"]
-    day = timezone.localtime(last).date() if last else timezone.localdate()
+    day = clock.local(last).date() if last else clock.today()
     years = retention_years()
     try:
         return day.replace(year=day.year + years)

@@ -10,14 +10,13 @@ Left out, and said so in the document itself (`NOT_INCLUDED`): the photo files (
 by one), and practitioners' private notes, which the clinic releases on request after a clinician's check.
 """
 
-import datetime
-
 from auditlog.models import LogEntry
 from django.conf import settings
 from django.db.models import Prefetch
 from django.utils import timezone
 
 from bookings.models import AftercareCheckIn, Appointment, AppointmentEvent, Reminder, WaitlistEntry, WaitlistOffer
+from clinic import clock
 from clinic.models import ErasureRequest, Patient
 from consultations.models import Consent, IntakeForm, Review, ScreeningFlag
 from consultations.selectors import intake_answers
@@ -30,10 +29,6 @@ NOT_INCLUDED = [
 ]
 
 
-def local(moment: datetime.datetime | None) -> datetime.datetime | None:
-    return timezone.localtime(moment) if moment else None
-
-
 def patient_data(patient: Patient) -> dict:
     """The whole record of one patient as plain values (str, int, bool, date, datetime, lists, dicts)."""
     patient = Patient.objects.select_related("user").get(pk=patient.pk)
@@ -44,7 +39,7 @@ def patient_data(patient: Patient) -> dict:
         .order_by("start_at", "pk")
     )
     return {
-        "exported_at": local(timezone.now()),
+        "exported_at": clock.local(timezone.now()),
         "clinic": {key.lower(): settings.CLINIC[key] for key in ("NAME", "ADDRESS", "PHONE", "EMAIL")},
         "account": _account(patient),
         "appointments": [_appointment(a) for a in appointments],
@@ -72,8 +67,8 @@ def _account(patient) -> dict:
         "date_of_birth": patient.date_of_birth,
         "text_messages": patient.sms_opt_in,
         "no_non_essential_messages": patient.non_essential_opt_out,
-        "account_created": local(user.date_joined),
-        "last_sign_in": local(user.last_login),
+        "account_created": clock.local(user.date_joined),
+        "last_sign_in": clock.local(user.last_login),
     }
 
 
@@ -83,20 +78,20 @@ def _appointment(appointment) -> dict:
         "treatment": appointment.treatment.name,
         "practitioner": appointment.practitioner.name,
         "room": appointment.room.name,
-        "start": local(appointment.start_at),
-        "end": local(appointment.end_at),
+        "start": clock.local(appointment.start_at),
+        "end": clock.local(appointment.end_at),
         "status": appointment.get_status_display(),
-        "booked": local(appointment.created_at),
+        "booked": clock.local(appointment.created_at),
         "booked_via": appointment.get_source_display(),
-        "cancelled": local(appointment.cancelled_at),
+        "cancelled": clock.local(appointment.cancelled_at),
         "cancellation_reason": appointment.cancellation_reason,
         "history": [
             {
                 "what": event.get_action_display(),
-                "when": local(event.at),
+                "when": clock.local(event.at),
                 "reason": event.reason,
-                "old_start": local(event.old_start_at),
-                "new_start": local(event.new_start_at),
+                "old_start": clock.local(event.old_start_at),
+                "new_start": clock.local(event.new_start_at),
             }
             for event in appointment.events.all()
         ],
@@ -110,9 +105,9 @@ def _reminders(patient) -> list:
             "appointment": r.appointment_id,
             "message": r.get_kind_display(),
             "channel": r.get_channel_display(),
-            "due": local(r.due_at),
+            "due": clock.local(r.due_at),
             "status": r.get_status_display(),
-            "sent": local(r.sent_at),
+            "sent": clock.local(r.sent_at),
         }
         for r in rows
     ]
@@ -125,8 +120,8 @@ def _check_ins(patient) -> list:
             "appointment": c.appointment_id,
             "answer": c.get_answer_display(),
             "details": c.details,
-            "sent": local(c.created_at),
-            "followed_up": local(c.followed_up_at),
+            "sent": clock.local(c.created_at),
+            "followed_up": clock.local(c.followed_up_at),
         }
         for c in rows
     ]
@@ -147,8 +142,8 @@ def _health_form(patient) -> dict | None:
     return {
         "status": intake.get_status_display(),
         "version": intake.version,
-        "started": local(intake.created_at),
-        "last_sent": local(intake.submitted_at),
+        "started": clock.local(intake.created_at),
+        "last_sent": clock.local(intake.submitted_at),
         "answers": [
             {"section": title, "questions": [{"question": q, "answer": a} for q, a, _ in rows]}
             for title, rows in intake_answers(intake)
@@ -168,18 +163,22 @@ def _health_form(patient) -> dict | None:
             {
                 "form_version": review.intake_version,
                 "decision": review.get_decision_display(),
-                "decided": local(review.decided_at),
+                "decided": clock.local(review.decided_at),
                 "by": review.reviewer.get_full_name(),
                 "message_to_you": review.message_to_patient,
                 "your_prescribers_advice": review.attributed_prescriber_advice,
                 "valid_until": review.valid_until,
-                "suspended": local(review.suspended_at),
+                "suspended": clock.local(review.suspended_at),
                 "suspended_because": review.suspended_reason,
             }
             for review in intake.reviews.all()
         ],
         "confirmed_before_appointments": [
-            {"appointment": c.appointment_id, "form_version": c.intake_version, "confirmed": local(c.confirmed_at)}
+            {
+                "appointment": c.appointment_id,
+                "form_version": c.intake_version,
+                "confirmed": clock.local(c.confirmed_at),
+            }
             for c in intake.confirmations.all()
         ],
     }
@@ -187,7 +186,7 @@ def _health_form(patient) -> dict | None:
 
 def _consents(patient) -> list:
     return [
-        {"version": c.text_version, "signed_name": c.signed_name, "signed": local(c.signed_at), "text": c.text}
+        {"version": c.text_version, "signed_name": c.signed_name, "signed": clock.local(c.signed_at), "text": c.text}
         for c in Consent.objects.filter(patient=patient).order_by("signed_at", "pk")
     ]
 
@@ -196,7 +195,7 @@ def _photo_consent(patient) -> dict | None:
     consent = PhotoConsent.objects.filter(patient=patient).first()
     if consent is None:
         return None
-    return {"given": local(consent.given_at), "withdrawn": local(consent.withdrawn_at)}
+    return {"given": clock.local(consent.given_at), "withdrawn": clock.local(consent.withdrawn_at)}
 
 
 def _session_records(patient) -> list:
@@ -212,7 +211,7 @@ def _session_records(patient) -> list:
     return [
         {
             "appointment": record.appointment_id,
-            "date": local(record.appointment.start_at),
+            "date": clock.local(record.appointment.start_at),
             "treatment": record.appointment.treatment.name,
             "practitioner": record.appointment.practitioner.name,
             "device": record.device,
@@ -228,7 +227,7 @@ def _session_records(patient) -> list:
                 {
                     "id": photo.pk,
                     "area": photo.get_area_display(),
-                    "taken": local(photo.uploaded_at),
+                    "taken": clock.local(photo.uploaded_at),
                     "file_type": photo.content_type,
                 }
                 for photo in record.photos.all()
@@ -247,7 +246,7 @@ def _course_plans(patient) -> list:
             "sessions": plan.sessions,
             "days_between_sessions": plan.interval_days,
             "starts_on": plan.starts_on,
-            "set": local(plan.created_at),
+            "set": clock.local(plan.created_at),
         }
         for plan in plans.order_by("created_at", "pk")
     ]
@@ -270,14 +269,14 @@ def _waitlist(patient) -> list:
             "to_day": entry.latest_day,
             "before_day": entry.before_day,
             "status": entry.get_status_display(),
-            "joined": local(entry.created_at),
-            "closed": local(entry.closed_at),
+            "joined": clock.local(entry.created_at),
+            "closed": clock.local(entry.closed_at),
             "offers": [
                 {
-                    "time": local(offer.start_at),
+                    "time": clock.local(offer.start_at),
                     "practitioner": offer.practitioner.name,
                     "status": offer.get_status_display(),
-                    "open_until": local(offer.expires_at),
+                    "open_until": clock.local(offer.expires_at),
                 }
                 for offer in entry.offers.all()
             ],
@@ -295,7 +294,7 @@ def _accesses(patient) -> list:
     )
     return [
         {
-            "when": local(entry.timestamp),
+            "when": clock.local(entry.timestamp),
             "by": entry.actor.get_full_name() if entry.actor else "",
             "record": entry.content_type.name,
             "what": (entry.changes_dict or {}).get("viewed", ""),
@@ -306,6 +305,6 @@ def _accesses(patient) -> list:
 
 def _erasure_requests(patient) -> list:
     return [
-        {"asked": local(r.requested_at), "status": r.get_status_display(), "closed": local(r.closed_at)}
+        {"asked": clock.local(r.requested_at), "status": r.get_status_display(), "closed": clock.local(r.closed_at)}
         for r in ErasureRequest.objects.filter(patient=patient).order_by("requested_at", "pk")
     ]

@@ -11,9 +11,8 @@ from django.contrib import messages
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 
-from clinic import access
+from clinic import access, clock
 from clinic.audit import record_access
 from clinic.forms import ErasureRequestForm
 
@@ -36,7 +35,7 @@ def my_data_json(request):
     patient = request.patient
     data = patient_data(patient)
     record_access(request.user, patient, what="own data export (JSON)")
-    return data_file_response(data, f"my-clinic-data-{timezone.localdate():%Y-%m-%d}.json")
+    return data_file_response(data, f"my-clinic-data-{clock.today():%Y-%m-%d}.json")
 
 
 def data_file_response(data: dict, filename: str) -> HttpResponse:

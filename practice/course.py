@@ -10,10 +10,10 @@ import datetime
 from dataclasses import dataclass, field
 
 from django.urls import reverse
-from django.utils import timezone
 
 from bookings import availability
 from bookings.models import Appointment
+from clinic import clock
 
 OVERDUE_AFTER_DAYS = 14
 
@@ -78,8 +78,8 @@ class CourseProgress:
 
 def course_progress(plan, appointments=None, today: datetime.date | None = None) -> CourseProgress:
     """`appointments`: the patient's appointments if the caller has them (any treatment); else one query."""
-    today = today or timezone.localdate()
-    zone = availability.clinic_zone()
+    today = today or clock.today()
+    zone = clock.zone()
     if appointments is None:
         appointments = Appointment.objects.filter(patient_id=plan.patient_id, treatment_id=plan.treatment_id)
     course = sorted(

@@ -112,11 +112,8 @@ class CoursePlanForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         treatment, interval = cleaned.get("treatment"), cleaned.get("interval_days")
-        if treatment and interval is not None and interval < treatment.min_days_between_sessions:
-            self.add_error(
-                "interval_days",
-                f"Sessions of {treatment.name} are at least {treatment.min_days_between_sessions} days apart.",
-            )
+        if treatment and interval is not None and (problem := treatment.interval_problem(interval)):
+            self.add_error("interval_days", problem)
         return cleaned
 
     def validate_unique(self):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from bookings.availability import clinic_zone
+from clinic import clock
 from clinic.models import BodyArea
 
 from .models import GRADE_RANGES, GradingScale
@@ -58,7 +58,7 @@ def area_label(code: str) -> str:
 
 def grade_points(records) -> list[GradePoint]:
     """From session records with their appointment and areas already loaded."""
-    zone = clinic_zone()
+    zone = clock.zone()
     return [
         GradePoint(record.appointment.start_at.astimezone(zone).date(), area.area, area.scale, area.grade)
         for record in records

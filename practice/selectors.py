@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 from django.db.models import Exists, F, OuterRef, Prefetch
 
-from bookings import availability
 from bookings.models import Appointment
-from clinic import access, roles
+from clinic import access, clock, roles
 from clinic.models import Patient
 from consultations import selectors as intake_selectors
 from consultations.consent import CONSENT_VERSION
@@ -80,7 +79,7 @@ def consent_status(consent: Consent | None, photo_consent: PhotoConsent | None) 
 def day_appointments(user, day: datetime.date) -> list[DayRow]:
     """The day's appointments (clinic time) of this practitioner, or of everyone for a clinic admin who is
     not a practitioner. Seven queries, however many appointments."""
-    start, end = availability.day_bounds_utc(day, day, availability.clinic_zone())
+    start, end = clock.day_bounds_utc(day, day)
     appointments = Appointment.objects.filter(start_at__gte=start, start_at__lt=end).select_related(
         "patient__user", "treatment", "practitioner__user", "room"
     )

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from bookings import services as booking_services
 from bookings.models import Appointment
-from clinic import roles
+from clinic import access, clock
 from clinic.models import Patient
 from consultations import eligibility
 from consultations.models import IntakeForm
@@ -43,9 +43,9 @@ def record_session(
     Patient.objects.select_for_update().get(pk=appointment.patient_id)
     appointment = Appointment.objects.select_related("treatment", "patient__user").get(pk=appointment.pk)
     override_reason = (override_reason or "").strip()
-    if override_reason and not roles.is_clinic_admin(by):
+    if override_reason and not access.may_override_eligibility(by):
         raise RecordingError("Only a clinic admin can override the safety checks.")
-    if appointment.start_at > timezone.now() or appointment.treatment.is_consultation:
+    if clock.is_upcoming(appointment.start_at) or appointment.treatment.is_consultation:
         override_reason = ""  # never: nothing to record yet, or nothing that was needled
     if (refusal := eligibility.session_record_refusal(appointment)) and not override_reason:
         raise RecordingError(refusal)
@@ -122,14 +122,11 @@ def withdraw_photo_consent(patient) -> PhotoConsent | None:
 @transaction.atomic
 def set_course_plan(patient, *, treatment, sessions: int, interval_days: int, practitioner) -> CoursePlan:
     """Plan (or re-plan) a course after a consultation. The interval cannot be shorter than the treatment's
-    minimum, which the booking service enforces anyway."""
+    minimum (`Treatment.interval_problem`), which bookings hold between sessions anyway."""
     if treatment.is_consultation:
         raise RecordingError("A course is planned for a treatment session, not a consultation.")
-    if interval_days < treatment.min_days_between_sessions:
-        raise RecordingError(
-            f"Sessions of {treatment.name} are at least {treatment.min_days_between_sessions} days apart: "
-            f"choose an interval of {treatment.min_days_between_sessions} days or more."
-        )
+    if problem := treatment.interval_problem(interval_days):
+        raise RecordingError(problem)
     if not selectors.had_consultation(patient):
         raise RecordingError("Plan a course after the patient's consultation (checked in or completed).")
     plan, _ = CoursePlan.objects.update_or_create(

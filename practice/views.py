@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from bookings.models import Appointment
-from clinic import access
+from clinic import access, clock
 from clinic.audit import record_access, record_accesses
 from clinic.forms import read_calendar_day
 from consultations import eligibility
@@ -31,7 +31,7 @@ from .progress_chart import build_charts, grade_points
 
 
 def _day_from(request) -> datetime.date:
-    today = timezone.localdate()
+    today = clock.today()
     text = request.GET.get("day", "")
     if not text:
         return today
@@ -51,7 +51,7 @@ def my_day(request):
         "consultations/practice/my_day.html",
         {
             "day": day,
-            "today": timezone.localdate(),
+            "today": clock.today(),
             "now": timezone.now(),
             "previous_day": day - datetime.timedelta(days=1),
             "next_day": day + datetime.timedelta(days=1),
@@ -231,7 +231,7 @@ def intake_confirm(request, appointment_id):
         Appointment.objects.select_related("treatment", "practitioner__user"), pk=appointment_id, patient=patient
     )
     intake = intake_selectors.current_intake(patient)
-    upcoming = appointment.status == Appointment.Status.BOOKED and appointment.start_at > timezone.now()
+    upcoming = appointment.status == Appointment.Status.BOOKED and clock.is_upcoming(appointment.start_at)
     if request.method == "POST":
         if not upcoming:
             messages.error(request, "This appointment is not upcoming: nothing to confirm.")

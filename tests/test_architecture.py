@@ -169,3 +169,44 @@ def test_who_may_see_or_do_what_is_decided_in_clinic_access_only():
             ):
                 strays.append(f"{name}:{node.lineno} looks up user.patient")
     assert strays == []
+
+
+def _env_reads() -> list[str]:
+    """The environment variables clinic/settings.py reads: env("X"), env.int("X"), ..."""
+    tree = ast.parse((ROOT / "clinic" / "settings.py").read_text(encoding="utf-8"))
+    names = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)):
+            continue
+        func = node.func
+        if (isinstance(func, ast.Name) and func.id == "env") or (
+            isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "env"
+        ):
+            names.append(node.args[0].value)
+    return names
+
+
+def test_every_setting_is_read_once_in_settings_and_documented():
+    """One home per setting: each environment variable is read once (one default), and docs/settings.md has
+    it in its table."""
+    reads = _env_reads()
+    # SECRET_KEY is read twice on purpose: with a development default in DEBUG, without one otherwise.
+    twice = sorted({name for name in reads if reads.count(name) > 1} - {"SECRET_KEY"})
+    assert twice == []
+    table = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
+    assert [name for name in sorted(set(reads)) if f"`{name}`" not in table] == []
+
+
+def test_no_module_reads_a_setting_with_a_default_of_its_own():
+    """`getattr(settings, "X", default)` would be a second default, which can disagree with settings.py."""
+    strays = []
+    for name, path in project_modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "getattr"
+                and len(node.args) == 3
+                and ast.unparse(node.args[0]) == "settings"
+            ):
+                strays.append(f"{name}:{node.lineno}")
+    assert strays == []

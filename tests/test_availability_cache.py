@@ -11,6 +11,7 @@ from django.utils import timezone
 from bookings import availability, services
 from bookings.availability import available_slots, bucket_end, offered_slots
 from bookings.models import Appointment, AvailabilityScope
+from clinic import clock
 from clinic.models import WorkingHours
 from tests.factories import (
     AppointmentFactory,
@@ -115,7 +116,7 @@ def test_a_cached_answer_never_offers_a_time_inside_the_minimum_notice():
     # that fits before the spans close, whatever the hour the suite runs at.
     now = at(timezone.localdate() + datetime.timedelta(days=1), 6, 2)
     notice = datetime.timedelta(hours=availability.policy("MIN_NOTICE_HOURS"))
-    first = (now + notice).astimezone(availability.clinic_zone()).date()
+    first = (now + notice).astimezone(clock.zone()).date()
     days = offered_slots(treatment, practitioner, first, first + datetime.timedelta(days=1), now=now)
     earliest = min(slot.start_at for slots in days.values() for slot in slots)
     # Served until the bucket ends: every time offered is still far enough ahead at that moment.

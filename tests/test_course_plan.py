@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from bookings import availability
 from bookings.models import Appointment
-from clinic import roles
+from clinic import clock, roles
 from practice.course import OVERDUE_AFTER_DAYS, State, course_progress
 from practice.models import CoursePlan
 from tests.factories import (
@@ -138,7 +138,7 @@ def test_done_booked_and_not_yet_due(consulted, treatment):
     progress = course_progress(plan)
     assert states(progress) == [State.DONE, State.BOOKED, State.NOT_YET_DUE, State.PLANNED]
     assert progress.sessions[1].appointment == booked
-    zone = availability.clinic_zone()
+    zone = clock.zone()
     booked_day = booked.start_at.astimezone(zone).date()
     assert progress.sessions[2].day == booked_day + datetime.timedelta(days=28)
     assert progress.sessions[3].day == booked_day + datetime.timedelta(days=56)
@@ -149,7 +149,7 @@ def test_due_once_the_window_opens_and_overdue_after_the_grace(consulted, treatm
     patient, practitioner = consulted
     plan = make_plan(patient, practitioner, treatment)
     last = session(patient, practitioner, treatment, days_ago(30))
-    window = last.start_at.astimezone(availability.clinic_zone()).date() + datetime.timedelta(days=28)
+    window = last.start_at.astimezone(clock.zone()).date() + datetime.timedelta(days=28)
     assert states(course_progress(plan, today=window - datetime.timedelta(days=1)))[1] == State.NOT_YET_DUE
     assert states(course_progress(plan, today=window))[1] == State.DUE
     assert states(course_progress(plan, today=window + datetime.timedelta(days=OVERDUE_AFTER_DAYS)))[1] == State.DUE
@@ -170,7 +170,7 @@ def test_patient_sees_the_course_with_a_book_next_link_at_the_window(client, con
     session(patient, practitioner, treatment, days_ago(10))
     client.force_login(patient.user)
     page = client.get(reverse("my_progress")).content.decode()
-    window = days_ago(10).astimezone(availability.clinic_zone()).date() + datetime.timedelta(days=28)
+    window = days_ago(10).astimezone(clock.zone()).date() + datetime.timedelta(days=28)
     link = f"{reverse('book_treatment', args=[treatment.slug])}?day={window.isoformat()}"
     assert "Book next session" in page and link in page
     assert 'data-state="done"' in page and 'data-state="not_yet_due"' in page

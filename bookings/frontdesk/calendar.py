@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from bookings import selectors
-from bookings.availability import clinic_zone, local_to_utc
 from bookings.models import Appointment
+from clinic import clock
+from clinic.clock import local_to_utc
 
 from .grid import (
     DEFAULT_CLOSE,
@@ -69,8 +70,8 @@ def _appointment_blocks(appointments):
 
 
 def day_by_practitioner(day: datetime.date, now) -> Calendar:
-    zone = clinic_zone()
-    start_at, end_at = selectors.day_range_utc(day, day)
+    zone = clock.zone()
+    start_at, end_at = clock.day_bounds_utc(day, day)
     appointments = selectors.with_paperwork(selectors.with_screening(selectors.appointments_between(start_at, end_at)))
     shown, cancelled = _split(appointments)
     practitioners = selectors.desk_practitioners()
@@ -106,7 +107,7 @@ def day_by_practitioner(day: datetime.date, now) -> Calendar:
 
 
 def day_by_room(day: datetime.date, now) -> Calendar:
-    start_at, end_at = selectors.day_range_utc(day, day)
+    start_at, end_at = clock.day_bounds_utc(day, day)
     appointments = selectors.with_paperwork(selectors.with_screening(selectors.appointments_between(start_at, end_at)))
     shown, cancelled = _split(appointments)
     rooms = selectors.desk_rooms()
@@ -134,9 +135,9 @@ def week_by_practitioner(practitioner, first_day: datetime.date, now) -> Calenda
     """Seven day columns for one practitioner. Every column covers the same wall-clock hours (the widest
     day's), each from its own local midnight, so a DST day's column is an hour shorter or longer only if
     the window reaches into the night."""
-    zone = clinic_zone()
+    zone = clock.zone()
     days = [first_day + datetime.timedelta(days=n) for n in range(7)]
-    start_at, end_at = selectors.day_range_utc(days[0], days[-1])
+    start_at, end_at = clock.day_bounds_utc(days[0], days[-1])
     appointments = selectors.with_paperwork(
         selectors.with_screening(selectors.appointments_between(start_at, end_at, practitioner=practitioner))
     )
@@ -145,7 +146,7 @@ def week_by_practitioner(practitioner, first_day: datetime.date, now) -> Calenda
     time_off = selectors.time_off_between([practitioner.pk], start_at, end_at).get(practitioner.pk, [])
     per_day = {}
     for day in days:
-        day_start, day_end = selectors.day_range_utc(day, day)
+        day_start, day_end = clock.day_bounds_utc(day, day)
         per_day[day] = (
             _working_blocks(spans.get((practitioner.pk, day), []), day, zone),
             [a for a in shown if day_start <= a.start_at < day_end],
@@ -190,7 +191,7 @@ def _as_offset(wall: datetime.time) -> datetime.timedelta:
 
 def _at_offset(day, offset: datetime.timedelta, zone):
     if offset >= datetime.timedelta(days=1):
-        return selectors.day_range_utc(day, day)[1]
+        return clock.day_bounds_utc(day, day)[1]
     return local_instant(day, (datetime.datetime.min + offset).time(), zone)
 
 
@@ -215,8 +216,8 @@ def week_overview(first_day: datetime.date) -> WeekOverview:
     apart), and whether the practitioner works that day. Fixed queries: practitioners, appointments,
     working hours, screening statuses."""
     days = [first_day + datetime.timedelta(days=n) for n in range(7)]
-    zone = clinic_zone()
-    start_at, end_at = selectors.day_range_utc(days[0], days[-1])
+    zone = clock.zone()
+    start_at, end_at = clock.day_bounds_utc(days[0], days[-1])
     appointments = selectors.with_paperwork(selectors.with_screening(selectors.appointments_between(start_at, end_at)))
     shown, cancelled = _split(appointments)
     practitioners = selectors.desk_practitioners()

@@ -7,8 +7,9 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
 
-from bookings.availability import clinic_zone, local_to_utc
 from bookings.models import Appointment
+from clinic import clock
+from clinic.clock import local_to_utc
 from clinic.forms import CalendarDateField, DateInput, TimeInput
 from clinic.models import Closure, Patient, Practitioner, TimeOff, Treatment, User, validate_adult
 from clinic.phones import PhoneField
@@ -136,7 +137,7 @@ class MoveForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("date") and cleaned.get("time"):
-            start_at = local_to_utc(cleaned["date"], cleaned["time"], clinic_zone())
+            start_at = local_to_utc(cleaned["date"], cleaned["time"], clock.zone())
             if start_at is None:
                 raise forms.ValidationError("That time does not exist on that day: the clocks go forward.")
             cleaned["start_at"] = start_at

@@ -13,7 +13,8 @@ import datetime
 import math
 from dataclasses import dataclass, field
 
-from bookings.availability import UTC, clinic_zone, day_bounds_utc
+from clinic import clock
+from clinic.clock import UTC, day_bounds_utc
 
 STEP = datetime.timedelta(minutes=5)
 HOUR = datetime.timedelta(hours=1)
@@ -108,7 +109,7 @@ def local_instant(day: datetime.date, wall: datetime.time, zone) -> datetime.dat
 def day_window(day: datetime.date, intervals, zone=None):
     """[start, end) of the rows shown for a day: 08:00-20:00 widened to the hour around `intervals`,
     never past the day's own midnights."""
-    zone = zone or clinic_zone()
+    zone = zone or clock.zone()
     day_start, day_end = day_bounds_utc(day, day, zone)
     starts = [local_instant(day, DEFAULT_OPEN, zone)] + [start for start, _ in intervals]
     ends = [local_instant(day, DEFAULT_CLOSE, zone)] + [end for _, end in intervals]
@@ -122,7 +123,7 @@ def row_count(start_at, end_at) -> int:
 def hour_labels(start_at, end_at, zone=None):
     """(row, label) for every hour of the window, in local time; with the zone's abbreviation on a day
     the offset changes, so the repeated hour reads '01:00 BST', '01:00 GMT'."""
-    zone = zone or clinic_zone()
+    zone = zone or clock.zone()
     changes = start_at.astimezone(zone).utcoffset() != (end_at - STEP).astimezone(zone).utcoffset()
     pattern = "%H:%M %Z" if changes else "%H:%M"
     labels, instant = [], start_at

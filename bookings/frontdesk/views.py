@@ -22,7 +22,7 @@ from bookings.models import Appointment, InboundMessage, Reminder
 from bookings.reminders import inbound
 from bookings.reminders.services import send_again, send_health_form_link
 from bookings.signals import DESK_PATIENT_PAGE
-from clinic import access
+from clinic import access, clock
 from clinic.closures import closed_on
 from clinic.forms import WorkingHoursFormSet, read_calendar_day
 from clinic.models import Closure, Patient, Practitioner
@@ -59,7 +59,7 @@ def _day(request) -> datetime.date:
         if (day := read_calendar_day(text)) is not None:
             return day
         messages.warning(request, f"'{text[:20]}' is not a date we can show: showing today.")
-    return timezone.localdate()
+    return clock.today()
 
 
 def _appointment(pk):
@@ -68,14 +68,9 @@ def _appointment(pk):
     )
 
 
-def _when(appointment) -> str:
-    local = appointment.start_at.astimezone(availability.clinic_zone())
-    return f"{local:%a %-d %b %Y, %H:%M}"
-
-
 def _nav_days(day):
     one = datetime.timedelta(days=1)
-    return {"day": day, "previous": day - one, "next": day + one, "today": timezone.localdate()}
+    return {"day": day, "previous": day - one, "next": day + one, "today": clock.today()}
 
 
 # --- calendar ----------------------------------------------------------------------------------------------
@@ -132,7 +127,7 @@ def calendar_week(request, practitioner_id):
         "week_start": monday,
         "previous": monday - week,
         "next": monday + week,
-        "today": timezone.localdate(),
+        "today": clock.today(),
         "day": day,
         "poll_url": _poll_url(request),
         "desk_tab": "calendar",
@@ -183,7 +178,7 @@ def _calendar_page(request, template: str, context: dict):
 def day_sheet(request, practitioner_id):
     practitioner = get_object_or_404(Practitioner.objects.select_related("user"), pk=practitioner_id)
     day = _day(request)
-    start_at, end_at = selectors.day_range_utc(day, day)
+    start_at, end_at = clock.day_bounds_utc(day, day)
     appointments = selectors.with_paperwork(
         selectors.with_screening(
             [
@@ -241,7 +236,7 @@ def appointment_status(request, pk, action):
     except services.BookingError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"{appointment.patient.full_name} ({_when(appointment)}) {done}.")
+        messages.success(request, f"{appointment.patient.full_name} ({clock.when_short(appointment.start_at)}) {done}.")
     return redirect(safe_next(request, reverse("desk:appointment", args=[pk])))
 
 
@@ -259,14 +254,17 @@ def appointment_cancel(request, pk):
     except services.BookingError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"Cancelled {appointment.patient.full_name}'s appointment on {_when(appointment)}.")
+        messages.success(
+            request,
+            f"Cancelled {appointment.patient.full_name}'s appointment on {clock.when_short(appointment.start_at)}.",
+        )
     return redirect(safe_next(request, reverse("desk:appointment", args=[pk])))
 
 
 @access.desk_required
 def appointment_move(request, pk):
     appointment = _appointment(pk)
-    local = appointment.start_at.astimezone(availability.clinic_zone())
+    local = appointment.start_at.astimezone(clock.zone())
     if request.method == "POST":
         form = MoveForm(request.POST)
         if form.is_valid():
@@ -284,12 +282,14 @@ def appointment_move(request, pk):
                 messages.error(request, f"Not moved: {error.message}")
             else:
                 if (moved.start_at, moved.practitioner_id) == (appointment.start_at, appointment.practitioner_id):
-                    messages.info(request, f"Nothing to change: the appointment stays on {_when(moved)}.")
+                    messages.info(
+                        request, f"Nothing to change: the appointment stays on {clock.when_short(moved.start_at)}."
+                    )
                     return redirect(reverse("desk:appointment", args=[pk]))
                 messages.success(
                     request,
                     f"Moved {moved.patient.full_name}'s appointment from {local:%a %-d %b %H:%M} "
-                    f"to {_when(moved)} with {moved.practitioner.name}.",
+                    f"to {clock.when_short(moved.start_at)} with {moved.practitioner.name}.",
                 )
                 return redirect(reverse("desk:appointment", args=[pk]))
         else:
@@ -333,8 +333,8 @@ def book(request, patient_id):
             else:
                 messages.success(
                     request,
-                    f"Booked {appointment.treatment.name} for {patient.full_name} on {_when(appointment)} "
-                    f"with {appointment.practitioner.name}.",
+                    f"Booked {appointment.treatment.name} for {patient.full_name} on "
+                    f"{clock.when_short(appointment.start_at)} with {appointment.practitioner.name}.",
                 )
                 return redirect(reverse("desk:appointment", args=[appointment.pk]))
         else:
@@ -424,7 +424,7 @@ def closures(request):
             messages.success(request, f"The clinic is closed: {closure}. No times are offered then.")
             return redirect("desk:closures")
         messages.error(request, "Nothing was saved: check the days below.")
-    closed = selectors.upcoming_closures(timezone.localdate())
+    closed = selectors.upcoming_closures(clock.today())
     return render(
         request,
         "bookings/frontdesk/closures.html",

@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from bookings import links, services
 from bookings.models import Appointment, InboundMessage, SignedLink
-from bookings.reminders.messages import when_text
 from bookings.reminders.sms import e164
+from clinic import clock
 from clinic.models import Patient
 
 Intent = InboundMessage.Intent
@@ -115,7 +115,7 @@ def _act(message: InboundMessage, now) -> None:
         except services.BookingError:
             message.needs_desk = True
             return
-        message.answer = f"{clinic['NAME']}: thank you, you are confirmed for {when_text(appointment.start_at)}."
+        message.answer = f"{clinic['NAME']}: thank you, you are confirmed for {clock.when_text(appointment.start_at)}."
         return
     if word == "R":
         message.intent, message.needs_desk = Intent.RESCHEDULE, True

@@ -2,30 +2,18 @@
 templates/reminders/), or a text message through the SMS backend. Times are shown in the clinic's zone."""
 
 import re
-import zoneinfo
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
-from django.utils import timezone
-from django.utils.formats import date_format
 
 from bookings.ics import appointment_ics
 from bookings.links import MessageLinks
 from bookings.models import ReminderChannel
 from bookings.reminders import timing
 from bookings.reminders.sms import PermanentDeliveryError, body_digest, get_sms_backend
-
-
-def clinic_time(value):
-    return timezone.localtime(value, zoneinfo.ZoneInfo(settings.CLINIC_TIME_ZONE))
-
-
-def when_text(value) -> str:
-    """e.g. 'Sunday 28 March 2027 at 10:00', in the clinic's zone."""
-    local = clinic_time(value)
-    return f"{date_format(local, 'l j F Y')} at {local:%H:%M}"
+from clinic import clock
 
 
 def links_for(appointment) -> MessageLinks:
@@ -61,8 +49,8 @@ def context_for(reminder) -> dict:
         "first_name": appointment.patient.user.first_name or "there",
         "treatment": appointment.treatment,
         "practitioner": appointment.practitioner,
-        "when": when_text(appointment.start_at),
-        "ends": f"{clinic_time(appointment.end_at):%H:%M}",
+        "when": clock.when_text(appointment.start_at),
+        "ends": clock.time_text(appointment.end_at),
         "clinic": settings.CLINIC,
         "links": links_for(appointment),
         "subject": subject,

@@ -19,23 +19,15 @@ from bookings.models import AftercareCheckIn, Appointment, Reminder, ReminderCha
 from bookings.reminders import messages, timing
 from bookings.reminders.messages import PermanentDeliveryError, deliver_form_link
 from bookings.reminders.sms import NoEvidence, get_sms_backend
+from clinic.notices import retry_delay
 
 logger = logging.getLogger(__name__)
 Status = Reminder.Status
 
 
-def _setting(name: str, default):
-    return getattr(settings, name, default)
-
-
 def lease() -> datetime.timedelta:
     """How long a claimed row waits for its send task before the dispatcher may claim it again."""
-    return datetime.timedelta(seconds=_setting("REMINDER_LEASE_SECONDS", 300))
-
-
-def retry_delay(attempts: int) -> datetime.timedelta:
-    base = _setting("REMINDER_RETRY_BASE_SECONDS", 60)
-    return datetime.timedelta(seconds=base * 2 ** max(attempts - 1, 0))
+    return datetime.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
 
 
 # --- Keeping the outbox in step with the appointment --------------------------------------------------
@@ -166,7 +158,7 @@ def dispatch_due_reminders(enqueue, batch_size: int | None = None, max_batches: 
     If the broker refuses a message, the rest stay claimed and the lease brings them back to a run after
     the broker has recovered. Bookings never wait for the broker: they only write rows.
     """
-    batch_size = batch_size or _setting("REMINDER_DISPATCH_BATCH", 500)
+    batch_size = batch_size or settings.REMINDER_DISPATCH_BATCH
     claimed = 0
     for _ in range(max_batches):
         broker_ok = []
@@ -352,7 +344,7 @@ def send_again(reminder: Reminder) -> bool:
 def _record_failure(reminder: Reminder, error: Exception, now: datetime.datetime) -> str:
     reminder.attempts += 1
     reminder.last_error = f"{type(error).__name__}: {error}"[:2000]
-    max_attempts = _setting("REMINDER_MAX_ATTEMPTS", 5)
+    max_attempts = settings.REMINDER_MAX_ATTEMPTS
     if isinstance(error, PermanentDeliveryError) or reminder.attempts >= max_attempts:
         reminder.status = Status.FAILED
         logger.error("Reminder %s failed for good: %s", reminder.pk, reminder.last_error)

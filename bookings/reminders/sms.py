@@ -78,7 +78,7 @@ class FileSmsBackend(BaseSmsBackend):
     """One line-delimited record per message under settings.SMS_FILE_PATH (default var/sms/)."""
 
     def send(self, to, body, reference=""):
-        folder = Path(getattr(settings, "SMS_FILE_PATH", settings.VAR_DIR / "sms"))
+        folder = Path(settings.SMS_FILE_PATH)
         folder.mkdir(parents=True, exist_ok=True)
         stamp = datetime.datetime.now(datetime.UTC).isoformat()
         with open(folder / f"{datetime.date.today():%Y-%m-%d}.log", "a", encoding="utf-8") as log:
@@ -101,11 +101,11 @@ class TwilioSmsBackend(BaseSmsBackend):
 
     def __init__(self):
         self.client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
-        if getattr(settings, "TWILIO_API_BASE_URL", ""):
+        if settings.TWILIO_API_BASE_URL:
             self.client.api.base_url = settings.TWILIO_API_BASE_URL.rstrip("/")
 
     def _sender(self) -> dict:
-        if getattr(settings, "TWILIO_MESSAGING_SERVICE_SID", ""):
+        if settings.TWILIO_MESSAGING_SERVICE_SID:
             return {"messaging_service_sid": settings.TWILIO_MESSAGING_SERVICE_SID}
         return {"from_": settings.TWILIO_FROM_NUMBER}
 
@@ -125,4 +125,4 @@ class TwilioSmsBackend(BaseSmsBackend):
 
 
 def get_sms_backend() -> BaseSmsBackend:
-    return import_string(getattr(settings, "SMS_BACKEND", "bookings.reminders.sms.ConsoleSmsBackend"))()
+    return import_string(settings.SMS_BACKEND)()

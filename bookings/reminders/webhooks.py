@@ -15,7 +15,7 @@ from clinic.links import absolute_url
 
 
 def signed_by_twilio(request) -> bool:
-    token = getattr(settings, "TWILIO_AUTH_TOKEN", "")
+    token = settings.TWILIO_AUTH_TOKEN
     signature = request.headers.get("X-Twilio-Signature", "")
     if not token or not signature:
         return False

@@ -8,9 +8,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from bookings.availability import clinic_zone
 from bookings.models import Appointment
-from clinic import roles
+from clinic import clock, roles
 from clinic.models import BodyArea, Patient, Practitioner, Room, Treatment, User, WorkingHours
 from clinic.two_factor import manual_entry_key
 from consultations import selectors as intake_selectors
@@ -304,11 +303,11 @@ class Command(BaseCommand):
             return
         practitioner = Practitioner.objects.get(user__email=PRACTITIONERS[0]["email"])
         room = Room.objects.order_by("name").first()
-        today = datetime.datetime.now(clinic_zone()).date()
+        today = datetime.datetime.now(clock.zone()).date()
 
         def past(treatment, days_ago):
             start = datetime.datetime.combine(
-                today - datetime.timedelta(days=days_ago), datetime.time(10), clinic_zone()
+                today - datetime.timedelta(days=days_ago), datetime.time(10), clock.zone()
             )
             return Appointment.objects.create(
                 patient=patient,

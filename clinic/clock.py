@@ -1,0 +1,83 @@
+"""Clinic time, in one place: the clinic's zone, the local day of an instant, wall times to instants, and the
+words a person reads for a time.
+
+Times are stored in UTC; people see the clinic's wall clock (`CLINIC_TIME_ZONE`, Europe/London by default),
+across both clock changes. Every module that turns an instant into a day or a text, or a day and a wall
+time into an instant, asks this module, so a new zone or format is one change.
+
+"Upcoming" is one rule too: an appointment is upcoming while its start is still ahead, `start_at > now`
+(`is_upcoming`; in queries `bookings.models.AppointmentQuerySet.upcoming`). An appointment starting this
+very second has begun: it may be marked a no-show or recorded, and it is no longer the patient's to
+confirm, nor a future session to warn a practitioner about. `>=` had one appointment both begun and ahead.
+"""
+
+import datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.formats import date_format
+
+UTC = datetime.UTC
+
+
+def zone() -> ZoneInfo:
+    return ZoneInfo(settings.CLINIC_TIME_ZONE)
+
+
+def local(moment: datetime.datetime | None) -> datetime.datetime | None:
+    """The instant on the clinic's wall clock (None stays None, for optional times)."""
+    return moment.astimezone(zone()) if moment is not None else None
+
+
+def local_day(moment: datetime.datetime) -> datetime.date:
+    """The clinic's calendar day of an instant (an appointment at 00:30 London in summer is that day, not
+    the UTC day before)."""
+    return moment.astimezone(zone()).date()
+
+
+def today(now: datetime.datetime | None = None) -> datetime.date:
+    return local_day(now or timezone.now())
+
+
+def is_upcoming(start_at: datetime.datetime, now: datetime.datetime | None = None) -> bool:
+    """Still ahead: the start has not come yet (see the module's docstring for why `>`)."""
+    return start_at > (now or timezone.now())
+
+
+def local_to_utc(day: datetime.date, wall: datetime.time, tz: ZoneInfo | None = None) -> datetime.datetime | None:
+    """The instant a clinic wall-clock time happens, its first occurrence if it happens twice; None if the
+    clocks jump over it."""
+    tz = tz or zone()
+    naive = datetime.datetime.combine(day, wall)
+    utc = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if utc.astimezone(tz).replace(tzinfo=None) != naive:
+        return None
+    return utc
+
+
+def day_bounds_utc(first: datetime.date, last: datetime.date, tz: ZoneInfo | None = None):
+    """[start of `first`, start of the day after `last`) in UTC: local days are 23, 24 or 25 hours long."""
+    tz = tz or zone()
+    start = datetime.datetime.combine(first, datetime.time.min).replace(tzinfo=tz).astimezone(UTC)
+    end = datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time.min).replace(tzinfo=tz)
+    return start, end.astimezone(UTC)
+
+
+# --- what a person reads ---------------------------------------------------------------------------------
+
+
+def when_text(moment: datetime.datetime) -> str:
+    """For patients (pages, emails): 'Sunday 28 March 2027 at 10:00'."""
+    wall = local(moment)
+    return f"{date_format(wall, 'l j F Y')} at {wall:%H:%M}"
+
+
+def when_short(moment: datetime.datetime) -> str:
+    """For the front desk's busy pages: 'Sun 28 Mar 2027, 10:00'."""
+    return f"{local(moment):%a %-d %b %Y, %H:%M}"
+
+
+def time_text(moment: datetime.datetime) -> str:
+    """The wall-clock time alone: '10:00'."""
+    return f"{local(moment):%H:%M}"
