@@ -1,8 +1,9 @@
 """Writes to appointments: book, reschedule, cancel, and the front desk's status changes.
 
 Every write runs in one transaction and:
-- takes ONE lock, late: the patient's row (`select_for_update`), so two writes for one patient (two tabs,
-  patient and front desk) queue and the course-interval check cannot race;
+- takes the patient's row lock first (`lock_patient`, `clinic.locks`: the one lock order of the project, under
+  a short `lock_timeout`), so two writes for one patient (two tabs, patient and front desk, an erasure)
+  queue and the course-interval check cannot race; a wait beyond the timeout is `PatientBusy`;
 - for a write that places an appointment at a time (book, reschedule): asks `consultations.eligibility` at
   one place (`_ensure_eligible`), checks the course interval and re-checks the slot with the availability
   module, then saves inside a savepoint. On PostgreSQL the exclusion constraints are the final guard: a
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
-from clinic import access, clock, medicine_advice
+from clinic import access, clock, locks, medicine_advice
 from clinic.models import Patient
 from consultations.eligibility import check_eligibility
 
@@ -29,9 +30,10 @@ from .models import Appointment, AppointmentEvent
 from .reminders.services import announce_cancellation, announce_move, sync_reminders
 from .signals import appointment_freed
 
-# Losing a race on PostgreSQL: the exclusion constraint saw a concurrent winner, or two inserts waited on
-# each other while checking it (PostgreSQL then aborts one of them with a deadlock error).
-RACE_LOST_SQLSTATES = {"23P01", "40P01"}
+# Losing a race on PostgreSQL: the exclusion constraint saw a concurrent winner, two inserts waited on each
+# other while checking it (PostgreSQL then aborts one of them with a deadlock error), or an insert waited
+# longer than the lock timeout for a concurrent one to decide: each time, look again.
+RACE_LOST_SQLSTATES = {"23P01", "40P01", locks.LOCK_NOT_AVAILABLE}
 PLACE_ATTEMPTS = 4
 NOT_OFFERED_MESSAGE = "That time is not offered. Please choose one of the times shown."
 
@@ -76,6 +78,10 @@ class InvalidStatusChange(BookingError):
     pass
 
 
+class PatientBusy(BookingError):
+    """Another write about this patient held their row longer than the lock timeout: try again."""
+
+
 class UnsafeMedicineAdvice(BookingError):
     """A reason written by staff that the patient can read tells them to stop a blood thinner."""
 
@@ -104,8 +110,11 @@ def _ensure_safe_reason(user, patient, reason: str) -> None:
 
 
 def lock_patient(patient) -> Patient:
-    """The first lock of every write about a patient (bookings, the waitlist, intake, erasure): one order."""
-    return Patient.objects.select_for_update().get(pk=patient.pk)
+    """The first lock of every write about a patient, under the lock timeout (`clinic.locks`): one order."""
+    try:
+        return locks.lock_patient(patient)
+    except locks.Busy as busy:
+        raise PatientBusy(busy.message) from None
 
 
 def _ensure_eligible(patient, treatment, override_reason: str) -> None:

@@ -122,6 +122,7 @@ def join_waitlist(
 def leave_waitlist(entry, *, by) -> WaitlistEntry:
     services.ensure_may_act_for(by, entry.patient)
     with transaction.atomic():
+        services.lock_patient(entry.patient)
         entry = WaitlistEntry.objects.select_for_update().get(pk=entry.pk)
         if entry.status != Status.WAITING:
             raise WaitlistError("This entry is no longer on the waitlist.")
@@ -328,14 +329,22 @@ def confirm_offer(offer: WaitlistOffer, *, by) -> Appointment:
     """Book the offered time for the waiter through the booking service; the entry is then fulfilled and
     every other open offer of that time is closed. A lost race marks this offer taken and re-raises.
 
-    Only this offer and its entry are locked (a second click waits, then finds it accepted); the booking service
-    takes the patient's lock and the database's no-overlap guard decides between two waiters."""
-    services.ensure_may_act_for(by, offer.entry.patient)
+    Locks in the one order (`clinic.locks`): the patient first, then this offer and its entry (a second
+    click waits, then finds it accepted); the database's no-overlap guard decides between two waiters. An
+    offer gone meanwhile (the patient's data erased) is refused like a closed one."""
+    patient = offer.entry.patient
+    services.ensure_may_act_for(by, patient)
     try:
         with transaction.atomic():
+            services.lock_patient(patient)
             offer = (
-                WaitlistOffer.objects.select_for_update(of=("self", "entry")).select_related("entry").get(pk=offer.pk)
+                WaitlistOffer.objects.select_for_update(of=("self", "entry"))
+                .select_related("entry")
+                .filter(pk=offer.pk)
+                .first()
             )
+            if offer is None:
+                raise OfferClosed("This offer is no longer open.")
             reason = why_closed(offer)
             if reason:
                 raise OfferClosed(reason)

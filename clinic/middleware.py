@@ -1,6 +1,8 @@
 from django.conf import settings
+from django.http import JsonResponse
+from django.shortcuts import render
 
-from . import roles
+from . import locks, roles
 
 
 class StaffIdleTimeoutMiddleware:
@@ -18,3 +20,22 @@ class StaffIdleTimeoutMiddleware:
         if user is not None and user.is_authenticated and (user.is_staff or roles.is_staff_member(user)):
             request.session.set_expiry(settings.STAFF_IDLE_TIMEOUT_SECONDS)
         return self.get_response(request)
+
+
+class BusyMiddleware:
+    """A write that waited longer than BOOKING_LOCK_TIMEOUT_MS for a row someone else holds (`clinic.locks.Busy`)
+    answers 409 "try again in a moment", never a 500; its transaction rolled back, so nothing changed. Pages
+    that expect it (booking) say so in place; this is the answer everywhere else."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, locks.Busy):
+            return None
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": exception.message}, status=409)
+        return render(request, "409.html", {"message": exception.message}, status=409)

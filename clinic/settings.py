@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "clinic.middleware.StaffIdleTimeoutMiddleware",
+    "clinic.middleware.BusyMiddleware",
     "axes.middleware.AxesMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
 ]
@@ -295,6 +296,9 @@ REMINDER_LEASE_SECONDS = env.int("REMINDER_LEASE_SECONDS", default=300)
 REMINDER_MAX_ATTEMPTS = env.int("REMINDER_MAX_ATTEMPTS", default=5)
 REMINDER_RETRY_BASE_SECONDS = env.int("REMINDER_RETRY_BASE_SECONDS", default=60)
 REMINDER_DISPATCH_BATCH = env.int("REMINDER_DISPATCH_BATCH", default=500)
+
+# --- Row locks (clinic/locks.py): how long a booking transaction waits for a row someone else holds.
+BOOKING_LOCK_TIMEOUT_MS = env.int("BOOKING_LOCK_TIMEOUT_MS", default=3000)
 
 # --- Waitlist (bookings/waitlist.py) --------------------------------------------------------------------
 WAITLIST_OFFERS_PER_SLOT = env.int("WAITLIST_OFFERS_PER_SLOT", default=3)

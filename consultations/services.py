@@ -8,10 +8,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic import clock
+from clinic import clock, locks
 from clinic.audit import record_access
 from clinic.links import absolute_url
-from clinic.models import Patient
 from clinic.notices import queue_notice
 
 from . import screening, selectors
@@ -28,7 +27,7 @@ class IntakeError(Exception):
 def _locked_intake(patient) -> IntakeForm:
     """Lock the patient row first, as the booking service does, so a submission that suspends a clearance
     and a booking that relies on it happen one after the other."""
-    Patient.objects.select_for_update().get(pk=patient.pk)
+    locks.lock_patient(patient)
     intake, _ = IntakeForm.objects.get_or_create(patient=patient)
     return IntakeForm.objects.select_for_update().get(pk=intake.pk)
 
@@ -115,7 +114,7 @@ def record_review(
     (`Review.clean`, a ValidationError otherwise, nothing written); a prescriber's advice is kept with who
     gave it and when, and the audit trail records it with the review. A form with free-text answers is
     decided only by a reviewer who ticked that they read them (no rule reads free text)."""
-    Patient.objects.select_for_update().get(pk=intake.patient_id)
+    locks.lock_patient(intake.patient)
     intake = IntakeForm.objects.select_for_update().get(pk=intake.pk)
     if not intake.is_submitted:
         raise IntakeError("This form has not been sent yet.")

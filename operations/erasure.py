@@ -39,7 +39,7 @@ from django.utils import timezone
 
 from bookings.models import Appointment, Reminder
 from bookings.services import BookingError, cancel_appointment
-from clinic import access, clock
+from clinic import access, clock, locks
 from clinic.links import absolute_url
 from clinic.models import PLACEHOLDER_EMAIL_DOMAIN, ErasureRequest, Patient
 from clinic.notices import queue_notice
@@ -67,7 +67,7 @@ def latest_request(patient) -> ErasureRequest | None:
 def request_erasure(patient: Patient) -> ErasureRequest:
     """The patient asks. Only a request is written; the clinic is told by email once it is saved."""
     with transaction.atomic():
-        Patient.objects.select_for_update().get(pk=patient.pk)
+        locks.lock_patient(patient)
         if open_request(patient) is not None:
             raise ErasureError("You have already asked: the clinic is dealing with your request.")
         erasure_request = ErasureRequest.objects.create(patient=patient)
@@ -93,8 +93,10 @@ def complete_erasure(erasure_request: ErasureRequest, *, by) -> ErasureRequest:
         raise ErasureError("Only a clinic admin can complete an erasure.")
     try:
         with transaction.atomic():
+            # The one lock order (clinic.locks): the patient first, then the request and the rows below.
+            locks.lock_patient(erasure_request.patient)
             erasure_request = _lock_open_request(erasure_request)
-            patient = Patient.objects.select_for_update().select_related("user").get(pk=erasure_request.patient_id)
+            patient = Patient.objects.select_related("user").get(pk=erasure_request.patient_id)
             _ensure_nothing_in_progress(patient)
             _cancel_future_appointments(patient, by)
             _stop_unsent_messages(patient)
@@ -105,6 +107,8 @@ def complete_erasure(erasure_request: ErasureRequest, *, by) -> ErasureRequest:
             erasure_request.retain_until = retain_until(patient)
             _close(erasure_request, by)
             _record_in_audit_trail(erasure_request, by)
+    except locks.Busy:
+        raise ErasureError("The patient's record is being changed right now: nothing was erased, try again.") from None
     except DatabaseError as error:
         raise ErasureError(f"The erasure failed and nothing was changed ({error.__class__.__name__}).") from error
     return erasure_request

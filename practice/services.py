@@ -11,8 +11,7 @@ from django.utils import timezone
 
 from bookings import services as booking_services
 from bookings.models import Appointment
-from clinic import access, clock
-from clinic.models import Patient
+from clinic import access, clock, locks
 from consultations import eligibility
 from consultations.models import IntakeForm
 from consultations.services import IntakeError
@@ -40,7 +39,7 @@ def record_session(
     clearance in force, current consent signed), unless a clinic admin overrides with a reason kept on the
     record; never against a structured condition of the clearance (depth, excluded areas), which nobody
     overrides here: the practitioner changes the clearance first."""
-    Patient.objects.select_for_update().get(pk=appointment.patient_id)
+    locks.lock_patient(appointment.patient)
     appointment = Appointment.objects.select_related("treatment", "patient__user").get(pk=appointment.pk)
     override_reason = (override_reason or "").strip()
     if override_reason and not access.may_override_eligibility(by):
@@ -104,6 +103,7 @@ def add_photo(record, upload, *, by, area="") -> SessionPhoto:
 
 @transaction.atomic
 def give_photo_consent(patient) -> PhotoConsent:
+    locks.lock_patient(patient)
     consent, _ = PhotoConsent.objects.update_or_create(
         patient=patient, defaults={"given_at": timezone.now(), "withdrawn_at": None}
     )
@@ -112,6 +112,7 @@ def give_photo_consent(patient) -> PhotoConsent:
 
 @transaction.atomic
 def withdraw_photo_consent(patient) -> PhotoConsent | None:
+    locks.lock_patient(patient)
     consent = PhotoConsent.objects.select_for_update().filter(patient=patient).first()
     if consent is not None and consent.is_given:
         consent.withdrawn_at = timezone.now()
@@ -140,6 +141,7 @@ def set_course_plan(patient, *, treatment, sessions: int, interval_days: int, pr
 @transaction.atomic
 def confirm_intake_unchanged(appointment) -> IntakeConfirmation:
     """Before a session: the patient says their health form (its current version) still holds."""
+    locks.lock_patient(appointment.patient)
     intake = IntakeForm.objects.select_for_update().filter(patient_id=appointment.patient_id).first()
     if intake is None or not intake.is_submitted:
         raise IntakeError("Please fill in and send your health form first.")
