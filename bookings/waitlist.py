@@ -33,7 +33,6 @@ from consultations.eligibility import check_eligibility
 
 from . import availability, services
 from .models import Appointment, AppointmentEvent, WaitlistEntry, WaitlistOffer
-from .reminders.messages import clinic_time
 from .waitlist_messages import send_offer_messages
 
 Status = WaitlistEntry.Status
@@ -263,7 +262,7 @@ def send_offer(offer_id: int) -> bool:
         )
         if offer is None:
             return False
-        if not can_be_sent(offer.entry.patient):
+        if not reachable_by_message(offer.entry.patient):
             # No message can reach them: the offer is not "sent"; the desk's waitlist page asks for a call.
             WaitlistOffer.objects.filter(pk=offer.pk, call_needed_at__isnull=True).update(call_needed_at=timezone.now())
             return False
@@ -273,7 +272,7 @@ def send_offer(offer_id: int) -> bool:
     return True
 
 
-def can_be_sent(patient) -> bool:
+def reachable_by_message(patient) -> bool:
     """An offer reaches a patient by email (a real address) or by text (they agreed, and have a number)."""
     return patient.user.has_real_email or bool(patient.sms_opt_in and patient.phone)
 
@@ -296,9 +295,9 @@ def offer_state(offer: WaitlistOffer, now=None) -> str:
     if offer.status != OfferStatus.OFFERED:
         return offer.get_status_display()
     if needs_a_call(offer, now):
-        return f"Not sent (no email, no texts): phone the patient before {clinic_time(offer.expires_at):%H:%M}"
+        return f"Not sent (no email, no texts): phone the patient before {clock.time_text(offer.expires_at)}"
     if offer.sent_at:
-        return f"Sent {clinic_time(offer.sent_at):%H:%M}, open until {clinic_time(offer.expires_at):%H:%M}"
+        return f"Sent {clock.time_text(offer.sent_at)}, open until {clock.time_text(offer.expires_at)}"
     return "Being sent"
 
 
