@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from bookings import link_actions, links
 from bookings.models import SignedLink
+from clinic import access
 
 REFUSED_STATUS = {"unknown": 404, "expired": 410, "used": 410, "gone": 410, "refused": 409}
 SIGNED_IN_BY_LINK = "signed_in_by_link"
@@ -32,11 +33,6 @@ def _refused(request, refusal: links.LinkRefused):
     return render(request, "links/refused.html", {"refusal": refusal}, status=REFUSED_STATUS.get(refusal.reason, 400))
 
 
-def _may_sign_in(user) -> bool:
-    """Links sign in patients only: never a staff account, whatever else it is."""
-    return user.is_active and not user.is_staff and not user.is_superuser and not user.groups.exists()
-
-
 @require_http_methods(["GET", "POST"])
 def signed_link(request, token):
     try:
@@ -44,7 +40,7 @@ def signed_link(request, token):
     except links.LinkRefused as refusal:
         return _refused(request, refusal)
     signs_in = link.action in links.SIGN_IN_ACTIONS
-    if signs_in and not _may_sign_in(link.patient.user):
+    if signs_in and not access.may_sign_in_by_link(link.patient.user):
         return _refused(request, links.LinkRefused("refused", "This link cannot be used. Nothing has been changed."))
     if request.method == "GET":
         return render(request, "links/open.html", {"link": link, "who": _who(link), "signs_in": signs_in})

@@ -154,6 +154,12 @@ def may_link_accounts(user) -> bool:
     return roles.is_clinic_admin(user)
 
 
+def may_sign_in_by_link(user) -> bool:
+    """A signed link in a message may sign its patient in: patients only, never a staff account (a link in a
+    forwarded email must not open a clinician's or an admin's session), and never a closed account."""
+    return user.is_active and not user.is_staff and not user.is_superuser and not user.groups.exists()
+
+
 def may_handle_patient_data_requests(user) -> bool:
     """Export a patient's whole record for them, complete or refuse their erasure: clinic admins only."""
     return roles.is_clinic_admin(user)
