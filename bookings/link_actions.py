@@ -6,7 +6,7 @@ from django.utils import timezone
 from bookings import services
 from bookings.links import MESSAGES, Action, LinkRefused, check_link
 from bookings.models import SignedLink
-from clinic.models import Patient
+from clinic import locks
 
 
 def use_link(token: str, now=None) -> SignedLink:
@@ -16,7 +16,7 @@ def use_link(token: str, now=None) -> SignedLink:
     now = now or timezone.now()
     link = check_link(token, now)
     with transaction.atomic():
-        Patient.objects.select_for_update().get(pk=link.patient_id)  # lock order: the patient first
+        locks.lock_patient(link.patient)  # lock order: the patient first (clinic.locks)
         if not SignedLink.objects.filter(pk=link.pk, used_at__isnull=True).update(used_at=now):
             raise LinkRefused("used", MESSAGES["used"], link)
         link.used_at = now
