@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from bookings.availability import clinic_zone
 from bookings.models import Appointment, AppointmentEvent, ReminderChannel, ReminderKind, TreatmentReminder
+from clinic import clock
 from clinic.models import Treatment
 
 Kind = ReminderKind
@@ -203,7 +203,7 @@ QUIET_FROM, QUIET_UNTIL = datetime.time(21, 0), datetime.time(8, 0)
 def quiet_until(now: datetime.datetime) -> datetime.datetime | None:
     """The end of the quiet hours `now` falls in (08:00 clinic time, as a UTC instant), or None outside them.
     Wall-clock times in the clinic's zone, so 08:00 is 08:00 on the mornings of both clock changes."""
-    zone = clinic_zone()
+    zone = clock.zone()
     local = now.astimezone(zone)
     if QUIET_UNTIL <= local.time() < QUIET_FROM:
         return None
