@@ -19,7 +19,7 @@ from django.utils import timezone
 from bookings import links, services
 from bookings.models import Appointment, InboundMessage, SignedLink
 from bookings.reminders.sms import e164
-from clinic import clock
+from clinic import clock, locks
 from clinic.models import Patient
 
 Intent = InboundMessage.Intent
@@ -62,7 +62,7 @@ def receive(*, provider_ref: str, from_number: str, body: str, now=None) -> str:
     try:
         with transaction.atomic():
             if patient is not None:
-                Patient.objects.select_for_update().get(pk=patient.pk)  # lock order: the patient first
+                locks.lock_patient(patient)  # lock order: the patient first (clinic.locks)
             message = InboundMessage.objects.create(
                 provider_ref=provider_ref[:64],
                 from_number=number,
