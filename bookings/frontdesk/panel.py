@@ -15,11 +15,10 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 
 from bookings import availability, selectors, services, states
 from bookings.models import Appointment
-from clinic import access, roles
+from clinic import access, clock, roles
 from clinic.forms import read_calendar_day
 from clinic.models import Patient, Treatment
 
@@ -34,7 +33,7 @@ def _is_htmx(request) -> bool:
 
 
 def _calendar_url(start_at) -> str:
-    day = start_at.astimezone(availability.clinic_zone()).date()
+    day = start_at.astimezone(clock.zone()).date()
     return f"{reverse('desk:calendar')}?date={day:%Y-%m-%d}"
 
 
@@ -49,7 +48,7 @@ def _answer(request, template, context, *, changed=False, back_to=None):
 
 
 def _when(start_at) -> str:
-    return f"{start_at.astimezone(availability.clinic_zone()):%a %-d %b, %H:%M}"
+    return f"{start_at.astimezone(clock.zone()):%a %-d %b, %H:%M}"
 
 
 # --- booking from a cell -------------------------------------------------------------------------------------
@@ -189,7 +188,7 @@ def appointment_panel(request, pk):
 def _move_day(request, appointment) -> datetime.date:
     text = request.GET.get("date") or request.POST.get("date") or ""
     day = read_calendar_day(text) if text else None
-    return day or appointment.start_at.astimezone(availability.clinic_zone()).date()
+    return day or appointment.start_at.astimezone(clock.zone()).date()
 
 
 def move_context(request, appointment, day) -> dict:
@@ -200,7 +199,7 @@ def move_context(request, appointment, day) -> dict:
         "user__last_name", "user__first_name", "pk"
     )
     one = datetime.timedelta(days=1)
-    today = timezone.localdate()
+    today = clock.today()
     columns = []
     for practitioner in practitioners:
         slots = availability.available_slots(
@@ -253,7 +252,7 @@ def _move(request, appointment):
         )
     except services.BookingError as error:
         messages.error(request, f"Not moved: {error.message}")
-        context = move_context(request, appointment, start_at.astimezone(availability.clinic_zone()).date())
+        context = move_context(request, appointment, start_at.astimezone(clock.zone()).date())
         context["alternatives"] = getattr(error, "alternatives", [])
         return _answer(request, "bookings/frontdesk/panel/move.html", context, back_to=back)
     messages.success(

@@ -147,7 +147,7 @@ def week_overview(request):
         "week_start": monday,
         "previous": monday - week,
         "next": monday + week,
-        "today": timezone.localdate(),
+        "today": clock.today(),
         "day": day,
         "desk_tab": "calendar",
     }
@@ -161,7 +161,7 @@ def month_overview(request):
     context = {
         "month": calendar.month_overview(day),
         "day": day,
-        "today": timezone.localdate(),
+        "today": clock.today(),
         "desk_tab": "calendar",
     }
     return render(request, "bookings/frontdesk/month_overview.html", context)

@@ -351,12 +351,11 @@ class Command(BaseCommand):
         from django.db import IntegrityError
         from django.utils import timezone
 
-        from bookings.availability import clinic_zone
         from bookings.models import Appointment, AppointmentEvent
         from consultations import services as intake_services
         from consultations.selectors import current_intake
 
-        zone = clinic_zone()
+        zone = clock.zone()
         now = timezone.now().astimezone(zone)
         base = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
         practitioners = list(Practitioner.objects.filter(user__email__in=[p["email"] for p in PRACTITIONERS]))
