@@ -61,6 +61,7 @@ def production_environment(static_root: str) -> dict:
         "SESSION_COOKIE_SECURE": "0",
         "CSRF_COOKIE_SECURE": "0",
         "STATIC_ROOT": static_root,
+        "SITE_URL": f"http://127.0.0.1:{PORT}",  # production settings require it (links in messages)
         "LOG_LEVEL": "WARNING",
     }
 
