@@ -2,7 +2,8 @@
 
 The no-double-booking invariant is held by PostgreSQL exclusion constraints (see migration 0002): no two
 live appointments of one practitioner, or in one room, may overlap over [start_at, busy_until), where
-busy_until includes the treatment's buffer. Cancelled and no-show appointments do not block.
+busy_until includes the treatment's buffer. Cancelled and no-show appointments do not block; one awaiting its
+deposit does.
 """
 
 from django.conf import settings
@@ -33,6 +34,7 @@ class AppointmentQuerySet(models.QuerySet):
 
 class Appointment(models.Model):
     class Status(models.TextChoices):
+        AWAITING_DEPOSIT = "awaiting_deposit", "Awaiting deposit"
         BOOKED = "booked", "Booked"
         CHECKED_IN = "checked_in", "Checked in"
         COMPLETED = "completed", "Completed"
@@ -45,7 +47,8 @@ class Appointment(models.Model):
         PHONE = "phone", "Phone"
         FRONT_DESK = "front_desk", "Front desk"
 
-    LIVE_STATUSES = (Status.BOOKED, Status.CHECKED_IN, Status.COMPLETED)
+    # An appointment awaiting its deposit holds its time like any booking (payments releases it if unpaid).
+    LIVE_STATUSES = (Status.AWAITING_DEPOSIT, Status.BOOKED, Status.CHECKED_IN, Status.COMPLETED)
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
     practitioner = models.ForeignKey(Practitioner, on_delete=models.PROTECT, related_name="appointments")
@@ -88,13 +91,13 @@ class Appointment(models.Model):
             models.Index(
                 fields=["practitioner", "start_at"],
                 include=["busy_until", "room"],
-                condition=Q(status__in=("booked", "checked_in", "completed")),
+                condition=Q(status__in=("awaiting_deposit", "booked", "checked_in", "completed")),
                 name="appointment_live_practitioner",
             ),
             models.Index(
                 fields=["room", "start_at"],
                 include=["busy_until", "practitioner"],
-                condition=Q(status__in=("booked", "checked_in", "completed")),
+                condition=Q(status__in=("awaiting_deposit", "booked", "checked_in", "completed")),
                 name="appointment_live_room",
             ),
         ]
@@ -124,6 +127,7 @@ class AppointmentEvent(models.Model):
         CONFIRMED = "confirmed", "Confirmed by the patient"
         CHECK_IN_UNDONE = "check_in_undone", "Check-in undone"
         COMPLETION_UNDONE = "completion_undone", "Completion undone"
+        DEPOSIT_PAID = "deposit_paid", "Deposit paid: confirmed"
 
     appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=20, choices=Action.choices)

@@ -9,7 +9,12 @@ Every write runs in one transaction and:
   module, then saves inside a savepoint. On PostgreSQL the exclusion constraints are the final guard: a
   concurrent winner makes the save fail with an exclusion violation (23P01), which becomes `SlotTaken`
   with the nearest free times. On SQLite, transactions start IMMEDIATE, so the re-check itself holds;
-- writes an `AppointmentEvent` (what, who, when, why) and calls `sync_reminders` after saving.
+- writes an `AppointmentEvent` (what, who, when, why) and calls `sync_reminders` after saving;
+- sends `hooks.appointment_changed` inside the transaction, so the apps above (payments) write with it.
+
+An online booking that needs a deposit (`hooks.steps().needs_deposit`, answered by payments) is saved as
+*awaiting deposit*: it holds its time like any live appointment, gets no reminders, and is either confirmed
+(`confirm_awaited_deposit`) or released (`release_deposit_hold`) by payments.
 
 Errors are `BookingError`s whose message can be shown to a patient as it is.
 """
@@ -24,7 +29,7 @@ from clinic import access, clock, locks, medicine_advice
 from clinic.models import Patient
 from consultations.eligibility import check_eligibility
 
-from . import availability, states
+from . import availability, hooks, states
 from .availability import Verdict
 from .models import Appointment, AppointmentEvent
 from .reminders.services import announce_cancellation, announce_move, sync_reminders
@@ -146,6 +151,22 @@ def patient_can_change(appointment, now=None) -> bool:
     return appointment.status == Appointment.Status.BOOKED and not inside_cancellation_window(appointment, now)
 
 
+def late_cancellation_terms(appointment, now=None) -> str:
+    """Inside the window a patient may still cancel online when the app above says on what terms (payments:
+    'your deposit is kept as a fee'); empty when they may not."""
+    if appointment.status != Appointment.Status.BOOKED or not inside_cancellation_window(appointment, now):
+        return ""
+    return hooks.steps().late_cancellation_terms(appointment)
+
+
+def patient_can_cancel(appointment, now=None) -> bool:
+    return (
+        patient_can_change(appointment, now)
+        or appointment.status == Appointment.Status.AWAITING_DEPOSIT
+        or bool(late_cancellation_terms(appointment, now))
+    )
+
+
 def call_the_clinic_message(doing: str = "changed") -> str:
     hours = settings.CLINIC["CANCELLATION_WINDOW_HOURS"]
     return (
@@ -217,6 +238,7 @@ FREEING_ACTIONS = (AppointmentEvent.Action.CANCELLED, AppointmentEvent.Action.RE
 
 
 def _record(appointment, action, by, reason="", old_start_at=None, new_start_at=None, old_practitioner_id=None):
+    inside_window = inside_cancellation_window(appointment)
     AppointmentEvent.objects.create(
         appointment=appointment,
         action=action,
@@ -226,6 +248,14 @@ def _record(appointment, action, by, reason="", old_start_at=None, new_start_at=
         new_start_at=new_start_at,
     )
     sync_reminders(appointment)
+    hooks.appointment_changed.send(
+        sender=Appointment,
+        appointment=appointment,
+        action=action,
+        by=by,
+        old_start_at=old_start_at,
+        inside_window=inside_window,
+    )
     if action == AppointmentEvent.Action.RESCHEDULED:
         announce_move(appointment)
     if action == AppointmentEvent.Action.CANCELLED:
@@ -244,9 +274,19 @@ def _record(appointment, action, by, reason="", old_start_at=None, new_start_at=
 
 
 def book_appointment(
-    *, patient, treatment, practitioner, start_at, booked_by, source, room=None, override_reason=""
+    *,
+    patient,
+    treatment,
+    practitioner,
+    start_at,
+    booked_by,
+    source,
+    room=None,
+    override_reason="",
+    awaiting_deposit=False,
 ) -> Appointment:
-    """Book a treatment for a patient. practitioner=None books the first one free at that time."""
+    """Book a treatment for a patient. practitioner=None books the first one free at that time.
+    awaiting_deposit=True holds the time as *awaiting deposit* (no reminders) until payments confirms it."""
     override_reason = (override_reason or "").strip()
     ensure_may_act_for(booked_by, patient)
     _ensure_override_allowed(booked_by, override_reason)
@@ -257,7 +297,11 @@ def book_appointment(
         _ensure_eligible(patient, treatment, override_reason)
         _ensure_course_interval(patient, treatment, start_at)
         appointment = Appointment(
-            patient=patient, treatment=treatment, source=source, created_by=booked_by, status=Appointment.Status.BOOKED
+            patient=patient,
+            treatment=treatment,
+            source=source,
+            created_by=booked_by,
+            status=Appointment.Status.AWAITING_DEPOSIT if awaiting_deposit else Appointment.Status.BOOKED,
         )
         _place(
             appointment,
@@ -327,17 +371,49 @@ def cancel_appointment(appointment, *, by, reason="") -> Appointment:
     with transaction.atomic():
         lock_patient(appointment.patient)
         appointment = Appointment.objects.get(pk=appointment.pk)
-        if appointment.status != Appointment.Status.BOOKED:
+        if appointment.status not in (Appointment.Status.BOOKED, Appointment.Status.AWAITING_DEPOSIT):
             raise InvalidStatusChange(
                 f"This appointment is {appointment.get_status_display().lower()}: it cannot be cancelled."
             )
-        _ensure_outside_cancellation_window(appointment, by, "cancelled")
+        if appointment.status == Appointment.Status.BOOKED and not late_cancellation_terms(appointment):
+            _ensure_outside_cancellation_window(appointment, by, "cancelled")
         appointment.status = Appointment.Status.CANCELLED
         appointment.cancelled_at = timezone.now()
         appointment.cancellation_reason = reason[:300]
         appointment.save(update_fields=["status", "cancelled_at", "cancellation_reason", "updated_at"])
         _record(appointment, AppointmentEvent.Action.CANCELLED, by, reason, old_start_at=appointment.start_at)
     return appointment
+
+
+def confirm_awaited_deposit(appointment, *, by=None) -> bool:
+    """The deposit is paid: the held appointment becomes booked, and its confirmation and reminders are
+    planned. Called by payments inside its own transaction, which has locked the patient first. False
+    (nothing changed) when the appointment no longer awaits a deposit (released, cancelled)."""
+    with transaction.atomic():
+        lock_patient(appointment.patient)
+        appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        if appointment.status != Appointment.Status.AWAITING_DEPOSIT:
+            return False
+        appointment.status = Appointment.Status.BOOKED
+        appointment.save(update_fields=["status", "updated_at"])
+        _record(appointment, AppointmentEvent.Action.DEPOSIT_PAID, by)
+    return True
+
+
+def release_deposit_hold(appointment, *, reason, by=None) -> bool:
+    """The deposit was not paid (in time, or the payment failed): the hold is cancelled and its time freed,
+    for the waitlist too. False (nothing changed) when the appointment no longer awaits a deposit."""
+    with transaction.atomic():
+        lock_patient(appointment.patient)
+        appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        if appointment.status != Appointment.Status.AWAITING_DEPOSIT:
+            return False
+        appointment.status = Appointment.Status.CANCELLED
+        appointment.cancelled_at = timezone.now()
+        appointment.cancellation_reason = reason[:300]
+        appointment.save(update_fields=["status", "cancelled_at", "cancellation_reason", "updated_at"])
+        _record(appointment, AppointmentEvent.Action.CANCELLED, by, reason, old_start_at=appointment.start_at)
+    return True
 
 
 def confirm_appointment(appointment, *, by, via: str) -> Appointment:

@@ -17,7 +17,7 @@ from clinic.selectors import bookable_treatments
 from consultations.eligibility import check_eligibility
 from consultations.selectors import current_clearance
 
-from . import availability, selectors, services
+from . import availability, hooks, selectors, services
 from .forms import CancelForm, DayChoiceForm, TimeChoiceForm
 from .models import Appointment
 
@@ -156,6 +156,7 @@ def book_confirm(request, slug):
             return _refusal(request, template, context, services.SlotNotOffered(services.NOT_OFFERED_MESSAGE))
         context["slot"] = slot
         return render(request, template, context)
+    steps = hooks.steps()
     try:
         appointment = services.book_appointment(
             patient=request.patient,
@@ -164,11 +165,13 @@ def book_confirm(request, slug):
             start_at=start,
             booked_by=request.user,
             source=Appointment.Source.ONLINE,
+            awaiting_deposit=steps.needs_deposit(request.patient, treatment),
         )
     except services.BookingError as error:
         return _refusal(request, template, context, error)
-    messages.success(request, f"You are booked: {treatment.name} on {clock.when_text(appointment.start_at)}.")
-    return redirect("appointment_detail", appointment.pk)
+    if appointment.status == Appointment.Status.BOOKED:
+        messages.success(request, f"You are booked: {treatment.name} on {clock.when_text(appointment.start_at)}.")
+    return redirect(steps.next_url(appointment) or reverse("appointment_detail", args=[appointment.pk]))
 
 
 # --- the patient's appointments ------------------------------------------------------------------------
@@ -193,9 +196,16 @@ def appointment_detail(request, pk):
 
 def _appointment_context(appointment) -> dict:
     can_change = services.patient_can_change(appointment)
+    late_terms = services.late_cancellation_terms(appointment)
     return {
         "appointment": appointment,
         "can_change": can_change,
+        "can_cancel": can_change or bool(late_terms) or appointment.status == Appointment.Status.AWAITING_DEPOSIT,
+        "late_cancellation_terms": late_terms,
+        "booking_terms": hooks.steps().booking_terms(appointment),
+        "next_step_url": (
+            hooks.steps().next_url(appointment) if appointment.status == Appointment.Status.AWAITING_DEPOSIT else ""
+        ),
         "call_the_clinic": (
             services.call_the_clinic_message()
             if appointment.status == Appointment.Status.BOOKED and not can_change

@@ -77,8 +77,8 @@ def overlapping_live_pairs() -> int:
             SELECT count(*) FROM bookings_appointment a JOIN bookings_appointment b
               ON a.id < b.id AND (a.practitioner_id = b.practitioner_id OR a.room_id = b.room_id)
              AND tstzrange(a.start_at, a.busy_until, '[)') && tstzrange(b.start_at, b.busy_until, '[)')
-            WHERE a.status IN ('booked', 'checked_in', 'completed')
-              AND b.status IN ('booked', 'checked_in', 'completed')
+            WHERE a.status IN ('awaiting_deposit', 'booked', 'checked_in', 'completed')
+              AND b.status IN ('awaiting_deposit', 'booked', 'checked_in', 'completed')
             """
         )
         return cursor.fetchone()[0]

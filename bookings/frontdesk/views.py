@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from bookings import availability, selectors, services, states
+from bookings import availability, hooks, selectors, services, states
 from bookings.models import Appointment, InboundMessage, Reminder
 from bookings.reminders import inbound
 from bookings.reminders.services import send_again, send_health_form_link
@@ -212,6 +212,7 @@ def appointment_detail(request, pk):
             "cancel_form": CancelForm(),
             "actions": states.allowed_actions(appointment),
             "undo_actions": [(states.UNDO_CHECK_IN, "check-in"), (states.UNDO_COMPLETION, "completion")],
+            "panels": hooks.steps().desk_appointment_panels(request, appointment),
         },
     )
 
@@ -405,8 +406,11 @@ def patient_detail(request, pk):
     overview.update(DESK_PATIENT_PAGE.context(patient=patient, appointments=overview["upcoming"] + overview["past"]))
     overview["consent"] = latest_consent(patient)
     overview["form_links"] = selectors.form_links_sent(patient)
+    panels = hooks.steps().desk_patient_panels(request, patient)
     return render(
-        request, "bookings/frontdesk/patient_detail.html", {"patient": patient, "now": timezone.now(), **overview}
+        request,
+        "bookings/frontdesk/patient_detail.html",
+        {"patient": patient, "now": timezone.now(), "panels": panels, **overview},
     )
 
 

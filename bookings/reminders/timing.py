@@ -117,7 +117,8 @@ def wanted(appointment: Appointment, kind: str) -> bool:
     status = appointment.status
     if kind == Kind.CANCELLED:
         return status == Appointment.Status.CANCELLED
-    if status in (Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW):
+    # An appointment awaiting its deposit is not confirmed: nothing goes out until it is.
+    if status in (Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW, Appointment.Status.AWAITING_DEPOSIT):
         return False
     if STEPS[kind].anchor == AFTER_END:
         return status in LIVE_BEFORE or status == Appointment.Status.COMPLETED
