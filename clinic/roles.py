@@ -44,7 +44,7 @@ ROLE_PERMISSIONS = {
         "bookings": {"reminder": ["view", "change"], "aftercarecheckin": ["view", "change"]},
     },
 }
-PROJECT_APPS = ("clinic", "consultations", "bookings", "practice", "operations")
+PROJECT_APPS = ("clinic", "consultations", "bookings", "practice", "operations", "payments")
 # Beyond the project's own models, a clinic admin reads the audit trail, unlocks locked-out accounts and
 # removes a lost phone's two-factor device.
 CLINIC_ADMIN_EXTRA = {

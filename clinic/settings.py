@@ -6,6 +6,7 @@ server. Set DATABASE_URL / REDIS_URL to use PostgreSQL and Redis.
 """
 
 import os
+from decimal import Decimal
 from email.utils import formataddr, parseaddr
 from pathlib import Path
 
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
     "bookings",
     "practice",
     "operations",
+    "payments",
 ]
 
 MIDDLEWARE = [
@@ -275,6 +277,36 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 300.0,
         "options": {"expires": 290},
     },
+    # Payments (payments/tasks.py): online bookings whose deposit was not paid in time are released, and
+    # refunds the provider has not yet accepted (it was down) are sent again.
+    "release-lapsed-deposit-holds": {
+        "task": "payments.tasks.release_lapsed_holds",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "send-pending-refunds": {
+        "task": "payments.tasks.send_pending_refunds",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
+}
+
+# --- Payments (payments/, docs/payments.md) --------------------------------------------------------
+# Card payments online go through Stripe's hosted Checkout when BOTH keys are set; without them only the
+# desk takes money and online bookings need no deposit, so `make run` works offline.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+# Only for a stand-in of Stripe's API (the tests start one); empty: Stripe's own.
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
+PAYMENTS = {
+    "CURRENCY": env("PAYMENTS_CURRENCY", default="GBP"),
+    # How long an online booking waits for its deposit before its time is freed.
+    "DEPOSIT_HOLD_MINUTES": env.int("PAYMENTS_DEPOSIT_HOLD_MINUTES", default=15),
+    # VAT is shown on receipts and invoices only when the clinic is registered (a VAT number is set).
+    "VAT_NUMBER": env("CLINIC_VAT_NUMBER", default=""),
+    "VAT_RATE_PERCENT": Decimal(env("CLINIC_VAT_RATE_PERCENT", default="20")),
+    # How long a receipt number waits for the counter row before giving up (milliseconds).
+    "NUMBER_LOCK_TIMEOUT_MS": env.int("PAYMENTS_NUMBER_LOCK_TIMEOUT_MS", default=5000),
 }
 
 # --- Reminders (bookings/reminders/) ---------------------------------------------------------------

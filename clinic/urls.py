@@ -33,6 +33,7 @@ urlpatterns = [
     path("practice/", include("practice.urls")),
     path("progress/", include("practice.progress_urls")),
     path("desk/", include("bookings.frontdesk.urls")),
+    path("payments/", include("payments.urls")),
     path("", include("bookings.urls")),
     path("", include("bookings.calendar_urls")),
     path("api/", include("api.urls")),

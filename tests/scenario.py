@@ -12,6 +12,7 @@ Built once per test module (`scenario` fixture); each test runs in a savepoint t
 
 import datetime
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 from django.conf import settings
@@ -24,6 +25,8 @@ from bookings.models import Appointment, InboundMessage, Reminder, WaitlistEntry
 from clinic import roles
 from clinic.models import Closure
 from consultations.models import IntakeForm
+from payments import services as payment_services
+from payments.models import Package
 from practice import services as practice_services
 from practice.models import SessionPhoto
 from tests.factories import (
@@ -89,6 +92,15 @@ ARGUMENTS = {
     "api_appointment_cancel": {"pk": "appointment"},
     "admin:clinic_patient_change": {"object_id": "patient"},
     "admin:clinic_practitioner_change": {"object_id": "practitioner"},
+    "payments:deposit": {"appointment_id": "appointment"},
+    "payments:deposit_return": {"appointment_id": "appointment"},
+    "payments:document_pdf": {"pk": "document"},
+    "payments:desk_take": {"patient_id": "patient"},
+    "payments:desk_sell_package": {"patient_id": "patient"},
+    "payments:desk_refund": {"pk": "payment"},
+    "payments:desk_waive_fee": {"pk": "payment"},
+    "payments:desk_invoice": {"pk": "appointment"},
+    "payments:desk_package_refund": {"pk": "patient_package"},
 }
 
 
@@ -111,6 +123,9 @@ class Scenario:
     closure: int
     reminder: int
     inbound: int
+    payment: int
+    document: int
+    patient_package: int
     status_action: str = "check-in"
     bad_uid: str = "MQ"
     bad_token: str = "not-a-token"
@@ -174,6 +189,11 @@ def build_scenario(sign_in) -> Scenario:
         "desk": staff_user(roles.FRONT_DESK),
         "admin": staff_user(roles.CLINIC_ADMIN),
     }
+    # Money: a package sold to A at the desk (its payment has a receipt).
+    package = Package.objects.create(name="Course of 6", treatment=treatment, sessions=6, price=Decimal("1200"))
+    bought = payment_services.sell_package(patient=patient_a, package=package, method="card_terminal", by=users["desk"])
+    package_payment = bought.payments.get()
+
     for role in ("related", "unrelated", "desk"):  # the most a clinic can give them: the admin's rules apply
         users[role].is_staff = True
         users[role].save(update_fields=["is_staff"])
@@ -199,6 +219,9 @@ def build_scenario(sign_in) -> Scenario:
         ).pk,
         reminder=uncertain.pk,
         inbound=reply.pk,
+        payment=package_payment.pk,
+        document=package_payment.documents.get().pk,
+        patient_package=bought.pk,
     )
 
 

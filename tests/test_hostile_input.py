@@ -19,6 +19,7 @@ import datetime
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
@@ -39,6 +40,8 @@ from hypothesis import strategies as st
 from bookings import availability, links
 from bookings.models import Appointment, SignedLink, WaitlistEntry, WaitlistOffer
 from clinic import roles
+from payments import services as payment_services
+from payments.models import Package, Payment
 from tests.factories import (
     AppointmentFactory,
     ClearedPatientFactory,
@@ -166,6 +169,10 @@ class World:
     offer: object
     slot_start: str
     day: str
+    package: object = None
+    bought: object = None
+    payment: object = None
+    kept_deposit: object = None
 
 
 @pytest.fixture
@@ -207,10 +214,28 @@ def world(screening_rules):
     )
     admin = staff_user(roles.CLINIC_ADMIN)
     TOTPDevice.objects.create(user=admin, confirmed=True, name="test")
+    desk = staff_user(roles.FRONT_DESK)
+    package = Package.objects.create(name="Course of 6", treatment=treatment, sessions=6, price=Decimal("1200"))
+    bought = payment_services.sell_package(patient=patient, package=package, method="cash", by=desk)
+    payment = payment_services.take_desk_payment(patient=patient, amount=Decimal("80"), method="cash", by=desk)
+    kept_deposit = Payment.objects.create(  # a late cancellation's deposit, kept as a fee (set-up row)
+        patient=patient,
+        appointment=checked_in,
+        purpose=Payment.Purpose.DEPOSIT,
+        method=Payment.Method.CARD_ONLINE,
+        status=Payment.Status.PAID,
+        deposit_outcome=Payment.DepositOutcome.KEPT,
+        amount=Decimal("50"),
+        paid_at=timezone.now(),
+    )
     return World(
+        package=package,
+        bought=bought,
+        payment=payment,
+        kept_deposit=kept_deposit,
         patient=patient,
         practitioner=practitioner,
-        desk=staff_user(roles.FRONT_DESK),
+        desk=desk,
         admin=admin,
         treatment=treatment,
         consultation=consultation,
@@ -558,6 +583,32 @@ FORM_VIEWS = [
         },
         lambda w: [w.practitioner.pk],
     ),
+    FormView(
+        "payments:desk_take",
+        "desk",
+        lambda w: {"amount": "80.00", "method": "cash", "note": "Paid in full", "appointment": str(w.upcoming.pk)},
+        lambda w: [w.patient.pk],
+    ),
+    FormView(
+        "payments:desk_take",
+        "desk",
+        lambda w: {"amount": "30.00", "method": "waived", "note": "Goodwill"},
+        lambda w: [w.patient.pk],
+    ),
+    FormView(
+        "payments:desk_sell_package",
+        "desk",
+        lambda w: {"package": str(w.package.pk), "method": "card_terminal"},
+        lambda w: [w.patient.pk],
+    ),
+    FormView(
+        "payments:desk_refund", "desk", lambda w: {"amount": "5.00", "reason": "Overcharged"}, lambda w: [w.payment.pk]
+    ),
+    FormView("payments:desk_waive_fee", "desk", lambda w: {"reason": "Hospital"}, lambda w: [w.kept_deposit.pk]),
+    FormView("payments:desk_invoice", "desk", lambda w: {"next": "/desk/"}, lambda w: [w.checked_in.pk]),
+    FormView("payments:desk_package_refund", "admin", lambda w: {"reason": "Moving"}, lambda w: [w.bought.pk]),
+    FormView("payments:deposit", "patient", lambda w: {}, lambda w: [w.upcoming.pk]),
+    FormView("payments:stripe_webhook", "anonymous", lambda w: {"id": "evt_1", "type": "checkout.session.completed"}),
     FormView("desk:calendar", "desk", lambda w: {"date": w.day, "view": "rooms"}, method="get"),
     FormView("desk:week", "desk", lambda w: {"date": w.day}, lambda w: [w.practitioner.pk], method="get"),
     FormView("desk:day_sheet", "desk", lambda w: {"date": w.day}, lambda w: [w.practitioner.pk], method="get"),
@@ -624,6 +675,9 @@ NO_FORM_VIEWS = {
     "desk:inbox_done": "a button: marks one text done (tests/test_sms_twilio.py)",
     "desk:reminder_send_again": "a button: sends an uncertain message again (tests/test_sms_twilio.py)",
     "desk:panel_appointment": "panel (its forms post to desk:status, its links open desk:panel_move)",
+    "payments:mine": "page: the patient's payments, packages and receipts",
+    "payments:deposit_return": "page: where Stripe sends the patient back (the webhook decides, not this)",
+    "payments:document_pdf": "download: a receipt or invoice",
     "book_start": "page",
     "my_appointments": "page",
     "appointment_detail": "page",
@@ -644,7 +698,7 @@ SKIPPED_NAMESPACES = {"admin"}
 # --- how one example is judged -----------------------------------------------------------------------------
 
 # Audit and sign-in bookkeeping are meant to be written on any request; these are the rows that must not.
-WATCHED_APPS = {"clinic", "bookings", "consultations"}
+WATCHED_APPS = {"clinic", "bookings", "consultations", "payments"}
 NOT_WATCHED = {"consultations.intakeaccess"}
 
 
@@ -800,6 +854,8 @@ def test_posting_to_a_page_without_a_form_writes_nothing(client, world, name):
         "api_treatment_detail": [world.treatment.slug],
         "api_practitioner_detail": [world.practitioner.slug],
         "api_appointment_detail": [world.upcoming.pk],
+        "payments:deposit_return": [world.upcoming.pk],
+        "payments:document_pdf": [world.payment.documents.get().pk],
     }.get(name, [])
     payload = {f"field{i}": value for i, value in enumerate(CLASSIC)}
     for who in ("patient", "desk", "practitioner"):

@@ -139,6 +139,27 @@ waitlist_leave                      GET     login  405    405    403    403    4
                                     POST    login  302    404    403    403    403    403
 waitlist_offer                      GET     login  200    404    403    403    403    403
                                     POST    login  302    404    403    403    403    403
+# payments: the patient's deposit step and payments, receipts, Stripe's webhook (unsigned: 404 without keys)
+payments:mine                       GET     login  200    200    403    403    403    403
+payments:deposit                    GET     login  302    404    403    403    403    403
+                                    POST    login  302    404    403    403    403    403
+payments:deposit_return             GET     login  302    404    403    403    403    403
+payments:document_pdf               GET     login  200    404    404    404    200    200
+payments:stripe_webhook             GET     405    405    405    405    405    405    405
+                                    POST    404    404    404    404    404    404    404
+# payments: the desk's till (an empty POST is refused with a message and goes back)
+payments:desk_take                  GET     login  403    403    403    403    405    405
+                                    POST    login  403    403    403    403    302    302
+payments:desk_sell_package          GET     login  403    403    403    403    405    405
+                                    POST    login  403    403    403    403    302    302
+payments:desk_refund                GET     login  403    403    403    403    405    405
+                                    POST    login  403    403    403    403    302    302
+payments:desk_waive_fee             GET     login  403    403    403    403    405    405
+                                    POST    login  403    403    403    403    302    302
+payments:desk_invoice               GET     login  403    403    403    403    405    405
+                                    POST    login  403    403    403    403    302    302
+payments:desk_package_refund        GET     login  403    403    403    403    405    405
+                                    POST    login  403    403    403    403    403    302
 # the front desk
 desk:calendar                       GET     login  403    403    403    403    200    200
 desk:week                           GET     login  403    403    403    403    200    200
@@ -321,7 +342,7 @@ def snapshot(s: Scenario):
     write must leave exactly as it was."""
     from django.apps import apps
 
-    apps_with_data = ("clinic", "consultations", "bookings", "practice")
+    apps_with_data = ("clinic", "consultations", "bookings", "practice", "payments")
     models = [m for label in apps_with_data for m in apps.get_app_config(label).get_models()]
     counts = ", ".join(f"(SELECT COUNT(*) FROM {connection.ops.quote_name(m._meta.db_table)})" for m in models)
     with connection.cursor() as cursor:

@@ -7,6 +7,7 @@ within the budget written here: a page that starts looping over rows fails with 
 """
 
 import datetime
+from decimal import Decimal
 
 import pytest
 from django.conf import settings
@@ -19,6 +20,7 @@ from django.utils import timezone
 from bookings import availability
 from bookings.models import Appointment, InboundMessage, WaitlistEntry
 from clinic.models import Closure, Patient, Practitioner, TimeOff, Treatment
+from payments import services as payment_services
 from tests.factories import (
     AppointmentFactory,
     PatientFactory,
@@ -66,14 +68,16 @@ BUDGETS = {
     ("desk:panel_appointment", "desk", ""): 12,
     ("desk:day_sheet", "desk", ""): 13,
     ("desk:patients", "desk", "search"): 10,
-    ("desk:patient", "desk", ""): 16,
+    # The till (payments, through bookings' hooks): payments, their refunds and receipts, packages (+5 each).
+    ("desk:patient", "desk", ""): 21,
     ("desk:inbox", "desk", ""): 10,
-    ("desk:appointment", "desk", ""): 12,
+    ("desk:appointment", "desk", ""): 17,
     ("desk:closures", "desk", ""): 11,
     ("desk:rota", "desk", ""): 10,
     ("desk:rota_edit", "desk", ""): 13,
     ("desk:patients", "desk", ""): 10,  # today's and recent patients
     ("waitlist_desk", "desk", ""): 12,  # + each entry's offers
+    ("payments:mine", "patient_a", ""): 9,
 }
 
 PAGES = [
@@ -131,6 +135,12 @@ def grow(s, round_: int) -> None:
             intent="other",
             needs_desk=True,
         )
+    booked = Appointment.objects.get(pk=s.appointment)
+    for _ in range(2):  # patient A's money: desk payments for the booked visit, each partly refunded
+        payment = payment_services.take_desk_payment(
+            patient=patient_a, amount=Decimal("20"), method="cash", by=s.users["desk"], appointment=booked
+        )
+        payment_services.refund_payment(payment=payment, amount=Decimal("5"), by=s.users["desk"], reason="Goodwill")
     for n in range(4):  # patient A's history
         AppointmentFactory(
             patient=patient_a,
