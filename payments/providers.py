@@ -11,6 +11,7 @@ without them `stripe_configured()` is False and only the desk takes money.
 """
 
 import logging
+from urllib.parse import urlsplit
 
 import stripe
 from django.conf import settings
@@ -27,6 +28,14 @@ class ProviderError(Exception):
 
 def stripe_configured() -> bool:
     return bool(settings.STRIPE_SECRET_KEY and settings.STRIPE_WEBHOOK_SECRET)
+
+
+def checkout_origin() -> str:
+    """Where Stripe's hosted Checkout pages live (the stand-in's address when one is configured)."""
+    if settings.STRIPE_API_BASE:
+        parts = urlsplit(settings.STRIPE_API_BASE)
+        return f"{parts.scheme}://{parts.netloc}"
+    return "https://checkout.stripe.com"
 
 
 def _client_settings() -> None:
