@@ -18,6 +18,7 @@ from django.utils import timezone
 from bookings import availability
 from bookings.availability import Verdict
 from bookings.models import Appointment, Reminder
+from bookings.reminders.messages import build_email
 from clinic import roles
 from payments import services
 from payments.models import DepositPolicy, Document, Package, PatientPackage, Payment, ProviderEvent, Refund
@@ -150,7 +151,9 @@ def test_an_online_booking_is_held_awaiting_its_deposit_then_confirmed_by_the_si
     assert appointment.status == Appointment.Status.BOOKED
     assert payment.status == Payment.Status.PAID and payment.deposit_outcome == Payment.DepositOutcome.HELD
     assert payment.provider_payment_id.startswith("pi_test_")
-    assert Reminder.objects.filter(appointment=appointment, kind="confirmation").exists()
+    confirmation = Reminder.objects.get(appointment=appointment, kind="confirmation", channel="email")
+    assert "Deposit paid: £50.00" in build_email(confirmation).body  # the confirmation repeats the policy
+    assert "kept as a fee" in build_email(confirmation).body
     receipt = Document.objects.get(payment=payment)
     assert receipt.number == f"R-{timezone.localdate().year}-00001"
     sent = [m for m in mail.outbox if receipt.number in m.subject]

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+from bookings import hooks
 from bookings.ics import appointment_ics
 from bookings.links import MessageLinks
 from bookings.models import ReminderChannel
@@ -57,6 +58,8 @@ def context_for(reminder) -> dict:
         "extra_text": extra_text,
         "is_session": appointment.treatment.kind == appointment.treatment.Kind.SESSION,
         "area_aftercare": area_aftercare(appointment.treatment) if reminder.kind == timing.Kind.AFTERCARE else [],
+        # What was paid and the cancellation policy (payments answers, through bookings' hooks).
+        "booking_terms": hooks.steps().booking_terms(appointment) if reminder.kind == "confirmation" else "",
     }
 
 
