@@ -7,6 +7,7 @@ here; each action returns to the page it came from.
 
 import logging
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -164,6 +165,7 @@ def desk_take(request, patient_id):
         messages.error(request, "Check the amount, the method and the note: nothing was taken.")
         return redirect(_back(request, patient.pk))
     data = form.cleaned_data
+    amount = format_money(data["amount"], settings.PAYMENTS["CURRENCY"])
     appointment = None
     if data["appointment"]:
         appointment = Appointment.objects.filter(pk=data["appointment"], patient=patient).first()
@@ -175,7 +177,7 @@ def desk_take(request, patient_id):
             services.waive_charge(
                 patient=patient, amount=data["amount"], by=request.user, reason=data["note"], appointment=appointment
             )
-            messages.success(request, f"Waived {format_money(data['amount'], 'GBP')} for {patient.full_name}.")
+            messages.success(request, f"Waived {amount} for {patient.full_name}.")
         else:
             services.take_desk_payment(
                 patient=patient,
@@ -185,7 +187,7 @@ def desk_take(request, patient_id):
                 appointment=appointment,
                 note=data["note"],
             )
-            messages.success(request, f"Took {format_money(data['amount'], 'GBP')} from {patient.full_name}.")
+            messages.success(request, f"Took {amount} from {patient.full_name}.")
     except services.PaymentError as error:
         return _refused(request, error, patient.pk)
     return redirect(_back(request, patient.pk))
