@@ -242,7 +242,7 @@ class PatientPackage(models.Model):
 
 
 class Redemption(models.Model):
-    """One completed session paid for by a package. One per appointment, ever."""
+    """One completed session paid for by a package. One per appointment (an undone completion removes it)."""
 
     patient_package = models.ForeignKey(PatientPackage, on_delete=models.PROTECT, related_name="redemptions")
     appointment = models.OneToOneField(Appointment, on_delete=models.PROTECT, related_name="redemption")

@@ -121,6 +121,8 @@ def on_appointment_changed(sender, *, appointment, action, by, old_start_at=None
         _keep_deposit(appointment)
     elif action == Action.COMPLETED:
         _after_completion(appointment)
+    elif action == Action.COMPLETION_UNDONE:
+        _undo_completion(appointment)
 
 
 def _live_deposit(appointment):
@@ -177,6 +179,19 @@ def _after_completion(appointment) -> None:
         deposit.deposit_outcome = Outcome.APPLIED
         deposit.save(update_fields=["deposit_outcome", "updated_at"])
     redeem_package_session(appointment)
+
+
+def _undo_completion(appointment) -> None:
+    """A completion undone by the desk: the package session comes back, the deposit is held again."""
+    redemption = Redemption.objects.select_related("patient_package").filter(appointment=appointment).first()
+    if redemption is not None:
+        package = PatientPackage.objects.select_for_update().get(pk=redemption.patient_package_id)
+        redemption.delete()
+        package.sessions_used -= 1
+        package.save(update_fields=["sessions_used"])
+    Payment.objects.filter(
+        appointment=appointment, purpose=Payment.Purpose.DEPOSIT, deposit_outcome=Outcome.APPLIED
+    ).update(deposit_outcome=Outcome.HELD, updated_at=timezone.now())
 
 
 def redeem_package_session(appointment) -> Redemption | None:

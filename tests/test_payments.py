@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bookings import availability
+from bookings import services as booking_services
 from bookings.availability import Verdict
 from bookings.models import Appointment, Reminder
 from bookings.reminders.messages import build_email
@@ -435,6 +436,11 @@ def test_the_desk_sells_a_package_and_the_balance_falls_as_sessions_complete(
     client.post(reverse("desk:status", args=[appointment.pk, "complete"]))  # a second click redeems nothing
     bought.refresh_from_db()
     assert bought.balance == 5 and bought.redemptions.count() == 1
+    booking_services.undo_completion(appointment, by=desk, reason="Marked complete by mistake")
+    assert PatientPackage.objects.get(pk=bought.pk).balance == 6  # an undone completion gives the session back
+    booking_services.complete_appointment(appointment, by=desk)
+    bought.refresh_from_db()
+    assert bought.balance == 5
     assert "5 of 6 sessions left" in client.get(reverse("desk:patient", args=[patient.pk])).content.decode()
 
     # Only an admin refunds the unused sessions, pro rata.
