@@ -18,8 +18,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bookings.models import Appointment
-from bookings.views import patient_required
-from clinic import roles
+from clinic import access, roles
+from clinic.access import patient_required
 from clinic.models import Patient
 from clinic.redirects import safe_next
 
@@ -118,8 +118,8 @@ def document_pdf(request, pk):
         ),
         pk=pk,
     )
-    own = getattr(request.user, "patient", None) is not None and request.user.patient.pk == document.patient_id
-    if not (own or roles.is_front_desk(request.user)):
+    patient = access.patient_of(request.user)
+    if not ((patient is not None and patient.pk == document.patient_id) or access.is_desk(request.user)):
         raise Http404("No such document.")
     response = HttpResponse(documents.render_pdf(document), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{documents.filename(document)}"'
@@ -156,7 +156,7 @@ def _refused(request, error: services.PaymentError, patient_id):
     return redirect(_back(request, patient_id))
 
 
-@roles.front_desk_required
+@access.desk_required
 @require_POST
 def desk_take(request, patient_id):
     patient = get_object_or_404(Patient.objects.select_related("user"), pk=patient_id)
@@ -193,7 +193,7 @@ def desk_take(request, patient_id):
     return redirect(_back(request, patient.pk))
 
 
-@roles.front_desk_required
+@access.desk_required
 @require_POST
 def desk_sell_package(request, patient_id):
     patient = get_object_or_404(Patient.objects.select_related("user"), pk=patient_id)
@@ -211,7 +211,7 @@ def desk_sell_package(request, patient_id):
     return redirect(_back(request, patient.pk))
 
 
-@roles.front_desk_required
+@access.desk_required
 @require_POST
 def desk_refund(request, pk):
     payment = get_object_or_404(Payment, pk=pk)
@@ -229,7 +229,7 @@ def desk_refund(request, pk):
     return redirect(_back(request, payment.patient_id))
 
 
-@roles.front_desk_required
+@access.desk_required
 @require_POST
 def desk_waive_fee(request, pk):
     payment = get_object_or_404(Payment, pk=pk)
@@ -245,7 +245,7 @@ def desk_waive_fee(request, pk):
     return redirect(_back(request, payment.patient_id))
 
 
-@roles.front_desk_required
+@access.desk_required
 @require_POST
 def desk_invoice(request, pk):
     appointment = get_object_or_404(Appointment.objects.select_related("patient"), pk=pk)
@@ -257,7 +257,7 @@ def desk_invoice(request, pk):
     return redirect(safe_next(request, reverse("desk:appointment", args=[appointment.pk])))
 
 
-@roles.front_desk_required
+@access.desk_required
 @require_POST
 def desk_package_refund(request, pk):
     bought = get_object_or_404(PatientPackage, pk=pk)
