@@ -17,6 +17,7 @@ browser to the session's success_url. `signed(event)` signs an event exactly as 
 `Stripe-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<payload>")>`.
 """
 
+import contextlib
 import hashlib
 import hmac
 import html
@@ -276,3 +277,21 @@ class StripeStandIn:
             "</body></html>"
         ).encode()
         return self._reply(handler, 200, page, content_type="text/html; charset=utf-8")
+
+
+@contextlib.contextmanager
+def stripe_at_standin(settings, *, webhook_url: str = ""):
+    """A running stand-in with the app's Stripe keys and API base pointed at it (pytest-django's `settings`
+    restores those); the library's own module-level base is put back when it stops."""
+    import stripe
+
+    server = StripeStandIn().start()
+    server.webhook_url = webhook_url
+    settings.STRIPE_SECRET_KEY = SECRET_KEY
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.STRIPE_API_BASE = server.base
+    try:
+        yield server
+    finally:
+        server.stop()
+        stripe.api_base = "https://api.stripe.com"

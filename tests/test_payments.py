@@ -10,7 +10,6 @@ import logging
 from decimal import Decimal
 
 import pytest
-import stripe
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
@@ -25,7 +24,7 @@ from payments import services
 from payments.models import DepositPolicy, Document, Package, PatientPackage, Payment, ProviderEvent, Refund
 from tests.factories import ClearedPatientFactory, PractitionerFactory, RoomFactory, TreatmentFactory, staff_user
 from tests.helpers import at, open_every_day
-from tests.stripe_standin import SECRET_KEY, WEBHOOK_SECRET, StripeStandIn, sign
+from tests.stripe_standin import WEBHOOK_SECRET, sign, stripe_at_standin
 
 pytestmark = pytest.mark.django_db
 WEBHOOK = "/payments/stripe/webhook/"
@@ -33,13 +32,8 @@ WEBHOOK = "/payments/stripe/webhook/"
 
 @pytest.fixture
 def standin(settings):
-    server = StripeStandIn().start()
-    settings.STRIPE_SECRET_KEY = SECRET_KEY
-    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-    settings.STRIPE_API_BASE = server.base
-    yield server
-    server.stop()
-    stripe.api_base = "https://api.stripe.com"
+    with stripe_at_standin(settings) as server:
+        yield server
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import json
 from decimal import Decimal
 
 import pytest
-import stripe
 from django.test import Client
 from django.utils import timezone
 
@@ -29,7 +28,7 @@ from tests.factories import (
     staff_user,
 )
 from tests.helpers import at, open_every_day
-from tests.stripe_standin import SECRET_KEY, WEBHOOK_SECRET, StripeStandIn, sign
+from tests.stripe_standin import sign, stripe_at_standin
 from tests.test_booking_races import race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -37,13 +36,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def standin(settings):
-    server = StripeStandIn().start()
-    settings.STRIPE_SECRET_KEY = SECRET_KEY
-    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-    settings.STRIPE_API_BASE = server.base
-    yield server
-    server.stop()
-    stripe.api_base = "https://api.stripe.com"
+    with stripe_at_standin(settings) as server:
+        yield server
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import datetime
 from decimal import Decimal
 
 import pytest
-import stripe
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -23,21 +22,15 @@ from tests.factories import (
     WorkingHoursFactory,
     staff_user,
 )
-from tests.stripe_standin import SECRET_KEY, WEBHOOK_SECRET, StripeStandIn
+from tests.stripe_standin import stripe_at_standin
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def standin(settings, live_server):
-    server = StripeStandIn().start()
-    server.webhook_url = live_server.url + "/payments/stripe/webhook/"
-    settings.STRIPE_SECRET_KEY = SECRET_KEY
-    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-    settings.STRIPE_API_BASE = server.base
-    yield server
-    server.stop()
-    stripe.api_base = "https://api.stripe.com"
+    with stripe_at_standin(settings, webhook_url=live_server.url + "/payments/stripe/webhook/") as server:
+        yield server
 
 
 @pytest.fixture
