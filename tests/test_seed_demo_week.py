@@ -21,7 +21,10 @@ def test_the_demo_has_a_day_in_every_state_and_a_second_run_adds_nothing(client)
     first_run = set(week.values_list("pk", flat=True))
     call_command("seed_demo")
     assert set(week.values_list("pk", flat=True)) == first_run and len(first_run) == 10
-    assert set(week.values_list("status", flat=True)) == set(Appointment.Status.values)
+    # Every state a desk sees on a day, but a deposit hold: the demo runs without Stripe keys, so online
+    # bookings need no deposit, and a hold would lapse by itself within 15 minutes anyway.
+    held = {Appointment.Status.AWAITING_DEPOSIT}
+    assert set(week.values_list("status", flat=True)) == set(Appointment.Status.values) - held
     now = timezone.now()
     for appointment in week:  # relative to now: the past few hours and the next few days
         assert now - datetime.timedelta(hours=5) <= appointment.start_at <= now + datetime.timedelta(days=5)
