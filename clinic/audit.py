@@ -20,6 +20,7 @@ AUDITED_MODELS = {
     "bookings.Appointment": ["updated_at"],
     "consultations.IntakeForm": ["updated_at"],
     "consultations.Review": [],
+    "consultations.PinnedAlert": [],
     "practice.SessionRecord": ["updated_at"],
     "practice.SessionArea": [],
     "practice.SessionPhoto": [],

@@ -474,3 +474,37 @@ def rule_problems(rule: ScreeningRule) -> dict[str, str]:
     if advice := medicine_advice.find_stop_advice(rule.patient_text):
         problems["patient_text"] = medicine_advice.refusal_message(advice[0], attributable=False)
     return problems
+
+
+class PinnedAlert(models.Model):
+    """A clinical alert a practitioner pins on a patient ("pacemaker: no RF"), shown in the clinical alert
+    banner wherever a practitioner decides (`consultations.alerts`). Practitioner-facing only: the patient
+    never reads it, and the front desk learns only that an alert exists. Unpinning keeps the row (who, when),
+    so the history of what staff were warned about stays; both are in the audit trail."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="pinned_alerts")
+    text = models.CharField("alert", max_length=200, help_text='For practitioners only, e.g. "pacemaker: no RF".')
+    pinned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    pinned_at = models.DateTimeField(default=timezone.now)
+    unpinned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    unpinned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-pinned_at", "-pk"]
+        indexes = [models.Index(fields=["patient", "unpinned_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(unpinned_at__isnull=True, unpinned_by__isnull=True)
+                | models.Q(unpinned_at__isnull=False, unpinned_by__isnull=False),
+                name="pinned_alert_unpinned_with_who_and_when",
+            )
+        ]
+
+    def __str__(self):
+        return self.text
+
+    @property
+    def is_pinned(self) -> bool:
+        return self.unpinned_at is None

@@ -16,7 +16,7 @@ from clinic.notices import queue_notice
 from . import screening, selectors
 from .consent import CONSENT_TEXT, CONSENT_VERSION
 from .forms import FREE_TEXT_UNREAD
-from .models import Consent, IntakeAccess, IntakeForm, Review, ScreeningFlag
+from .models import Consent, IntakeAccess, IntakeForm, PinnedAlert, Review, ScreeningFlag
 from .signals import clearance_suspended
 
 
@@ -179,3 +179,34 @@ def log_intake_accesses(intakes, user, view: str, *, to_audit_trail: bool = True
         for intake in intakes:
             record_access(user, intake, what=view)
     return accesses
+
+
+# --- Pinned clinical alerts (consultations.alerts) ---------------------------------------------------------
+
+
+def pin_alert(patient, *, by, text: str) -> PinnedAlert:
+    """Pin a practitioner-facing alert on the patient's banner ("pacemaker: no RF"). In the audit trail."""
+    text = " ".join(text.split())
+    if not text:
+        raise IntakeError("Write the alert.")
+    if len(text) > PinnedAlert._meta.get_field("text").max_length:
+        raise IntakeError("Keep the alert to 200 characters.")
+    return PinnedAlert.objects.create(patient=patient, text=text, pinned_by=by)
+
+
+def unpin_alert(patient, *, alert_id: int, by) -> PinnedAlert:
+    """Take an alert off the banner. The row stays, with who unpinned it and when (and the audit trail's
+    entry), so what staff were warned about is never lost. Unpinning twice is refused."""
+    with transaction.atomic():
+        locks.lock_patient(patient)  # the clinic's one lock order: patient first
+        alert = (
+            PinnedAlert.objects.select_for_update()
+            .filter(patient=patient, pk=alert_id, unpinned_at__isnull=True)
+            .first()
+        )
+        if alert is None:
+            raise IntakeError("That alert is not pinned (any more).")
+        alert.unpinned_by = by
+        alert.unpinned_at = timezone.now()
+        alert.save(update_fields=["unpinned_by", "unpinned_at"])
+    return alert

@@ -5,7 +5,7 @@ from django.shortcuts import redirect, render
 
 from clinic import access, clock
 
-from . import selectors, services
+from . import alerts, selectors, services
 from .consent import CONSENT_TEXT, CONSENT_VERSION
 from .forms import QUESTION_FIELDS, ConsentForm, IntakeFormForm, ReviewForm
 from .models import IntakeForm, ScreeningFlag
@@ -203,6 +203,7 @@ def intake_review(request, intake_id):
             "free_text": free_text,
             "flags": flags,
             "reviews": intake.reviews.select_related("reviewer"),
+            "alerts": alerts.banner(intake.patient),
             "consent": selectors.latest_consent(intake.patient),
             "form": form,
         },

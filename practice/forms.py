@@ -118,3 +118,20 @@ class CoursePlanForm(forms.ModelForm):
 
     def validate_unique(self):
         """One plan per patient and treatment: the service updates the existing one."""
+
+
+class PinAlertForm(forms.Form):
+    """A clinical alert for the patient's banner: practitioner-facing, never shown to the patient."""
+
+    text = forms.CharField(
+        label="Alert",
+        max_length=200,
+        help_text='Seen by practitioners only, wherever they decide; e.g. "pacemaker: no RF".',
+        widget=forms.TextInput(attrs={"placeholder": "pacemaker: no RF"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True

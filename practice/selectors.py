@@ -14,6 +14,7 @@ from django.db.models import Exists, F, OuterRef, Prefetch
 from bookings.models import Appointment
 from clinic import access, clock, roles
 from clinic.models import Patient
+from consultations import alerts as clinical_alerts
 from consultations import selectors as intake_selectors
 from consultations.consent import CONSENT_VERSION
 from consultations.models import Consent, IntakeForm, Review, ScreeningFlag
@@ -65,6 +66,7 @@ class DayRow:
     flags: list  # ScreeningFlag of the current intake version, most serious first
     consent: ConsentStatus
     recorded: bool
+    alerts: clinical_alerts.Banner  # the clinical alert banner: pinned alerts, flags, washouts, conditions
 
 
 def consent_status(consent: Consent | None, photo_consent: PhotoConsent | None) -> ConsentStatus:
@@ -78,7 +80,7 @@ def consent_status(consent: Consent | None, photo_consent: PhotoConsent | None) 
 
 def day_appointments(user, day: datetime.date) -> list[DayRow]:
     """The day's appointments (clinic time) of this practitioner, or of everyone for a clinic admin who is
-    not a practitioner. Seven queries, however many appointments."""
+    not a practitioner. Ten queries, however many appointments (three of them the alert banners)."""
     start, end = clock.day_bounds_utc(day, day)
     appointments = Appointment.objects.filter(start_at__gte=start, start_at__lt=end).select_related(
         "patient__user", "treatment", "practitioner__user", "room"
@@ -98,6 +100,7 @@ def day_appointments(user, day: datetime.date) -> list[DayRow]:
         consents.setdefault(consent.patient_id, consent)
     photo_consents = {c.patient_id: c for c in PhotoConsent.objects.filter(patient_id__in=patient_ids)}
     recorded = recorded_appointment_ids(a.pk for a in appointments)
+    banners = clinical_alerts.banners(patient_ids)
     rows = []
     for appointment in appointments:
         intake = intakes.get(appointment.patient_id)
@@ -114,6 +117,7 @@ def day_appointments(user, day: datetime.date) -> list[DayRow]:
                     consents.get(appointment.patient_id), photo_consents.get(appointment.patient_id)
                 ),
                 recorded=appointment.pk in recorded,
+                alerts=banners[appointment.patient_id],
             )
         )
     return rows

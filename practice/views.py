@@ -20,13 +20,14 @@ from bookings.models import Appointment
 from clinic import access, clock
 from clinic.audit import record_access, record_accesses
 from clinic.forms import read_calendar_day
-from consultations import eligibility
+from consultations import alerts, eligibility
 from consultations import selectors as intake_selectors
+from consultations import services as intake_services
 from consultations.consent import CONSENT_VERSION
 from consultations.services import IntakeError
 
 from . import selectors, services
-from .forms import CoursePlanForm, SessionRecordForm
+from .forms import CoursePlanForm, PinAlertForm, SessionRecordForm
 from .progress_chart import build_charts, grade_points
 
 
@@ -67,7 +68,7 @@ def patient_record(request, patient_id):
     return render(request, "consultations/practice/patient_record.html", _record_context(request, patient))
 
 
-def _record_context(request, patient, plan_form=None) -> dict:
+def _record_context(request, patient, plan_form=None, alert_form=None) -> dict:
     records = list(selectors.session_records(patient))
     appointments = selectors.patient_appointments(patient)
     record_accesses(request.user, records, what="session record (patient page)")
@@ -80,8 +81,10 @@ def _record_context(request, patient, plan_form=None) -> dict:
         "may_record": {a.pk for a in appointments if access.may_record_session(request.user, a)},
         "courses": selectors.course_plans(patient, appointments),
         "plan_form": plan_form or CoursePlanForm(),
+        "alert_form": alert_form or PinAlertForm(),
         "status": intake_selectors.screening_status(patient),
-        "clearance": intake_selectors.current_clearance(patient),
+        "alerts": alerts.banner(patient),
+        "alert_history": alerts.unpinned_alerts(patient),
         "consent": selectors.consent_status(
             intake_selectors.latest_consent(patient), selectors.photo_consent_of(patient)
         ),
@@ -133,7 +136,7 @@ def session_record(request, appointment_id):
             and is_admin
             and not appointment.treatment.is_consultation
             and appointment.start_at <= timezone.now(),
-            "clearance": intake_selectors.current_clearance(appointment.patient),
+            "alerts": alerts.banner(appointment.patient),
         },
     )
 
@@ -163,6 +166,40 @@ def set_course_plan(request, patient_id):
     return render(
         request, "consultations/practice/patient_record.html", _record_context(request, patient, plan_form=form)
     )
+
+
+@access.clinician_required
+@require_POST
+def pin_alert(request, patient_id):
+    """Pin a clinical alert on the patient's banner: the patient's own practitioners and clinic admins."""
+    patient = selectors.patient_for_clinician(request.user, patient_id)
+    form = PinAlertForm(request.POST)
+    if form.is_valid():
+        try:
+            intake_services.pin_alert(patient, by=request.user, text=form.cleaned_data["text"])
+        except IntakeError as error:
+            form.add_error("text", str(error))
+        else:
+            messages.success(request, "Alert pinned: practitioners see it wherever they decide.")
+            return redirect("practice_patient", patient.pk)
+    messages.error(request, "No alert was pinned: please correct the field marked below.")
+    return render(
+        request, "consultations/practice/patient_record.html", _record_context(request, patient, alert_form=form)
+    )
+
+
+@access.clinician_required
+@require_POST
+def unpin_alert(request, patient_id, alert_id):
+    """Take an alert off the banner; it stays in the patient's alert history."""
+    patient = selectors.patient_for_clinician(request.user, patient_id)
+    try:
+        intake_services.unpin_alert(patient, alert_id=alert_id, by=request.user)
+    except IntakeError as error:
+        messages.error(request, f"Nothing changed: {error}")
+    else:
+        messages.success(request, "Alert unpinned; it stays in the alert history.")
+    return redirect("practice_patient", patient.pk)
 
 
 def _latest_consultant(patient):

@@ -24,6 +24,7 @@ from bookings import calendar_feeds
 from bookings.models import Appointment, InboundMessage, Reminder, WaitlistEntry, WaitlistOffer
 from clinic import roles
 from clinic.models import Closure
+from consultations import services as intake_services
 from consultations.models import IntakeForm
 from payments import services as payment_services
 from payments.models import Package
@@ -57,6 +58,8 @@ ARGUMENTS = {
     "intake_review": {"intake_id": "intake"},
     "practice_patient": {"patient_id": "patient"},
     "practice_course_plan": {"patient_id": "patient"},
+    "practice_pin_alert": {"patient_id": "patient"},
+    "practice_unpin_alert": {"patient_id": "patient", "alert_id": "alert"},
     "practice_session_record": {"appointment_id": "past_appointment"},
     "session_photo": {"photo_id": "photo"},
     "book_treatment": {"slug": "treatment_slug"},
@@ -126,6 +129,7 @@ class Scenario:
     payment: int
     document: int
     patient_package: int
+    alert: int
     status_action: str = "check-in"
     bad_uid: str = "MQ"
     bad_token: str = "not-a-token"
@@ -222,6 +226,7 @@ def build_scenario(sign_in) -> Scenario:
         payment=package_payment.pk,
         document=package_payment.documents.get().pk,
         patient_package=bought.pk,
+        alert=intake_services.pin_alert(patient_a, by=related.user, text="Pacemaker: no RF").pk,
     )
 
 

@@ -484,6 +484,7 @@ FORM_VIEWS = [
         lambda w: {"treatment": w.treatment.pk, "sessions": "6", "interval_days": "28"},
         lambda w: [w.patient.pk],
     ),
+    FormView("practice_pin_alert", "practitioner", lambda w: {"text": "Pacemaker: no RF"}, lambda w: [w.patient.pk]),
     FormView("my_day", "practitioner", lambda w: {"day": w.day}, method="get"),
     # front desk
     FormView(
@@ -664,7 +665,8 @@ NO_FORM_VIEWS = {
     "password_reset_complete": "page",
     "intake_home": "page",
     "review_queue": "page",
-    "practice_patient": "page (its form posts to practice_course_plan)",
+    "practice_patient": "page (its forms post to practice_course_plan, practice_pin_alert, practice_unpin_alert)",
+    "practice_unpin_alert": "a button: no input but the patient and the alert in the URL",
     "session_photo": "file download",
     "my_progress": "page (its form posts to photo_consent)",
     "desk:appointment": "page (its forms post to desk:cancel, desk:status)",
@@ -841,6 +843,7 @@ def test_posting_to_a_page_without_a_form_writes_nothing(client, world, name):
         "treatment_detail": [world.treatment.slug],
         "practitioner_detail": [world.practitioner.slug],
         "practice_patient": [world.patient.pk],
+        "practice_unpin_alert": [world.patient.pk, 999999],
         "session_photo": [1],
         "desk:appointment": [world.upcoming.pk],
         "desk:panel_appointment": [world.upcoming.pk],

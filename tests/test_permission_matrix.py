@@ -115,6 +115,10 @@ my_day                              GET     login  403    403    200    200    4
 practice_patient                    GET     login  403    403    200    404    403    200
 practice_course_plan                GET     login  403    403    405    405    403    405
                                     POST    login  403    403    200    404    403    200
+practice_pin_alert                  GET     login  403    403    405    405    403    405
+                                    POST    login  403    403    200    404    403    200
+practice_unpin_alert                GET     login  403    403    405    405    403    405
+                                    POST    login  403    403    302    404    403    302
 practice_session_record             GET     login  403    403    200    404    403    200
                                     POST    login  403    403    200    404    403    200
 session_photo                       GET     login  200    404    200    404    403    200
@@ -227,9 +231,17 @@ admin:auditlog_logentry_changelist  GET     login  login  login  403    403    4
 
 # The scenario's objects that belong to patient A: for these, patient B and practitioner P2 ask for another
 # patient's object and must get 403 or 404, whatever the table says.
-PATIENT_A_OBJECTS = {"appointment", "past_appointment", "intake", "patient", "photo", "entry", "offer"}
+PATIENT_A_OBJECTS = {"appointment", "past_appointment", "intake", "patient", "photo", "entry", "offer", "alert"}
 # Pages that show clinical detail (health-form answers, session records, photos): never the front desk's.
-CLINICAL = {"intake_review", "practice_patient", "practice_course_plan", "practice_session_record", "session_photo"}
+CLINICAL = {
+    "intake_review",
+    "practice_patient",
+    "practice_course_plan",
+    "practice_pin_alert",
+    "practice_unpin_alert",
+    "practice_session_record",
+    "session_photo",
+}
 
 # Patterns left out of the matrix, each for a reason:
 # - the Django admin's own pages (every model's add/change/delete/history, its login, logout, password

@@ -54,24 +54,24 @@ BUDGETS = {
     ("api_appointment_list", "patient_a", ""): 5,
     ("api_appointment_detail", "patient_a", ""): 5,
     ("api_availability", "patient_a", "availability"): 8,
-    ("my_day", "related", ""): 17,
-    ("practice_patient", "related", ""): 23,  # + the clearance in force, for its conditions
+    ("my_day", "related", ""): 20,  # + the clinical alert banners (consultations.alerts: 3)
+    ("practice_patient", "related", ""): 26,  # + the alert banner (3; it holds the conditions) and unpinned alerts
     ("review_queue", "related", ""): 13,
-    ("intake_review", "related", ""): 18,
+    ("intake_review", "related", ""): 21,  # + the alert banner
     ("practitioner_calendar_feed", "anon", ""): 4,
     ("health", "anon", ""): 0,  # its SELECT 1 runs on a connection of its own (a check may not share one)
-    ("desk:calendar", "desk", ""): 16,  # + 'Closed: ...' banner
-    ("desk:calendar", "desk", "rooms"): 15,
-    ("desk:week", "desk", ""): 15,
+    ("desk:calendar", "desk", ""): 19,  # + 'Closed: ...' banner, + "Alert: see practitioner" (3)
+    ("desk:calendar", "desk", "rooms"): 17,  # + "Alert: see practitioner"
+    ("desk:week", "desk", ""): 18,  # + "Alert: see practitioner"
     ("desk:week_all", "desk", ""): 14,
     ("desk:month", "desk", ""): 9,
     ("desk:panel_appointment", "desk", ""): 12,
-    ("desk:day_sheet", "desk", ""): 13,
+    ("desk:day_sheet", "desk", ""): 16,  # + "Alert: see practitioner"
     ("desk:patients", "desk", "search"): 10,
     # The till (payments, through bookings' hooks): payments, their refunds and receipts, packages (+5 each).
-    ("desk:patient", "desk", ""): 21,
+    ("desk:patient", "desk", ""): 24,  # + "Alert: see practitioner"
     ("desk:inbox", "desk", ""): 10,
-    ("desk:appointment", "desk", ""): 17,
+    ("desk:appointment", "desk", ""): 20,  # + "Alert: see practitioner"
     ("desk:closures", "desk", ""): 11,
     ("desk:rota", "desk", ""): 10,
     ("desk:rota_edit", "desk", ""): 13,

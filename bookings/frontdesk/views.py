@@ -28,6 +28,7 @@ from clinic.forms import WorkingHoursFormSet, read_calendar_day
 from clinic.models import Closure, Patient, Practitioner
 from clinic.redirects import safe_next
 from clinic.services import close_clinic, register_phone_patient, reopen_clinic
+from consultations.alerts import patients_with_alerts
 from consultations.selectors import latest_consent, screening_status
 
 from . import calendar, panel
@@ -405,6 +406,7 @@ def patient_detail(request, pk):
     overview["courses"] = []  # practice adds the course plans (bookings.signals.DESK_PATIENT_PAGE)
     overview.update(DESK_PATIENT_PAGE.context(patient=patient, appointments=overview["upcoming"] + overview["past"]))
     overview["consent"] = latest_consent(patient)
+    overview["has_clinical_alert"] = bool(patients_with_alerts([patient.pk]))
     overview["form_links"] = selectors.form_links_sent(patient)
     panels = hooks.steps().desk_patient_panels(request, patient)
     return render(
