@@ -15,6 +15,7 @@ from clinic.models import Patient
 from consultations import selectors, services
 from consultations.eligibility import check_eligibility
 from consultations.models import IntakeForm, Review
+from operations.management.commands.seed_demo import DEMO_PINNED_ALERT
 from tests.factories import (
     INTAKE_ANSWERS_NO_FLAGS,
     AppointmentFactory,
@@ -242,6 +243,7 @@ def test_seed_demo_leaves_the_demo_patient_cleared_once(session):
     assert patient.consents.count() == 1
     clearance = Review.objects.get(intake__patient=patient)  # a structured condition to show in the demo
     assert clearance.limits_text() == "needle depth at most 1.50 mm; do not treat abdomen"
+    assert [a.text for a in patient.pinned_alerts.all()] == [DEMO_PINNED_ALERT]  # and a pinned alert, once
 
 
 def test_the_booking_page_guides_an_uncleared_patient_to_the_form_and_books_nothing(client, session, bookable_slot):

@@ -184,6 +184,7 @@ DEMO_WEEK = [
 ]
 STATUS_EVENTS = {_DONE: "completed", _NO_SHOW: "no_show", _IN: "checked_in", _CANCELLED: "cancelled"}
 DEMO_WEEK_NAMES = sorted({spec["patient"][:2] for spec in DEMO_WEEK})
+DEMO_PINNED_ALERT = "Fainted at a previous needling: treat lying down, and stay while the patient sits up."
 
 
 class Command(BaseCommand):
@@ -270,6 +271,14 @@ class Command(BaseCommand):
         )
         self.seed_cleared_intake(patient)
         self.seed_course(patient)
+        self.seed_pinned_alert(patient)
+
+    def seed_pinned_alert(self, patient):
+        """The demo patient's banner shows a practitioner's pinned alert beside the clearance's conditions
+        (docs/clinical-safety.md); the desk sees only "Alert: see practitioner". Pinned once, kept across runs."""
+        if not patient.pinned_alerts.filter(unpinned_at__isnull=True).exists():
+            pinned_by = User.objects.get(email=PRACTITIONERS[0]["email"])
+            intake_services.pin_alert(patient, by=pinned_by, text=DEMO_PINNED_ALERT)
 
     def seed_cleared_intake(self, patient):
         """The demo patient has a sent health form, cleared with conditions (a structured limit the record form
