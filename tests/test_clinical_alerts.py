@@ -68,6 +68,7 @@ def desk_pages(appointment):
         "day sheet": reverse("desk:day_sheet", args=[appointment.practitioner_id]) + f"?date={day}",
         "patient": reverse("desk:patient", args=[appointment.patient_id]),
         "appointment": reverse("desk:appointment", args=[appointment.pk]),
+        "calendar panel": reverse("desk:panel_appointment", args=[appointment.pk]),
     }
 
 

@@ -63,9 +63,9 @@ BUDGETS = {
     ("desk:calendar", "desk", ""): 19,  # + 'Closed: ...' banner, + "Alert: see practitioner" (3)
     ("desk:calendar", "desk", "rooms"): 17,  # + "Alert: see practitioner"
     ("desk:week", "desk", ""): 18,  # + "Alert: see practitioner"
-    ("desk:week_all", "desk", ""): 14,
+    ("desk:week_all", "desk", ""): 17,  # + "Alert: see practitioner"
     ("desk:month", "desk", ""): 9,
-    ("desk:panel_appointment", "desk", ""): 12,
+    ("desk:panel_appointment", "desk", ""): 15,  # + "Alert: see practitioner"
     ("desk:day_sheet", "desk", ""): 16,  # + "Alert: see practitioner"
     ("desk:patients", "desk", "search"): 10,
     # The till (payments, through bookings' hooks): payments, their refunds and receipts, packages (+5 each).
