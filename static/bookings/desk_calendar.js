@@ -88,7 +88,9 @@
     }
   });
 
-  document.addEventListener("htmx:afterSwap", function (event) {
+  // After the settle, not the swap: htmx makes the new content's hx-* attributes live at the settle, so a
+  // key pressed as soon as focus arrived (Enter on Move, typing a patient's name) reached a dead link or input.
+  document.addEventListener("htmx:afterSettle", function (event) {
     if (event.detail.target !== panel()) {
       return;
     }

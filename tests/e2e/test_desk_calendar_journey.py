@@ -135,6 +135,7 @@ def test_the_desk_books_on_the_grid_drags_moves_with_the_keyboard_and_books_a_wa
     expect(panel).to_contain_text("Moved Kay Board")
     by_keys.refresh_from_db()
     assert by_keys.start_at == at(day, 17)
+    expect(panel.locator("#panel-title")).to_be_focused()  # Escape closes the panel from inside it
     page.keyboard.press("Escape")
     expect(panel).to_be_empty()
 
@@ -143,7 +144,11 @@ def test_the_desk_books_on_the_grid_drags_moves_with_the_keyboard_and_books_a_wa
     start = soon(5, last_start=datetime.time(23, 15))
     page.goto(f"{page.base_url}/desk/?date={start.astimezone(LONDON):%Y-%m-%d}")
     page.locator(slot(amelia, start)).click()
-    panel.get_by_label("Find the patient").press_sequentially("Walker")
+    # The panel moves focus to its heading once it is in: typing before that lost keys to the heading.
+    expect(panel.get_by_role("heading", name="New appointment")).to_be_focused()
+    search = panel.get_by_label("Find the patient")
+    search.press_sequentially("Walker")
+    expect(search).to_have_value("Walker")
     panel.get_by_label("Wally Walker").check()
     panel.get_by_label("Treatment").select_option(label="Free consultation (30 min)")
     panel.get_by_label("At the desk (walk-in)").check()
