@@ -305,8 +305,6 @@ PAYMENTS = {
     # VAT is shown on receipts and invoices only when the clinic is registered (a VAT number is set).
     "VAT_NUMBER": env("CLINIC_VAT_NUMBER", default=""),
     "VAT_RATE_PERCENT": Decimal(env("CLINIC_VAT_RATE_PERCENT", default="20")),
-    # How long a receipt number waits for the counter row before giving up (milliseconds).
-    "NUMBER_LOCK_TIMEOUT_MS": env.int("PAYMENTS_NUMBER_LOCK_TIMEOUT_MS", default=5000),
 }
 
 # --- Reminders (bookings/reminders/) ---------------------------------------------------------------

@@ -7,8 +7,9 @@ with it, so numbers have no gaps and never repeat. The row is created with INSER
 NOTHING, so two first payments of a new year do not race on creating it.
 """
 
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
+
+from clinic import locks
 
 from .models import NumberCounter
 
@@ -17,27 +18,16 @@ class NumberingBusy(Exception):
     """The counter stayed locked longer than the lock timeout."""
 
 
-def set_lock_timeout() -> None:
-    """Bound how long this transaction waits for a row lock (PostgreSQL; SQLite serialises writers)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT set_config('lock_timeout', %s, true)", [f"{settings.PAYMENTS['NUMBER_LOCK_TIMEOUT_MS']}ms"]
-            )
-
-
 def next_number(series: str, year: int) -> int:
     if not connection.in_atomic_block:
         raise RuntimeError("A document number is taken inside the transaction that issues the document.")
     NumberCounter.objects.bulk_create([NumberCounter(series=series, year=year)], ignore_conflicts=True)
-    set_lock_timeout()
-    from django.db import OperationalError
-
+    locks.set_lock_timeout()
     try:
         with transaction.atomic():
             counter = NumberCounter.objects.select_for_update().get(series=series, year=year)
     except OperationalError as error:
-        if getattr(error.__cause__, "pgcode", None) == "55P03":  # lock_not_available
+        if locks.timed_out(error):
             raise NumberingBusy("Receipt numbering is busy: please try again.") from error
         raise
     counter.last_number += 1

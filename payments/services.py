@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from bookings import services as booking_services
 from bookings.models import Appointment, AppointmentEvent
-from clinic import roles
+from clinic import locks, roles
 from clinic.models import Patient
 
 from . import documents, numbering
@@ -47,8 +47,8 @@ class PaymentError(Exception):
 
 
 def _lock_patient(patient_id: int) -> Patient:
-    numbering.set_lock_timeout()
-    return Patient.objects.select_for_update().get(pk=patient_id)
+    """The clinic's one patient lock (`clinic.locks`: patient first, with its lock timeout), by id."""
+    return locks.lock_patient(Patient(pk=patient_id))
 
 
 def _ensure_desk(user) -> None:
