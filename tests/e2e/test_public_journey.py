@@ -30,6 +30,7 @@ def test_visitor_browses_and_signs_up(page):
 
     open_menu_if_collapsed(page)
     page.get_by_role("link", name="Create account").click()
+    page.wait_for_url("**/accounts/signup/**")  # axe read the page mid-navigation: no document
     assert_accessible(page)
     complete_sign_up(page)  # as Jo Bloggs, jo@example.com
     assert Patient.objects.filter(user__email="jo@example.com").exists()
