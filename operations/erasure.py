@@ -16,7 +16,11 @@ anonymised patient. What goes, in one transaction (a failure anywhere changes no
   (django-axes) deleted;
 - contact details inside records: the health form's emergency contact and GP, the typed name on consents;
 - what still lay ahead: future appointments are cancelled through the booking service (their reminders
-  stop, the times are offered to the waitlist), every unsent message is cancelled, waitlist entries go.
+  stop, the times are offered to the waitlist), every unsent message is cancelled, waitlist entries go,
+  and every signed link still open expires;
+- the texts the patient sent (`InboundMessage`, matched to them or from their number before it was
+  known): the words, the number and our answer are cleared; the row stays (when, what it was taken to
+  mean) and leaves the desk's inbox, recorded as dealt with by the admin who completed the erasure.
 
 The audit trail is not touched: it is the clinic's record of who saw and changed what (kept, read-only,
 admins only). The anonymising writes bypass it so the old details are not copied into a new entry; one
@@ -33,11 +37,11 @@ from auditlog.models import LogEntry
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from bookings.models import Appointment, Reminder
+from bookings.models import Appointment, InboundMessage, Reminder, SignedLink
 from bookings.services import BookingError, cancel_appointment
 from clinic import access, clock, locks
 from clinic.links import absolute_url
@@ -100,6 +104,8 @@ def complete_erasure(erasure_request: ErasureRequest, *, by) -> ErasureRequest:
             _ensure_nothing_in_progress(patient)
             _cancel_future_appointments(patient, by)
             _stop_unsent_messages(patient)
+            _close_open_links(patient)
+            _erase_texts(patient, by)
             patient.waitlist_entries.all().delete()
             _clear_contact_details_in_records(patient)
             _anonymise_person(patient)
@@ -171,6 +177,20 @@ def _stop_unsent_messages(patient) -> None:
     Reminder.objects.filter(appointment__patient=patient, status__in=Reminder.UNSENT_STATUSES).update(
         status=Reminder.Status.CANCELLED, cancel_reason="the patient's data was erased", updated_at=timezone.now()
     )
+
+
+def _close_open_links(patient) -> None:
+    now = timezone.now()
+    SignedLink.objects.filter(patient=patient, used_at__isnull=True, expires_at__gt=now).update(expires_at=now)
+
+
+def _erase_texts(patient, by) -> None:
+    """Before the phone number is cleared: texts from it that matched no patient then are the patient's too."""
+    texts = InboundMessage.objects.filter(Q(patient=patient) | Q(patient__isnull=True, from_number=patient.phone))
+    if not patient.phone:
+        texts = InboundMessage.objects.filter(patient=patient)
+    texts.filter(handled_at__isnull=True).update(handled_at=timezone.now(), handled_by=by)
+    texts.update(body="", from_number="", answer="")
 
 
 def placeholder_name(patient) -> tuple[str, str]:

@@ -15,7 +15,16 @@ from django.conf import settings
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from bookings.models import AftercareCheckIn, Appointment, AppointmentEvent, Reminder, WaitlistEntry, WaitlistOffer
+from bookings.models import (
+    AftercareCheckIn,
+    Appointment,
+    AppointmentEvent,
+    InboundMessage,
+    Reminder,
+    SignedLink,
+    WaitlistEntry,
+    WaitlistOffer,
+)
 from clinic import clock
 from clinic.models import ErasureRequest, Patient
 from consultations.models import Consent, IntakeForm, Review, ScreeningFlag
@@ -44,6 +53,8 @@ def patient_data(patient: Patient) -> dict:
         "account": _account(patient),
         "appointments": [_appointment(a) for a in appointments],
         "reminders": _reminders(patient),
+        "texts_you_sent": _texts_received(patient),
+        "links_sent": _links(patient),
         "aftercare_check_ins": _check_ins(patient),
         "health_form": _health_form(patient),
         "consents": _consents(patient),
@@ -110,6 +121,42 @@ def _reminders(patient) -> list:
             "sent": clock.local(r.sent_at),
         }
         for r in rows
+    ]
+
+
+def _texts_received(patient) -> list:
+    """The texts the patient sent the clinic's number (replies C, R, STOP, anything else), what the app took
+    each to mean and answered, and whether the desk has dealt with it."""
+    rows = InboundMessage.objects.filter(patient=patient).order_by("received_at", "pk")
+    return [
+        {
+            "received": clock.local(m.received_at),
+            "from": m.from_number,
+            "text": m.body,
+            "taken_as": m.get_intent_display(),
+            "appointment": m.appointment_id,
+            "our_answer": m.answer,
+            "for_the_front_desk": m.needs_desk,
+            "dealt_with": clock.local(m.handled_at),
+        }
+        for m in rows
+    ]
+
+
+def _links(patient) -> list:
+    """The signed links made for the patient (in messages, or sent by the desk): what each let them do and
+    whether it was used. The links themselves are not kept (only a hash), so they are not in the copy."""
+    rows = SignedLink.objects.filter(patient=patient).order_by("created_at", "pk")
+    return [
+        {
+            "what": link.get_action_display(),
+            "appointment": link.appointment_id,
+            "made": clock.local(link.created_at),
+            "expires": clock.local(link.expires_at),
+            "used": clock.local(link.used_at),
+            "sent_by_the_desk_by": link.get_channel_display() if link.sent_by_id else "",
+        }
+        for link in rows
     ]
 
 

@@ -15,8 +15,9 @@ from django.db.models import CharField, Q, TextField
 from django.urls import reverse
 from django.utils import timezone
 
-from bookings import waitlist
-from bookings.models import AftercareCheckIn, Appointment, Reminder, WaitlistEntry
+from bookings import links, waitlist
+from bookings.models import AftercareCheckIn, Appointment, InboundMessage, Reminder, SignedLink, WaitlistEntry
+from bookings.reminders import inbound
 from clinic import roles
 from clinic.models import ErasureRequest, User
 from consultations import services as consultation_services
@@ -84,6 +85,8 @@ def patient_with_a_history(tag: str, **user):
     consultation_services.sign_consent(patient, signed_name=f"{tag} Signature")
     appointment = recorded_session(patient, with_photo=True)
     AftercareCheckIn.objects.create(appointment=appointment, answer="fine", details=f"{tag} healing well")
+    inbound.receive(provider_ref=f"SM-{tag}-1", from_number=patient.phone, body=f"{tag} here: is parking free?")
+    links.make_link(patient=patient, action=SignedLink.Action.HEALTH_FORM)
     return patient
 
 
@@ -118,9 +121,15 @@ def test_the_json_copy_holds_the_patients_data_and_nothing_of_another_patient(cl
     assert record["photos"][0]["file_type"] == "image/png"
     assert data["reminders"], "the messages about the appointment are listed"
     assert data["aftercare_check_ins"][0]["details"] == "Alice healing well"
+    [text] = data["texts_you_sent"]
+    assert (text["from"], text["text"]) == ("+447700900111", "Alice here: is parking free?")
+    assert text["taken_as"] == "Other reply" and text["for_the_front_desk"] and text["dealt_with"] is None
+    [link] = data["links_sent"]
+    assert link["what"] == "Fill in the health form and sign the consent" and link["used"] is None
 
     text = response.content.decode()
-    for trace_of_bob in ("bob@example.com", "Bobson", "Bob-vitamin", "Bob Signature", "900222", "Bob healing"):
+    bob_traces = ("bob@example.com", "Bobson", "Bob-vitamin", "Bob Signature", "900222", "Bob healing", "Bob here")
+    for trace_of_bob in bob_traces:
         assert trace_of_bob not in text
     assert str(bob.appointments.get().pk) not in [str(a["id"]) for a in data["appointments"]]
 
@@ -206,13 +215,16 @@ def test_the_copy_costs_the_same_queries_for_one_session_or_ten(django_assert_ma
     for hours_ago in range(5, 50, 5):
         appointment = recorded_session(patient, hours_ago=hours_ago, with_photo=True)
         AftercareCheckIn.objects.create(appointment=appointment, answer="redness")
+        inbound.receive(provider_ref=f"SM-Eve-{hours_ago}", from_number=patient.phone, body="Thanks!")
+        links.make_link(patient=patient, action=SignedLink.Action.HEALTH_FORM)
     with django_assert_max_num_queries(QUERIES_FOR_A_COPY):
         ten = patient_data(patient)
     assert len(one["session_records"]) == 1 and len(ten["session_records"]) == 10
     assert len(ten["reminders"]) > len(one["reminders"])
+    assert len(ten["texts_you_sent"]) == 10 and len(ten["links_sent"]) == 10
 
 
-QUERIES_FOR_A_COPY = 18  # one per kind of record (and prefetch), whatever the number of rows
+QUERIES_FOR_A_COPY = 20  # one per kind of record (and prefetch), whatever the number of rows
 
 
 # --- asking for erasure -------------------------------------------------------------------------------------
@@ -287,11 +299,20 @@ def asking_patient(bookable, client):
     waitlist.join_waitlist(patient=patient, treatment=treatment, by=patient.user)
     client.post(reverse("login"), {"username": "zed@example.com", "password": PASSWORD})
     assert AccessLog.objects.filter(username="zed@example.com").exists()
+    # A text from Zed's number before it was known (the desk's inbox has it as an unknown number).
+    InboundMessage.objects.create(
+        provider_ref="SM-before",
+        from_number="+447700900333",
+        body="Zelda here",
+        received_at=timezone.now(),
+        intent=InboundMessage.Intent.UNKNOWN,
+        needs_desk=True,
+    )
     erasure.request_erasure(patient)
     return patient
 
 
-ZEDS_DETAILS = ("zed@example.com", "Zedson", "Zelda", "900333", "Zed Signature", "Sam Example")
+ZEDS_DETAILS = ("zed@example.com", "Zedson", "Zelda", "900333", "Zed Signature", "Sam Example", "Zed here")
 
 
 def rows_mentioning(text: str) -> list[str]:
@@ -366,6 +387,11 @@ def test_an_admin_completes_it_anonymising_the_person_and_keeping_the_clinical_r
     assert future.status == Appointment.Status.CANCELLED and "erased at their request" in future.cancellation_reason
     assert not Reminder.objects.filter(appointment__patient=patient, status__in=Reminder.UNSENT_STATUSES).exists()
     assert not WaitlistEntry.objects.filter(patient=patient).exists()
+    assert not SignedLink.objects.filter(patient=patient, used_at__isnull=True, expires_at__gt=timezone.now()).exists()
+    # Zed's texts: the words and the number are gone (above), the rows are out of the desk's inbox.
+    texts = InboundMessage.objects.filter(provider_ref__in=["SM-Zed-1", "SM-before"])
+    assert texts.count() == 2 and set(texts.values_list("handled_by", flat=True)) == {admin.pk}
+    assert not [m for m in inbound.open_inbox() if m.provider_ref in ("SM-Zed-1", "SM-before")]
     other = book_online(ClearedPatientFactory(), treatment, practitioner, ten_days_ahead_at_ten())
     assert other.start_at == future.start_at
 

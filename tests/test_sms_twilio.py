@@ -14,6 +14,7 @@ from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from bookings.models import Appointment, InboundMessage, Reminder, SignedLink
+from bookings.reminders import inbound as inbound_rules
 from bookings.reminders import services, sms, timing
 from bookings.reminders.services import sync_reminders
 from bookings.reminders.timing import Kind
@@ -242,6 +243,10 @@ def test_reply_r_sends_a_reschedule_link_and_flags_the_desk(client, twilio):
     assert link.action == SignedLink.Action.RESCHEDULE and url
     message = InboundMessage.objects.get()
     assert (message.intent, message.needs_desk, message.appointment) == ("reschedule", True, appointment)
+    # Only the link's hash is kept: the stored answer (shown in the desk's inbox) holds no token.
+    assert url not in message.answer and inbound_rules.LINK_STORED_AS in message.answer
+    client.force_login(staff_user(roles.FRONT_DESK))
+    assert "/l/" not in client.get(reverse("desk:inbox")).content.decode()
 
 
 def test_any_other_reply_goes_to_the_desks_inbox_which_marks_it_done_once(client, twilio):

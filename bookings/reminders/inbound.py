@@ -71,14 +71,20 @@ def receive(*, provider_ref: str, from_number: str, body: str, now=None) -> str:
                 patient=patient,
                 intent=Intent.OTHER,
             )
-            _act(message, now)
+            answer = _act(message, now)
             message.save()
-            return message.answer
+            return answer
     except IntegrityError:
         return ""  # the provider delivered this message before: it was handled then
 
 
-def _act(message: InboundMessage, now) -> None:
+LINK_STORED_AS = "[a link to choose another time]"
+
+
+def _act(message: InboundMessage, now) -> str:
+    """Set what the message means (and what the app answered) on the row; returns the answer to send. The
+    row keeps the answer without a signed link's token (`LINK_STORED_AS`): only a link's hash is ever stored,
+    and the desk who reads the inbox must not be able to open the patient's link."""
     word = message.body.strip().strip(".!").strip().upper()
     clinic = settings.CLINIC
     patient = message.patient
@@ -91,41 +97,43 @@ def _act(message: InboundMessage, now) -> None:
                 f"This is {clinic['NAME']}. We could not match this number to a patient, so we cannot act on "
                 f"texts from it. Please call us on {clinic['PHONE']}. Thank you."
             )
-        return
+        return message.answer
     if word in STOP_WORDS:
         message.intent = Intent.STOP
         Patient.objects.filter(pk=patient.pk).update(texts_stopped_at=now)
-        return
+        return ""
     if word in START_WORDS:
         message.intent = Intent.START
         Patient.objects.filter(pk=patient.pk).update(texts_stopped_at=None)
         message.answer = f"{clinic['NAME']}: you will get our reminders by text again. Reply STOP to stop them."
-        return
+        return message.answer
     appointment = next_appointment(patient, now)
     message.appointment = appointment
     if word in ("C", "R") and appointment is None:
         message.needs_desk = True
         message.answer = f"{clinic['NAME']}: we could not find an upcoming appointment for you. We will be in touch."
         message.intent = Intent.CONFIRM if word == "C" else Intent.RESCHEDULE
-        return
+        return message.answer
     if word == "C":
         message.intent = Intent.CONFIRM
         try:
             services.confirm_appointment(appointment, by=patient.user, via="text")
         except services.BookingError:
             message.needs_desk = True
-            return
+            return ""
         message.answer = f"{clinic['NAME']}: thank you, you are confirmed for {clock.when_text(appointment.start_at)}."
-        return
+        return message.answer
     if word == "R":
         message.intent, message.needs_desk = Intent.RESCHEDULE, True
         url = links.make_link(patient=patient, action=SignedLink.Action.RESCHEDULE, appointment=appointment, now=now)
-        message.answer = (
+        answer = (
             f"{clinic['NAME']}: choose another time here: {url} - or call us on {clinic['PHONE']}. "
             "We have also let the front desk know."
         )
-        return
+        message.answer = answer.replace(url, LINK_STORED_AS)
+        return answer
     message.intent, message.needs_desk = Intent.OTHER, True
+    return ""
 
 
 def mark_handled(message: InboundMessage, *, by) -> bool:
