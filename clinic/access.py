@@ -165,6 +165,12 @@ def may_handle_patient_data_requests(user) -> bool:
     return roles.is_clinic_admin(user)
 
 
+def may_see_reports(user) -> bool:
+    """The owner's reports (utilisation, attendance, revenue, courses, screening, messages): clinic admins.
+    Never the front desk or practitioners (revenue, every practitioner's figures), never patients."""
+    return roles.is_clinic_admin(user)
+
+
 # --- the answers and the guards ------------------------------------------------------------------------------
 
 
@@ -209,3 +215,8 @@ def clinician_required(view):
 def desk_required(view):
     """The front desk and clinic admins (calendars, the desk's waitlist): 403 for practitioners and patients."""
     return _role_guard(is_desk, "These pages are for the front desk and clinic admins.")(view)
+
+
+def reports_required(view):
+    """The owner's reports: clinic admins; 403 for every other role."""
+    return _role_guard(may_see_reports, "Reports are for the clinic's owner and admins.")(view)

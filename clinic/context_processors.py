@@ -11,4 +11,5 @@ def clinic(request):
         "user_is_practitioner": roles.is_practitioner(user),
         "user_is_front_desk": roles.is_front_desk(user),
         "user_is_patient": access.patient_of(user) is not None,
+        "user_sees_reports": access.may_see_reports(user),
     }

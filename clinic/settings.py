@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "practice",
     "operations",
     "payments",
+    "reports",
 ]
 
 MIDDLEWARE = [

@@ -34,6 +34,7 @@ urlpatterns = [
     path("progress/", include("practice.progress_urls")),
     path("desk/", include("bookings.frontdesk.urls")),
     path("payments/", include("payments.urls")),
+    path("reports/", include("reports.urls")),
     path("", include("bookings.urls")),
     path("", include("bookings.calendar_urls")),
     path("api/", include("api.urls")),

@@ -113,14 +113,21 @@ def _ticks(scale) -> list[int]:
     return list(range(low, high + 1, step)) if (high - low) % step == 0 else [*range(low, high, step), high]
 
 
+def svg_open(ident: str, title: str, description: str, *, width: int, height: int, css_class: str) -> list[str]:
+    """The accessible opening of a server-rendered chart: an image named by its <title> and described by its
+    <desc> (what it shows, in words). Every chart of the project starts here (this one, and the owner's
+    reports in `reports.charts`); the caller adds the marks and the closing </svg>."""
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="{css_class}" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-labelledby="{ident}-title {ident}-desc">',
+        f'<title id="{ident}-title">{escape(title)}</title>',
+        f'<desc id="{ident}-desc">{escape(description)}</desc>',
+    ]
+
+
 def _render(chart: Chart, scale) -> str:
     ident = f"grade-chart-{chart.scale}"
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="grade-chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'role="img" aria-labelledby="{ident}-title {ident}-desc">',
-        f'<title id="{ident}-title">{escape(chart.title)}</title>',
-        f'<desc id="{ident}-desc">{escape(chart.description)}</desc>',
-    ]
+    out = svg_open(ident, chart.title, chart.description, width=WIDTH, height=HEIGHT, css_class="grade-chart")
     for tick in _ticks(scale):
         y = y_position(tick, scale)
         out.append(f'<line class="grid" x1="{LEFT}" y1="{y}" x2="{WIDTH - RIGHT}" y2="{y}"/>')

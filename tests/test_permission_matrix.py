@@ -208,6 +208,10 @@ waitlist_desk_add                   GET     login  403    403    403    403    2
                                     POST    login  403    403    403    403    400    400
 waitlist_desk_remove                GET     login  403    403    403    403    405    405
                                     POST    login  403    403    403    403    302    302
+# the owner's reports: clinic admins only (clinic.access.may_see_reports)
+reports:index                       GET     login  403    403    403    403    403    200
+reports:utilisation                 GET     login  403    403    403    403    403    200
+reports:attendance                  GET     login  403    403    403    403    403    200
 # the JSON API
 api_treatment_list                  GET     200    200    200    200    200    200    200
 api_treatment_detail                GET     200    200    200    200    200    200    200

@@ -78,6 +78,14 @@ BUDGETS = {
     ("desk:patients", "desk", ""): 10,  # today's and recent patients
     ("waitlist_desk", "desk", ""): 12,  # + each entry's offers
     ("payments:mine", "patient_a", ""): 9,
+    # The owner's reports (reports/selectors.py): aggregates in SQL, the same count for a day or three years.
+    # Each page's first 9 are the signed-in admin's (session, user, second factor, roles, the nav's checks, the
+    # session's save); then the practitioners (the filter's choices and the reports' names), and the report's.
+    ("reports:index", "admin", ""): 9,
+    ("reports:utilisation", "admin", "report"): 17,  # 3 aggregates, hours, closures, time off, rooms
+    ("reports:utilisation", "admin", "report-year"): 17,
+    ("reports:attendance", "admin", "report"): 19,  # totals, 6 breakdowns, treatments' names, reasons
+    ("reports:attendance", "admin", "report-year"): 19,
 }
 
 PAGES = [
@@ -94,6 +102,13 @@ def query_string(kind: str, s) -> dict:
         return {"view": "rooms"}
     if kind == "search":
         return {"q": "a"}
+    if kind.startswith("report"):  # the weeks around today, or a year: the same queries either way
+        today = timezone.localdate()
+        days = 365 if kind == "report-year" else 28
+        return {
+            "start": (today - datetime.timedelta(days=days)).isoformat(),
+            "end": (today + datetime.timedelta(days=7)).isoformat(),
+        }
     return {}
 
 

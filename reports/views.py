@@ -1,0 +1,56 @@
+"""The owner's report pages: thin. The filter form reads the query string, the selector builds the report,
+and the same report gives the page or one of its tables as CSV (`?csv=<table>`), so a download is exactly
+the rows on screen."""
+
+from django.shortcuts import render
+
+from clinic.access import reports_required
+
+from . import selectors
+from .filters import ReportFilterForm
+from .tables import csv_response
+
+REPORTS = {
+    "utilisation": (
+        "Utilisation",
+        "Booked hours over working hours, per practitioner, per room and by weekday and hour.",
+        selectors.utilisation,
+    ),
+    "attendance": (
+        "Attendance",
+        "No-shows and late cancellations by practitioner, treatment, weekday, lead time, reminder and deposit; "
+        "why patients cancel.",
+        selectors.attendance,
+    ),
+}
+
+
+@reports_required
+def index(request):
+    reports = [(slug, title, summary) for slug, (title, summary, _) in REPORTS.items()]
+    return render(request, "reports/index.html", {"reports": reports})
+
+
+def report_view(slug: str):
+    title, summary, build = REPORTS[slug]
+
+    @reports_required
+    def view(request):
+        form = ReportFilterForm(request.GET)
+        context = {"slug": slug, "title": title, "summary": summary, "form": form, "reports": REPORTS}
+        if not form.is_valid():
+            return render(request, "reports/report.html", context, status=400)
+        filters = form.filters()
+        report = build(filters, form.practitioners())
+        wanted = request.GET.get("csv")
+        if wanted is not None:
+            table = report.table(wanted)
+            if table is None:
+                context["problem"] = "There is no such table to download: use a link under a table."
+                return render(request, "reports/report.html", context, status=400)
+            return csv_response(slug, table, filters)
+        context.update(report=report, query=filters.query())
+        return render(request, "reports/report.html", context)
+
+    view.__name__ = f"report_{slug}"
+    return view

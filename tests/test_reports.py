@@ -1,0 +1,289 @@
+"""The owner's reports: small known data sets and the exact figures they must give (rates, sums, counts),
+through the pages as a browser asks for them (ISO dates in the query string), a DST day and cancelled rows
+included; the CSV holds exactly the rows of the table shown; bad filter input is a message, never a 500.
+
+Every date here is a fixed day of 2026, long past whatever the clock says when the tests run: the reports
+count what happened, and no test depends on today.
+"""
+
+import csv
+import datetime
+import io
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from bookings.models import Appointment, Reminder
+from clinic import roles
+from clinic.models import Closure, TimeOff
+from payments.models import Payment
+from tests.factories import (
+    AppointmentFactory,
+    PatientFactory,
+    PractitionerFactory,
+    RoomFactory,
+    TreatmentFactory,
+    WorkingHoursFactory,
+    staff_user,
+)
+
+pytestmark = pytest.mark.django_db
+LONDON = datetime.timezone(datetime.timedelta(0))
+S = Appointment.Status
+
+
+def at(day: str, wall: str) -> datetime.datetime:
+    """A clinic wall-clock time (Europe/London) as an aware instant."""
+    from clinic import clock
+
+    return clock.local_to_utc(datetime.date.fromisoformat(day), datetime.time.fromisoformat(wall))
+
+
+def appointment(practitioner, start, *, minutes=60, status=S.COMPLETED, room=None, treatment=None, **extra):
+    treatment = treatment or TreatmentFactory(slug="microneedling-thighs", name="Microneedling: thighs")
+    return AppointmentFactory(
+        practitioner=practitioner,
+        treatment=treatment,
+        room=room or RoomFactory(name="Room 1"),
+        start_at=start,
+        end_at=start + datetime.timedelta(minutes=minutes),
+        busy_until=start + datetime.timedelta(minutes=minutes),
+        status=status,
+        **extra,
+    )
+
+
+@pytest.fixture
+def admin(client, sign_in):
+    sign_in(client, staff_user(roles.CLINIC_ADMIN))
+    return client
+
+
+def page(client, name, **query):
+    response = client.get(reverse(f"reports:{name}"), query)
+    return response
+
+
+def table(response, key):
+    return response.context["report"].table(key)
+
+
+def rows_by_label(response, key):
+    return {row[0]: row[1:] for row in table(response, key).rows}
+
+
+# --- who may see them ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["index", "utilisation", "attendance"])
+def test_only_clinic_admins_see_reports(client, sign_in, name):
+    url = reverse(f"reports:{name}")
+    assert client.get(url).status_code == 302  # to sign in
+    for user in (staff_user(roles.FRONT_DESK), PractitionerFactory().user, PatientFactory().user):
+        client.force_login(user)
+        assert client.get(url).status_code == 403
+    sign_in(client, staff_user(roles.CLINIC_ADMIN))
+    assert client.get(url).status_code == 200
+
+
+# --- 1. utilisation --------------------------------------------------------------------------------------
+
+
+def test_utilisation_over_a_week_with_the_spring_clock_change(admin):
+    """Week of Monday 23 March 2026; the clocks go forward on Sunday 29 March. P1 works Monday 09-17 and
+    Sunday 10-12 (10 hours) less an hour off on Monday 16-17: 9 working hours. Booked: Monday 10:30-11:30 and
+    13:00-14:00 (a no-show), Sunday 10:00-11:00 BST: 3 hours, 33.3%. A cancelled hour does not count, nor an
+    appointment at 00:30 BST on Monday 30 March (23:30 UTC on the 29th, outside the range in local time)."""
+    p1 = PractitionerFactory(user__first_name="Ada", user__last_name="One")
+    WorkingHoursFactory(practitioner=p1, weekday=0, start=datetime.time(9), end=datetime.time(17))
+    WorkingHoursFactory(practitioner=p1, weekday=6, start=datetime.time(10), end=datetime.time(12))
+    TimeOff.objects.create(practitioner=p1, start_at=at("2026-03-23", "16:00"), end_at=at("2026-03-23", "17:00"))
+    appointment(p1, at("2026-03-23", "10:30"))
+    appointment(p1, at("2026-03-23", "13:00"), status=S.NO_SHOW)
+    appointment(p1, at("2026-03-23", "15:00"), status=S.CANCELLED)
+    sunday = appointment(p1, at("2026-03-29", "10:00"))
+    assert sunday.start_at == datetime.datetime(2026, 3, 29, 9, 0, tzinfo=datetime.UTC)  # BST
+    late = appointment(p1, at("2026-03-30", "00:30"), status=S.BOOKED)
+    assert late.start_at.date() == datetime.date(2026, 3, 29)  # the UTC day is still inside the range
+
+    response = page(admin, "utilisation", start="2026-03-23", end="2026-03-29")
+
+    assert response.status_code == 200
+    assert rows_by_label(response, "practitioners") == {"Ada One": ["3", "3.0", "9.0", "33.3", "1.0"]}
+    assert dict(response.context["report"].summary)["Utilisation"] == "33.3%"
+    grid = table(response, "heat-map")
+    assert grid.columns == ["Weekday", *[f"{hour:02d}:00" for hour in range(9, 16)]]  # 16-17 was time off
+    heat = rows_by_label(response, "heat-map")
+    assert heat["Monday"] == ["0.0", "50.0", "50.0", "0.0", "100.0", "0.0", "0.0"]
+    assert heat["Sunday"] == ["closed", "100.0", "0.0", "closed", "closed", "closed", "closed"]
+    # The room is open while anyone works: Monday 9-17, Sunday 10-12 (10 hours); 3 hours booked in it.
+    assert rows_by_label(response, "rooms") == {"Room 1": ["3", "3.0", "10.0", "30.0"]}
+    svg = str(response.context["report"].chart)
+    assert 'role="img"' in svg and "<title id=" in svg and "<desc id=" in svg
+    assert "Monday 13:00: 100.0%" in svg
+
+
+def test_utilisation_leaves_out_closed_days_and_other_practitioners(admin):
+    """A closure on Monday 6 April takes that Monday's hours away; the practitioner filter keeps one."""
+    p1 = PractitionerFactory(user__first_name="Ada", user__last_name="One")
+    p2 = PractitionerFactory(user__first_name="Bo", user__last_name="Two")
+    for practitioner in (p1, p2):
+        WorkingHoursFactory(practitioner=practitioner, weekday=0, start=datetime.time(9), end=datetime.time(13))
+    Closure.objects.create(first_day=datetime.date(2026, 4, 6), last_day=datetime.date(2026, 4, 6), reason="Training")
+    appointment(p1, at("2026-03-30", "09:00"), minutes=120)
+    appointment(p2, at("2026-03-30", "09:00"), minutes=60, room=RoomFactory(name="Room 2"))
+
+    both = page(admin, "utilisation", start="2026-03-30", end="2026-04-12")
+    assert rows_by_label(both, "practitioners") == {
+        "Ada One": ["1", "2.0", "4.0", "50.0", "0.0"],
+        "Bo Two": ["1", "1.0", "4.0", "25.0", "0.0"],
+    }
+    one = page(admin, "utilisation", start="2026-03-30", end="2026-04-12", practitioner=p2.pk)
+    assert rows_by_label(one, "practitioners") == {"Bo Two": ["1", "1.0", "4.0", "25.0", "0.0"]}
+    assert dict(one.context["report"].summary)["Booked hours"] == "1.0"
+
+
+# --- 2. attendance ---------------------------------------------------------------------------------------
+
+
+def test_attendance_rates_by_practitioner_weekday_lead_time_reminder_and_deposit(admin):
+    p1 = PractitionerFactory(user__first_name="Ada", user__last_name="One")
+    p2 = PractitionerFactory(user__first_name="Bo", user__last_name="Two")
+    monday = "2026-03-02"
+    done = appointment(p1, at(monday, "09:00"))
+    appointment(p1, at(monday, "10:00"), status=S.CHECKED_IN)
+    short_notice = appointment(p1, at(monday, "11:00"), status=S.NO_SHOW)
+    late = appointment(
+        p1, at(monday, "12:00"), status=S.CANCELLED, cancellation_reason="Unwell", cancelled_at=at(monday, "10:00")
+    )
+    appointment(
+        p1,
+        at(monday, "13:00"),
+        status=S.CANCELLED,
+        cancellation_reason=" unwell ",
+        cancelled_at=at("2026-02-27", "10:00"),
+    )
+    appointment(p1, at(monday, "14:00"), status=S.BOOKED)  # nobody marked it
+    appointment(p2, at("2026-03-03", "09:00"))
+    paid = appointment(p2, at("2026-03-03", "10:00"), status=S.NO_SHOW)
+    appointment(p2, at("2026-03-10", "10:00"), status=S.NO_SHOW)  # outside the range
+    for row in Appointment.objects.all():
+        Appointment.objects.filter(pk=row.pk).update(created_at=row.start_at - datetime.timedelta(days=3))
+    Appointment.objects.filter(pk=short_notice.pk).update(
+        created_at=short_notice.start_at - datetime.timedelta(hours=12)
+    )
+    Reminder.objects.create(
+        appointment=done,
+        kind="reminder_24h",
+        due_at=done.start_at - datetime.timedelta(days=1),
+        next_attempt_at=done.start_at - datetime.timedelta(days=1),
+        status=Reminder.Status.SENT,
+        sent_at=done.start_at - datetime.timedelta(days=1),
+    )
+    Payment.objects.create(
+        patient=paid.patient,
+        appointment=paid,
+        purpose="deposit",
+        method="card_online",
+        status="paid",
+        deposit_outcome="kept",
+        amount=Decimal("50"),
+        paid_at=paid.start_at - datetime.timedelta(days=2),
+    )
+    del late
+
+    response = page(admin, "attendance", start="2026-03-02", end="2026-03-08")
+
+    assert response.status_code == 200
+    # Due, attended, no-shows, rate, late cancellations, rate, not marked
+    assert rows_by_label(response, "practitioners") == {
+        "Ada One": ["5", "2", "1", "20.0", "1", "20.0", "1"],
+        "Bo Two": ["2", "1", "1", "50.0", "0", "0.0", "0"],
+    }
+    assert rows_by_label(response, "weekdays") == {
+        "Monday": ["5", "2", "1", "20.0", "1", "20.0", "1"],
+        "Tuesday": ["2", "1", "1", "50.0", "0", "0.0", "0"],
+    }
+    assert rows_by_label(response, "lead-times") == {
+        "Booked under 24 hours ahead": ["1", "0", "1", "100.0", "0", "0.0", "0"],
+        "1 to 7 days ahead": ["6", "3", "1", "16.7", "1", "16.7", "1"],
+    }
+    assert rows_by_label(response, "reminders") == {
+        "No reminder sent": ["6", "2", "2", "33.3", "1", "16.7", "1"],
+        "Reminder sent": ["1", "1", "0", "0.0", "0", "0.0", "0"],
+    }
+    assert rows_by_label(response, "deposits") == {
+        "No deposit": ["6", "3", "1", "16.7", "1", "16.7", "1"],
+        "Deposit paid": ["1", "0", "1", "100.0", "0", "0.0", "0"],
+    }
+    assert rows_by_label(response, "reasons") == {"unwell": ["2", "1"]}
+    summary = dict(response.context["report"].summary)
+    assert summary["Appointments due"] == "7"
+    assert summary["No-show rate"] == "28.6%"
+    assert summary["Late-cancellation rate"] == "14.3%"
+    assert summary["Not marked (ask the desk)"] == "1"
+
+
+def test_attendance_counts_only_appointments_that_have_started(admin):
+    p1 = PractitionerFactory()
+    appointment(p1, timezone.now() + datetime.timedelta(days=2), status=S.BOOKED)
+    today = timezone.localdate()
+    response = page(admin, "attendance", start=today.isoformat(), end=(today + datetime.timedelta(days=7)).isoformat())
+    assert dict(response.context["report"].summary)["Appointments due"] == "0"
+
+
+# --- filters and downloads ---------------------------------------------------------------------------------
+
+
+def test_a_csv_download_holds_exactly_the_rows_shown(admin):
+    p1 = PractitionerFactory(user__first_name="Ada", user__last_name="One")
+    appointment(p1, at("2026-03-02", "09:00"), status=S.NO_SHOW)
+    appointment(
+        p1,
+        at("2026-03-02", "10:00"),
+        status=S.CANCELLED,
+        cancellation_reason="=HYPERLINK(1)",
+        cancelled_at=at("2026-03-02", "09:00"),
+    )
+    query = {"start": "2026-03-02", "end": "2026-03-08"}
+    shown = page(admin, "attendance", **query)
+    for key in ("practitioners", "reasons"):
+        download = page(admin, "attendance", **query, csv=key)
+        assert download.status_code == 200
+        assert download["Content-Type"].startswith("text/csv")
+        assert "attachment" in download["Content-Disposition"]
+        lines = list(csv.reader(io.StringIO(download.content.decode())))
+        expected = table(shown, key)
+        assert lines[0] == expected.columns
+        assert len(lines) - 1 == len(expected.rows)
+        for got, want in zip(lines[1:], expected.rows, strict=True):
+            assert got == [("'" + cell if cell.startswith("=") else cell) for cell in want]
+    assert page(admin, "attendance", **query, csv="nonsense").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ({"start": "2026-13-01"}, "Enter a date as YYYY-MM-DD"),
+        ({"start": "yesterday"}, "Enter a date as YYYY-MM-DD"),
+        ({"start": "2026-03-10", "end": "2026-03-01"}, "The last day is before the first"),
+        ({"start": "2020-01-01", "end": "2026-03-01"}, "Choose at most"),
+        ({"practitioner": "abc"}, "Choose a practitioner from the list"),
+        ({"practitioner": "999999"}, "Choose a practitioner from the list"),
+    ],
+)
+@pytest.mark.parametrize("name", ["utilisation", "attendance"])
+def test_bad_filters_get_a_clear_message(admin, name, query, message):
+    response = page(admin, name, **query)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_no_filters_show_the_last_four_weeks(admin):
+    response = page(admin, "utilisation")
+    assert response.status_code == 200
+    report = response.context["report"]
+    assert report.filters.end == timezone.localdate()
+    assert report.filters.days == 28
