@@ -10,21 +10,51 @@ the page, and docs/reports.md says it again.
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db.models import Case, Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, Sum, Value, When
-from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, ExtractMinute, Lower, Trim
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import (
+    Cast,
+    Coalesce,
+    ExtractHour,
+    ExtractIsoWeekDay,
+    ExtractMinute,
+    Lower,
+    Trim,
+    TruncMonth,
+)
 from django.utils import timezone
 
-from bookings.models import Appointment, ReminderKind
+from bookings.models import AftercareCheckIn, Appointment, ReminderChannel, ReminderKind
 from bookings.models import Reminder as ReminderRow
 from clinic import clock, closures
-from clinic.models import Room, TimeOff, Treatment, Weekday, WorkingHours
-from payments.models import Payment
+from clinic.models import Patient, Room, TimeOff, Treatment, Weekday, WorkingHours
+from consultations.models import IntakeForm, Review, ScreeningFlag
+from payments.models import PatientPackage, Payment, Redemption, Refund
+from practice.course import State, course_progress
+from practice.models import CoursePlan, SessionArea
+from practice.progress_chart import area_label
 
 from .charts import Bar, bar_chart, heat_map
 from .filters import Filters
-from .tables import Table, hours, percent
+from .tables import Table, hours, money, percent
 
 DAY = datetime.timedelta(days=1)
 ZERO = datetime.timedelta()
@@ -412,5 +442,466 @@ def attendance(f: Filters, practitioners, now: datetime.datetime | None = None) 
 
 
 def _rate(part, whole) -> str:
+    value = percent(part, whole)
+    return f"{value}%" if value != "-" else "-"
+
+
+# --- 3. Revenue --------------------------------------------------------------------------------------------
+
+NO_VISIT = "No visit (course packages, other)"
+
+
+def _sum_table(key, caption, first_column, taken_rows, refund_rows, label) -> tuple[Table, list]:
+    """Taken, refunded and net per group, from two aggregates (payments, refunds) joined on the group."""
+    taken = {row["group"]: row["total"] for row in taken_rows}
+    refunded = {row["group"]: row["total"] for row in refund_rows}
+    table = Table(key, caption, [first_column, "Taken", "Refunded", "Net"])
+    lines = []
+    for group in sorted(set(taken) | set(refunded), key=lambda g: (g is None, str(label(g)) if g is not None else "")):
+        got, back = taken.get(group) or Decimal(0), refunded.get(group) or Decimal(0)
+        table.add(label(group), money(got), money(back), money(got - back))
+        lines.append((label(group), got - back))
+    return table, lines
+
+
+def revenue(f: Filters, practitioners, now: datetime.datetime | None = None) -> Report:
+    report = Report("revenue", "Revenue", f)
+    now = now or timezone.now()
+    zone = clock.zone()
+    start, end = f.bounds()
+    currency = settings.PAYMENTS["CURRENCY"]
+    paid = Payment.objects.filter(status=Payment.Status.PAID, paid_at__gte=start, paid_at__lt=end, currency=currency)
+    refunds = Refund.objects.exclude(status=Refund.Status.FAILED).filter(
+        created_at__gte=start, created_at__lt=end, currency=currency
+    )
+    if f.practitioner is not None:
+        paid = paid.filter(appointment__practitioner=f.practitioner)
+        refunds = refunds.filter(payment__appointment__practitioner=f.practitioner)
+    purpose = Payment.Purpose
+    totals = paid.aggregate(
+        taken=Sum("amount"),
+        packages=Sum("amount", filter=Q(purpose=purpose.PACKAGE)),
+        package_count=Count("pk", filter=Q(purpose=purpose.PACKAGE)),
+        fees=Sum("amount", filter=Q(purpose=purpose.FEE)),
+    )
+    refunded = refunds.aggregate(total=Sum("amount"))["total"] or Decimal(0)
+    # A deposit kept as a fee was kept when the visit was missed: counted by the visit's day.
+    kept = Payment.objects.filter(
+        status=Payment.Status.PAID,
+        deposit_outcome=Payment.DepositOutcome.KEPT,
+        currency=currency,
+        appointment__start_at__gte=start,
+        appointment__start_at__lt=end,
+        **f.appointment_filter("appointment__"),
+    ).aggregate(total=Sum("amount"))["total"] or Decimal(0)
+    share = ExpressionWrapper(
+        Cast("patient_package__price_paid", FloatField()) / F("patient_package__sessions_total"),
+        output_field=FloatField(),
+    )
+    redeemed = Redemption.objects.filter(
+        created_at__gte=start, created_at__lt=end, **f.appointment_filter("appointment__")
+    ).aggregate(count=Count("pk"), value=Sum(share))
+
+    month = TruncMonth("paid_at", tzinfo=zone)
+    by_month, month_lines = _sum_table(
+        "months",
+        "By month",
+        "Month",
+        paid.annotate(group=month).values("group").annotate(total=Sum("amount")).order_by(),
+        refunds.annotate(group=TruncMonth("created_at", tzinfo=zone))
+        .values("group")
+        .annotate(total=Sum("amount"))
+        .order_by(),
+        lambda day: f"{day:%Y-%m}" if day else "",
+    )
+    names = {p.pk: str(p) for p in practitioners}
+    by_practitioner, _ = _sum_table(
+        "practitioners",
+        "By practitioner",
+        "Practitioner",
+        paid.values(group=F("appointment__practitioner")).annotate(total=Sum("amount")).order_by(),
+        refunds.values(group=F("payment__appointment__practitioner")).annotate(total=Sum("amount")).order_by(),
+        lambda pk: names.get(pk, "?") if pk else NO_VISIT,
+    )
+    treatments = dict(Treatment.objects.values_list("pk", "name"))
+    by_treatment, _ = _sum_table(
+        "treatments",
+        "By treatment",
+        "Treatment",
+        paid.values(group=Coalesce("appointment__treatment", "patient_package__treatment"))
+        .annotate(total=Sum("amount"))
+        .order_by(),
+        refunds.values(group=Coalesce("payment__appointment__treatment", "payment__patient_package__treatment"))
+        .annotate(total=Sum("amount"))
+        .order_by(),
+        lambda pk: treatments.get(pk, "?") if pk else "Other",
+    )
+
+    # Outstanding, now: money asked and not yet paid; sessions sold and not yet given; visits in the range
+    # that were completed with nothing paid towards them and no package session used.
+    pending = Payment.objects.filter(
+        status=Payment.Status.PENDING, currency=currency, **f.appointment_filter("appointment__")
+    )
+    pending = pending.aggregate(count=Count("pk"), total=Sum("amount"))
+    unused = ExpressionWrapper(
+        Cast("price_paid", FloatField()) * (F("sessions_total") - F("sessions_used")) / F("sessions_total"),
+        output_field=FloatField(),
+    )
+    prepaid = PatientPackage.objects.filter(
+        status=PatientPackage.Status.ACTIVE, expires_at__gt=now, currency=currency
+    ).aggregate(sessions=Sum(F("sessions_total") - F("sessions_used")), value=Sum(unused))
+    unpaid = (
+        appointments_in(f)
+        .filter(status=Status.COMPLETED, treatment__price__gt=0, redemption__isnull=True)
+        .exclude(
+            Exists(
+                Payment.objects.filter(
+                    appointment=OuterRef("pk"),
+                    status=Payment.Status.PAID,
+                    purpose__in=(purpose.SESSION, purpose.DEPOSIT),
+                )
+            )
+        )
+        .aggregate(count=Count("pk"), total=Sum("treatment__price"))
+    )
+    outstanding = Table("outstanding", "Outstanding", ["What", "How many", "Amount"])
+    outstanding.add("Asked and not yet paid (now)", pending["count"], money(pending["total"]))
+    outstanding.add(
+        "Package sessions sold and not yet given (now)", prepaid["sessions"] or 0, money(_decimal(prepaid["value"]))
+    )
+    outstanding.add("Completed visits in the range with nothing paid", unpaid["count"], money(unpaid["total"]))
+
+    taken = totals["taken"] or Decimal(0)
+    report.summary = [
+        ("Taken", money(taken)),
+        ("Refunded", money(refunded)),
+        ("Net", money(taken - refunded)),
+        ("Kept as fees", money(kept + (totals["fees"] or Decimal(0)))),
+        ("Packages sold", f"{totals['package_count']} ({money(totals['packages'])})"),
+        ("Package sessions used", f"{redeemed['count']} ({money(_decimal(redeemed['value']))})"),
+    ]
+    bars = [Bar(label, float(net), money(net)) for label, net in month_lines]
+    description = (
+        f"Net takings ({currency}) by month, {describe_filters(f)}: "
+        + "; ".join(f"{bar.label} {bar.text}" for bar in bars)
+        + "."
+        if bars
+        else f"Nothing was taken or refunded, {describe_filters(f)}."
+    )
+    report.chart = bar_chart("report-revenue", f"Net takings by month ({currency})", description, bars)
+    report.tables = [by_month, by_practitioner, by_treatment, outstanding]
+    report.notes = [
+        f"Amounts in {currency}. Taken: payments received in the range (deposits, sessions, packages, fees); "
+        "refunded: refunds made in the range (being sent or done); net: the difference.",
+        "Kept as fees: deposits kept for visits in the range that were missed or cancelled late, and fees paid.",
+        "Package sessions used: sessions paid for by a package, valued at the package's price per session.",
+        "With a practitioner chosen, only money tied to their visits counts (a package sold is no one's visit).",
+    ]
+    return report
+
+
+def _decimal(value) -> Decimal:
+    return Decimal(str(value or 0))
+
+
+# --- 4. Courses and patients -------------------------------------------------------------------------------
+
+ATTENDED = (Status.CHECKED_IN, Status.COMPLETED)
+ABANDONED_AFTER_DAYS = 90  # a session overdue this long: the patient has left the course, not just slipped
+
+
+def courses(f: Filters, practitioners, today: datetime.date | None = None) -> Report:
+    report = Report("courses", "Courses and patients", f)
+    today = today or clock.today()
+    start, end = f.bounds()
+    in_range = Q(appointments__start_at__gte=start, appointments__start_at__lt=end)
+    with_practitioner = Q(appointments__practitioner=f.practitioner) if f.practitioner else Q()
+    patients = (
+        Patient.objects.annotate(
+            first=Min("appointments__start_at", filter=Q(appointments__status__in=ATTENDED)),
+            visits=Count("appointments", filter=Q(appointments__status__in=ATTENDED) & in_range & with_practitioner),
+        )
+        .filter(visits__gt=0)
+        .aggregate(
+            new=Count("pk", filter=Q(first__gte=start)),
+            returning=Count("pk", filter=Q(first__lt=start)),
+            all_visits=Sum("visits"),
+        )
+    )
+
+    appointments = defaultdict(list)
+    # Subqueries, not lists of ids: the same three queries with no plan, one plan or thousands.
+    planned = CoursePlan.objects.filter(**({"practitioner": f.practitioner} if f.practitioner else {}))
+    for appointment in Appointment.objects.filter(
+        patient_id__in=planned.values("patient_id"), status__in=Appointment.LIVE_STATUSES
+    ).only("pk", "patient_id", "treatment_id", "status", "start_at"):
+        appointments[appointment.patient_id].append(appointment)
+    plans = list(planned.select_related("treatment"))
+    counts = defaultdict(lambda: {"started": 0, "completed": 0, "overdue": 0, "abandoned": 0})
+    completed = []
+    for plan in plans:
+        progress = course_progress(plan, appointments[plan.patient_id], today=today)
+        tally = counts[plan.treatment.name]
+        first = progress.sessions[0] if progress.sessions else None
+        if first is not None and first.appointment is not None and f.start <= first.day <= f.end:
+            tally["started"] += 1
+        if progress.done == plan.sessions and f.start <= progress.sessions[-1].day <= f.end:
+            tally["completed"] += 1
+            completed.append(progress)
+        waiting = progress.next_session
+        if waiting is not None and waiting.state == State.OVERDUE:
+            if (today - waiting.day).days > ABANDONED_AFTER_DAYS:
+                tally["abandoned"] += 1
+            else:
+                tally["overdue"] += 1
+    course_table = Table(
+        "courses", "Courses by treatment", ["Treatment", "Started", "Completed", "Overdue now", "Abandoned"]
+    )
+    for name in sorted(counts):
+        tally = counts[name]
+        course_table.add(name, tally["started"], tally["completed"], tally["overdue"], tally["abandoned"])
+
+    # Grades over each completed course: the first and the last session's grade of each area.
+    ends = {}
+    for progress in completed:
+        ends[progress.sessions[0].appointment.pk] = (progress.plan.pk, "first")
+        ends[progress.sessions[-1].appointment.pk] = (progress.plan.pk, "last")
+    grades = defaultdict(dict)
+    for area in SessionArea.objects.filter(record__patient_id__in=planned.values("patient_id")).values(
+        "record__appointment_id", "area", "scale", "grade"
+    ):
+        if area["record__appointment_id"] not in ends:
+            continue
+        plan_pk, which = ends[area["record__appointment_id"]]
+        grades[(plan_pk, area["area"], area["scale"])][which] = area["grade"]
+    changes = defaultdict(list)
+    for (_, area, scale), pair in grades.items():
+        if "first" in pair and "last" in pair:
+            changes[(area, scale)].append((pair["first"], pair["last"]))
+    grade_table = Table(
+        "grades",
+        "Average grade change per area over a completed course (lower is better)",
+        ["Area", "Scale", "Courses", "First grade (average)", "Last grade (average)", "Change (average)"],
+    )
+    bars = []
+    for (area, scale), pairs in sorted(changes.items()):
+        first = sum(a for a, _ in pairs) / len(pairs)
+        last = sum(b for _, b in pairs) / len(pairs)
+        change = last - first
+        scale_name = scale.replace("_", "-").title()
+        grade_table.add(area_label(area), scale_name, len(pairs), _one(first), _one(last), _one(change))
+        bars.append(Bar(f"{area_label(area)} ({scale_name})", change, _one(change)))
+
+    report.summary = [
+        ("New patients", str(patients["new"])),
+        ("Returning patients", str(patients["returning"])),
+        ("Visits", str(patients["all_visits"] or 0)),
+        ("Courses completed", str(sum(t["completed"] for t in counts.values()))),
+        ("Overdue now", str(sum(t["overdue"] for t in counts.values()))),
+        ("Abandoned", str(sum(t["abandoned"] for t in counts.values()))),
+    ]
+    patients_table = Table("patients", "Patients seen", ["Patients", "Count"])
+    patients_table.add("New (first visit in the range)", patients["new"])
+    patients_table.add("Returning (seen before the range)", patients["returning"])
+    description = (
+        f"Average change of the cellulite grade from the first to the last session of courses completed, "
+        f"{describe_filters(f)} (lower is better, so a negative change is an improvement): "
+        + "; ".join(f"{bar.label} {bar.text}" for bar in bars)
+        + "."
+        if bars
+        else f"No course with grades was completed, {describe_filters(f)}."
+    )
+    report.chart = bar_chart("report-courses", "Average grade change per area", description, bars)
+    report.tables = [patients_table, course_table, grade_table]
+    report.notes = [
+        "New: patients whose first visit (checked in or completed) ever was in the range; returning: seen before.",
+        "Courses come from the practitioners' course plans (practice.course): started when the first session "
+        "was in the range, completed when the last planned session was done in the range.",
+        f"Overdue now: the next session's window has been open for more than 14 days without a booking; "
+        f"abandoned: for more than {ABANDONED_AFTER_DAYS} days.",
+        "Grade change: the last session's grade minus the first's, per area, on the scale recorded.",
+    ]
+    return report
+
+
+def _one(value: float) -> str:
+    return str(Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+# --- 5. Screening and safety -------------------------------------------------------------------------------
+
+
+def screening(f: Filters, practitioners) -> Report:
+    report = Report("screening", "Screening and safety", f)
+    start, end = f.bounds()
+    # With a practitioner chosen: the forms of their patients, the decisions they made, their visits' check-ins.
+    theirs = {}
+    if f.practitioner is not None:
+        theirs = {"patient_id__in": Appointment.objects.filter(practitioner=f.practitioner).values("patient_id")}
+    sent = IntakeForm.objects.filter(submitted_at__gte=start, submitted_at__lt=end, **theirs).count()
+    flag_filter = {f"intake__{key}": value for key, value in theirs.items()}
+    flags = Table("flags", "Flags by rule", ["Rule", "Severity", "Flags"])
+    flag_rows = list(
+        ScreeningFlag.objects.filter(created_at__gte=start, created_at__lt=end, **flag_filter)
+        .values("topic", "severity")
+        .annotate(count=Count("pk"))
+        .order_by("-count", "topic")
+    )
+    for row in flag_rows:
+        flags.add(row["topic"], row["severity"], row["count"])
+
+    reviews = Review.objects.filter(decided_at__gte=start, decided_at__lt=end)
+    suspended = Review.objects.filter(suspended_at__gte=start, suspended_at__lt=end)
+    if f.practitioner is not None:
+        reviews = reviews.filter(reviewer_id=f.practitioner.user_id)
+        suspended = suspended.filter(**flag_filter)
+    wait = ExpressionWrapper(F("decided_at") - F("intake__submitted_at"), output_field=DurationField())
+    current = Q(intake_version=F("intake__version"))
+    decisions = Table(
+        "decisions", "Decisions by kind", ["Decision", "Decisions", "Average wait (hours)", "Longest wait (hours)"]
+    )
+    labels = dict(Review.Decision.choices)
+    for row in (
+        reviews.values("decision")
+        .annotate(count=Count("pk"), average=Avg(wait, filter=current), longest=Max(wait, filter=current))
+        .order_by("decision")
+    ):
+        decisions.add(
+            labels.get(row["decision"], row["decision"]), row["count"], hours(row["average"]), hours(row["longest"])
+        )
+    overall = reviews.aggregate(count=Count("pk"), average=Avg(wait, filter=current))
+    suspensions = suspended.count()
+
+    check_ins = AftercareCheckIn.objects.filter(
+        created_at__gte=start, created_at__lt=end, **f.appointment_filter("appointment__")
+    )
+    follow = ExpressionWrapper(F("followed_up_at") - F("created_at"), output_field=DurationField())
+    concerning = Q(needs_attention=True)
+    done = concerning & Q(followed_up_at__isnull=False)
+    care = check_ins.aggregate(
+        total=Count("pk"),
+        concerning=Count("pk", filter=concerning),
+        followed=Count("pk", filter=done),
+        open=Count("pk", filter=concerning & Q(followed_up_at__isnull=True)),
+        average=Avg(follow, filter=done),
+        longest=Max(follow, filter=done),
+    )
+    aftercare = Table("aftercare", "Aftercare check-ins", ["What", "Count", "Hours"])
+    aftercare.add("Check-ins answered", care["total"], "")
+    aftercare.add("Concerning (infection or something else)", care["concerning"], "")
+    aftercare.add("Followed up: average time", care["followed"], hours(care["average"]))
+    aftercare.add("Followed up: longest time", care["followed"], hours(care["longest"]))
+    aftercare.add("Still waiting for a follow-up", care["open"], "")
+
+    report.summary = [
+        ("Health forms sent", str(sent)),
+        ("Decisions", str(overall["count"])),
+        ("Average wait for a decision", f"{hours(overall['average'])} h"),
+        ("Clearances suspended", str(suspensions)),
+        ("Concerning check-ins", str(care["concerning"])),
+        ("Not yet followed up", str(care["open"])),
+    ]
+    bars = [Bar(row["topic"], row["count"], str(row["count"])) for row in flag_rows[:12]]
+    description = (
+        f"Screening flags by rule, {describe_filters(f)}: " + "; ".join(f"{b.label} {b.text}" for b in bars) + "."
+        if bars
+        else f"No screening flags, {describe_filters(f)}."
+    )
+    report.chart = bar_chart("report-screening", "Screening flags by rule", description, bars)
+    report.tables = [flags, decisions, aftercare]
+    report.notes = [
+        "Health forms sent: forms whose latest sending was in the range. Flags: raised by forms sent in the range.",
+        "Wait: from the patient sending the form to the decision, for decisions on the form as last sent.",
+        "Clearances suspended: a new answer that triggers a rule suspended a clearance in force.",
+        "Concerning check-ins: a patient's answer of infection or something else after a session; follow-up is "
+        "when a member of staff marked it done.",
+    ]
+    return report
+
+
+# --- 6. Messages -------------------------------------------------------------------------------------------
+
+
+def messages(f: Filters, practitioners) -> Report:
+    report = Report("messages", "Messages", f)
+    start, end = f.bounds()
+    rows = list(
+        ReminderRow.objects.filter(due_at__gte=start, due_at__lt=end, **f.appointment_filter("appointment__"))
+        .values("kind", "channel")
+        .annotate(
+            due=Count("pk"),
+            sent=Count("pk", filter=Q(status=ReminderRow.Status.SENT)),
+            failed=Count("pk", filter=Q(status=ReminderRow.Status.FAILED)),
+            retried=Count("pk", filter=Q(attempts__gt=1)),
+            uncertain=Count("pk", filter=Q(status=ReminderRow.Status.UNCERTAIN)),
+            cancelled=Count("pk", filter=Q(status=ReminderRow.Status.CANCELLED)),
+            waiting=Count("pk", filter=Q(status__in=ReminderRow.UNSENT_STATUSES)),
+        )
+        .order_by("kind", "channel")
+    )
+    kinds = dict(ReminderKind.choices)
+    channels = dict(ReminderChannel.choices)
+    table = Table(
+        "messages",
+        "By kind and channel",
+        [
+            "Message",
+            "Channel",
+            "Due",
+            "Sent",
+            "Failed",
+            "Failure rate (%)",
+            "Retried",
+            "Uncertain",
+            "Cancelled",
+            "Waiting",
+        ],
+    )
+    totals = defaultdict(int)
+    bars = []
+    for row in rows:
+        tried = row["sent"] + row["failed"]
+        label = f"{kinds.get(row['kind'], row['kind'])} ({channels.get(row['channel'], row['channel'])})"
+        table.add(
+            kinds.get(row["kind"], row["kind"]),
+            channels.get(row["channel"], row["channel"]),
+            row["due"],
+            row["sent"],
+            row["failed"],
+            percent(row["failed"], tried),
+            row["retried"],
+            row["uncertain"],
+            row["cancelled"],
+            row["waiting"],
+        )
+        for key in ("due", "sent", "failed", "retried", "uncertain"):
+            totals[key] += row[key]
+        bars.append(Bar(label, row["failed"] / tried * 100 if tried else 0.0, _percent_text(row["failed"], tried)))
+    report.summary = [
+        ("Messages due", str(totals["due"])),
+        ("Sent", str(totals["sent"])),
+        ("Failed", str(totals["failed"])),
+        ("Retried", str(totals["retried"])),
+        ("Delivery uncertain (ask the desk)", str(totals["uncertain"])),
+    ]
+    description = (
+        f"Failure rate of messages by kind and channel, {describe_filters(f)}: "
+        + "; ".join(f"{bar.label} {bar.text}" for bar in bars)
+        + "."
+        if bars
+        else f"No messages were due, {describe_filters(f)}."
+    )
+    report.chart = bar_chart("report-messages", "Failure rate by kind and channel", description, bars)
+    report.tables = [table]
+    report.notes = [
+        "Messages due in the range: confirmations, pre-care, reminders, aftercare, check-ins and the rest "
+        "(bookings.reminders).",
+        "Failure rate: failed after the last attempt, of those sent or failed. Retried: needed more than one "
+        "attempt. Uncertain: a hand-over interrupted; the desk decides whether to send again.",
+    ]
+    return report
+
+
+def _percent_text(part, whole) -> str:
     value = percent(part, whole)
     return f"{value}%" if value != "-" else "-"

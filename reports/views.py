@@ -22,6 +22,29 @@ REPORTS = {
         "why patients cancel.",
         selectors.attendance,
     ),
+    "revenue": (
+        "Revenue",
+        "Taken, refunded and kept as fees; package sales and sessions used; by month, practitioner and "
+        "treatment; what is outstanding.",
+        selectors.revenue,
+    ),
+    "courses": (
+        "Courses and patients",
+        "New and returning patients; courses started, completed, overdue and abandoned; how grades changed "
+        "over completed courses.",
+        selectors.courses,
+    ),
+    "screening": (
+        "Screening and safety",
+        "Health forms sent, flags by rule, how long decisions take, clearances suspended, concerning aftercare "
+        "check-ins and their follow-up.",
+        selectors.screening,
+    ),
+    "messages": (
+        "Messages",
+        "Reminders and other messages sent, failed and retried, by kind and channel.",
+        selectors.messages,
+    ),
 }
 
 

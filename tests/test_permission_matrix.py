@@ -212,6 +212,10 @@ waitlist_desk_remove                GET     login  403    403    403    403    4
 reports:index                       GET     login  403    403    403    403    403    200
 reports:utilisation                 GET     login  403    403    403    403    403    200
 reports:attendance                  GET     login  403    403    403    403    403    200
+reports:revenue                     GET     login  403    403    403    403    403    200
+reports:courses                     GET     login  403    403    403    403    403    200
+reports:screening                   GET     login  403    403    403    403    403    200
+reports:messages                    GET     login  403    403    403    403    403    200
 # the JSON API
 api_treatment_list                  GET     200    200    200    200    200    200    200
 api_treatment_detail                GET     200    200    200    200    200    200    200

@@ -86,6 +86,17 @@ BUDGETS = {
     ("reports:utilisation", "admin", "report-year"): 17,
     ("reports:attendance", "admin", "report"): 19,  # totals, 6 breakdowns, treatments' names, reasons
     ("reports:attendance", "admin", "report-year"): 19,
+    # taken (4 sums), refunded, kept, used; month, practitioner, treatment (each payments and refunds); names;
+    # outstanding (3)
+    ("reports:revenue", "admin", "report"): 24,
+    ("reports:revenue", "admin", "report-year"): 24,
+    # patients (1 aggregate), course plans, their appointments, their grades (subqueries: none depends on rows)
+    ("reports:courses", "admin", "report"): 14,
+    ("reports:courses", "admin", "report-year"): 14,
+    ("reports:screening", "admin", "report"): 16,  # forms, flags, decisions, waits, suspensions, check-ins
+    ("reports:screening", "admin", "report-year"): 16,
+    ("reports:messages", "admin", "report"): 11,  # one aggregate by kind and channel
+    ("reports:messages", "admin", "report-year"): 11,
 }
 
 PAGES = [

@@ -77,7 +77,7 @@ def rows_by_label(response, key):
 # --- who may see them ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["index", "utilisation", "attendance"])
+@pytest.mark.parametrize("name", ["index", "utilisation", "attendance", "revenue", "courses", "screening", "messages"])
 def test_only_clinic_admins_see_reports(client, sign_in, name):
     url = reverse(f"reports:{name}")
     assert client.get(url).status_code == 302  # to sign in
@@ -274,7 +274,7 @@ def test_a_csv_download_holds_exactly_the_rows_shown(admin):
         ({"practitioner": "999999"}, "Choose a practitioner from the list"),
     ],
 )
-@pytest.mark.parametrize("name", ["utilisation", "attendance"])
+@pytest.mark.parametrize("name", ["utilisation", "attendance", "revenue", "courses", "screening", "messages"])
 def test_bad_filters_get_a_clear_message(admin, name, query, message):
     response = page(admin, name, **query)
     assert response.status_code == 400
@@ -287,3 +287,238 @@ def test_no_filters_show_the_last_four_weeks(admin):
     report = response.context["report"]
     assert report.filters.end == timezone.localdate()
     assert report.filters.days == 28
+
+
+# --- 3. revenue ------------------------------------------------------------------------------------------
+
+
+def test_revenue_taken_refunded_kept_packages_and_outstanding(admin):
+    """March and April 2026. A deposit paid at 23:30 UTC on 31 March is 00:30 BST on 1 April: April's."""
+    from payments.models import Package, PatientPackage, Redemption, Refund
+
+    p1 = PractitionerFactory(user__first_name="Ada", user__last_name="One")
+    p2 = PractitionerFactory(user__first_name="Bo", user__last_name="Two")
+    thighs = TreatmentFactory(slug="microneedling-thighs", name="Microneedling: thighs", price=Decimal("250"))
+    course = TreatmentFactory(slug="microneedling-course", name="Microneedling: course", price=Decimal("250"))
+    patient = PatientFactory()
+    visit = appointment(p1, at("2026-03-10", "10:00"), treatment=thighs, patient=patient)
+    missed = appointment(p2, at("2026-04-02", "10:00"), treatment=thighs, status=S.NO_SHOW, patient=patient)
+    from_package = appointment(p1, at("2026-04-06", "10:00"), treatment=course, patient=patient)
+    appointment(p2, at("2026-04-15", "10:00"), treatment=thighs, patient=patient)  # completed, nothing paid
+
+    def pay(amount, when, **fields):
+        fields.setdefault("status", "paid")
+        return Payment.objects.create(
+            patient=patient, amount=Decimal(amount), paid_at=when if fields["status"] == "paid" else None, **fields
+        )
+
+    session = pay("250", at("2026-03-10", "11:00"), appointment=visit, purpose="session", method="card_terminal")
+    deposit_paid = datetime.datetime(2026, 3, 31, 23, 30, tzinfo=datetime.UTC)
+    pay("50", deposit_paid, appointment=missed, purpose="deposit", method="card_online", deposit_outcome="kept")
+    package = Package.objects.create(name="Course of 6", treatment=course, sessions=6, price=Decimal("1200"))
+    bought = PatientPackage.objects.create(
+        patient=patient,
+        package=package,
+        treatment=course,
+        sessions_total=6,
+        sessions_used=1,
+        price_paid=Decimal("1200"),
+        purchased_at=at("2026-04-05", "12:00"),
+        expires_at=timezone.now() + datetime.timedelta(days=365),
+    )
+    pay("1200", at("2026-04-05", "12:00"), patient_package=bought, purpose="package", method="card_terminal")
+    Redemption.objects.create(patient_package=bought, appointment=from_package)
+    Redemption.objects.update(created_at=at("2026-04-06", "11:00"))
+    refund = Refund.objects.create(
+        payment=session, amount=Decimal("20"), reason="Goodwill", status="succeeded", idempotency_key="r-1"
+    )
+    Refund.objects.filter(pk=refund.pk).update(created_at=at("2026-04-10", "09:00"))
+    pay("99", at("2026-04-11", "09:00"), purpose="session", method="card_online", status="failed")
+    pay("40", None, purpose="session", method="card_online", status="pending")
+
+    response = page(admin, "revenue", start="2026-03-01", end="2026-04-30")
+
+    assert response.status_code == 200
+    summary = dict(response.context["report"].summary)
+    assert summary["Taken"] == "1500.00"
+    assert summary["Refunded"] == "20.00"
+    assert summary["Net"] == "1480.00"
+    assert summary["Kept as fees"] == "50.00"
+    assert summary["Packages sold"] == "1 (1200.00)"
+    assert summary["Package sessions used"] == "1 (200.00)"
+    assert rows_by_label(response, "months") == {
+        "2026-03": ["250.00", "0.00", "250.00"],
+        "2026-04": ["1250.00", "20.00", "1230.00"],
+    }
+    assert rows_by_label(response, "practitioners") == {
+        "Ada One": ["250.00", "20.00", "230.00"],
+        "Bo Two": ["50.00", "0.00", "50.00"],
+        "No visit (course packages, other)": ["1200.00", "0.00", "1200.00"],
+    }
+    assert rows_by_label(response, "treatments") == {
+        "Microneedling: course": ["1200.00", "0.00", "1200.00"],
+        "Microneedling: thighs": ["300.00", "20.00", "280.00"],
+    }
+    assert rows_by_label(response, "outstanding") == {
+        "Asked and not yet paid (now)": ["1", "40.00"],
+        "Package sessions sold and not yet given (now)": ["5", "1000.00"],
+        "Completed visits in the range with nothing paid": ["1", "250.00"],
+    }
+    one = page(admin, "revenue", start="2026-03-01", end="2026-04-30", practitioner=p2.pk)
+    assert dict(one.context["report"].summary)["Taken"] == "50.00"
+    assert rows_by_label(one, "practitioners") == {"Bo Two": ["50.00", "0.00", "50.00"]}
+
+
+# --- 4. courses and patients -----------------------------------------------------------------------------
+
+
+def test_courses_new_and_returning_patients_and_grade_change(admin):
+    from practice.models import CoursePlan, SessionArea, SessionRecord
+
+    p1 = PractitionerFactory(user__first_name="Ada", user__last_name="One")
+    thighs = TreatmentFactory(slug="microneedling-thighs", name="Microneedling: thighs")
+    finished, dropped, late, returning = (PatientFactory() for _ in range(4))
+
+    def plan(patient, starts_on):
+        return CoursePlan.objects.create(
+            patient=patient, treatment=thighs, practitioner=p1, sessions=3, interval_days=28, starts_on=starts_on
+        )
+
+    def graded(visit, grade, nm):
+        record = SessionRecord.objects.create(
+            appointment=visit,
+            patient=visit.patient,
+            recorded_by=p1.user,
+            device="Dermapen",
+            needle_depth_mm=Decimal("1.0"),
+            passes=2,
+        )
+        SessionArea.objects.create(record=record, area="thighs", scale="hexsel", grade=grade)
+        SessionArea.objects.create(record=record, area="buttocks", scale="nurnberger_muller", grade=nm)
+
+    plan(finished, datetime.date(2026, 1, 5))
+    visits = [
+        appointment(p1, at(day, "10:00"), treatment=thighs, patient=finished)
+        for day in ("2026-01-05", "2026-02-02", "2026-03-02")
+    ]
+    graded(visits[0], 10, 3)
+    graded(visits[1], 9, 2)
+    graded(visits[2], 7, 2)
+    plan(dropped, datetime.date(2026, 1, 5))  # one session, then nothing for months: abandoned
+    appointment(p1, at("2026-01-05", "11:00"), treatment=thighs, patient=dropped)
+    plan(late, timezone.localdate() - datetime.timedelta(days=40))  # its first session is 40 days overdue
+    appointment(p1, at("2025-12-01", "10:00"), patient=returning)
+    appointment(p1, at("2026-02-10", "10:00"), patient=returning)
+    appointment(p1, at("2026-02-11", "10:00"), status=S.CANCELLED)  # not a visit
+
+    response = page(admin, "courses", start="2026-01-01", end="2026-03-31")
+
+    assert response.status_code == 200
+    summary = dict(response.context["report"].summary)
+    assert (summary["New patients"], summary["Returning patients"], summary["Visits"]) == ("2", "1", "5")
+    assert rows_by_label(response, "courses") == {"Microneedling: thighs": ["2", "1", "1", "1"]}
+    assert rows_by_label(response, "grades") == {
+        "Buttocks": ["Nurnberger-Muller", "1", "3.0", "2.0", "-1.0"],
+        "Thighs": ["Hexsel", "1", "10.0", "7.0", "-3.0"],
+    }
+    assert "lower is better" in str(response.context["report"].chart)
+
+
+# --- 5. screening and safety -----------------------------------------------------------------------------
+
+
+def test_screening_forms_flags_decisions_suspensions_and_check_ins(admin):
+    from bookings.models import AftercareCheckIn
+    from consultations.models import IntakeForm, Review, ScreeningFlag
+
+    p1 = PractitionerFactory(user__first_name="Ada", user__last_name="One")
+    sent = at("2026-03-02", "09:00")
+    forms = [
+        IntakeForm.objects.create(patient=PatientFactory(), status="awaiting_review", version=1, submitted_at=sent)
+        for _ in range(3)
+    ]
+    IntakeForm.objects.create(
+        patient=PatientFactory(), status="awaiting_review", version=1, submitted_at=at("2026-04-01", "09:00")
+    )
+    for form, topic in zip(forms, ["Anticoagulant", "Anticoagulant", "Pregnancy"], strict=True):
+        flag = ScreeningFlag.objects.create(
+            intake=form,
+            intake_version=1,
+            severity="review",
+            topic=topic,
+            answer="yes",
+            patient_text="",
+            practitioner_text="",
+        )
+        ScreeningFlag.objects.filter(pk=flag.pk).update(created_at=sent)
+
+    def review(form, decision, decided, **extra):
+        return Review.objects.create(
+            intake=form, intake_version=1, reviewer=p1.user, decision=decision, decided_at=decided, **extra
+        )
+
+    review(forms[0], "cleared", at("2026-03-02", "15:00"))  # 6 hours
+    review(forms[1], "cleared", at("2026-03-03", "09:00"), suspended_at=at("2026-03-05", "09:00"))  # 24 hours
+    review(forms[2], "declined", at("2026-03-02", "12:00"))  # 3 hours
+    visit = appointment(p1, at("2026-03-02", "10:00"))
+    for answer, attention, followed in (("infection", True, "12:30"), ("other", True, None), ("fine", False, None)):
+        check_in = AftercareCheckIn.objects.create(appointment=visit, answer=answer, needs_attention=attention)
+        AftercareCheckIn.objects.filter(pk=check_in.pk).update(
+            created_at=at("2026-03-05", "10:00"), followed_up_at=at("2026-03-05", followed) if followed else None
+        )
+
+    response = page(admin, "screening", start="2026-03-01", end="2026-03-31")
+
+    assert response.status_code == 200
+    summary = dict(response.context["report"].summary)
+    assert summary["Health forms sent"] == "3"
+    assert summary["Decisions"] == "3"
+    assert summary["Average wait for a decision"] == "11.0 h"
+    assert summary["Clearances suspended"] == "1"
+    assert summary["Concerning check-ins"] == "2"
+    assert summary["Not yet followed up"] == "1"
+    assert rows_by_label(response, "flags") == {"Anticoagulant": ["review", "2"], "Pregnancy": ["review", "1"]}
+    assert rows_by_label(response, "decisions") == {"Cleared": ["2", "15.0", "24.0"], "Declined": ["1", "3.0", "3.0"]}
+    assert rows_by_label(response, "aftercare")["Followed up: average time"] == ["1", "2.5"]
+
+
+# --- 6. messages -----------------------------------------------------------------------------------------
+
+
+def test_messages_sent_failed_and_retried_by_kind_and_channel(admin):
+    visit = appointment(PractitionerFactory(), at("2026-03-10", "10:00"), status=S.BOOKED)
+    other = appointment(PractitionerFactory(), at("2026-03-11", "10:00"), status=S.BOOKED)
+    due = at("2026-03-09", "10:00")
+    for target, kind, channel, status, attempts in (
+        (visit, "reminder_24h", "email", "sent", 1),
+        (other, "reminder_24h", "email", "sent", 3),
+        (visit, "reminder_24h", "sms", "failed", 5),
+        (other, "reminder_24h", "sms", "sent", 1),
+        (visit, "pre_care", "email", "uncertain", 1),
+        (other, "pre_care", "email", "cancelled", 0),
+    ):
+        Reminder.objects.create(
+            appointment=target,
+            kind=kind,
+            channel=channel,
+            due_at=due,
+            next_attempt_at=due,
+            status=status,
+            attempts=attempts,
+            sent_at=due if status == "sent" else None,
+        )
+    Reminder.objects.create(
+        appointment=visit, kind="confirmation", due_at=at("2026-02-01", "10:00"), next_attempt_at=due, status="failed"
+    )  # outside the range
+
+    response = page(admin, "messages", start="2026-03-01", end="2026-03-31")
+
+    assert response.status_code == 200
+    rows = [row for row in table(response, "messages").rows]
+    assert rows == [
+        ["Pre-care (7 days before)", "Email", "2", "0", "0", "-", "0", "1", "1", "0"],
+        ["Appointment reminder (24 hours before)", "Email", "2", "2", "0", "0.0", "1", "0", "0", "0"],
+        ["Appointment reminder (24 hours before)", "Text message", "2", "1", "1", "50.0", "1", "0", "0", "0"],
+    ]
+    summary = dict(response.context["report"].summary)
+    assert (summary["Messages due"], summary["Sent"], summary["Failed"], summary["Retried"]) == ("6", "3", "1", "2")
