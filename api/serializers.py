@@ -5,11 +5,12 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from bookings import availability, services
+from bookings import availability, hooks, services
 from bookings.models import Appointment
-from clinic import clock
+from clinic import clock, links
 from clinic.models import Practitioner, Treatment
 from clinic.selectors import active_practitioners, bookable_treatments
 
@@ -88,6 +89,16 @@ class AvailabilitySerializer(serializers.Serializer):
     days = AvailabilityDaySerializer(many=True)
 
 
+class DepositDueSerializer(serializers.Serializer):
+    """What an appointment awaiting its deposit asks for, and where the patient pays it."""
+
+    amount = serializers.DecimalField(max_digits=10, decimal_places=2)
+    currency = serializers.CharField()
+    pay_by = serializers.DateTimeField(help_text="Unpaid by then, the time held is released.")
+    terms = serializers.CharField(help_text="The cancellation policy: show it before the patient pays.")
+    pay_url = serializers.URLField(help_text="The deposit page: amount and policy, then Stripe's hosted Checkout.")
+
+
 class AppointmentSerializer(serializers.ModelSerializer):
     treatment = TreatmentRefSerializer(read_only=True)
     practitioner = PractitionerRefSerializer(read_only=True)
@@ -96,17 +107,31 @@ class AppointmentSerializer(serializers.ModelSerializer):
     room = serializers.CharField(source="room.name", read_only=True)
     can_cancel_online = serializers.SerializerMethodField()
     ics_url = serializers.SerializerMethodField()
+    deposit = serializers.SerializerMethodField()
 
     class Meta:
         model = Appointment
         fields = ["id", "treatment", "practitioner", "start", "end", "room", "status", "source"]
-        fields += ["can_cancel_online", "ics_url"]
+        fields += ["can_cancel_online", "ics_url", "deposit"]
 
     def get_can_cancel_online(self, appointment) -> bool:
         return services.patient_can_change(appointment)
 
     def get_ics_url(self, appointment) -> str:
         return reverse("appointment_ics", args=[appointment.pk])
+
+    @extend_schema_field(DepositDueSerializer(allow_null=True))
+    def get_deposit(self, appointment):
+        """null unless the appointment is held awaiting its deposit (status `awaiting_deposit`): an online
+        booking through the API follows the same deposit rule as the booking pages."""
+        if appointment.status != Appointment.Status.AWAITING_DEPOSIT:
+            return None
+        steps = hooks.steps()
+        due = steps.deposit_due(appointment)
+        next_url = steps.next_url(appointment)
+        if not due or not next_url:
+            return None
+        return DepositDueSerializer({**due, "pay_url": links.absolute_url(next_url)}).data
 
 
 class ErrorDetailSerializer(serializers.Serializer):

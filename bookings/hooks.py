@@ -24,9 +24,17 @@ appointment_changed = Signal()
 class BookingSteps:
     """What the booking pages ask. Subclass and `register()` it; every method has bookings' own answer."""
 
-    def needs_deposit(self, patient, treatment) -> bool:
-        """An online booking of this treatment by this patient is held as *awaiting deposit* until paid."""
+    def needs_deposit(self, patient, treatment, start_at) -> bool:
+        """An online booking (the patient's pages or the API) of this treatment at this time is held as
+        *awaiting deposit* until paid. Asked by `bookings.services.book_appointment` only, inside its
+        transaction after the patient's lock, so every online path follows one rule and the answer cannot
+        race another booking of the same patient (a package's last session covers one booking, not two)."""
         return False
+
+    def deposit_due(self, appointment) -> dict:
+        """For an appointment awaiting its deposit: what is asked (`amount`, `currency`, `pay_by`, `terms`),
+        for the API's answer. Empty when nothing is due."""
+        return {}
 
     def next_url(self, appointment) -> str:
         """Where the patient goes after booking online; empty: the appointment's page."""

@@ -12,7 +12,8 @@ Every write runs in one transaction and:
 - writes an `AppointmentEvent` (what, who, when, why) and calls `sync_reminders` after saving;
 - sends `hooks.appointment_changed` inside the transaction, so the apps above (payments) write with it.
 
-An online booking that needs a deposit (`hooks.steps().needs_deposit`, answered by payments) is saved as
+An online booking (the patient's pages or the API: `ONLINE_SOURCES`) that needs a deposit
+(`hooks.steps().needs_deposit`, answered by payments, asked here only, under the patient's lock) is saved as
 *awaiting deposit*: it holds its time like any live appointment, gets no reminders, and is either confirmed
 (`confirm_awaited_deposit`) or released (`release_deposit_hold`) by payments.
 
@@ -283,10 +284,10 @@ def book_appointment(
     source,
     room=None,
     override_reason="",
-    awaiting_deposit=False,
 ) -> Appointment:
     """Book a treatment for a patient. practitioner=None books the first one free at that time.
-    awaiting_deposit=True holds the time as *awaiting deposit* (no reminders) until payments confirms it."""
+    An online booking that the app above says needs a deposit is held as *awaiting deposit* (no reminders)
+    until payments confirms it: one rule for every online path, decided here under the patient's lock."""
     override_reason = (override_reason or "").strip()
     ensure_may_act_for(booked_by, patient)
     _ensure_override_allowed(booked_by, override_reason)
@@ -296,6 +297,7 @@ def book_appointment(
         patient = lock_patient(patient)
         _ensure_eligible(patient, treatment, override_reason)
         _ensure_course_interval(patient, treatment, start_at)
+        awaiting_deposit = source in ONLINE_SOURCES and hooks.steps().needs_deposit(patient, treatment, start_at)
         appointment = Appointment(
             patient=patient,
             treatment=treatment,

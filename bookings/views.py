@@ -165,7 +165,6 @@ def book_confirm(request, slug):
             start_at=start,
             booked_by=request.user,
             source=Appointment.Source.ONLINE,
-            awaiting_deposit=steps.needs_deposit(request.patient, treatment),
         )
     except services.BookingError as error:
         return _refusal(request, template, context, error)

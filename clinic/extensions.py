@@ -26,3 +26,10 @@ class PageExtension:
         for _receiver, provided in self._signal.send(sender=self.page, **kwargs):
             extra.update(provided or {})
         return extra
+
+
+# A patient's copy of their data (`operations.patient_data`, UK GDPR access and portability). It lives in
+# operations, in the top layer, and so do apps with data of their own about the patient (payments), which
+# may not import operations: the seam is here, below both. A provider returns `{section name: plain values}`
+# (str, numbers, dates, lists of dicts), called with `patient`; each section is added to the copy as it is.
+PATIENT_DATA = PageExtension("a patient's data (export)")

@@ -279,7 +279,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "options": {"expires": 290},
     },
     # Payments (payments/tasks.py): online bookings whose deposit was not paid in time are released, and
-    # refunds the provider has not yet accepted (it was down) are sent again.
+    # refunds the provider has not yet accepted (it was down) are sent again, and receipt and invoice emails
+    # that failed are tried again (the notices' backoff).
     "release-lapsed-deposit-holds": {
         "task": "payments.tasks.release_lapsed_holds",
         "schedule": 60.0,
@@ -289,6 +290,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "payments.tasks.send_pending_refunds",
         "schedule": 300.0,
         "options": {"expires": 290},
+    },
+    "send-due-document-emails": {
+        "task": "payments.tasks.send_due_document_emails",
+        "schedule": 60.0,
+        "options": {"expires": 55},
     },
 }
 

@@ -22,6 +22,12 @@ anonymised patient. What goes, in one transaction (a failure anywhere changes no
   known): the words, the number and our answer are cleared; the row stays (when, what it was taken to
   mean) and leaves the desk's inbox, recorded as dealt with by the admin who completed the erasure.
 
+Money is kept too (payments, refunds, receipts and invoices, course packages: the clinic's accounting
+records, which UK law requires it to keep for 6 years, HMRC and the Companies Act 2006 s.388; Article
+17(3)(b)), attached to the anonymised patient, so a receipt printed later carries the placeholder name.
+Cancelling a future appointment follows the payments policy as any cancellation does (a paid deposit
+refunded outside the window); a receipt email still owed is not sent to the placeholder address.
+
 The audit trail is not touched: it is the clinic's record of who saw and changed what (kept, read-only,
 admins only). The anonymising writes bypass it so the old details are not copied into a new entry; one
 entry says the erasure was completed, by whom.
@@ -165,7 +171,8 @@ def _ensure_nothing_in_progress(patient) -> None:
 
 def _cancel_future_appointments(patient, by) -> None:
     """Through the booking service: reminders stop and the freed times reach the waitlist."""
-    for appointment in patient.appointments.upcoming().filter(status=Appointment.Status.BOOKED):
+    live = (Appointment.Status.BOOKED, Appointment.Status.AWAITING_DEPOSIT)  # a hold's unpaid deposit lapses too
+    for appointment in patient.appointments.upcoming().filter(status__in=live):
         try:
             cancel_appointment(appointment, by=by, reason=ERASURE_REASON)
         except BookingError as error:

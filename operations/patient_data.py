@@ -5,6 +5,9 @@
 both render what it returns, so they cannot drift apart. It costs the same number of queries however many
 appointments, reminders or records the patient has (pinned in tests/test_patient_rights.py).
 
+Apps above operations add their own sections through `clinic.extensions.PATIENT_DATA` (payments: what was
+paid, refunded and kept, receipts and invoices, course packages), since operations may not import them.
+
 Times are in the clinic's zone (aware datetimes; JSON writes them as ISO 8601 with the offset).
 Left out, and said so in the document itself (`NOT_INCLUDED`): the photo files (listed, downloadable one
 by one), and practitioners' private notes, which the clinic releases on request after a clinician's check.
@@ -26,6 +29,7 @@ from bookings.models import (
     WaitlistOffer,
 )
 from clinic import clock
+from clinic.extensions import PATIENT_DATA
 from clinic.models import ErasureRequest, Patient
 from consultations.models import Consent, IntakeForm, Review, ScreeningFlag
 from consultations.selectors import intake_answers
@@ -47,25 +51,45 @@ def patient_data(patient: Patient) -> dict:
         .prefetch_related(Prefetch("events", queryset=AppointmentEvent.objects.order_by("at", "pk")))
         .order_by("start_at", "pk")
     )
-    return {
-        "exported_at": clock.local(timezone.now()),
-        "clinic": {key.lower(): settings.CLINIC[key] for key in ("NAME", "ADDRESS", "PHONE", "EMAIL")},
-        "account": _account(patient),
-        "appointments": [_appointment(a) for a in appointments],
-        "reminders": _reminders(patient),
-        "texts_you_sent": _texts_received(patient),
-        "links_sent": _links(patient),
-        "aftercare_check_ins": _check_ins(patient),
-        "health_form": _health_form(patient),
-        "consents": _consents(patient),
-        "photo_consent": _photo_consent(patient),
-        "session_records": _session_records(patient),
-        "course_plans": _course_plans(patient),
-        "waitlist": _waitlist(patient),
-        "record_accesses": _accesses(patient),
-        "erasure_requests": _erasure_requests(patient),
-        "not_included": NOT_INCLUDED,
-    }
+    from_apps = PATIENT_DATA.context(patient=patient)
+    data = PatientData(
+        {
+            "exported_at": clock.local(timezone.now()),
+            "clinic": {key.lower(): settings.CLINIC[key] for key in ("NAME", "ADDRESS", "PHONE", "EMAIL")},
+            "account": _account(patient),
+            "appointments": [_appointment(a) for a in appointments],
+            "reminders": _reminders(patient),
+            "texts_you_sent": _texts_received(patient),
+            "links_sent": _links(patient),
+            "aftercare_check_ins": _check_ins(patient),
+            "health_form": _health_form(patient),
+            "consents": _consents(patient),
+            "photo_consent": _photo_consent(patient),
+            "session_records": _session_records(patient),
+            "course_plans": _course_plans(patient),
+            "waitlist": _waitlist(patient),
+            "record_accesses": _accesses(patient),
+            "erasure_requests": _erasure_requests(patient),
+            # Sections of the apps above (payments: payments, refunds, receipts and invoices, course packages).
+            **from_apps,
+            "not_included": NOT_INCLUDED,
+        }
+    )
+    data.app_section_names = tuple(from_apps)
+    return data
+
+
+class PatientData(dict):
+    """The copy: a plain dict (what the JSON file holds) that also knows which sections the apps above
+    added, so the printable page can show them without a list of the core sections to keep in step."""
+
+    app_section_names: tuple = ()
+
+
+def app_sections(data: dict) -> list[tuple[str, dict]]:
+    """The sections other apps added (`clinic.extensions.PATIENT_DATA`), for the printable page: each a
+    name and its tables (lists of rows with the same keys)."""
+    return [(name, data[name]) for name in getattr(data, "app_section_names", ())]
 
 
 def _account(patient) -> dict:

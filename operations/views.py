@@ -17,7 +17,7 @@ from clinic.audit import record_access
 from clinic.forms import ErasureRequestForm
 
 from . import erasure
-from .patient_data import patient_data
+from .patient_data import app_sections, patient_data
 
 
 @access.patient_required
@@ -25,7 +25,7 @@ def my_data(request):
     patient = request.patient
     data = patient_data(patient)
     record_access(request.user, patient, what="own data export (printable page)")
-    response = render(request, "clinic/my_data/page.html", {"data": data})
+    response = render(request, "clinic/my_data/page.html", {"data": data, "app_sections": app_sections(data)})
     response["Cache-Control"] = "private, no-store"
     return response
 

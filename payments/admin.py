@@ -57,7 +57,8 @@ class PatientPackageAdmin(ReadOnlyAdmin):
 
 @admin.register(Document)
 class DocumentAdmin(ReadOnlyAdmin):
-    list_display = ("number", "kind", "patient", "total", "currency", "issued_at")
+    list_display = ("number", "kind", "patient", "total", "currency", "issued_at", "email_status", "email_attempts")
+    list_filter = ("kind", "email_status")
 
 
 @admin.register(ProviderEvent)

@@ -12,8 +12,19 @@ from .money import format_money
 
 
 class PaymentSteps(BookingSteps):
-    def needs_deposit(self, patient, treatment) -> bool:
-        return services.needs_deposit(patient, treatment)
+    def needs_deposit(self, patient, treatment, start_at) -> bool:
+        return services.needs_deposit(patient, treatment, start_at)
+
+    def deposit_due(self, appointment) -> dict:
+        payment = selectors.pending_deposit(appointment)
+        if payment is None:
+            return {}
+        return {
+            "amount": str(payment.amount),
+            "currency": payment.currency,
+            "pay_by": payment.hold_expires_at,
+            "terms": services.policy_text(),
+        }
 
     def next_url(self, appointment) -> str:
         if appointment.status == Appointment.Status.AWAITING_DEPOSIT:

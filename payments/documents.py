@@ -5,6 +5,10 @@ fpdf2 is pure Python (Pillow and fontTools, already wheels), installs from PyPI 
 and is actively maintained; WeasyPrint would need Pango and Cairo on the machine. Its core fonts cover
 Latin-1 (which has '£'); a character outside it (a name in another script) is printed as '?', and the
 on-screen pages show it as written.
+
+Each document owed to the patient by email is its own outbox entry (`Document.email_status`), sent after
+the issuing transaction commits and retried by beat (`payments.tasks.send_due_document_emails`) exactly as
+reminders and notices are.
 """
 
 import logging
@@ -12,9 +16,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import EmailMessage
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from fpdf import FPDF
+
+from clinic.notices import retry_delay
 
 from .money import format_money, quantize
 
@@ -77,25 +84,76 @@ def filename(document) -> str:
     return f"{document.number}.pdf"
 
 
-def email_document(document_id: int) -> bool:
-    """After the issuing transaction commits: email the PDF to the patient (never to a placeholder address).
-    A mail failure is logged; the document stays downloadable from the patient's payments page."""
+def owe_email(document) -> None:
+    """Called by the issuing transaction: the patient is owed this document by email (never a placeholder
+    address). The row is the outbox entry; it is sent once that transaction commits."""
+    if not document.patient.user.has_real_email:
+        return
+    type(document).objects.filter(pk=document.pk).update(
+        email_status=document.Email.PENDING, email_next_attempt_at=document.issued_at
+    )
+    transaction.on_commit(lambda: send_document_email(document.pk))
+
+
+def send_document_email(document_id: int, now=None) -> str:
+    """Email one owed document that is due, at most once, with the reminders' and notices' guarantees: the
+    row is locked (`SKIP LOCKED`: a concurrent sender skips it) and marked sent in the transaction that
+    hands the email over; a failure is recorded with a backoff (`clinic.notices.retry_delay`) and beat tries
+    again until `REMINDER_MAX_ATTEMPTS`, after which it stays `failed` in the admin with its last error. The
+    PDF stays downloadable from the patient's payments page whatever happens to the email."""
     from .models import Document
 
-    document = Document.objects.select_related("patient__user").filter(pk=document_id).first()
-    if document is None or not document.patient.user.has_real_email:
-        return False
-    context = document_context(document)
-    message = EmailMessage(
-        subject=f"Your {context['title'].lower()} {document.number} from {settings.CLINIC['NAME']}",
-        body=render_to_string("payments/email/document.txt", context),
-        to=[document.patient.user.email],
-    )
-    message.attach(filename(document), render_pdf(document), "application/pdf")
-    try:
-        message.send()
-    except Exception:  # noqa: BLE001 - any mail backend error: the payment stands, the PDF stays downloadable
-        logger.exception("Could not email %s", document)
-        return False
-    Document.objects.filter(pk=document_id).update(emailed_at=timezone.now())
-    return True
+    now = now or timezone.now()
+    with transaction.atomic():
+        document = (
+            Document.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("patient__user")
+            .filter(pk=document_id, email_status=Document.Email.PENDING, email_next_attempt_at__lte=now)
+            .first()
+        )
+        if document is None:
+            return "skipped"
+        if not document.patient.user.has_real_email:  # erased since it was issued: owed to nobody now
+            document.email_status = Document.Email.NONE
+            document.save(update_fields=["email_status"])
+            return "skipped"
+        context = document_context(document)
+        message = EmailMessage(
+            subject=f"Your {context['title'].lower()} {document.number} from {settings.CLINIC['NAME']}",
+            body=render_to_string("payments/email/document.txt", context),
+            to=[document.patient.user.email],
+        )
+        message.attach(filename(document), render_pdf(document), "application/pdf")
+        document.email_attempts += 1
+        try:
+            message.send()
+        except Exception as error:  # noqa: BLE001 - any mail backend error: recorded and retried, never dropped
+            document.email_last_error = f"{type(error).__name__}: {error}"[:2000]
+            if document.email_attempts >= settings.REMINDER_MAX_ATTEMPTS:
+                document.email_status = Document.Email.FAILED
+                logger.error("%s: email failed for good: %s", document, document.email_last_error)
+            else:
+                document.email_next_attempt_at = now + retry_delay(document.email_attempts)
+                logger.warning(
+                    "%s: email failed (attempt %s), retried later: %s", document, document.email_attempts, error
+                )
+        else:
+            document.email_status, document.emailed_at, document.email_last_error = (
+                Document.Email.SENT,
+                timezone.now(),
+                "",
+            )
+        document.save(
+            update_fields=["email_status", "email_attempts", "email_last_error", "email_next_attempt_at", "emailed_at"]
+        )
+        return document.email_status
+
+
+def send_due_document_emails(now=None, limit: int = 100) -> int:
+    """Run by beat every minute: every owed document email whose time has come. Returns how many went out."""
+    from .models import Document
+
+    now = now or timezone.now()
+    due = Document.objects.filter(email_status=Document.Email.PENDING, email_next_attempt_at__lte=now)
+    ids = list(due.order_by("email_next_attempt_at", "pk").values_list("pk", flat=True)[:limit])
+    return sum(1 for document_id in ids if send_document_email(document_id, now) == "sent")

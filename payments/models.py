@@ -291,10 +291,28 @@ class Document(models.Model):
     vat_number = models.CharField(max_length=30, blank=True, help_text="The clinic's, when VAT-registered.")
     vat_rate_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     issued_at = models.DateTimeField()
+
+    class Email(models.TextChoices):
+        """The document's email is its own outbox row (payments.documents): owed, sent once, or given up."""
+
+        NONE = "none", "Not emailed (no real address)"
+        PENDING = "pending", "To be emailed"
+        SENT = "sent", "Emailed"
+        FAILED = "failed", "Email failed for good"
+
+    email_status = models.CharField(max_length=10, choices=Email.choices, default=Email.NONE)
+    email_next_attempt_at = models.DateTimeField(null=True, blank=True)
+    email_attempts = models.PositiveIntegerField(default=0)
+    email_last_error = models.TextField(blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-issued_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["email_next_attempt_at"], condition=Q(email_status="pending"), name="document_email_due"
+            )
+        ]
         constraints = [
             models.UniqueConstraint(fields=["kind", "year", "sequence"], name="document_number_once"),
             models.UniqueConstraint(

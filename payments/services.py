@@ -79,7 +79,8 @@ def deposit_amount(treatment) -> Decimal:
 
 
 def covering_package(patient, treatment, *, now=None):
-    """The patient's oldest active, unexpired package for this treatment with sessions left, or None."""
+    """The patient's oldest active, unexpired package for this treatment with sessions left, or None.
+    What a completed session redeems (`redeem_package_session`)."""
     now = now or timezone.now()
     return (
         PatientPackage.objects.filter(
@@ -91,12 +92,51 @@ def covering_package(patient, treatment, *, now=None):
     )
 
 
-def needs_deposit(patient, treatment) -> bool:
+# Appointments that will redeem a package session when completed: live, not yet completed (a completed one
+# has redeemed already, `Redemption`).
+RESERVING_STATUSES = (
+    Appointment.Status.AWAITING_DEPOSIT,
+    Appointment.Status.BOOKED,
+    Appointment.Status.CHECKED_IN,
+)
+
+
+def package_covers(patient, treatment, start_at) -> bool:
+    """Does a package of the patient's still have a session free for a new booking at `start_at`, once the
+    sessions already reserved by their live, not yet completed bookings of the treatment are counted?
+
+    Locks the patient's active packages of the treatment (`clinic.locks.lock_objects`: after the patient's
+    row, the one lock order), so a sale, a redemption or a refund of them waits for this booking. The
+    caller (the booking service) holds the patient's lock: two bookings by one patient queue, and the
+    second counts the first. Reservations use the soonest-expiring package valid at their time, as
+    redemption will."""
+    packages = locks.lock_objects(
+        PatientPackage.objects.filter(
+            patient=patient, treatment=treatment, status=PatientPackage.Status.ACTIVE, expires_at__gt=timezone.now()
+        )
+    )
+    free = {package.pk: package.balance for package in packages}
+    by_expiry = sorted(packages, key=lambda package: (package.expires_at, package.pk))
+    reserved = (
+        Appointment.objects.filter(patient=patient, treatment=treatment, status__in=RESERVING_STATUSES)
+        .filter(redemption__isnull=True)
+        .order_by("start_at")
+        .values_list("start_at", flat=True)
+    )
+    for reserved_at in reserved if packages else ():
+        usable = next((p for p in by_expiry if free[p.pk] > 0 and p.expires_at > reserved_at), None)
+        if usable is not None:
+            free[usable.pk] -= 1
+    return any(free[p.pk] > 0 and p.expires_at > start_at for p in by_expiry)
+
+
+def needs_deposit(patient, treatment, start_at) -> bool:
     """Online bookings pay a deposit only when Stripe is configured, the treatment asks for one, and no
-    package of the patient's covers the session."""
+    package of the patient's has a session left for it (`package_covers`). Asked by the booking service
+    under the patient's lock, for the patient's pages and the API alike."""
     if not stripe_configured() or deposit_amount(treatment) <= 0:
         return False
-    return covering_package(patient, treatment) is None
+    return not package_covers(patient, treatment, start_at)
 
 
 def policy_text(treatment=None) -> str:
@@ -323,6 +363,34 @@ def mark_refund_succeeded(refund: Refund, *, provider_refund_id: str = "") -> No
     issue_refund_receipt(refund)
 
 
+def record_provider_refund(payment: Payment, *, refunded_total: Decimal, key: str, provider_refund_id: str) -> str:
+    """The provider says `refunded_total` of this payment has been given back in all (a refund made in
+    Stripe's dashboard). Records the part our refunds do not account for as one succeeded refund, with its
+    receipt; nothing when they already do. Called inside the webhook event's transaction."""
+    _lock_patient(payment.patient_id)
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    if payment.status != Status.PAID:
+        return f"refused: payment {payment.pk} is {payment.get_status_display().lower()}, not paid"
+    ours = sum((r.amount for r in payment.refunds.exclude(status=Refund.Status.FAILED)), start=Decimal("0"))
+    extra = quantize(refunded_total) - ours
+    if extra <= 0 or Refund.objects.filter(idempotency_key=key).exists():
+        return "refund already recorded"
+    refund = Refund.objects.create(
+        payment=payment,
+        amount=extra,
+        currency=payment.currency,
+        reason="Refunded in Stripe's dashboard.",
+        idempotency_key=key[:80],
+        provider_refund_id=provider_refund_id or None,
+    )
+    mark_refund_succeeded(refund, provider_refund_id=provider_refund_id)
+    if payment.deposit_outcome in (Outcome.HELD, Outcome.KEPT) and refundable(payment) <= 0:
+        payment.deposit_outcome = Outcome.REFUNDED
+        payment.save(update_fields=["deposit_outcome", "updated_at"])
+    logger.warning("Payment %s: %s refunded outside the app (in Stripe) recorded", payment.pk, extra)
+    return f"refunded in Stripe: {format_money(extra, payment.currency)} recorded"
+
+
 # --- refunds -------------------------------------------------------------------------------------------
 
 
@@ -541,7 +609,7 @@ def _issue(kind: str, **fields) -> Document:
     document = Document.objects.create(
         kind=kind, year=year, sequence=numbering.next_number(kind, year), issued_at=now, **_vat(), **fields
     )
-    transaction.on_commit(lambda: documents.email_document(document.pk))
+    documents.owe_email(document)
     return document
 
 

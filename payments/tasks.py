@@ -17,3 +17,11 @@ def send_pending_refunds() -> int:
     from . import services
 
     return services.send_pending_refunds()
+
+
+@shared_task(ignore_result=True)
+def send_due_document_emails() -> int:
+    """Every minute: receipts and invoices whose email is owed and due (a first try that failed, backed off)."""
+    from . import documents
+
+    return documents.send_due_document_emails()

@@ -43,18 +43,12 @@ def _own_appointment(request, appointment_id) -> Appointment:
     )
 
 
-def _pending_deposit(appointment) -> Payment | None:
-    return Payment.objects.filter(
-        appointment=appointment, purpose=Payment.Purpose.DEPOSIT, status=Payment.Status.PENDING
-    ).first()
-
-
 @patient_required
 @require_http_methods(["GET", "POST"])
 def deposit(request, appointment_id):
     """The deposit step: the amount and the cancellation policy, then one button to Stripe's page."""
     appointment = _own_appointment(request, appointment_id)
-    payment = _pending_deposit(appointment)
+    payment = selectors.pending_deposit(appointment)
     if appointment.status != Appointment.Status.AWAITING_DEPOSIT or payment is None:
         return redirect("appointment_detail", appointment.pk)
     if request.method == "POST":

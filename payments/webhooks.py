@@ -58,6 +58,8 @@ def handle(event: dict) -> str:
         row.save(update_fields=["outcome"])
     if outcome.startswith("refused"):
         logger.warning("Stripe event %s (%s) %s", event_id, event_type, outcome)
+    elif outcome.startswith("ignored"):
+        logger.info("Stripe event %s (%s) %s", event_id, event_type, outcome)
     return outcome
 
 
@@ -109,9 +111,54 @@ def _act(event_type: str, obj: dict) -> str:
             status=Payment.Status.EXPIRED if expired else Payment.Status.FAILED,
             reason="The card payment page expired unpaid." if expired else "The card payment failed.",
         )
-    if event_type in ("refund.created", "refund.updated", "charge.refund.updated"):
+    if event_type in ("refund.created", "refund.updated", "refund.failed", "charge.refund.updated"):
         return _refund_event(obj)
+    if event_type == "charge.refunded":
+        return _charge_refunded(obj)
     return f"ignored: {event_type} is not an event we act on"
+
+
+def _charge_refunded(obj: dict) -> str:
+    """A refund made outside the app (Stripe's dashboard), or one of ours, seen on the charge.
+
+    The charge carries the running total `amount_refunded` (its list of refunds is not sent unless
+    expanded), so the rule is totals, not events: whatever Stripe says was refunded beyond what our `Refund`
+    rows already account for (pending or succeeded) is recorded as one succeeded refund, with its receipt.
+    The row's idempotency key is the charge and that total, so a replay, a second event for the same state
+    or two deliveries at once record it once; a refund of ours that Stripe reports here is not recorded
+    twice (it is already counted). Amount and currency are checked against the payment."""
+    intent = str(obj.get("payment_intent") or "")
+    payment = Payment.objects.filter(provider_payment_id=intent).first() if intent else None
+    named = (obj.get("metadata") or {}).get("payment_id")
+    if payment is None or (named and str(named) != str(payment.pk)):
+        return "refused: no payment of ours matches this charge"
+    currency = str(obj.get("currency", ""))
+    try:
+        charged = from_minor(obj.get("amount"), currency)
+        refunded = from_minor(obj.get("amount_refunded"), currency)
+    except (TypeError, ValueError, UnsupportedCurrency):
+        return "refused: unreadable amount or currency on the charge"
+    if currency.upper() != payment.currency.upper() or charged != payment.amount or not 0 <= refunded <= charged:
+        return (
+            f"refused: charge amount or currency {obj.get('amount')}/{obj.get('amount_refunded')} {currency} "
+            f"does not match payment {payment.pk} ({payment.amount} {payment.currency})"
+        )
+    return services.record_provider_refund(
+        payment,
+        refunded_total=refunded,
+        key=f"stripe-{str(obj.get('id', intent))[:40]}-{obj.get('amount_refunded')}",
+        provider_refund_id=_newest_unknown_refund_id(obj),
+    )
+
+
+def _newest_unknown_refund_id(obj: dict) -> str:
+    """The id of the newest refund on the charge that we do not know, when Stripe listed them."""
+    listed = ((obj.get("refunds") or {}).get("data")) or []
+    for refund in listed:
+        refund_id = str(refund.get("id", "")) if isinstance(refund, dict) else ""
+        if refund_id and not Refund.objects.filter(provider_refund_id=refund_id).exists():
+            return refund_id
+    return ""
 
 
 def _refund_event(obj: dict) -> str:

@@ -235,6 +235,41 @@ class StripeStandIn:
             obj["currency"] = currency
         return self.event("checkout.session.completed", obj)
 
+    def refund_in_dashboard(self, payment_intent: str, amount: int | None = None) -> dict:
+        """Someone refunds in Stripe's dashboard (not through our API): the refund is made here and the
+        `charge.refunded` event Stripe then sends is returned. As in Stripe's API since 2022-11-15, the
+        charge carries the running total `amount_refunded`; its `refunds` list is included here too (it
+        is only there when expanded), and the app must not need it."""
+        with self.lock:
+            session = next(s for s in self.sessions.values() if s["payment_intent"] == payment_intent)
+            already = sum(r["amount"] for r in self.refunds.values() if r["payment_intent"] == payment_intent)
+            amount = session["amount_total"] - already if amount is None else amount
+            refund = {
+                "id": self._id("re"),
+                "object": "refund",
+                "amount": amount,
+                "currency": session["currency"],
+                "payment_intent": payment_intent,
+                "status": "succeeded",
+                "metadata": {},
+            }
+            self.refunds[refund["id"]] = refund
+            refunds = [r for r in self.refunds.values() if r["payment_intent"] == payment_intent]
+            charge = {
+                "id": "ch_" + payment_intent.removeprefix("pi_"),
+                "object": "charge",
+                "amount": session["amount_total"],
+                "amount_captured": session["amount_total"],
+                "amount_refunded": already + amount,
+                "currency": session["currency"],
+                "payment_intent": payment_intent,
+                "metadata": session["metadata"],
+                "paid": True,
+                "refunded": already + amount == session["amount_total"],
+                "refunds": {"object": "list", "data": list(reversed(refunds))},
+            }
+        return self.event("charge.refunded", charge)
+
     def event(self, event_type: str, obj: dict) -> dict:
         return {
             "id": self._id("evt"),

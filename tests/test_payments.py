@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -245,10 +246,13 @@ def test_an_event_naming_another_checkout_is_refused(client, patient, treatment,
     assert Payment.objects.get(pk=payment.pk).status == Payment.Status.PENDING
 
 
-def test_unknown_events_are_acknowledged_and_recorded(client, standin):
-    response = post_event(client, standin.event("customer.created", {"id": "cus_1"}))
+def test_unknown_events_are_acknowledged_recorded_and_logged_changing_nothing(client, standin, caplog):
+    with caplog.at_level(logging.INFO, logger="payments"):
+        response = post_event(client, standin.event("customer.created", {"id": "cus_1"}))
     assert response.status_code == 200 and response.json()["outcome"].startswith("ignored")
     assert ProviderEvent.objects.get().type == "customer.created"
+    assert "customer.created" in caplog.text and "ignored" in caplog.text
+    assert not Payment.objects.exists() and not Refund.objects.exists() and not Document.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -481,6 +485,41 @@ def test_receipts_are_downloadable_by_the_patient_and_the_desk_only(client, pati
     assert client.get(url).status_code == 200
 
 
+@pytest.mark.parametrize("kind", ["receipt", "refund receipt", "invoice"])
+def test_receipts_and_invoices_are_for_their_patient_the_desk_and_admins_only(
+    client, patient, desk, treatment, practitioner, kind, sign_in
+):
+    from tests.factories import AppointmentFactory
+
+    appointment = AppointmentFactory(patient=patient, treatment=treatment, practitioner=practitioner)
+    payment = services.take_desk_payment(
+        patient=patient, amount=Decimal("250"), method="card_terminal", by=desk, appointment=appointment
+    )
+    if kind == "receipt":
+        document = payment.documents.get()
+    elif kind == "refund receipt":
+        refund = services.refund_payment(payment=payment, amount=Decimal("50"), by=desk, reason="Goodwill")
+        document = Document.objects.get(refund=refund)
+    else:
+        document = services.issue_invoice(appointment=appointment, by=desk)
+    url = reverse("payments:document_pdf", args=[document.pk])
+    client.logout()
+    assert client.get(url).status_code == 302  # to the sign-in page
+    expected = [
+        (patient.user, 200),
+        (ClearedPatientFactory().user, 404),
+        (practitioner.user, 404),  # even the patient's own practitioner: money is the desk's
+        (desk, 200),
+        (staff_user(roles.CLINIC_ADMIN), 200),
+    ]
+    for user, status in expected:
+        sign_in(client, user)
+        response = client.get(url)
+        assert response.status_code == status, (user, response.status_code)
+        if status == 200:
+            assert response.content[:5] == b"%PDF-" and document.number in response["Content-Disposition"]
+
+
 def test_vat_is_shown_when_the_clinic_is_registered(patient, desk, settings):
     from payments.documents import document_context, vat_included
 
@@ -528,3 +567,377 @@ def test_a_rolled_back_payment_gives_its_number_back(patient, desk):
         pass
     services.take_desk_payment(patient=patient, amount=Decimal("3"), method="cash", by=desk)
     assert sorted(Document.objects.values_list("sequence", flat=True)) == [1, 2]
+
+
+# --- one deposit rule for the booking pages and the API ----------------------------------------------------
+
+
+def book_through_the_api(patient, treatment, practitioner, start_at):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_login(patient.user)
+    body = {"treatment": treatment.slug, "practitioner": practitioner.slug, "start": start_at.isoformat()}
+    return api.post("/api/v1/appointments/", body, format="json")
+
+
+def test_an_api_booking_is_held_awaiting_its_deposit_like_an_online_one(patient, treatment, practitioner, standin):
+    start_at = at(day(), 10)
+    response = book_through_the_api(patient, treatment, practitioner, start_at)
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    appointment = Appointment.objects.get(pk=body["id"])
+    payment = Payment.objects.get(appointment=appointment)
+    assert body["status"] == "awaiting_deposit" == appointment.status
+    assert body["deposit"]["amount"] == "50.00" and body["deposit"]["currency"] == "GBP"
+    assert body["deposit"]["pay_url"].endswith(reverse("payments:deposit", args=[appointment.pk]))
+    assert "kept as a fee" in body["deposit"]["terms"]
+    assert body["deposit"]["pay_by"].startswith(payment.hold_expires_at.isoformat()[:16])
+    assert payment.status == Payment.Status.PENDING and payment.amount == Decimal("50.00")
+    assert not Reminder.objects.filter(appointment=appointment).exists()
+    # The pay link leads to Stripe's page, and the signed webhook confirms it as for any online booking.
+    client = Client()
+    client.force_login(patient.user)
+    assert client.post(body["deposit"]["pay_url"]).url.startswith(standin.base + "/pay/")
+    response, _ = pay(client, standin, payment)
+    assert response.json()["outcome"] == "paid: appointment confirmed"
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.BOOKED
+
+
+def test_without_stripe_keys_an_api_booking_needs_no_deposit(patient, treatment, practitioner, settings):
+    settings.STRIPE_SECRET_KEY = settings.STRIPE_WEBHOOK_SECRET = ""
+    response = book_through_the_api(patient, treatment, practitioner, at(day(), 10))
+    assert response.status_code == 201
+    assert response.json()["status"] == "booked" and response.json()["deposit"] is None
+    assert not Payment.objects.exists()
+
+
+def test_the_desk_never_holds_a_booking_for_a_deposit(patient, treatment, practitioner, standin, desk):
+    appointment = booking_services.book_appointment(
+        patient=patient,
+        treatment=treatment,
+        practitioner=practitioner,
+        start_at=at(day(), 10),
+        booked_by=desk,
+        source=Appointment.Source.PHONE,
+    )
+    assert appointment.status == Appointment.Status.BOOKED and not Payment.objects.exists()
+
+
+def sold_package(patient, treatment, *, sessions=6, used=0):
+    package = Package.objects.create(
+        name=f"Course of {sessions}", treatment=treatment, sessions=sessions, price=Decimal("1200")
+    )
+    bought = services.sell_package(patient=patient, package=package, method="cash", by=staff_user(roles.FRONT_DESK))
+    PatientPackage.objects.filter(pk=bought.pk).update(sessions_used=used)
+    return bought
+
+
+@pytest.mark.parametrize("through", ["page", "api"])
+def test_a_packages_last_session_covers_one_online_booking_not_two(
+    client, patient, treatment, practitioner, standin, through
+):
+    sold_package(patient, treatment, sessions=6, used=5)
+    first_at, second_at = at(day(), 10), at(day(40), 10)
+    for start_at in (first_at, second_at):
+        if through == "page":
+            book_through_the_page(client, treatment, practitioner, start_at)
+        else:
+            assert book_through_the_api(patient, treatment, practitioner, start_at).status_code == 201
+    first, second = (Appointment.objects.get(patient=patient, start_at=t) for t in (first_at, second_at))
+    assert first.status == Appointment.Status.BOOKED and not first.payments.exists()
+    assert second.status == Appointment.Status.AWAITING_DEPOSIT and second.payments.get().status == "pending"
+    # A cancelled booking gives its session back (the held one would use it when completed: let it go too).
+    booking_services.cancel_appointment(first, by=patient.user)
+    booking_services.cancel_appointment(second, by=patient.user)
+    third_at = at(day(75), 10)  # the course interval after the second
+    book_through_the_page(client, treatment, practitioner, third_at)
+    assert Appointment.objects.get(patient=patient, start_at=third_at).status == Appointment.Status.BOOKED
+
+
+def test_a_package_that_expires_before_the_visit_does_not_cover_it(client, patient, treatment, practitioner, standin):
+    bought = sold_package(patient, treatment)
+    PatientPackage.objects.filter(pk=bought.pk).update(expires_at=at(day(5), 0))
+    book_through_the_page(client, treatment, practitioner, at(day(), 10))
+    assert Appointment.objects.get(patient=patient).status == Appointment.Status.AWAITING_DEPOSIT
+
+
+# --- refunds made in Stripe's dashboard (charge.refunded) ------------------------------------------------
+
+
+def test_a_refund_made_in_stripes_dashboard_is_recorded_once_with_its_receipt(
+    client, patient, treatment, practitioner, standin, caplog
+):
+    appointment, payment = paid_booking(client, patient, treatment, practitioner, standin)
+    payment.refresh_from_db()
+    event = standin.refund_in_dashboard(payment.provider_payment_id, 2000)
+    with caplog.at_level(logging.WARNING, logger="payments"), django_on_commit():
+        response = post_event(client, event)
+    assert response.status_code == 200 and response.json()["outcome"] == "refunded in Stripe: £20.00 recorded"
+    assert "refunded outside the app" in caplog.text
+    refund = Refund.objects.get(payment=payment)
+    assert refund.amount == Decimal("20.00") and refund.status == Refund.Status.SUCCEEDED
+    assert refund.provider_refund_id.startswith("re_") and Document.objects.filter(refund=refund).count() == 1
+    payment.refresh_from_db()
+    assert payment.deposit_outcome == Payment.DepositOutcome.HELD  # £30 is still held
+    assert Appointment.objects.get(pk=appointment.pk).status == Appointment.Status.BOOKED
+
+    # The same delivery again, and another event telling the same state: nothing more.
+    assert post_event(client, event).json()["outcome"] == "already handled"
+    same_state = standin.event("charge.refunded", event["data"]["object"])
+    assert post_event(client, same_state).json()["outcome"] == "refund already recorded"
+    assert Refund.objects.filter(payment=payment).count() == 1
+
+    # The rest refunded in the dashboard later: the difference is recorded, the deposit is refunded.
+    post_event(client, standin.refund_in_dashboard(payment.provider_payment_id))
+    assert sorted(Refund.objects.filter(payment=payment).values_list("amount", flat=True)) == [
+        Decimal("20.00"),
+        Decimal("30.00"),
+    ]
+    payment.refresh_from_db()
+    assert payment.deposit_outcome == Payment.DepositOutcome.REFUNDED and services.refundable(payment) == 0
+
+
+def test_our_own_refund_seen_on_the_charge_is_not_recorded_twice(client, patient, treatment, practitioner, standin):
+    appointment, payment = paid_booking(client, patient, treatment, practitioner, standin)
+    with django_on_commit():
+        client.post(reverse("appointment_cancel", args=[appointment.pk]), {"reason": "Plans changed"})
+    ours = Refund.objects.get(payment=payment)
+    payment.refresh_from_db()
+    charge = {
+        "id": "ch_x",
+        "object": "charge",
+        "amount": 5000,
+        "amount_refunded": 5000,
+        "currency": "gbp",
+        "payment_intent": payment.provider_payment_id,
+        "metadata": {"payment_id": str(payment.pk)},
+        "refunds": {"object": "list", "data": [{"id": ours.provider_refund_id, "amount": 5000}]},
+    }
+    assert post_event(client, standin.event("charge.refunded", charge)).json()["outcome"] == "refund already recorded"
+    assert list(Refund.objects.filter(payment=payment)) == [ours]
+
+
+@pytest.mark.parametrize(
+    "tamper, expected",
+    [
+        ({"currency": "usd"}, "does not match"),
+        ({"amount": 9999}, "does not match"),
+        ({"amount_refunded": 6000}, "does not match"),
+        ({"amount_refunded": "lots"}, "unreadable"),
+        ({"payment_intent": "pi_somebody_else"}, "no payment of ours"),
+        ({"metadata": {"payment_id": "999999"}}, "no payment of ours"),
+    ],
+)
+def test_a_charge_refunded_event_that_does_not_match_changes_nothing_and_is_logged(
+    client, patient, treatment, practitioner, standin, tamper, expected, caplog
+):
+    _, payment = paid_booking(client, patient, treatment, practitioner, standin)
+    payment.refresh_from_db()
+    event = standin.refund_in_dashboard(payment.provider_payment_id)
+    event["data"]["object"].update(tamper)
+    with caplog.at_level(logging.WARNING, logger="payments"):
+        outcome = post_event(client, event).json()["outcome"]
+    assert outcome.startswith("refused") and expected in outcome
+    assert expected in caplog.text
+    assert not Refund.objects.exists()
+    assert Payment.objects.get(pk=payment.pk).deposit_outcome == Payment.DepositOutcome.HELD
+
+
+def test_a_failed_refund_is_marked_failed_and_can_be_given_again(client, patient, treatment, practitioner, standin):
+    appointment, payment = paid_booking(client, patient, treatment, practitioner, standin)
+    standin.fail_refunds = True
+    client.post(reverse("appointment_cancel", args=[appointment.pk]), {"reason": "Plans changed"})
+    refund = Refund.objects.get(payment=payment)
+    event = standin.event(
+        "refund.failed",
+        {"id": "re_failed", "object": "refund", "amount": 5000, "currency": "gbp", "status": "failed",
+         "metadata": {"refund_id": str(refund.pk)}},
+    )  # fmt: skip
+    assert post_event(client, event).json()["outcome"] == "refund failed"
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.FAILED and "failed" in refund.last_error
+    payment.refresh_from_db()
+    assert services.refundable(payment) == Decimal("50.00")  # the desk can refund it again
+
+
+# --- receipt emails: an outbox with retries ---------------------------------------------------------------
+
+FAILING_MAIL = "tests.email_backends.FailingBackend"
+WORKING_MAIL = "django.core.mail.backends.locmem.EmailBackend"
+
+
+def test_a_receipt_email_the_mail_server_refused_is_sent_again_by_beat_once(patient, desk, settings, caplog):
+    from payments import documents, tasks
+
+    settings.EMAIL_BACKEND = FAILING_MAIL
+    mail.outbox.clear()
+    with django_on_commit():
+        payment = services.take_desk_payment(patient=patient, amount=Decimal("80.00"), method="cash", by=desk)
+    receipt = payment.documents.get()
+    assert (receipt.email_status, receipt.email_attempts) == (Document.Email.PENDING, 1)
+    assert "refused" in receipt.email_last_error and receipt.emailed_at is None and mail.outbox == []
+    first_retry = receipt.email_next_attempt_at
+    assert first_retry > timezone.now()
+
+    settings.EMAIL_BACKEND = WORKING_MAIL
+    assert documents.send_due_document_emails() == 0  # not before its backoff
+    assert documents.send_due_document_emails(now=first_retry) == 1
+    (message,) = mail.outbox
+    assert message.to == [patient.user.email] and receipt.number in message.subject
+    assert message.attachments[0][0] == f"{receipt.number}.pdf"
+    receipt.refresh_from_db()
+    assert (receipt.email_status, receipt.email_attempts, receipt.email_last_error) == ("sent", 2, "")
+    assert receipt.emailed_at is not None
+    assert documents.send_due_document_emails(now=first_retry + datetime.timedelta(days=1)) == 0  # once
+    assert tasks.send_due_document_emails() == 0
+    assert "payments.tasks.send_due_document_emails" in {
+        entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
+    }
+
+
+def test_a_receipt_email_fails_for_good_after_the_last_attempt_and_stays_downloadable(client, patient, desk, settings):
+    from payments import documents
+
+    settings.EMAIL_BACKEND = FAILING_MAIL
+    settings.REMINDER_MAX_ATTEMPTS = 2
+    with django_on_commit():
+        payment = services.take_desk_payment(patient=patient, amount=Decimal("80.00"), method="cash", by=desk)
+    receipt = payment.documents.get()
+    documents.send_due_document_emails(now=Document.objects.get(pk=receipt.pk).email_next_attempt_at)
+    receipt.refresh_from_db()
+    assert (receipt.email_status, receipt.email_attempts) == (Document.Email.FAILED, 2)
+    assert documents.send_due_document_emails(now=timezone.now() + datetime.timedelta(days=9)) == 0
+    response = client.get(reverse("payments:document_pdf", args=[receipt.pk]))
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
+
+
+def test_no_receipt_email_is_owed_to_a_placeholder_address(desk):
+    from clinic.models import PLACEHOLDER_EMAIL_DOMAIN
+    from tests.factories import PatientFactory
+
+    patient = PatientFactory(user__email=f"walk-in-1@{PLACEHOLDER_EMAIL_DOMAIN}")
+    payment = services.take_desk_payment(patient=patient, amount=Decimal("10.00"), method="cash", by=desk)
+    assert payment.documents.get().email_status == Document.Email.NONE
+
+
+# --- the patient's copy of their data, and erasure ----------------------------------------------------------
+
+
+def money_history(patient, desk, treatment):
+    payment = services.take_desk_payment(patient=patient, amount=Decimal("80.00"), method="cash", by=desk)
+    services.refund_payment(payment=payment, amount=Decimal("30.00"), by=desk, reason="Goodwill")
+    bought = sold_package(patient, treatment, sessions=6, used=0)
+    return payment, bought
+
+
+def test_the_copy_of_a_patients_data_holds_their_money_and_nothing_of_another(
+    client, patient, desk, treatment, django_assert_max_num_queries
+):
+    from operations.patient_data import patient_data
+
+    payment, bought = money_history(patient, desk, treatment)
+    other = ClearedPatientFactory()
+    services.take_desk_payment(patient=other, amount=Decimal("999.00"), method="cash", by=desk)
+    data = json.loads(client.get(reverse("my_data_json")).content)["payments"]
+    assert [(p["for"], p["amount"], p["status"]) for p in data["payments"]] == [
+        ("Session", "80.00", "Paid"),
+        ("Course package", "1200.00", "Paid"),
+    ]
+    assert [(r["amount"], r["reason"], r["status"]) for r in data["refunds"]] == [("30.00", "Goodwill", "Refunded")]
+    numbers = [d["number"] for d in data["receipts_and_invoices"]]
+    assert numbers == [d.number for d in Document.objects.filter(patient=patient).order_by("issued_at", "pk")]
+    assert len(numbers) == 3  # the payment, its refund, the package
+    (package,) = data["course_packages"]
+    assert (package["sessions"], package["left"], package["price_paid"]) == (6, 6, "1200.00")
+    assert "999.00" not in json.dumps(data)
+
+    page = client.get(reverse("my_data")).content.decode()
+    assert "Receipts and invoices" in page and numbers[0] in page and "Course packages" in page
+
+    with django_assert_max_num_queries(25):  # the same as with none (tests/test_patient_rights.py)
+        patient_data(patient)
+    for _ in range(5):
+        money_history(patient, desk, treatment)
+    with django_assert_max_num_queries(25):
+        assert len(patient_data(patient)["payments"]["payments"]) == 12
+
+
+def test_erasure_keeps_the_money_records_and_releases_a_held_deposit(
+    client, patient, desk, treatment, practitioner, standin, settings
+):
+    from clinic.models import ErasureRequest
+    from operations import erasure
+
+    payment, bought = money_history(patient, desk, treatment)
+    PatientPackage.objects.filter(pk=bought.pk).update(sessions_used=6)  # used up: the next booking pays
+    appointment, deposit = hold(client, patient, treatment, practitioner, standin)
+    settings.EMAIL_BACKEND = FAILING_MAIL
+    with django_on_commit():
+        owed = services.take_desk_payment(patient=patient, amount=Decimal("5.00"), method="cash", by=desk)
+    assert owed.documents.get().email_status == Document.Email.PENDING  # the mail server refused it
+    settings.EMAIL_BACKEND = WORKING_MAIL
+    kept = {
+        "payments": set(Payment.objects.filter(patient=patient).values_list("pk", flat=True)),
+        "refunds": set(Refund.objects.filter(payment__patient=patient).values_list("pk", flat=True)),
+        "documents": set(Document.objects.filter(patient=patient).values_list("pk", "sequence")),
+    }
+
+    request = ErasureRequest.objects.create(patient=patient)
+    erasure.complete_erasure(request, by=staff_user(roles.CLINIC_ADMIN))
+
+    appointment.refresh_from_db()
+    deposit.refresh_from_db()
+    assert appointment.status == Appointment.Status.CANCELLED and deposit.status == Payment.Status.EXPIRED
+    assert set(Payment.objects.filter(patient=patient).values_list("pk", flat=True)) == kept["payments"]
+    assert set(Refund.objects.filter(payment__patient=patient).values_list("pk", flat=True)) == kept["refunds"]
+    assert set(Document.objects.filter(patient=patient).values_list("pk", "sequence")) == kept["documents"]
+    assert PatientPackage.objects.filter(pk=bought.pk).exists()
+    # The receipt still owed by email is owed to nobody now: nothing goes to the placeholder address.
+    mail.outbox.clear()
+    from payments import documents
+
+    documents.send_due_document_emails(now=timezone.now() + datetime.timedelta(days=1))
+    assert mail.outbox == [] and owed.documents.get().email_status == Document.Email.NONE
+    client.force_login(desk)
+    pdf = client.get(reverse("payments:document_pdf", args=[owed.documents.get().pk]))
+    assert pdf.status_code == 200
+
+
+# --- the demo clinic ---------------------------------------------------------------------------------------
+
+
+def test_the_demo_has_deposit_policies_and_packages_yet_needs_no_deposit_without_stripe_keys(client, settings):
+    import io
+
+    from django.core.management import call_command
+
+    from clinic.models import Patient, Treatment
+
+    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", stdout=io.StringIO())  # a second run makes nothing twice
+    policies = {p.treatment.slug: p.kind for p in DepositPolicy.objects.select_related("treatment")}
+    assert policies == {
+        "consultation": "none",
+        "microneedling-thighs": "fixed",
+        "microneedling-buttocks": "share",
+        "microneedling-abdomen": "fixed",
+    }
+    assert Package.objects.filter(active=True).count() == 4
+    patient = Patient.objects.get(user__email="patient@clinic.example")
+    (bought,) = PatientPackage.objects.filter(patient=patient)
+    assert (bought.sessions_total, bought.balance, bought.redemptions.count()) == (6, 5, 1)
+    assert Document.objects.filter(payment__patient_package=bought).count() == 1
+
+    buttocks = Treatment.objects.get(slug="microneedling-buttocks")
+    later = timezone.now() + datetime.timedelta(days=10)
+    settings.STRIPE_SECRET_KEY = settings.STRIPE_WEBHOOK_SECRET = ""  # make run: no keys
+    assert services.needs_deposit(patient, buttocks, later) is False
+    assert services.deposit_amount(buttocks) == Decimal("40.00")  # 20 % of £200, once Stripe is set up
+    settings.STRIPE_SECRET_KEY, settings.STRIPE_WEBHOOK_SECRET = "sk_test_x", "whsec_x"
+    assert services.needs_deposit(patient, buttocks, later) is True
+
+    client.force_login(staff_user(roles.FRONT_DESK))
+    page = client.get(reverse("desk:patient", args=[patient.pk])).content.decode()
+    assert "5 of 6 sessions left" in page and "Buttocks: course of 6" in page

@@ -3,7 +3,9 @@
 - two patients paying for the last slot: the hold is the booking, so one holds it and the other is told;
 - a webhook arriving while the hold lapses: either confirmed, or released and refunded, never both;
 - two deliveries of one event at once: handled once;
-- 20 payments at once: receipt numbers 1..20, no gap, no repeat.
+- 20 payments at once: receipt numbers 1..20, no gap, no repeat;
+- a package's last session and two online bookings at once (the page and the API): one is covered, the
+  other waits for its deposit.
 """
 
 import datetime
@@ -18,7 +20,7 @@ from bookings import services as booking_services
 from bookings.models import Appointment
 from clinic import roles
 from payments import services
-from payments.models import DepositPolicy, Document, Payment, ProviderEvent, Refund
+from payments.models import DepositPolicy, Document, Package, Payment, ProviderEvent, Refund
 from tests.factories import (
     ClearedPatientFactory,
     PatientFactory,
@@ -61,7 +63,6 @@ def held(patient, treatment, practitioner, when):
         start_at=when,
         booked_by=patient.user,
         source=Appointment.Source.ONLINE,
-        awaiting_deposit=True,
     )
 
 
@@ -134,3 +135,86 @@ def test_receipt_numbers_stay_gapless_and_unique_under_20_concurrent_payments():
     assert all(isinstance(r, Payment) for r in results), results
     numbers = sorted(Document.objects.filter(kind="receipt").values_list("sequence", flat=True))
     assert numbers == list(range(1, 21))
+
+
+def test_a_packages_last_session_covers_one_of_two_concurrent_online_bookings(world, standin):
+    """The patient's two tabs (the booking page and the API) book two times at once with one package session
+    left: the booking service locks the patient, then payments locks the package and counts the sessions
+    live bookings already reserve, so exactly one is covered and the other is held for its deposit."""
+    from django.urls import reverse
+    from rest_framework.test import APIClient
+
+    treatment, practitioner = world
+    patient = ClearedPatientFactory()
+    package = Package.objects.create(name="Course of 6", treatment=treatment, sessions=6, price=Decimal("1200"))
+    bought = services.sell_package(patient=patient, package=package, method="cash", by=staff_user(roles.FRONT_DESK))
+    type(bought).objects.filter(pk=bought.pk).update(sessions_used=5)
+    page, api = Client(), APIClient()
+    page.force_login(patient.user)
+    api.force_login(patient.user)
+    by_page, by_api = start(days=9), start(days=40)
+    results = race(
+        [
+            lambda: page.post(
+                reverse("book_confirm", args=[treatment.slug]),
+                {
+                    "practitioner": practitioner.pk,
+                    "start": by_page.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%MZ"),
+                },
+            ),
+            lambda: api.post(
+                "/api/v1/appointments/",
+                {"treatment": treatment.slug, "practitioner": practitioner.slug, "start": by_api.isoformat()},
+                format="json",
+            ),
+        ]
+    )
+    assert [r.status_code for r in results] == [302, 201], results
+    statuses = sorted(Appointment.objects.filter(patient=patient).values_list("status", flat=True))
+    assert statuses == [Appointment.Status.AWAITING_DEPOSIT, Appointment.Status.BOOKED]
+    assert Payment.objects.filter(purpose="deposit", status="pending").count() == 1
+
+
+def test_two_senders_of_one_receipt_email_at_once_send_it_once(settings):
+    """Beat's retry and the first send after commit (or two workers) racing on one owed email: the row is
+    locked SKIP LOCKED, so one sends and the other skips."""
+    from django.core import mail
+
+    from payments import documents
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    mail.outbox.clear()
+    payment = services.take_desk_payment(
+        patient=PatientFactory(), amount=Decimal("25.00"), method="cash", by=staff_user(roles.FRONT_DESK)
+    )  # committed: its first send already ran after commit; owe it again to race two senders
+    receipt = payment.documents.get()
+    Document.objects.filter(pk=receipt.pk).update(email_status="pending", emailed_at=None)
+    mail.outbox.clear()
+    results = race([lambda: documents.send_document_email(receipt.pk) for _ in range(2)])
+    assert sorted(results) == ["sent", "skipped"], results
+    assert len(mail.outbox) == 1
+
+
+def test_two_patients_booking_the_last_slot_through_the_page_one_is_sent_to_pay_one_is_told(world, standin):
+    """As patients do it: two booking pages posted at once for the one free time of a deposit treatment.
+    One is held and sent to the deposit step (then Stripe); the other gets 'just taken' with other times,
+    and no second deposit is asked."""
+    from django.urls import reverse
+
+    treatment, practitioner = world
+    when = start()
+    clients = []
+    for _ in range(2):
+        client = Client()
+        client.force_login(ClearedPatientFactory().user)
+        clients.append(client)
+    url = reverse("book_confirm", args=[treatment.slug])
+    data = {"practitioner": practitioner.pk, "start": when.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%MZ")}
+    responses = race([lambda c=c: c.post(url, data) for c in clients])
+    assert sorted(r.status_code for r in responses) == [302, 409], responses
+    (held_appointment,) = Appointment.objects.all()
+    winner = next(r for r in responses if r.status_code == 302)
+    assert winner.url == reverse("payments:deposit", args=[held_appointment.pk])
+    loser = next(r for r in responses if r.status_code == 409)
+    assert "This time was just taken" in loser.content.decode()
+    assert Payment.objects.get().status == Payment.Status.PENDING

@@ -3,7 +3,9 @@
 import datetime
 from decimal import Decimal
 
+from django.apps import apps
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -200,6 +202,10 @@ class Command(BaseCommand):
             admin_device = self.seed_admin_authenticator()
             self.seed_patient()
             self.seed_week()
+            if apps.is_installed("payments"):
+                # Deposit policies, packages, the demo patient's course package: payments' own command
+                # (operations may not import payments; both are in the top layer).
+                call_command("seed_demo_payments", stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("Demo clinic ready. Sign in at /accounts/login/ with:"))
         for email, role in [
             (DEMO_PATIENT["email"], "patient"),
