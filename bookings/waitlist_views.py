@@ -3,14 +3,15 @@ and sees who waits for what. Thin views: rules and writes are in `bookings.waitl
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic import access, clock
 from clinic.models import Patient
 
-from . import services, waitlist
-from .models import WaitlistEntry
+from . import hooks, services, waitlist
+from .models import Appointment, WaitlistEntry
 from .waitlist_forms import DeskWaitlistForm, JoinWaitlistForm, WaitlistFilterForm
 
 
@@ -101,6 +102,8 @@ def waitlist_offer(request, pk):
         context["closed_reason"] = waitlist.why_closed(offer) or error.message
         status = 409 if isinstance(error, services.SlotTaken) else 400
         return render(request, "waitlist/offer.html", context, status=status)
+    if appointment.status == Appointment.Status.AWAITING_DEPOSIT:  # the online deposit rule, as on booking
+        return redirect(hooks.steps().next_url(appointment) or reverse("appointment_detail", args=[appointment.pk]))
     messages.success(
         request, f"You are booked: {appointment.treatment.name} on {clock.when_text(appointment.start_at)}."
     )

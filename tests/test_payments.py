@@ -613,6 +613,23 @@ def test_without_stripe_keys_an_api_booking_needs_no_deposit(patient, treatment,
     assert not Payment.objects.exists()
 
 
+def test_a_waitlist_offer_taken_online_follows_the_deposit_rule_too(client, patient, treatment, practitioner, standin):
+    from bookings.models import WaitlistEntry, WaitlistOffer
+
+    entry = WaitlistEntry.objects.create(patient=patient, treatment=treatment)
+    start_at = at(day(), 10)
+    offer = WaitlistOffer.objects.create(
+        entry=entry,
+        practitioner=practitioner,
+        start_at=start_at,
+        expires_at=timezone.now() + datetime.timedelta(hours=2),
+    )
+    response = client.post(reverse("waitlist_offer", args=[offer.pk]))
+    appointment = Appointment.objects.get(patient=patient, start_at=start_at)
+    assert appointment.status == Appointment.Status.AWAITING_DEPOSIT and appointment.payments.get().status == "pending"
+    assert response.status_code == 302 and response.url == reverse("payments:deposit", args=[appointment.pk])
+
+
 def test_the_desk_never_holds_a_booking_for_a_deposit(patient, treatment, practitioner, standin, desk):
     appointment = booking_services.book_appointment(
         patient=patient,
