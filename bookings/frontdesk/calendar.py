@@ -15,6 +15,7 @@ from bookings.models import Appointment
 from clinic import clock
 from clinic.clock import local_to_utc
 
+from . import grid
 from .grid import (
     DEFAULT_CLOSE,
     DEFAULT_OPEN,
@@ -36,6 +37,7 @@ class Calendar:
 
 
 def _split(appointments):
+    grid.with_desk_links(appointments)
     shown = [a for a in appointments if a.status != Appointment.Status.CANCELLED]
     cancelled = [a for a in appointments if a.status == Appointment.Status.CANCELLED]
     return shown, cancelled
