@@ -33,6 +33,23 @@ class DayChoiceForm(forms.Form):
         self.first_day, self.last_day = availability.bookable_days()
         self.fields["day"].widget.attrs.update(min=self.first_day.isoformat(), max=self.last_day.isoformat())
 
+    def practitioner_options(self) -> list[tuple[str, str, bool]]:
+        """(value, label, selected) of each choice, first available first, as the chooser writes them out
+        (bookings/includes/chooser.html): the value sent (or given as initial) is selected, as Django's
+        select would; one query, as the widget's."""
+        sent = self["practitioner"].value()
+        chosen = "" if sent is None else str(sent)
+        field = self.fields["practitioner"]
+        options = [("", field.empty_label, chosen == "")]
+        for practitioner in field.queryset:
+            value = str(practitioner.pk)
+            options.append((value, field.label_from_instance(practitioner), value == chosen))
+        return options
+
+    def day_value(self):
+        """The day as the date input shows it: what was sent, as it was sent (None: nothing)."""
+        return self.fields["day"].widget.format_value(self["day"].value())
+
     def clean_day(self):
         day = self.cleaned_data["day"] or self.first_day
         if day < self.first_day:

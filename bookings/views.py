@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from clinic import access, clock
-from clinic.closures import closed_on
+from clinic.closures import closed_days, closed_on
 from clinic.selectors import bookable_treatments
 from consultations.eligibility import check_eligibility
 from consultations.selectors import current_clearance
@@ -41,11 +41,12 @@ def times_context(patient, treatment, form, *, ignore_appointment=None) -> dict:
     blocked = next((block for block in blocks if block.covers(day)), None)
     last_day = min(day + datetime.timedelta(days=DAYS_LOOKED_AHEAD), form.last_day)
     if ignore_appointment is None:
-        days = availability.offered_slots(treatment, practitioner, day, last_day)
+        days, closed = _offered_times(treatment, practitioner, day, last_day)
     else:  # moving an appointment: its own time counts as free, an answer for this patient alone
         days = availability.available_slots(
             treatment, practitioner, day, last_day, ignore_appointment=ignore_appointment
         )
+        closed = closed_on(day)
     next_days = [
         other
         for other, slots in days.items()
@@ -54,11 +55,29 @@ def times_context(patient, treatment, form, *, ignore_appointment=None) -> dict:
     return {
         "day": day,
         "practitioner": practitioner,
-        "closed": closed_on(day),
+        "closed": closed,
         "course_reason": blocked.message if blocked else "",
         "slots": [] if blocked else days.get(day, []),
         "next_days": next_days,
     }
+
+
+def _offered_times(treatment, practitioner, day, last_day):
+    """The free times from `day` to `last_day` and why `day` is closed (or ""), from availability's cache
+    (its "cached reads"): the closures come with the clinic's set-up there, so a page served from the cache
+    reads neither again."""
+
+    def compute(as_of, known):
+        days = availability.available_slots(treatment, practitioner, day, last_day, now=as_of, catalogue=known)
+        closed = known.closed_days(day, day) if known is not None else closed_days(day, day)
+        return days, closed.get(day, "")
+
+    return availability.cached(
+        ("times", treatment.pk, getattr(practitioner, "pk", "any"), day, last_day),
+        compute,
+        reads=lambda known: known.practitioner_ids(treatment, practitioner),
+        days=(day, last_day),
+    )
 
 
 @access.patient_required

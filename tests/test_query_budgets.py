@@ -46,8 +46,8 @@ BUDGETS = {
     ("appointment_detail", "patient_a", ""): 8,
     ("appointment_ics", "patient_a", ""): 5,
     ("book_start", "patient_a", ""): 6,  # + the clearance: "Consultation first" marks
-    ("book_treatment", "patient_a", ""): 11,
-    ("book_times", "patient_a", ""): 10,  # with the closed day said on the page
+    ("book_treatment", "patient_a", ""): 10,  # the closed day comes with the cached times (-1)
+    ("book_times", "patient_a", ""): 9,  # the closed day comes with the cached times
     ("intake_home", "patient_a", ""): 10,
     ("waitlist_mine", "patient_a", ""): 6,
     ("my_progress", "patient_a", ""): 10,
