@@ -89,6 +89,39 @@ class AvailabilitySerializer(serializers.Serializer):
     days = AvailabilityDaySerializer(many=True)
 
 
+def availability_data(payload) -> dict:
+    """What `AvailabilitySerializer(payload).data` gives, written out: the endpoint's answer when computed.
+    REST framework's serializers took more time than the slots themselves for a week of slots (a field
+    copied per slot); tests/test_api.py checks this against the serializer, on both sides of a clock change.
+    Times as REST framework writes them: in the current zone (the clinic's), ISO 8601, UTC as Z."""
+    zone = timezone.get_current_timezone()
+
+    def instant(value):
+        text = value.astimezone(zone).isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    return {
+        "treatment": payload["treatment"],
+        "practitioner": payload["practitioner"],
+        "time_zone": payload["time_zone"],
+        "days": [
+            {
+                "date": day["date"].isoformat(),
+                "unavailable_reason": day["unavailable_reason"],
+                "slots": [
+                    {
+                        "start": instant(slot.start_at),
+                        "end": instant(slot.end_at),
+                        "practitioner": slot.practitioner.slug,
+                    }
+                    for slot in day["slots"]
+                ],
+            }
+            for day in payload["days"]
+        ],
+    }
+
+
 class DepositDueSerializer(serializers.Serializer):
     """What an appointment awaiting its deposit asks for, and where the patient pays it."""
 

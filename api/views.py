@@ -3,9 +3,10 @@ through bookings.services, whose refusals (BookingError) become 400/403/409 with
 """
 
 import datetime
+import json
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.dateparse import parse_date
 from django.views import defaults
@@ -14,6 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, status
 from rest_framework.decorators import api_view, permission_classes
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from bookings import availability, services
@@ -109,18 +111,21 @@ def availability_view(request):
     # The answer to a query string is the same for everyone until what it reads changes (availability's
     # "cached reads"): validated, computed and serialized once, then served from the cache. The treatment
     # and practitioner are looked up in the catalogue, kept under the same invalidation: no query.
+    # The answer is kept as the JSON bytes it is sent as: a cached answer is not serialized or rendered again.
     params = {name: request.query_params.get(name) for name in AVAILABILITY_PARAMS}
-    payload = availability.cached(
+    body = availability.cached(
         ("api", *params.values()),
-        lambda as_of, known: _availability_payload(request.query_params, as_of, known),
+        lambda as_of, known: _availability_body(request.query_params, as_of, known),
         reads=lambda known: _practitioners_asked(params, known),
         days=_days_asked(params),
     )
     patient = access.patient_of(request.user)
-    blocks = availability.course_blocks(patient, Treatment.objects.get(slug=payload["treatment"])) if patient else []
+    # The query string named an offered treatment (else no answer was computed): its slug is the one asked.
+    blocks = availability.course_blocks(patient, Treatment.objects.get(slug=params["treatment"])) if patient else []
     if blocks:  # this patient's course interval: a copy, never the shared answer
-        payload = {**payload, "days": [_with_course_block(day, blocks) for day in payload["days"]]}
-    return Response(payload)
+        payload = json.loads(body)
+        return Response({**payload, "days": [_with_course_block(day, blocks) for day in payload["days"]]})
+    return HttpResponse(body, content_type="application/json")
 
 
 AVAILABILITY_PARAMS = ("treatment", "practitioner", "from", "to")
@@ -150,7 +155,7 @@ def _days_asked(params):
     return first, last
 
 
-def _availability_payload(query_params, as_of, known) -> dict:
+def _availability_body(query_params, as_of, known) -> bytes:
     query = s.AvailabilityQuerySerializer(data=query_params, context={"catalogue": known})
     query.is_valid(raise_exception=True)
     treatment, practitioner = query.validated_data["treatment"], query.validated_data["practitioner"]
@@ -162,7 +167,7 @@ def _availability_payload(query_params, as_of, known) -> dict:
         "time_zone": settings.CLINIC_TIME_ZONE,
         "days": [{"date": day, "unavailable_reason": "", "slots": slots} for day, slots in days.items()],
     }
-    return s.AvailabilitySerializer(payload).data
+    return JSONRenderer().render(s.availability_data(payload))
 
 
 def _with_course_block(day: dict, blocks) -> dict:

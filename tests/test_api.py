@@ -171,6 +171,31 @@ def test_first_available_and_a_daylight_saving_day(api, treatment, practitioner,
     assert first["start"] == "2027-03-28T09:00:00+01:00" and first["practitioner"] == "amelia-hart"
 
 
+def test_the_written_out_answer_is_what_the_availability_serializer_gives(treatment, practitioner, settings):
+    """The endpoint writes its answer without REST framework's serializers (api.serializers.availability_data,
+    for speed): the same JSON, on a winter day (UTC: Z), a summer day and both clock changes."""
+    from api import serializers as s
+    from bookings.availability import available_slots
+
+    settings.CLINIC = {**settings.CLINIC, "HORIZON_DAYS": 800}
+    for first in (datetime.date(2027, 1, 12), datetime.date(2027, 3, 27), datetime.date(2027, 7, 6)):
+        last = first + datetime.timedelta(days=2)
+        days = available_slots(treatment, None, first, last, now=at(first, 0) - datetime.timedelta(days=3))
+        payload = {
+            "treatment": "thighs",
+            "practitioner": None,
+            "time_zone": "Europe/London",
+            "days": [{"date": day, "unavailable_reason": "", "slots": slots} for day, slots in days.items()],
+        }
+        assert sum(len(slots) for slots in days.values()) > 10
+        assert s.availability_data(payload) == s.AvailabilitySerializer(payload).data
+    october = datetime.date(2026, 10, 24)  # the night of 25 October: a repeated hour
+    days = available_slots(treatment, practitioner, october, october + datetime.timedelta(days=1), now=at(october, 0))
+    payload = {**payload, "practitioner": "amelia-hart"}
+    payload["days"] = [{"date": day, "unavailable_reason": "why", "slots": slots} for day, slots in days.items()]
+    assert s.availability_data(payload) == s.AvailabilitySerializer(payload).data
+
+
 def test_a_signed_in_patient_sees_why_a_day_is_not_available_to_them(patient_api, patient, treatment, practitioner):
     AppointmentFactory(patient=patient, practitioner=practitioner, treatment=treatment, start_at=at(in_days(10), 10))
     body = availability(patient_api, treatment="thighs", **{"from": in_days(20), "to": in_days(20)}).json()
