@@ -2,6 +2,7 @@
 and the same report gives the page or one of its tables as CSV (`?csv=<table>`), so a download is exactly
 the rows on screen."""
 
+from django.db import connection, transaction
 from django.shortcuts import render
 
 from clinic.access import reports_required
@@ -48,6 +49,16 @@ REPORTS = {
 }
 
 
+def tuned_for_reports() -> None:
+    """PostgreSQL compiles a query over many rows to machine code first (JIT) when it looks costly: for a
+    year of the bench clinic's appointments that took 2.1 s of a 2.2 s answer, for grouped counts that run in
+    well under a second without it. And with the default 4 MB of sort memory, a year's grouping sorted on disk
+    instead of hashing in memory. The reports change both for their own transaction only (`SET LOCAL`)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
+
+
 @reports_required
 def index(request):
     reports = [(slug, title, summary) for slug, (title, summary, _) in REPORTS.items()]
@@ -64,7 +75,9 @@ def report_view(slug: str):
         if not form.is_valid():
             return render(request, "reports/report.html", context, status=400)
         filters = form.filters()
-        report = build(filters, form.practitioners())
+        with transaction.atomic():
+            tuned_for_reports()
+            report = build(filters, form.practitioners())
         wanted = request.GET.get("csv")
         if wanted is not None:
             table = report.table(wanted)
