@@ -177,6 +177,26 @@ def desk_pages(browser, base, size, practitioner):
     page.context.close()
 
 
+def owner_pages(browser, base, size):
+    """The owner's reports as the demo clinic admin, past the second factor with the code `two_factor_code`
+    prints for the demo's authenticator."""
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # one query for the code, beside Playwright's loop
+    page = browser.new_page(viewport=VIEWPORTS[size])
+    sign_in(page, base, "admin@clinic.example")
+    code = io.StringIO()
+    call_command("two_factor_code", "admin@clinic.example", stdout=code, stderr=io.StringIO())
+    page.locator("#id_token").fill(code.getvalue().strip())
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_load_state()
+    today = datetime.date.today()
+    start = (today - datetime.timedelta(days=41)).isoformat()
+    page.goto(f"{base}/reports/utilisation/?start={start}&end={today.isoformat()}")
+    shoot(page, "16-reports-utilisation", size)
+    page.goto(f"{base}/reports/attendance/?start={start}&end={today.isoformat()}")
+    shoot(page, "17-reports-attendance", size)
+    page.close()
+
+
 def has_front_desk() -> bool:
     from django.urls import NoReverseMatch, reverse
 
@@ -204,10 +224,14 @@ def main():
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             for size in VIEWPORTS:
+                if sys.argv[1:] == ["--reports"]:  # the owner's reports alone
+                    owner_pages(browser, base, size)
+                    continue
                 patient_pages(browser, base, size, practitioner)
                 practitioner_pages(browser, base, size, practitioner, flagged_intake_id)
                 if has_front_desk():
                     desk_pages(browser, base, size, practitioner)
+                owner_pages(browser, base, size)
             browser.close()
     finally:
         server.terminate()

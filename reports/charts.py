@@ -49,7 +49,7 @@ def bar_chart(ident: str, title: str, description: str, bars: list[Bar]) -> str:
     return mark_safe("".join(out))  # noqa: S308 - every text above is escaped or a number
 
 
-HEAT_CELL, HEAT_LEFT, HEAT_TOP = 36, 48, 24
+HEAT_CELL, HEAT_LEFT, HEAT_TOP = 36, 44, 24
 HEAT_LEVELS = 6  # classes heat-0 (empty) .. heat-5 (full or over)
 
 
@@ -60,7 +60,8 @@ def heat_level(share: float | None) -> int:
 
 
 def heat_map(ident: str, title: str, description: str, rows: list[str], columns: list[str], cells) -> str:
-    """A grid: `cells[r][c]` is (share or None, text). Darker is fuller; a cell's <title> says its figure."""
+    """A grid: `cells[r][c]` is (share or None, text). Darker is fuller; a cell's <title> says its figure with
+    the row's whole name (the axis shows its first three letters: 'Wed')."""
     width = HEAT_LEFT + len(columns) * HEAT_CELL + 8
     height = HEAT_TOP + len(rows) * HEAT_CELL + 8
     out = svg_open(ident, title, description, width=width, height=height, css_class="report-heat")
@@ -70,7 +71,7 @@ def heat_map(ident: str, title: str, description: str, rows: list[str], columns:
     for r, row in enumerate(rows):
         y = HEAT_TOP + r * HEAT_CELL
         out.append(
-            f'<text class="tick" x="{HEAT_LEFT - 6}" y="{y + HEAT_CELL / 2 + 4}" text-anchor="end">{escape(row)}</text>'
+            f'<text class="tick" x="{HEAT_LEFT - 6}" y="{y + HEAT_CELL / 2 + 4}" text-anchor="end">{escape(row[:3])}</text>'
         )
         for c, (share, text) in enumerate(cells[r]):
             x = HEAT_LEFT + c * HEAT_CELL
