@@ -70,9 +70,8 @@ def heat_map(ident: str, title: str, description: str, rows: list[str], columns:
         out.append(f'<text class="tick" x="{x}" y="{HEAT_TOP - 8}" text-anchor="middle">{escape(column)}</text>')
     for r, row in enumerate(rows):
         y = HEAT_TOP + r * HEAT_CELL
-        out.append(
-            f'<text class="tick" x="{HEAT_LEFT - 6}" y="{y + HEAT_CELL / 2 + 4}" text-anchor="end">{escape(row[:3])}</text>'
-        )
+        label_y = y + HEAT_CELL / 2 + 4
+        out.append(f'<text class="tick" x="{HEAT_LEFT - 6}" y="{label_y}" text-anchor="end">{escape(row[:3])}</text>')
         for c, (share, text) in enumerate(cells[r]):
             x = HEAT_LEFT + c * HEAT_CELL
             out.append(
