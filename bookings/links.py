@@ -66,13 +66,22 @@ def make_link(
     *, patient: Patient, action: str, appointment: Appointment | None = None, now=None, sent_by=None, channel=""
 ) -> str:
     """A new link (absolute URL) for this patient to do this one thing."""
+    return new_link(patient=patient, action=action, appointment=appointment, now=now, sent_by=sent_by, channel=channel)[
+        1
+    ]
+
+
+def new_link(
+    *, patient: Patient, action: str, appointment: Appointment | None = None, now=None, sent_by=None, channel=""
+) -> tuple[SignedLink, str]:
+    """A new link: the row (for a caller that records more on it) and its absolute URL."""
     if appointment is None and action != Action.HEALTH_FORM:
         raise ValueError(f"A {action} link needs an appointment.")
     if appointment is not None and appointment.patient_id != patient.pk:
         raise ValueError("A link is for the appointment's own patient only.")
     now = now or timezone.now()
     token = secrets.token_urlsafe(32)
-    SignedLink.objects.create(
+    link = SignedLink.objects.create(
         token_hash=_hash(token),
         patient=patient,
         appointment=appointment,
@@ -81,7 +90,7 @@ def make_link(
         sent_by=sent_by,
         channel=channel,
     )
-    return absolute_url(reverse("signed_link", args=[token]))
+    return link, absolute_url(reverse("signed_link", args=[token]))
 
 
 def check_link(token: str, now=None) -> SignedLink:

@@ -452,6 +452,14 @@ class SignedLink(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     channel = models.CharField(max_length=10, choices=ReminderChannel.choices, blank=True)
+    notice = models.ForeignKey(
+        "clinic.Notice",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The message that carried a link the desk sent: whether it went.",
+    )
 
     class Meta:
         constraints = [

@@ -272,10 +272,10 @@ def todays_and_recent_patients(now) -> tuple[list, list]:
 
 
 def form_links_sent(patient):
-    """The health form links the desk sent this patient, newest first, with whether they were used."""
-    return list(
-        SignedLink.objects.filter(patient=patient, sent_by__isnull=False).select_related("sent_by").order_by("-pk")[:5]
-    )
+    """The health form links the desk sent this patient, newest first, with whether their message went (its
+    notice: sent, waiting for a retry, failed, delivery uncertain) and whether they were used."""
+    links = SignedLink.objects.filter(patient=patient, sent_by__isnull=False).select_related("sent_by", "notice")
+    return list(links.order_by("-pk")[:5])
 
 
 def patient_overview(patient, now):

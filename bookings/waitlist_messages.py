@@ -9,9 +9,9 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from bookings.reminders.sms import get_sms_backend
 from clinic import clock
 from clinic.links import absolute_url
+from clinic.sms import get_sms_backend
 
 logger = logging.getLogger(__name__)
 

@@ -403,27 +403,48 @@ class ErasureRequest(models.Model):
 
 
 class Notice(models.Model):
-    """One email the clinic owes someone that is not about one appointment (those are `bookings.Reminder`):
-    a review decided, a clearance suspended, an erasure asked for. The row is written in the transaction
-    of the change it tells of, so it exists exactly when that change committed; `clinic.notices` sends it
-    right after the commit and, if the mail server refuses, again later with the reminders' backoff, until
-    it goes or has failed `REMINDER_MAX_ATTEMPTS` times. No clinical detail in a notice: who, and where
-    to look."""
+    """One message the clinic owes someone that is not about one appointment (those are `bookings.Reminder`):
+    a review decided, a clearance suspended, an erasure asked for, the welcome after sign-up, the health form
+    link the desk sends (by email or text). The row is written in the transaction of the change it tells
+    of, so it exists exactly when that change committed; `clinic.notices` sends it right after the commit
+    and, if the backend refuses, again later with the reminders' backoff, until it goes or has failed
+    `REMINDER_MAX_ATTEMPTS` times. As for reminders, the attempt is recorded (`sending`) and committed before
+    the hand-over, so a crash in between is resolved from evidence, not by resending blindly. No clinical
+    detail in a notice: who, and where to look."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
+        SENDING = "sending", "Being handed over"
         SENT = "sent", "Sent"
+        UNCERTAIN = "uncertain", "Delivery uncertain"
         FAILED = "failed", "Failed"
 
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SMS = "sms", "Text message"
+
     kind = models.CharField(max_length=40, help_text="What it tells of, e.g. clearance_suspended.")
-    to = models.JSONField(help_text="Email addresses.")
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    to = models.JSONField(help_text="Email addresses, or one phone number (E.164) for a text.")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, null=True, blank=True, related_name="notices", help_text="When to one."
+    )
     subject = models.CharField(max_length=200)
     body = models.TextField()
+    body_after_sending = models.TextField(
+        blank=True, help_text="What the row keeps once the message is out (without a signed link's token)."
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # The hand-over in progress, committed before the message goes to the backend (see bookings.Reminder).
+    attempt_started_at = models.DateTimeField(null=True, blank=True)
+    attempt_digest = models.CharField(max_length=64, blank=True)
+    provider_ref = models.CharField(max_length=64, blank=True, db_index=True)
+    provider_status = models.CharField(max_length=20, blank=True)
+    provider_status_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,46 +1,41 @@
 """Writes for the clinic app: sign-up, practitioners' own profile pages, clinic closures."""
 
-import logging
 import uuid
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 
 from .links import absolute_url
+from .message_text import render_text
 from .models import PLACEHOLDER_EMAIL_DOMAIN, Closure, Patient, User
-
-logger = logging.getLogger(__name__)
+from .notices import queue_notice
 
 
 @transaction.atomic
 def register_patient(*, email, password, first_name, last_name, phone, date_of_birth, sms_opt_in=False) -> Patient:
-    """A patient signing up online. The welcome email (next step: the health form) goes once the account
-    is committed; a mail server that is down does not undo the sign-up (it is logged)."""
+    """A patient signing up online. The welcome email (next step: the health form) is queued in the
+    notices' outbox with the account, and goes once it is committed; a mail server that is down does not
+    undo the sign-up: the outbox tries again (clinic/notices.py)."""
     user = User.objects.create_user(email=email, password=password, first_name=first_name, last_name=last_name)
     patient = Patient.objects.create(user=user, phone=phone, date_of_birth=date_of_birth, sms_opt_in=sms_opt_in)
-    transaction.on_commit(lambda: _send_welcome(patient))
+    _queue_welcome(patient)
     return patient
 
 
-def _send_welcome(patient: Patient) -> None:
+def _queue_welcome(patient: Patient) -> None:
     context = {
         "first_name": patient.user.first_name or "there",
-        "clinic": settings.CLINIC,
         "health_form_url": absolute_url(reverse("intake_form")),
         "book_url": absolute_url(reverse("book_start")),
     }
-    try:
-        send_mail(
-            subject=f"Welcome to {settings.CLINIC['NAME']}: your next step",
-            message=render_to_string("clinic/email/welcome.txt", context).strip() + "\n",
-            from_email=None,
-            recipient_list=[patient.user.email],
-        )
-    except Exception:  # the account exists either way; the health form is linked from every page
-        logger.exception("The welcome email to patient %s could not be sent", patient.pk)
+    queue_notice(
+        kind="welcome",
+        to=[patient.user.email],
+        patient=patient,
+        subject=f"Welcome to {settings.CLINIC['NAME']}: your next step",
+        body=render_text("clinic/email/welcome.txt", context) + "\n",
+    )
 
 
 @transaction.atomic

@@ -323,9 +323,7 @@ TWILIO_MESSAGING_SERVICE_SID = env("TWILIO_MESSAGING_SERVICE_SID", default="")
 TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL", default="")  # tests only: a local stand-in
 SMS_BACKEND = env(
     "SMS_BACKEND",
-    default="bookings.reminders.sms.TwilioSmsBackend"
-    if TWILIO_ACCOUNT_SID
-    else "bookings.reminders.sms.FileSmsBackend",
+    default="clinic.sms.TwilioSmsBackend" if TWILIO_ACCOUNT_SID else "clinic.sms.FileSmsBackend",
 )
 SMS_FILE_PATH = env.path("SMS_FILE_PATH", default=VAR_DIR / "sms")
 # A claimed reminder not sent within the lease (task lost with the broker, worker killed) is claimed again.

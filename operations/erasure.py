@@ -17,7 +17,8 @@ anonymised patient. What goes, in one transaction (a failure anywhere changes no
 - contact details inside records: the health form's emergency contact and GP, the typed name on consents;
 - what still lay ahead: future appointments are cancelled through the booking service (their reminders
   stop, the times are offered to the waitlist), every unsent message is cancelled, waitlist entries go,
-  and every signed link still open expires;
+  and every signed link still open expires; messages to the patient not about one appointment (the
+  welcome, the desk's form link: `clinic.Notice`) lose their address and words, and an unsent one is not sent;
 - the texts the patient sent (`InboundMessage`, matched to them or from their number before it was
   known): the words, the number and our answer are cleared; the row stays (when, what it was taken to
   mean) and leaves the desk's inbox, recorded as dealt with by the admin who completed the erasure.
@@ -51,7 +52,7 @@ from bookings.models import Appointment, InboundMessage, Reminder, SignedLink
 from bookings.services import BookingError, cancel_appointment
 from clinic import access, clock, locks
 from clinic.links import absolute_url
-from clinic.models import PLACEHOLDER_EMAIL_DOMAIN, ErasureRequest, Patient
+from clinic.models import PLACEHOLDER_EMAIL_DOMAIN, ErasureRequest, Notice, Patient
 from clinic.notices import queue_notice
 from consultations.models import Consent, IntakeForm
 
@@ -111,6 +112,7 @@ def complete_erasure(erasure_request: ErasureRequest, *, by) -> ErasureRequest:
             _cancel_future_appointments(patient, by)
             _stop_unsent_messages(patient)
             _close_open_links(patient)
+            _erase_notices(patient)
             _erase_texts(patient, by)
             patient.waitlist_entries.all().delete()
             _clear_contact_details_in_records(patient)
@@ -184,6 +186,16 @@ def _stop_unsent_messages(patient) -> None:
     Reminder.objects.filter(appointment__patient=patient, status__in=Reminder.UNSENT_STATUSES).update(
         status=Reminder.Status.CANCELLED, cancel_reason="the patient's data was erased", updated_at=timezone.now()
     )
+
+
+def _erase_notices(patient) -> None:
+    """Messages to the patient not about one appointment (the welcome, the desk's form link): the address
+    and the words go; one not yet sent never will be."""
+    notices = Notice.objects.filter(patient=patient)
+    notices.exclude(status__in=(Notice.Status.SENT, Notice.Status.FAILED, Notice.Status.UNCERTAIN)).update(
+        status=Notice.Status.FAILED, last_error="not sent: the patient's data was erased"
+    )
+    notices.update(to=[], body="", body_after_sending="")
 
 
 def _close_open_links(patient) -> None:

@@ -30,7 +30,7 @@ from bookings.models import (
 )
 from clinic import clock
 from clinic.extensions import PATIENT_DATA
-from clinic.models import ErasureRequest, Patient
+from clinic.models import ErasureRequest, Notice, Patient
 from consultations.models import Consent, IntakeForm, Review, ScreeningFlag
 from consultations.selectors import intake_answers
 from practice.models import CoursePlan, IntakeConfirmation, PhotoConsent, SessionArea, SessionPhoto, SessionRecord
@@ -61,6 +61,7 @@ def patient_data(patient: Patient) -> dict:
             "reminders": _reminders(patient),
             "texts_you_sent": _texts_received(patient),
             "links_sent": _links(patient),
+            "other_messages": _other_messages(patient),
             "aftercare_check_ins": _check_ins(patient),
             "health_form": _health_form(patient),
             "consents": _consents(patient),
@@ -181,6 +182,22 @@ def _links(patient) -> list:
             "sent_by_the_desk_by": link.get_channel_display() if link.sent_by_id else "",
         }
         for link in rows
+    ]
+
+
+def _other_messages(patient) -> list:
+    """Messages to the patient that are not about one appointment (the welcome, the health form link)."""
+    rows = Notice.objects.filter(patient=patient).order_by("created_at", "pk")
+    return [
+        {
+            "message": n.subject,
+            "channel": n.get_channel_display(),
+            "to": ", ".join(n.to),
+            "written": clock.local(n.created_at),
+            "status": n.get_status_display(),
+            "sent": clock.local(n.sent_at),
+        }
+        for n in rows
     ]
 
 

@@ -164,7 +164,7 @@ def bank_holidays(settings):
 @pytest.fixture(autouse=True)
 def _mail_in_memory(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.SMS_BACKEND = "bookings.reminders.sms.LocmemSmsBackend"
+    settings.SMS_BACKEND = "clinic.sms.LocmemSmsBackend"
 
 
 @pytest.fixture(autouse=True)

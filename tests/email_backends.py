@@ -37,7 +37,9 @@ class HoldAfterFileBackend(BaseEmailBackend):
     def send_messages(self, email_messages):
         folder = Path(os.environ["REMINDER_TEST_MAIL_DIR"])
         for message in email_messages:
-            reminder = message.extra_headers.get("X-Clinic-Reminder", "?")
+            reminder = message.extra_headers.get("X-Clinic-Reminder") or (
+                f"notice-{message.extra_headers.get('X-Clinic-Notice', '?')}"  # a notice (clinic/notices.py)
+            )
             with open(folder / "deliveries.log", "a") as log:
                 log.write(f"{reminder} {message.extra_headers.get('Message-ID')}\n")
             (folder / f"handed-over-{reminder}").write_text(str(os.getpid()))

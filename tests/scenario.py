@@ -252,7 +252,7 @@ def scenario(django_db_setup, django_db_blocker, tmp_path_factory, sign_in):
         PRIVATE_MEDIA_ROOT=tmp_path_factory.mktemp("private"),
         PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
-        SMS_BACKEND="bookings.reminders.sms.LocmemSmsBackend",
+        SMS_BACKEND="clinic.sms.LocmemSmsBackend",
     )
     with overrides, django_db_blocker.unblock():
         outer = transaction.atomic()

@@ -4,7 +4,7 @@ import os
 import time
 from pathlib import Path
 
-from bookings.reminders.sms import TwilioSmsBackend
+from clinic.sms import TwilioSmsBackend
 
 
 class HoldAfterTwilioBackend(TwilioSmsBackend):

@@ -20,8 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bookings.models import Appointment, AppointmentEvent, Reminder
-from bookings.reminders import sms
-from clinic import roles
+from clinic import roles, sms
 from clinic.models import TimeOff
 from consultations.models import IntakeForm
 from practice.models import SessionRecord

@@ -8,8 +8,9 @@ from django.core import mail
 from django.urls import reverse
 
 from bookings.models import Reminder
-from bookings.reminders import services, sms
+from bookings.reminders import services
 from bookings.reminders.timing import Kind
+from clinic import sms
 from clinic.models import BodyArea
 from operations.management.commands.seed_demo import AFTERCARE, SESSION_DEFAULTS
 from tests.factories import AppointmentFactory, PatientFactory, TreatmentFactory, staff_user

@@ -9,9 +9,11 @@ task does."""
 
 import datetime
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -29,11 +31,12 @@ from bookings.reminders.services import sync_reminders
 from bookings.reminders.timing import Kind
 from bookings.tasks import dispatch_due_reminders
 from clinic.celery import app
-from clinic.tasks import health_check
+from clinic.models import Notice
+from clinic.tasks import health_check, send_due_notices
 from tests import twilio_standin
 from tests.factories import AppointmentFactory, PatientFactory
 from tests.helpers import LONDON, at
-from tests.test_reminders_worker import database_url, wait_until
+from tests.test_reminders_worker import database_url, start_worker_process, wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 BASE_DIR = Path(django_settings.BASE_DIR)
@@ -50,7 +53,7 @@ def _empty_queue():
 @pytest.fixture
 def twilio(settings):
     with twilio_standin.TwilioStandIn() as standin:
-        settings.SMS_BACKEND = "bookings.reminders.sms.TwilioSmsBackend"
+        settings.SMS_BACKEND = "clinic.sms.TwilioSmsBackend"
         settings.TWILIO_ACCOUNT_SID = twilio_standin.ACCOUNT_SID
         settings.TWILIO_AUTH_TOKEN = twilio_standin.AUTH_TOKEN
         settings.TWILIO_FROM_NUMBER = twilio_standin.FROM_NUMBER
@@ -71,7 +74,7 @@ class Worker:
             "DATABASE_URL": database_url(),
             "REDIS_URL": django_settings.REDIS_URL,
             "SITE_URL": site_url,
-            "SMS_BACKEND": "bookings.reminders.sms.TwilioSmsBackend",
+            "SMS_BACKEND": "clinic.sms.TwilioSmsBackend",
             "TWILIO_ACCOUNT_SID": twilio_standin.ACCOUNT_SID,
             "TWILIO_AUTH_TOKEN": twilio_standin.AUTH_TOKEN,
             "TWILIO_FROM_NUMBER": twilio_standin.FROM_NUMBER,
@@ -237,3 +240,70 @@ def test_a_worker_holds_a_text_due_in_the_quiet_hours_to_8am_clinic_time_across_
     assert row.status == Reminder.Status.SENT and row.sent_at >= morning
     [text] = twilio.messages
     assert text["to"] == PHONE and row.provider_ref == text["sid"]
+
+
+# --- Notices (the welcome, the desk's form link): a worker killed after the hand-over ---------------------------
+
+
+def run_notice_until_killed_after_hand_over(tmp_path, notice: Notice, **worker_env) -> Notice:
+    """A real worker sends the notice (beat's `send_due_notices`); the backend holds right after the hand-over
+    and the worker is SIGKILLed there; a second worker and beat carry on. Returns the row."""
+    (tmp_path / "hold-after").touch()
+    first = start_worker_process(tmp_path, "doomed", **worker_env)
+    second = None
+    try:
+        send_due_notices.delay()
+        wait_until(
+            (tmp_path / f"handed-over-notice-{notice.pk}").exists,
+            timeout=30,
+            message="the hand-over in the first worker",
+        )
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+        interrupted = Notice.objects.get(pk=notice.pk)
+        assert interrupted.status == Notice.Status.SENDING and interrupted.attempt_started_at is not None
+        (tmp_path / "hold-after").unlink()
+        second = start_worker_process(tmp_path, "survivor", **worker_env)
+
+        def beat_and_check():
+            send_due_notices.delay()  # beat keeps ticking; the lease (2 s here) runs out
+            return Notice.objects.get(pk=notice.pk).status not in (Notice.Status.PENDING, Notice.Status.SENDING)
+
+        wait_until(beat_and_check, timeout=40, every=0.5, message="the interrupted notice to be resolved")
+        time.sleep(1)
+    finally:
+        for process in (first, second):
+            if process and process.poll() is None:
+                process.terminate()
+                process.wait(timeout=15)
+    return Notice.objects.get(pk=notice.pk)
+
+
+def test_a_form_link_text_whose_worker_was_killed_after_twilio_accepted_it_is_not_sent_again(tmp_path, twilio):
+    patient = texting_patient()
+    notice = Notice.objects.create(
+        kind="health_form_link", channel="sms", to=[PHONE], patient=patient, subject="Form link", body="Your form"
+    )
+    row = run_notice_until_killed_after_hand_over(
+        tmp_path,
+        notice,
+        SMS_BACKEND="tests.sms_backends.HoldAfterTwilioBackend",
+        TWILIO_ACCOUNT_SID=twilio_standin.ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=twilio_standin.AUTH_TOKEN,
+        TWILIO_FROM_NUMBER=twilio_standin.FROM_NUMBER,
+        TWILIO_API_BASE_URL=twilio.base_url,
+    )
+    [text] = twilio.messages
+    assert (row.status, row.provider_ref, row.attempts) == (Notice.Status.SENT, text["sid"], 1)
+
+
+def test_a_welcome_email_whose_worker_was_killed_after_the_hand_over_goes_again_with_the_same_message_id(tmp_path):
+    notice = Notice.objects.create(
+        kind="welcome", to=["ada@example.com"], patient=PatientFactory(), subject="Welcome", body="Dear Ada"
+    )
+    row = run_notice_until_killed_after_hand_over(
+        tmp_path, notice, EMAIL_BACKEND="tests.email_backends.HoldAfterFileBackend"
+    )
+    deliveries = (tmp_path / "deliveries.log").read_text().splitlines()
+    assert deliveries == [f"notice-{notice.pk} <notice-{notice.pk}@clinic.example>"] * 2  # same Message-ID
+    assert row.status == Notice.Status.SENT and "sent again with the same Message-ID" in row.last_error

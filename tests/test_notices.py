@@ -6,6 +6,7 @@ import datetime
 import pytest
 from django.core import mail
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from clinic import notices
@@ -79,3 +80,85 @@ def test_the_erasure_request_notice_goes_through_the_outbox(settings, django_cap
     settings.EMAIL_BACKEND = WORKING
     assert notices.send_due_notices(now=notice.next_attempt_at) == 1
     assert mail.outbox[-1].to == [settings.CLINIC["EMAIL"]]
+
+
+# --- the welcome and the desk's form link, through the outbox (issue 18) ---------------------------------
+
+
+def sign_up(client, capture, email="ada@example.com"):
+    with capture(execute=True):
+        response = client.post(
+            reverse("signup"),
+            {
+                "first_name": "Ada",
+                "last_name": "Lovelace",
+                "email": email,
+                "phone": "07700 900123",
+                "date_of_birth": "1990-01-31",
+                "password1": "A-long-enough-passphrase-2026",
+                "password2": "A-long-enough-passphrase-2026",
+            },
+        )
+    assert response.status_code == 302
+    return Notice.objects.get(kind="welcome")
+
+
+def test_the_welcome_email_goes_through_the_outbox_with_a_stable_message_id(
+    client, settings, django_capture_on_commit_callbacks
+):
+    mail.outbox.clear()
+    notice = sign_up(client, django_capture_on_commit_callbacks)
+    [welcome] = mail.outbox
+    assert (notice.status, notice.attempts, notice.patient.user.email) == (Notice.Status.SENT, 1, "ada@example.com")
+    assert welcome.extra_headers["Message-ID"] == notices.message_id(notice) == f"<notice-{notice.pk}@clinic.example>"
+    assert welcome.from_email == f"{settings.CLINIC['NAME']} <bookings@clinic.example>"
+    assert notices.send_notice(notice.pk) == "skipped" and len(mail.outbox) == 1  # a second send sends nothing
+
+
+def test_a_mail_server_down_at_sign_up_keeps_the_account_and_the_welcome_goes_on_the_retry(
+    client, settings, django_capture_on_commit_callbacks
+):
+    mail.outbox.clear()
+    settings.EMAIL_BACKEND = FAILING
+    notice = sign_up(client, django_capture_on_commit_callbacks)
+    assert notice.status == Notice.Status.PENDING and "refused" in notice.last_error and mail.outbox == []
+    assert notice.patient.user.is_active  # the account stands
+    settings.EMAIL_BACKEND = WORKING
+    assert notices.send_due_notices(now=notice.next_attempt_at) == 1
+    assert notices.send_due_notices(now=notice.next_attempt_at + datetime.timedelta(hours=1)) == 0
+    [welcome] = mail.outbox
+    assert "health form" in welcome.body
+
+
+def interrupted(notice, minutes_ago=10):
+    """What a worker killed after the hand-over leaves (tests/test_messages_worker.py kills a real one)."""
+    past = timezone.now() - datetime.timedelta(minutes=minutes_ago)
+    Notice.objects.filter(pk=notice.pk).update(
+        status=Notice.Status.SENDING,
+        attempt_started_at=past,
+        attempt_digest=notices._digest(notice),
+        next_attempt_at=past,
+    )
+
+
+def test_an_interrupted_email_notice_goes_again_with_the_same_message_id_and_says_so(
+    client, django_capture_on_commit_callbacks
+):
+    mail.outbox.clear()
+    notice = sign_up(client, django_capture_on_commit_callbacks)
+    first = mail.outbox[0].extra_headers["Message-ID"]
+    interrupted(notice)
+    Notice.objects.filter(pk=notice.pk).update(sent_at=None)
+    assert notices.send_due_notices() == 1
+    notice.refresh_from_db()
+    assert mail.outbox[1].extra_headers["Message-ID"] == first
+    assert notice.status == Notice.Status.SENT and "sent again with the same Message-ID" in notice.last_error
+
+
+def test_a_notice_being_handed_over_is_left_alone_until_its_lease_is_over(client, django_capture_on_commit_callbacks):
+    mail.outbox.clear()
+    notice = sign_up(client, django_capture_on_commit_callbacks)
+    mail.outbox.clear()
+    interrupted(notice, minutes_ago=0)
+    Notice.objects.filter(pk=notice.pk).update(next_attempt_at=timezone.now() + datetime.timedelta(minutes=5))
+    assert notices.send_due_notices() == 0 and mail.outbox == []

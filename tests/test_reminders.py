@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from bookings import links
 from bookings.models import AftercareCheckIn, Appointment, Reminder, SignedLink, TreatmentReminder
-from bookings.reminders import selectors, services, sms
+from bookings.reminders import selectors, services
 from bookings.reminders.services import sync_reminders
 from bookings.reminders.timing import Kind
+from clinic import sms
 from tests.factories import (
     AppointmentFactory,
     ConsultationFactory,

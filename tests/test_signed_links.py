@@ -13,8 +13,7 @@ from django.utils import timezone
 
 from bookings import links
 from bookings.models import Appointment, AppointmentEvent, SignedLink
-from bookings.reminders import sms
-from clinic import roles
+from clinic import roles, sms
 from consultations.models import Consent, IntakeForm
 from tests.factories import AppointmentFactory, PatientFactory, staff_user
 from tests.test_intake import post_data

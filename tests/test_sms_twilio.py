@@ -15,10 +15,11 @@ from twilio.request_validator import RequestValidator
 
 from bookings.models import Appointment, InboundMessage, Reminder, SignedLink
 from bookings.reminders import inbound as inbound_rules
-from bookings.reminders import services, sms, timing
+from bookings.reminders import services, timing
 from bookings.reminders.services import sync_reminders
 from bookings.reminders.timing import Kind
-from clinic import roles
+from clinic import notices, roles, sms
+from clinic.models import Notice
 from tests import twilio_standin
 from tests.factories import AppointmentFactory, PatientFactory, staff_user
 from tests.helpers import at
@@ -31,7 +32,7 @@ PHONE, PHONE_E164 = "07700 900123", "+447700900123"
 @pytest.fixture
 def twilio(settings):
     with twilio_standin.TwilioStandIn() as standin:
-        settings.SMS_BACKEND = "bookings.reminders.sms.TwilioSmsBackend"
+        settings.SMS_BACKEND = "clinic.sms.TwilioSmsBackend"
         settings.TWILIO_ACCOUNT_SID = twilio_standin.ACCOUNT_SID
         settings.TWILIO_AUTH_TOKEN = twilio_standin.AUTH_TOKEN
         settings.TWILIO_FROM_NUMBER = twilio_standin.FROM_NUMBER
@@ -199,7 +200,7 @@ def test_a_status_callback_settles_an_interrupted_hand_over(client, twilio):
 def test_without_evidence_the_desk_sees_delivery_uncertain_and_can_send_again(
     client, settings, django_capture_on_commit_callbacks
 ):
-    settings.SMS_BACKEND = "bookings.reminders.sms.LocmemSmsBackend"  # keeps no record the app can ask
+    settings.SMS_BACKEND = "clinic.sms.LocmemSmsBackend"  # keeps no record the app can ask
     sms.outbox.clear()
     appointment = book()
     row = sms_row(appointment)
@@ -345,3 +346,79 @@ def test_a_confirmation_of_the_patients_own_night_booking_is_not_held(django_cap
     assert sms_row(own).status == Reminder.Status.SENT
     assert sms_row(desk_booked).status == Reminder.Status.PENDING
     assert timing.quiet_until(night) == datetime.datetime(2027, 3, 28, 7, 0, tzinfo=datetime.UTC)
+
+
+# --- the desk's form link by text, through the notices' outbox --------------------------------------------
+
+
+def send_form_link(client, patient):
+    client.force_login(staff_user(roles.FRONT_DESK))
+    return client.post(reverse("desk:patient_form_link", args=[patient.pk]), {"channel": "sms"}, follow=True)
+
+
+def test_a_form_link_text_twilio_refuses_is_retried_by_the_outbox_and_keeps_no_token_once_sent(client, twilio):
+    patient = PatientFactory(phone=PHONE_E164, user__email="phone-9@patients.invalid")
+    twilio.refuse_next.append((429, 20429, "Too Many Requests"))
+    page = send_form_link(client, patient).content.decode()
+    assert "could not go yet" in page and "Too Many Requests" in page and "not sent yet" in page
+    link = SignedLink.objects.get(patient=patient)
+    notice = Notice.objects.get(kind="health_form_link")
+    assert (link.notice, notice.status, notice.to) == (notice, Notice.Status.PENDING, [PHONE_E164])
+    assert twilio.messages == []
+
+    assert notices.send_due_notices(now=notice.next_attempt_at) == 1
+    [text] = twilio.messages
+    url = re.search(rf"{SITE}/l/\S+/", text["body"]).group(0)
+    assert text["status_callback"] == f"{SITE}{reverse('sms_status')}?ref=notice-{notice.pk}"
+    notice.refresh_from_db()
+    assert (notice.status, notice.provider_ref) == (Notice.Status.SENT, text["sid"])
+    assert url not in notice.body and "[the health form link]" in notice.body  # only the link's hash is kept
+    page = client.get(reverse("desk:patient", args=[patient.pk])).content.decode()
+    assert "not sent yet" not in page and "not opened yet" in page
+
+    # Twilio's status callback for it lands on the notice, and the desk sees an undelivered text.
+    params = {"MessageSid": text["sid"], "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    assert twilio_post(client, text["status_callback"], params).status_code == 204
+    notice.refresh_from_db()
+    assert notice.provider_status == "undelivered"
+    page = client.get(reverse("desk:patient", args=[patient.pk])).content.decode()
+    assert "The text service reports it undelivered (error 30003)" in page
+
+
+def interrupt_notice(notice, body_sent):
+    """A worker killed after the hand-over: the row still `sending`, the body (with its link) still on it."""
+    past = timezone.now() - datetime.timedelta(minutes=10)
+    Notice.objects.filter(pk=notice.pk).update(
+        status=Notice.Status.SENDING,
+        body=body_sent,
+        attempt_started_at=past,
+        attempt_digest=sms.body_digest(body_sent),
+        next_attempt_at=past,
+        sent_at=None,
+    )
+
+
+def test_an_interrupted_form_link_text_found_at_twilio_is_not_sent_again(client, twilio):
+    patient = PatientFactory(phone=PHONE_E164)
+    send_form_link(client, patient)
+    notice = Notice.objects.get(kind="health_form_link")
+    interrupt_notice(notice, twilio.messages[0]["body"])
+    assert notices.send_due_notices() == 0  # resolved from evidence, nothing sent
+    notice.refresh_from_db()
+    assert len(twilio.messages) == 1 and notice.status == Notice.Status.SENT
+    assert notice.provider_ref == twilio.messages[0]["sid"]
+
+
+def test_an_interrupted_form_link_text_without_evidence_shows_delivery_uncertain_to_the_desk(client, settings):
+    settings.SMS_BACKEND = "clinic.sms.LocmemSmsBackend"  # keeps no record the app can ask
+    sms.outbox.clear()
+    patient = PatientFactory(phone=PHONE_E164)
+    send_form_link(client, patient)
+    notice = Notice.objects.get(kind="health_form_link")
+    interrupt_notice(notice, sms.outbox[0].body)
+    assert notices.send_due_notices() == 0
+    notice.refresh_from_db()
+    assert notice.status == Notice.Status.UNCERTAIN and len(sms.outbox) == 1
+    assert "[the health form link]" in notice.body  # the token is not kept
+    page = client.get(reverse("desk:patient", args=[patient.pk])).content.decode()
+    assert "Delivery uncertain" in page and "send a new link" in page

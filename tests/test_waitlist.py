@@ -11,8 +11,7 @@ from django.utils import timezone
 
 from bookings import services, waitlist
 from bookings.models import Appointment, WaitlistEntry, WaitlistOffer
-from bookings.reminders import sms
-from clinic import roles
+from clinic import roles, sms
 from clinic.celery import app
 from tests.factories import (
     ClearedPatientFactory,

@@ -25,9 +25,10 @@ from bookings.signals import DESK_PATIENT_PAGE
 from clinic import access, clock
 from clinic.closures import closed_on
 from clinic.forms import WorkingHoursFormSet, read_calendar_day
-from clinic.models import Closure, Patient, Practitioner
+from clinic.models import Closure, Notice, Patient, Practitioner
 from clinic.redirects import safe_next
 from clinic.services import close_clinic, register_phone_patient, reopen_clinic
+from clinic.sms import PermanentDeliveryError
 from consultations.alerts import patients_with_alerts
 from consultations.selectors import latest_consent, screening_status
 
@@ -501,13 +502,22 @@ def patient_form_link(request, pk):
         messages.error(request, "Choose text message or email: nothing was sent.")
     else:
         channel = form.cleaned_data["channel"]
+        where = "by text message" if channel == "sms" else "by email"
         try:
-            send_health_form_link(patient=patient, channel=channel, by=request.user)
-        except Exception as error:  # the backend's refusal (no number, no address, provider error), shown as is
+            notice = send_health_form_link(patient=patient, channel=channel, by=request.user)
+        except PermanentDeliveryError as error:  # nowhere to send it: nothing was made
             messages.error(request, f"The link was not sent: {error}.")
         else:
-            where = "by text message" if channel == "sms" else "by email"
-            messages.success(request, f"The health form and consent link went to {patient.full_name} {where}.")
+            if notice.status == Notice.Status.SENT:
+                messages.success(request, f"The health form and consent link went to {patient.full_name} {where}.")
+            elif notice.status == Notice.Status.FAILED:
+                messages.error(request, f"The link was not sent: {notice.last_error}.")
+            else:  # the text service or mail server refused for now: the outbox tries again
+                messages.warning(
+                    request,
+                    f"The link to {patient.full_name} {where} could not go yet ({notice.last_error}); it is tried "
+                    "again automatically, and this page shows when it has gone.",
+                )
     return redirect("desk:patient", pk=patient.pk)
 
 

@@ -18,9 +18,9 @@ from django.utils import timezone
 
 from bookings import links, services
 from bookings.models import Appointment, InboundMessage, SignedLink
-from bookings.reminders.sms import e164
 from clinic import clock, locks
 from clinic.models import Patient
+from clinic.sms import e164
 
 Intent = InboundMessage.Intent
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}

@@ -1,20 +1,20 @@
 """What a reminder says and how it leaves: an email with plain-text and HTML parts (templates under
 templates/reminders/), or a text message through the SMS backend. Times are shown in the clinic's zone."""
 
-import re
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
 
 from bookings import hooks
 from bookings.ics import appointment_ics
 from bookings.links import MessageLinks
 from bookings.models import ReminderChannel
 from bookings.reminders import timing
-from bookings.reminders.sms import PermanentDeliveryError, body_digest, get_sms_backend
 from clinic import clock
+from clinic.message_text import render_html, render_text
+from clinic.notices import queue_notice
+from clinic.sms import PermanentDeliveryError, body_digest, e164, get_sms_backend
 
 
 def links_for(appointment) -> MessageLinks:
@@ -52,7 +52,6 @@ def context_for(reminder) -> dict:
         "practitioner": appointment.practitioner,
         "when": clock.when_text(appointment.start_at),
         "ends": clock.time_text(appointment.end_at),
-        "clinic": settings.CLINIC,
         "links": links_for(appointment),
         "subject": subject,
         "extra_text": extra_text,
@@ -76,14 +75,13 @@ def build_email(reminder) -> EmailMultiAlternatives:
         raise PermanentDeliveryError("the patient has no email address")
     email = EmailMultiAlternatives(
         subject=f"{context['subject']} - {settings.CLINIC['NAME']}",
-        body=re.sub(r"\n{3,}", "\n\n", render_to_string(f"reminders/email/{reminder.kind}.txt", context)).strip()
-        + "\n",
+        body=render_text(f"reminders/email/{reminder.kind}.txt", context) + "\n",
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[address],
         reply_to=[settings.CLINIC["EMAIL"]],
         headers={"Message-ID": message_id(reminder), "X-Clinic-Reminder": str(reminder.pk)},
     )
-    email.attach_alternative(render_to_string(f"reminders/email/{reminder.kind}.html", context), "text/html")
+    email.attach_alternative(render_html(f"reminders/email/{reminder.kind}.html", context), "text/html")
     if reminder.kind in (timing.Kind.CONFIRMATION, timing.Kind.MOVED, timing.Kind.CANCELLED):
         attach_calendar_file(email, reminder.appointment)
     return email
@@ -95,28 +93,41 @@ def attach_calendar_file(email, appointment) -> None:
 
 
 def build_sms(reminder) -> str:
-    return render_to_string(f"reminders/sms/{reminder.kind}.txt", context_for(reminder)).strip()
+    return render_text(f"reminders/sms/{reminder.kind}.txt", context_for(reminder))
 
 
-def deliver_form_link(patient, channel: str, url: str) -> None:
-    """The desk's health form and consent link, by text or email; raises when it cannot go."""
-    context = {"patient": patient, "first_name": patient.user.first_name or "there", "clinic": settings.CLINIC}
-    context["url"] = url
+FORM_LINK_KEPT_AS = "[the health form link]"
+
+
+def form_link_address(patient, channel: str) -> str:
+    """Where the desk's form link can go by this channel; raises PermanentDeliveryError when nowhere."""
     if channel == ReminderChannel.SMS:
-        if not patient.phone:
+        number = e164(patient.phone)
+        if not number:
             raise PermanentDeliveryError("the patient has no phone number")
-        body = render_to_string("reminders/sms/health_form.txt", context).strip()
-        get_sms_backend().send(patient.phone, body, reference="")
-        return
+        return number
     if not patient.user.has_real_email:
         raise PermanentDeliveryError("the patient has no email address")
-    email = EmailMultiAlternatives(
+    return patient.user.email
+
+
+def queue_form_link(patient, channel: str, url: str, *, to: str):
+    """The desk's health form and consent link, by text or email, into the notices' outbox (retried, and
+    exactly once across a crash as far as the channel allows). The row keeps the message without the
+    link's token once it is out."""
+    context = {"patient": patient, "first_name": patient.user.first_name or "there", "url": url}
+    kind = "sms" if channel == ReminderChannel.SMS else "email"
+    body = render_text(f"reminders/{kind}/health_form.txt", context) + ("\n" if kind == "email" else "")
+    return queue_notice(
+        kind="health_form_link",
+        channel=channel,
+        to=[to],
+        patient=patient,
         subject=f"Your health form before your visit - {settings.CLINIC['NAME']}",
-        body=render_to_string("reminders/email/health_form.txt", context).strip() + "\n",
-        to=[patient.user.email],
-        reply_to=[settings.CLINIC["EMAIL"]],
+        body=body,
+        body_after_sending=body.replace(url, FORM_LINK_KEPT_AS),
+        send_after_commit=False,  # the desk's service sends it once committed, to tell the desk at once
     )
-    email.send(fail_silently=False)
 
 
 @dataclass
@@ -137,7 +148,8 @@ class Outgoing:
 
 
 def prepare(reminder) -> Outgoing:
-    """Render the message (its signed links are made here); raises PermanentDeliveryError with no address."""
+    """Render the message (its signed links are made here, its words through `clinic.message_text`); raises
+    PermanentDeliveryError with no address."""
     if reminder.channel == ReminderChannel.SMS:
         phone = reminder.appointment.patient.phone
         if not phone:

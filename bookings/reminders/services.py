@@ -17,9 +17,11 @@ from django.utils import timezone
 
 from bookings.models import AftercareCheckIn, Appointment, Reminder, ReminderChannel
 from bookings.reminders import messages, timing
-from bookings.reminders.messages import PermanentDeliveryError, deliver_form_link
-from bookings.reminders.sms import NoEvidence, get_sms_backend
+from bookings.reminders.messages import PermanentDeliveryError
+from clinic import notices, sms
+from clinic.models import Notice
 from clinic.notices import retry_delay
+from clinic.sms import NoEvidence, get_sms_backend
 
 logger = logging.getLogger(__name__)
 Status = Reminder.Status
@@ -379,43 +381,43 @@ def record_check_in(appointment: Appointment, answer: str, details: str = ""):
 # --- The desk's "send the health form and consent link" ---------------------------------------------
 
 
-def send_health_form_link(*, patient, channel: str, by) -> None:
-    """Send the patient a signed link to fill in the health form and sign the consent, now, by text or email.
+def send_health_form_link(*, patient, channel: str, by) -> Notice:
+    """Send the patient a signed link to fill in the health form and sign the consent, by text or email.
 
     A one-off the desk sends while the patient is on the phone (their own request, so quiet hours do not
-    apply). The link is made and the message handed over in one transaction: if the backend refuses, no
-    link exists and the desk sees the error (PermanentDeliveryError, or the backend's). Who sent it is
-    recorded on the link (`sent_by`, `channel`)."""
-    from bookings.links import Action, make_link
+    apply). Nowhere to send it (no number, a placeholder address) raises PermanentDeliveryError and makes
+    nothing. Otherwise the link and its message (a `Notice`, linked from the link) are written in one
+    transaction and the message is handed over right after the commit; a text service or mail server that
+    refuses leaves it to the outbox's retries. Returns the notice as it stands after that first try, for the
+    desk to see. Who sent it is recorded on the link (`sent_by`, `channel`)."""
+    from bookings.links import Action, new_link
 
+    to = messages.form_link_address(patient, channel)
     with transaction.atomic():
-        url = make_link(patient=patient, action=Action.HEALTH_FORM, sent_by=by, channel=channel)
-        deliver_form_link(patient, channel, url)
+        link, url = new_link(patient=patient, action=Action.HEALTH_FORM, sent_by=by, channel=channel)
+        notice = messages.queue_form_link(patient, channel, url, to=to)
+        link.notice = notice
+        link.save(update_fields=["notice"])
+    notices.send_notice(notice.pk)
+    return Notice.objects.get(pk=notice.pk)
 
 
 # --- What the SMS provider tells us afterwards ---------------------------------------------------------
 
-# Twilio's message statuses, by how far along they are: a late 'sent' never overwrites 'delivered'.
-PROVIDER_STATUS_RANK = {
-    "accepted": 0,
-    "scheduled": 0,
-    "queued": 0,
-    "sending": 1,
-    "sent": 2,
-    "delivered": 3,
-    "undelivered": 3,
-    "failed": 3,
-    "read": 4,
-}
-PROVIDER_FAILURES = {"undelivered", "failed"}
-
 
 def record_provider_status(*, reference: str, provider_ref: str, status: str, error_code: str = "") -> bool:
     """A status callback: recorded on the outbox row found by the provider's id, or by our reference (the
-    row's id, in the callback URL) when the worker died before saving the provider's id. It is also the
-    evidence that settles an interrupted hand-over: the provider has the message, so the row is sent.
-    Returns whether a row was found."""
+    row's id, in the callback URL) when the worker died before saving the provider's id; a notice's text
+    (reference `notice-<id>`) is the notices' outbox's to record. It is also the evidence that settles an
+    interrupted hand-over: the provider has the message, so the row is sent. Returns whether a row was found."""
     status = (status or "").lower()[:20]
+    if reference.startswith("notice-") and reference.removeprefix("notice-").isdigit():
+        return notices.record_provider_status(
+            notice_id=int(reference.removeprefix("notice-")),
+            provider_ref=provider_ref,
+            status=status,
+            error_code=error_code,
+        )
     now = timezone.now()
     with transaction.atomic():
         rows = Reminder.objects.select_for_update().filter(channel=ReminderChannel.SMS)
@@ -426,12 +428,10 @@ def record_provider_status(*, reference: str, provider_ref: str, status: str, er
             return False
         changed = ["provider_ref", "provider_status", "provider_status_at", "updated_at"]
         reminder.provider_ref = reminder.provider_ref or provider_ref[:64]
-        if PROVIDER_STATUS_RANK.get(status, 0) >= PROVIDER_STATUS_RANK.get(reminder.provider_status, -1):
+        if sms.status_moves_on(reminder.provider_status, status):
             reminder.provider_status, reminder.provider_status_at = status, now
-            if status in PROVIDER_FAILURES:
-                reminder.last_error = f"The text service reports it {status}" + (
-                    f" (error {error_code[:10]})" if error_code else ""
-                )
+            if status in sms.PROVIDER_FAILURES:
+                reminder.last_error = sms.failure_text(status, error_code)
                 changed.append("last_error")
         if reminder.attempt_started_at is not None and reminder.status != Status.SENT:
             reminder.status, reminder.sent_at = Status.SENT, reminder.attempt_started_at

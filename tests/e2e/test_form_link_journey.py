@@ -25,7 +25,7 @@ YES_NO_FIELDS = [
 
 def test_a_phone_patient_fills_in_the_form_and_consent_from_a_text(page, browser, settings, tmp_path):
     ensure_screening_rules()
-    settings.SMS_BACKEND = "bookings.reminders.sms.FileSmsBackend"
+    settings.SMS_BACKEND = "clinic.sms.FileSmsBackend"
     settings.SMS_FILE_PATH = tmp_path
     settings.SITE_URL = page.base_url  # the link in the text points at this server
     patient = register_phone_patient(

@@ -48,6 +48,30 @@ class Evidence:
     status: str
 
 
+# Twilio's message statuses, by how far along they are: a late 'sent' never overwrites 'delivered'.
+PROVIDER_STATUS_RANK = {
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 0,
+    "sending": 1,
+    "sent": 2,
+    "delivered": 3,
+    "undelivered": 3,
+    "failed": 3,
+    "read": 4,
+}
+PROVIDER_FAILURES = {"undelivered", "failed"}
+
+
+def status_moves_on(recorded: str, reported: str) -> bool:
+    """Whether a status callback's status replaces the one on record (callbacks can arrive out of order)."""
+    return PROVIDER_STATUS_RANK.get(reported, 0) >= PROVIDER_STATUS_RANK.get(recorded, -1)
+
+
+def failure_text(status: str, error_code: str = "") -> str:
+    return f"The text service reports it {status}" + (f" (error {error_code[:10]})" if error_code else "")
+
+
 def body_digest(body: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
