@@ -9,6 +9,7 @@ import os
 from decimal import Decimal
 from email.utils import formataddr, parseaddr
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from csp.constants import NONE, SELF
@@ -31,6 +32,11 @@ SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-prod
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "")
 if not SITE_URL:
     raise ImproperlyConfigured("Set SITE_URL (e.g. https://book.clinic.example): links in messages are built from it.")
+_site = urlsplit(SITE_URL)
+if _site.scheme not in ("http", "https") or not _site.netloc or _site.path not in ("", "/") or _site.query:
+    raise ImproperlyConfigured(
+        f"SITE_URL must be a scheme and a host, e.g. https://book.clinic.example (not {SITE_URL!r})."
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

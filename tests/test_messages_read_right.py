@@ -89,3 +89,22 @@ def test_aftercare_has_advice_for_the_body_area_and_no_line_twice(area):
     assert len(sentences) == len(set(sentences)), "a sentence is repeated"
     for topic in ("moisturiser", "strenuous exercise", "signs of infection"):
         assert body.lower().count(topic) == 1, topic
+
+
+def test_aftercare_for_every_area_at_once_says_each_area_once_and_nothing_twice_in_both_parts():
+    """A treatment of all four areas: one line per area, the standard advice once, in the text and HTML parts."""
+    treatment = TreatmentFactory(
+        body_areas=[*BodyArea.values, BodyArea.values[0]], **{**SESSION_DEFAULTS, "aftercare": AFTERCARE}
+    )
+    appointment = attended(book(hours_from_now(1), treatment=treatment))
+    message = send_now(appointment, Kind.AFTERCARE)
+    [(html, _)] = message.alternatives
+    html_text = re.sub(r"<[^>]+>", "", html)
+    for body in (message.body, html_text):
+        for label in BodyArea.labels:
+            assert body.count(f"{label}:") == 1, label
+        assert "make-up" not in body.lower()
+        for topic in ("moisturiser", "strenuous exercise", "signs of infection", "four weeks from today"):
+            assert body.lower().count(topic) == 1, topic
+    sentences = [s.strip().lower() for s in re.split(r"[.\n]", message.body) if len(s.strip()) > 20]
+    assert len(sentences) == len(set(sentences)), "a sentence is repeated"

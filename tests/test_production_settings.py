@@ -53,6 +53,23 @@ def test_production_refuses_to_start_without_a_site_url():
     assert "Set SITE_URL" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "site_url", ["clinic.example", "https://", "https://clinic.example/book", "ftp://clinic.example"]
+)
+def test_production_refuses_a_site_url_that_cannot_start_a_link(site_url):
+    result = run_manage("check", env_overrides={**PRODUCTION_ENV, "SITE_URL": site_url})
+    assert result.returncode != 0
+    assert "SITE_URL must be a scheme and a host" in result.stderr
+
+
+def test_every_email_comes_from_the_clinics_name_whatever_name_the_address_setting_carries():
+    env = {**PRODUCTION_ENV, "CLINIC_NAME": "Glow Rooms", "DEFAULT_FROM_EMAIL": "Someone Else <desk@glow.example>"}
+    shown = "from django.conf import settings; print(settings.DEFAULT_FROM_EMAIL, settings.SERVER_EMAIL, sep='|')"
+    result = run_manage("shell", "-c", shown, env_overrides=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "Glow Rooms <desk@glow.example>|Glow Rooms <desk@glow.example>"
+
+
 def test_make_run_builds_links_from_its_own_host_and_port():
     """`make run HOST=... PORT=...` exports SITE_URL for the server and both Celery processes it starts."""
     database = subprocess.run(
