@@ -185,6 +185,9 @@ def _practitioners(sizes, treatments):
             for t in treatments
         ]
     )
+    from clinic.models import default_site
+
+    site = default_site()  # bulk_create skips save(), which would name it
     hours = []
     for i, practitioner in enumerate(practitioners):
         day_off = i % 6  # works five of Monday-Saturday
@@ -193,6 +196,7 @@ def _practitioners(sizes, treatments):
                 hours.append(
                     WorkingHours(
                         practitioner=practitioner,
+                        site=site,
                         weekday=weekday,
                         start=datetime.time(h1, m1),
                         end=datetime.time(h2, m2),
@@ -203,9 +207,10 @@ def _practitioners(sizes, treatments):
 
 
 def _rooms(sizes):
-    from clinic.models import Room
+    from clinic.models import Room, default_site
 
-    return Room.objects.bulk_create([Room(name=f"Room {i + 1:02}") for i in range(sizes.rooms)])
+    site = default_site()  # bulk_create skips save(), which would name it
+    return Room.objects.bulk_create([Room(name=f"Room {i + 1:02}", site=site) for i in range(sizes.rooms)])
 
 
 def _patients(sizes):

@@ -113,6 +113,12 @@ class Appointment(models.Model):
     def is_live(self):
         return self.status in self.LIVE_STATUSES
 
+    @property
+    def site(self):
+        """Where the appointment is: its room's site (a room is only ever booked at its own site). Select
+        `room__site` with appointments whose site a page shows."""
+        return self.room.site
+
 
 class AppointmentEvent(models.Model):
     """What happened to an appointment, by whom, when and why: booked, moved, cancelled, checked in..."""

@@ -8,7 +8,19 @@ from django.utils.html import format_html
 
 from . import access
 from .forms import BaseWorkingHoursFormSet
-from .models import Closure, Notice, Patient, Practitioner, Room, TimeOff, Treatment, User, WorkingHours
+from .models import (
+    Closure,
+    Notice,
+    OpeningHours,
+    Patient,
+    Practitioner,
+    Room,
+    Site,
+    TimeOff,
+    Treatment,
+    User,
+    WorkingHours,
+)
 
 
 @admin.register(User)
@@ -87,23 +99,51 @@ class PractitionerAdmin(admin.ModelAdmin):
         return self.readonly_fields if access.may_link_accounts(request.user) else ("user",)
 
 
+class OpeningHoursInline(admin.TabularInline):
+    model = OpeningHours
+    extra = 0
+
+
+class RoomInline(admin.TabularInline):
+    model = Room
+    extra = 0
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin):
+    """A site: its address and clock, opening hours and rooms (docs/sites.md). Deleting a site that still
+    has rooms or working hours is refused (they are protected): make it inactive instead."""
+
+    list_display = ("name", "slug", "time_zone", "bank_holidays", "active", "display_order")
+    list_filter = ("active",)
+    search_fields = ("name", "address")
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [OpeningHoursInline, RoomInline]
+
+
 @admin.register(Treatment)
 class TreatmentAdmin(admin.ModelAdmin):
     list_display = ("name", "kind", "duration_minutes", "price", "min_days_between_sessions", "active")
-    list_filter = ("kind", "active")
+    list_filter = ("kind", "active", "sites")
     prepopulated_fields = {"slug": ("name",)}
+    filter_horizontal = ("sites",)
 
 
 @admin.register(Room)
 class RoomAdmin(admin.ModelAdmin):
-    list_display = ("name", "active")
+    list_display = ("name", "site", "active")
+    list_filter = ("site", "active")
+    list_select_related = ("site",)
 
 
 @admin.register(Closure)
 class ClosureAdmin(admin.ModelAdmin):
-    """The clinic's own closures; bank holidays come from clinic.closures. The desk edits both at /desk/closures/."""
+    """The clinic's own closures, of one site or (no site) of all; bank holidays come from clinic.closures.
+    The desk edits both at /desk/closures/."""
 
-    list_display = ("reason", "first_day", "last_day", "created_by")
+    list_display = ("reason", "site", "first_day", "last_day", "created_by")
+    list_filter = ("site",)
+    list_select_related = ("site", "created_by")
     date_hierarchy = "first_day"
     readonly_fields = ("created_by",)
 

@@ -1,9 +1,12 @@
-"""Clinic time, in one place: the clinic's zone, the local day of an instant, wall times to instants, and the
+"""Clinic time, in one place: a site's zone, the local day of an instant, wall times to instants, and the
 words a person reads for a time.
 
-Times are stored in UTC; people see the clinic's wall clock (`CLINIC_TIME_ZONE`, Europe/London by default),
-across both clock changes. Every module that turns an instant into a day or a text, or a day and a wall
-time into an instant, asks this module, so a new zone or format is one change.
+Times are stored in UTC; people see the wall clock of the site concerned (`Site.time_zone`: a Madrid site
+reads Madrid time), across both clock changes. Every function here takes an optional `site`; without one it
+reads the clinic's own zone (`CLINIC_TIME_ZONE`, Europe/London by default, the zone the first site was made
+with), which is right for a one-site clinic and for what is not about one place (a patient's date of birth,
+the clinic's "today" in reports). Every module that turns an instant into a day or a text, or a day and a
+wall time into an instant, asks this module, so a new zone or format is one change.
 
 "Upcoming" is one rule too: an appointment is upcoming while its start is still ahead, `start_at > now`
 (`is_upcoming`; in queries `bookings.models.AppointmentQuerySet.upcoming`). An appointment starting this
@@ -21,23 +24,26 @@ from django.utils.formats import date_format
 UTC = datetime.UTC
 
 
-def zone() -> ZoneInfo:
+def zone(site=None) -> ZoneInfo:
+    """The site's zone (`Site.time_zone`), or the clinic's without a site."""
+    if site is not None:
+        return ZoneInfo(site.time_zone)
     return ZoneInfo(settings.CLINIC_TIME_ZONE)
 
 
-def local(moment: datetime.datetime | None) -> datetime.datetime | None:
-    """The instant on the clinic's wall clock (None stays None, for optional times)."""
-    return moment.astimezone(zone()) if moment is not None else None
+def local(moment: datetime.datetime | None, site=None) -> datetime.datetime | None:
+    """The instant on the site's (the clinic's) wall clock (None stays None, for optional times)."""
+    return moment.astimezone(zone(site)) if moment is not None else None
 
 
-def local_day(moment: datetime.datetime) -> datetime.date:
-    """The clinic's calendar day of an instant (an appointment at 00:30 London in summer is that day, not
-    the UTC day before)."""
-    return moment.astimezone(zone()).date()
+def local_day(moment: datetime.datetime, site=None) -> datetime.date:
+    """The site's (the clinic's) calendar day of an instant (an appointment at 00:30 London in summer is
+    that day, not the UTC day before)."""
+    return moment.astimezone(zone(site)).date()
 
 
-def today(now: datetime.datetime | None = None) -> datetime.date:
-    return local_day(now or timezone.now())
+def today(now: datetime.datetime | None = None, *, site=None) -> datetime.date:
+    return local_day(now or timezone.now(), site)
 
 
 def is_upcoming(start_at: datetime.datetime, now: datetime.datetime | None = None) -> bool:
@@ -45,10 +51,12 @@ def is_upcoming(start_at: datetime.datetime, now: datetime.datetime | None = Non
     return start_at > (now or timezone.now())
 
 
-def local_to_utc(day: datetime.date, wall: datetime.time, tz: ZoneInfo | None = None) -> datetime.datetime | None:
-    """The instant a clinic wall-clock time happens, its first occurrence if it happens twice; None if the
-    clocks jump over it."""
-    tz = tz or zone()
+def local_to_utc(
+    day: datetime.date, wall: datetime.time, tz: ZoneInfo | None = None, *, site=None
+) -> datetime.datetime | None:
+    """The instant a wall-clock time of the site (the clinic) happens, its first occurrence if it happens
+    twice; None if the clocks jump over it."""
+    tz = tz or zone(site)
     naive = datetime.datetime.combine(day, wall)
     utc = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
     if utc.astimezone(tz).replace(tzinfo=None) != naive:
@@ -56,9 +64,9 @@ def local_to_utc(day: datetime.date, wall: datetime.time, tz: ZoneInfo | None = 
     return utc
 
 
-def day_bounds_utc(first: datetime.date, last: datetime.date, tz: ZoneInfo | None = None):
+def day_bounds_utc(first: datetime.date, last: datetime.date, tz: ZoneInfo | None = None, *, site=None):
     """[start of `first`, start of the day after `last`) in UTC: local days are 23, 24 or 25 hours long."""
-    tz = tz or zone()
+    tz = tz or zone(site)
     start = datetime.datetime.combine(first, datetime.time.min).replace(tzinfo=tz).astimezone(UTC)
     end = datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time.min).replace(tzinfo=tz)
     return start, end.astimezone(UTC)
@@ -67,17 +75,17 @@ def day_bounds_utc(first: datetime.date, last: datetime.date, tz: ZoneInfo | Non
 # --- what a person reads ---------------------------------------------------------------------------------
 
 
-def when_text(moment: datetime.datetime) -> str:
-    """For patients (pages, emails): 'Sunday 28 March 2027 at 10:00'."""
-    wall = local(moment)
+def when_text(moment: datetime.datetime, site=None) -> str:
+    """For patients (pages, emails): 'Sunday 28 March 2027 at 10:00', on the site's clock."""
+    wall = local(moment, site)
     return f"{date_format(wall, 'l j F Y')} at {wall:%H:%M}"
 
 
-def when_short(moment: datetime.datetime) -> str:
-    """For the front desk's busy pages: 'Sun 28 Mar 2027, 10:00'."""
-    return f"{local(moment):%a %-d %b %Y, %H:%M}"
+def when_short(moment: datetime.datetime, site=None) -> str:
+    """For the front desk's busy pages: 'Sun 28 Mar 2027, 10:00', on the site's clock."""
+    return f"{local(moment, site):%a %-d %b %Y, %H:%M}"
 
 
-def time_text(moment: datetime.datetime) -> str:
-    """The wall-clock time alone: '10:00'."""
-    return f"{local(moment):%H:%M}"
+def time_text(moment: datetime.datetime, site=None) -> str:
+    """The wall-clock time alone: '10:00', on the site's clock."""
+    return f"{local(moment, site):%H:%M}"

@@ -6,6 +6,7 @@ or a transaction lives in services.
 
 import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractUser
@@ -148,6 +149,139 @@ class Patient(models.Model):
         return self.user.get_full_name()
 
 
+def valid_time_zone(name: str) -> None:
+    """A site's zone is an IANA name zoneinfo knows (e.g. Europe/Madrid), never an offset: offsets do not
+    follow the clock changes."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"Unknown time zone {name!r}: give an IANA name such as Europe/London.") from None
+    if name not in available_timezones():
+        raise ValidationError(f"Unknown time zone {name!r}: give an IANA name such as Europe/London.")
+
+
+class SiteQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(active=True)
+
+
+class Site(models.Model):
+    """One address of the clinic: its rooms, its opening hours, its closures, its own wall clock.
+
+    A clinic with one address has one site (the migration `clinic 0009` built it from the clinic's settings,
+    `CLINIC_NAME`, `CLINIC["ADDRESS"]`, `CLINIC_TIME_ZONE`...); rooms, working-hours spans and closures name
+    a site; treatments may be limited to some sites. Times are stored in UTC and read on the site's clock
+    (`clinic.clock`, given the site). `default_site()` is the one a row joins when nothing names one."""
+
+    name = models.CharField(max_length=120, unique=True, help_text="e.g. Harley Street")
+    slug = models.SlugField(unique=True, help_text="Names the site in addresses and the API, e.g. harley-street.")
+    address = models.TextField(help_text="As patients read it in messages and on calendar files.")
+    phone = models.CharField(max_length=32, blank=True)
+    email = models.EmailField(blank=True)
+    time_zone = models.CharField(
+        max_length=64,
+        default="Europe/London",
+        validators=[valid_time_zone],
+        help_text="IANA name, e.g. Europe/London or Europe/Madrid: the site's wall clock.",
+    )
+    bank_holidays = models.CharField(
+        max_length=16,
+        default="GB-ENG",
+        blank=True,
+        help_text="Whose public holidays close the site: a country, optionally with a region (GB-ENG, GB-SCT, "
+        "ES-MD, FR); empty for none. CLINIC_CLOSED_ON_BANK_HOLIDAYS=0 turns them all off.",
+    )
+    active = models.BooleanField(default=True, help_text="An inactive site offers no time; its history stays.")
+    display_order = models.PositiveIntegerField(default=0)
+
+    objects = SiteQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["display_order", "name", "pk"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    def holiday_calendar(self) -> tuple[str, str | None] | None:
+        """(country, region or None) of `bank_holidays`, or None for none."""
+        code = (self.bank_holidays or "").strip().upper()
+        if not code:
+            return None
+        country, _, region = code.partition("-")
+        return country, (region or None)
+
+    def clean(self):
+        if self.bank_holidays:
+            import holidays
+
+            country, region = self.holiday_calendar()
+            try:
+                holidays.country_holidays(country, subdiv=region)
+            except NotImplementedError:
+                raise ValidationError(
+                    {"bank_holidays": f"Unknown holiday calendar {self.bank_holidays!r}: e.g. GB-ENG, ES-MD, FR."}
+                ) from None
+
+
+def default_site() -> Site:
+    """The site a row joins when it names none (a one-site clinic never names one): the first site made.
+    The migration made it from the clinic's settings; a database emptied since (a flushed test database) gets
+    it made again from the same settings."""
+    from django.conf import settings
+
+    site = Site.objects.order_by("pk").first()
+    if site is None:
+        site, _ = Site.objects.get_or_create(
+            slug=slugify(settings.CLINIC["NAME"]) or "main",
+            defaults={
+                "name": settings.CLINIC["NAME"],
+                "address": settings.CLINIC["ADDRESS"],
+                "phone": settings.CLINIC["PHONE"],
+                "email": settings.CLINIC["EMAIL"],
+                "time_zone": settings.CLINIC_TIME_ZONE,
+            },
+        )
+    return site
+
+
+class OpeningHours(models.Model):
+    """When a site's doors are open on a weekday, in the site's local time (several spans a day are fine).
+    What patients read on the site's page; a working-hours span at the site lies within them."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="opening_hours")
+    weekday = models.IntegerField(choices=Weekday.choices)
+    opens = models.TimeField()
+    closes = models.TimeField()
+
+    class Meta:
+        ordering = ["site", "weekday", "opens"]
+        verbose_name_plural = "opening hours"
+        constraints = [
+            models.CheckConstraint(condition=Q(closes__gt=models.F("opens")), name="opening_hours_closes_after_opens"),
+        ]
+
+    def __str__(self):
+        return f"{self.site}: {self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
+
+    def clean(self):
+        if self.opens is not None and self.closes is not None and self.closes <= self.opens:
+            raise ValidationError({"closes": "Closing must be after opening."})
+
+
+class SiteDefaultMixin:
+    """A row saved without a site joins `default_site()` (one query, only then): the forms and scripts of a
+    one-site clinic never name it."""
+
+    def save(self, *args, **kwargs):
+        if self.site_id is None:
+            self.site = default_site()
+        super().save(*args, **kwargs)
+
+
 class Treatment(models.Model):
     class Kind(models.TextChoices):
         CONSULTATION = "consultation", "Consultation"
@@ -172,6 +306,12 @@ class Treatment(models.Model):
     )
     pre_care = models.TextField("before your session", blank=True)
     aftercare = models.TextField("after your session", blank=True)
+    sites = models.ManyToManyField(
+        Site,
+        related_name="treatments",
+        blank=True,
+        help_text="Offered only at these sites; none chosen means every site.",
+    )
     active = models.BooleanField(default=True)
     display_order = models.PositiveIntegerField(default=0)
 
@@ -213,6 +353,14 @@ class Treatment(models.Model):
     def buffer_after(self) -> datetime.timedelta:
         return datetime.timedelta(minutes=self.buffer_after_minutes)
 
+    def offered_at(self, site) -> bool:
+        """Whether the treatment is offered at a site: everywhere unless limited to some (`sites`). Reads
+        the prefetched sites when there are (`prefetch_related("sites")`), else one query."""
+        if site is None:
+            return True
+        site_ids = [s.pk for s in self.sites.all()]
+        return not site_ids or site.pk in site_ids
+
     def body_area_labels(self):
         labels = dict(BodyArea.choices)
         return [labels.get(code, code) for code in self.body_areas]
@@ -236,12 +384,16 @@ class Treatment(models.Model):
         medicine_advice.check_patient_texts(self, ["summary", "description", "pre_care", "aftercare"])
 
 
-class Room(models.Model):
-    name = models.CharField(max_length=80, unique=True)
+class Room(SiteDefaultMixin, models.Model):
+    """A treatment room, at one site: it is only ever offered, and booked, at its own site."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="rooms")
+    name = models.CharField(max_length=80)
     active = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["site", "name"], name="room_name_unique_per_site")]
 
     def __str__(self):
         return self.name
@@ -285,10 +437,13 @@ class Practitioner(models.Model):
         return self.photo.url if self.photo else static("clinic/practitioner.svg")
 
 
-class WorkingHours(models.Model):
-    """A span of a weekday a practitioner works, in the clinic's local time. Several spans a day are fine."""
+class WorkingHours(SiteDefaultMixin, models.Model):
+    """A span of a weekday a practitioner works at one site, in that site's local time. Several spans a day
+    are fine, at one site or several (Mondays in London, Thursdays in Madrid; mornings here, afternoons
+    there): a span never overlaps another of the same practitioner, wherever it is."""
 
     practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="working_hours")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="working_hours")
     weekday = models.IntegerField(choices=Weekday.choices)
     start = models.TimeField()
     end = models.TimeField()
@@ -331,9 +486,17 @@ class TimeOff(models.Model):
 
 
 class Closure(models.Model):
-    """Days the whole clinic is closed (a clinic-wide time off), besides the bank holidays that
-    `clinic.closures` adds by itself. Clinic-local days, both inclusive."""
+    """Days a site is closed, or every site when `site` is empty (a clinic-wide time off), besides the bank
+    holidays that `clinic.closures` adds by itself. The site's local days, both inclusive."""
 
+    site = models.ForeignKey(
+        Site,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="closures",
+        help_text="Empty: every site is closed.",
+    )
     first_day = models.DateField()
     last_day = models.DateField(help_text="The same as the first day for a single day.")
     reason = models.CharField(max_length=120, help_text="e.g. Staff training; shown to staff and patients.")
@@ -350,6 +513,10 @@ class Closure(models.Model):
         if self.first_day == self.last_day:
             return f"{self.reason} ({self.first_day:%-d %b %Y})"
         return f"{self.reason} ({self.first_day:%-d %b} to {self.last_day:%-d %b %Y})"
+
+    def closes(self, site) -> bool:
+        """Whether this closure closes that site (a clinic-wide one closes every site)."""
+        return self.site_id is None or site is None or self.site_id == site.pk
 
     def clean(self):
         if self.first_day and self.last_day and self.last_day < self.first_day:

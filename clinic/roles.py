@@ -23,6 +23,8 @@ ROLE_PERMISSIONS = {
             "timeoff": ["view", "add", "change", "delete"],
             "treatment": ["view"],
             "room": ["view"],
+            "site": ["view"],
+            "openinghours": ["view"],
             "patient": ["view"],
         },
         # Health forms are read through the review pages, which check the patient relation and log each read;
@@ -36,6 +38,8 @@ ROLE_PERMISSIONS = {
             "practitioner": ["view"],
             "treatment": ["view"],
             "room": ["view"],
+            "site": ["view"],
+            "openinghours": ["view"],
             # The desk runs the rota (issue #15): hours, time off and closures, in the admin as on /desk/rota/.
             "workinghours": ["view", "add", "change", "delete"],
             "timeoff": ["view", "add", "change", "delete"],

@@ -7,7 +7,7 @@ import factory
 from django.contrib.auth.models import Group
 
 from clinic import roles
-from clinic.models import Patient, Practitioner, Room, TimeOff, Treatment, User, WorkingHours
+from clinic.models import Patient, Practitioner, Room, Site, TimeOff, Treatment, User, WorkingHours
 from consultations.consent import CONSENT_VERSION
 from consultations.screening import ANSWERS_WITH_NO_FLAGS
 
@@ -68,6 +68,19 @@ class ConsultationFactory(TreatmentFactory):
     body_areas = []
     min_days_between_sessions = 0
     needs_cleared_intake = False
+
+
+class SiteFactory(factory.django.DjangoModelFactory):
+    """Another site than the default one (`clinic.models.default_site`, which rows join when they name none)."""
+
+    class Meta:
+        model = Site
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Site {n}")
+    slug = factory.Sequence(lambda n: f"site-{n}")
+    address = factory.Sequence(lambda n: f"{n} High Street, Manchester M1 1AA")
+    time_zone = "Europe/London"
 
 
 class RoomFactory(factory.django.DjangoModelFactory):

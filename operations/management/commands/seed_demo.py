@@ -12,7 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from bookings.models import Appointment
 from clinic import clock, roles
-from clinic.models import BodyArea, Patient, Practitioner, Room, Treatment, User, WorkingHours
+from clinic.models import BodyArea, Patient, Practitioner, Room, Treatment, User, WorkingHours, default_site
 from clinic.two_factor import manual_entry_key
 from consultations import selectors as intake_selectors
 from consultations import services as intake_services
@@ -244,9 +244,11 @@ class Command(BaseCommand):
             practitioner, _ = Practitioner.objects.update_or_create(user=user, defaults=spec)
             practitioner.treatments.set(treatments)
             practitioner.working_hours.all().delete()
+            site = default_site()  # bulk_create skips the save() that would name it
             WorkingHours.objects.bulk_create(
                 WorkingHours(
                     practitioner=practitioner,
+                    site=site,
                     weekday=day,
                     start=datetime.time.fromisoformat(start),
                     end=datetime.time.fromisoformat(end),
