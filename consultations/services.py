@@ -151,6 +151,7 @@ def record_review(
     queue_notice(  # the outcome is read signed in: nothing clinical by email
         kind="review_decided",
         to=[intake.patient.email],
+        patient=intake.patient,
         subject="Your health form has been reviewed",
         body=(
             "A practitioner has reviewed your health form. Sign in to see the outcome: "

@@ -124,6 +124,7 @@ def test_the_json_copy_holds_the_patients_data_and_nothing_of_another_patient(cl
     [text] = data["texts_you_sent"]
     assert (text["from"], text["text"]) == ("+447700900111", "Alice here: is parking free?")
     assert text["taken_as"] == "Other reply" and text["for_the_front_desk"] and text["dealt_with"] is None
+    assert [m["message"] for m in data["other_messages"]] == ["Your health form has been reviewed"]
     [link] = data["links_sent"]
     assert link["what"] == "Fill in the health form and sign the consent" and link["used"] is None
 
