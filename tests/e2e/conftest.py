@@ -20,6 +20,11 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+# Every wait, the actions' and navigations' (set per context below) and the assertions' (`expect`, whose own
+# default is 5 s), gets the same generous bound: on a loaded 2-core machine a page can take longer than 5 s to
+# arrive after a click, and a test must not fail for the machine's speed (issue 16). A bound, not a sleep: a
+# page that arrives at once is checked at once.
+TIMEOUT_MS = 20_000
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -39,6 +44,9 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
@@ -47,7 +55,7 @@ def browser():
 
 def new_page(browser, viewport):
     context = browser.new_context(viewport=viewport, locale="en-GB", timezone_id="Europe/London")
-    context.set_default_timeout(20_000)  # generous: CI shares 2 cores with PostgreSQL, Redis and Chromium
+    context.set_default_timeout(TIMEOUT_MS)  # generous: CI shares 2 cores with PostgreSQL, Redis and Chromium
     page = context.new_page()
     page.csp_violations = []
     page.on("console", lambda msg: _record_csp_violation(page, msg))
