@@ -53,6 +53,6 @@ def feed_appointments(practitioner, *, now=None):
     return (
         Appointment.objects.live()
         .filter(practitioner=practitioner, end_at__gte=start_of_today)
-        .select_related("patient__user", "treatment", "room")
+        .select_related("patient__user", "treatment", "room__site")
         .order_by("start_at")
     )

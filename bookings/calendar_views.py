@@ -26,7 +26,9 @@ def _calendar_response(content: bytes, filename: str, *, attachment: bool) -> Ht
 @require_GET
 @login_required
 def appointment_ics(request, pk):
-    appointment = get_object_or_404(Appointment.objects.select_related("treatment", "practitioner__user"), pk=pk)
+    appointment = get_object_or_404(
+        Appointment.objects.select_related("treatment", "practitioner__user", "room__site"), pk=pk
+    )
     access.found_only_if(access.may_see_appointment(request.user, appointment), "No such appointment.")
     local_day = appointment.start_at.astimezone(clock.zone()).date()
     filename = f"appointment-{local_day:%Y-%m-%d}-{appointment.pk}.ics"

@@ -1,7 +1,8 @@
 """.ics files: one appointment for the patient (download and email attachment), and a practitioner's feed.
 
-Times are written in the clinic's zone with its VTIMEZONE component (`TZID=Europe/London`), so a calendar
-shows the booked wall-clock time on daylight-saving days too and whichever zone the reader's device is in.
+Times are written in the zone of the appointment's site with its VTIMEZONE component (`TZID=Europe/London`,
+`TZID=Europe/Madrid`), so a calendar shows the booked wall-clock time on daylight-saving days too and
+whichever zone the reader's device is in; LOCATION is that site's address (`clinic.message_text.place`).
 
 Contract (the reminders' confirmation email attaches it; keep the signature):
     appointment_ics(appointment) -> bytes
@@ -17,6 +18,7 @@ from icalendar import Calendar, Event
 
 from clinic import clock
 from clinic.links import absolute_url
+from clinic.message_text import place
 
 from .models import Appointment
 
@@ -40,8 +42,8 @@ def _finish(calendar: Calendar, appointments) -> bytes:
     icalendar's default 1970-2038, which makes a small file 5 KB), then serialise."""
     if appointments:
         year = datetime.timedelta(days=366)
-        first = min(a.start_at for a in appointments).astimezone(clock.zone()).date() - year
-        last = max(a.end_at for a in appointments).astimezone(clock.zone()).date() + year
+        first = min(a.start_at for a in appointments).astimezone(datetime.UTC).date() - year
+        last = max(a.end_at for a in appointments).astimezone(datetime.UTC).date() + year
         calendar.add_missing_timezones(first_date=first, last_date=last)
     return calendar.to_ical()
 
@@ -52,12 +54,15 @@ def appointment_uid(appointment) -> str:
     return f"appointment-{appointment.pk}@{host}"
 
 
-def clinic_location() -> str:
-    return f"{settings.CLINIC['NAME']}, {settings.CLINIC['ADDRESS']}"
+def clinic_location(site=None) -> str:
+    """Where, as a calendar shows it: the site's name in the clinic's and its address (one line)."""
+    clinic = place(site)
+    address = ", ".join(line.strip() for line in clinic["ADDRESS"].splitlines() if line.strip())
+    return f"{clinic['PLACE']}, {address}"
 
 
 def _event(appointment, *, summary: str, description: str, location: str) -> Event:
-    zone = clock.zone()
+    zone = clock.zone(appointment.site)
     event = Event()
     event.add("uid", appointment_uid(appointment))
     event.add("dtstamp", appointment.updated_at or timezone.now())
@@ -72,7 +77,7 @@ def _event(appointment, *, summary: str, description: str, location: str) -> Eve
 
 
 def _how_to_change(appointment) -> str:
-    clinic = settings.CLINIC
+    clinic = place(appointment.site)
     page = absolute_url(reverse("appointment_detail", args=[appointment.pk]))
     return (
         f"To move or cancel it: {page} (sign in), up to {clinic['CANCELLATION_WINDOW_HOURS']} hours before; "
@@ -86,7 +91,7 @@ def patient_summary(appointment) -> str:
 
 def patient_description(appointment) -> str:
     treatment = appointment.treatment
-    parts = [f"{treatment.name} with {appointment.practitioner.name} at {settings.CLINIC['NAME']}."]
+    parts = [f"{treatment.name} with {appointment.practitioner.name} at {place(appointment.site)['PLACE']}."]
     if treatment.pre_care.strip():
         parts.append(f"How to prepare:\n{treatment.pre_care.strip()}")
     parts.append(_how_to_change(appointment))
@@ -101,7 +106,7 @@ def appointment_ics(appointment) -> bytes:
             appointment,
             summary=patient_summary(appointment),
             description=patient_description(appointment),
-            location=clinic_location(),
+            location=clinic_location(appointment.site),
         )
     )
     return _finish(calendar, [appointment])
@@ -128,7 +133,7 @@ def practitioner_feed_ics(practitioner, appointments) -> bytes:
                 appointment,
                 summary=f"{appointment.treatment.name}: {patient_short_name(appointment.patient)}",
                 description=f"{appointment.treatment.name}, {room}. Details in the clinic app.",
-                location=f"{room}, {clinic_location()}",
+                location=f"{room}, {clinic_location(appointment.site)}",
             )
         )
     return _finish(calendar, appointments)

@@ -26,7 +26,7 @@ from .signals import DESK_APPOINTMENT_COLUMNS
 
 
 def patient_appointments(patient):
-    return Appointment.objects.filter(patient=patient).select_related("treatment", "practitioner__user", "room")
+    return Appointment.objects.filter(patient=patient).select_related("treatment", "practitioner__user", "room__site")
 
 
 def upcoming_and_past(patient, now=None):
@@ -58,7 +58,7 @@ def appointments_between(start_at, end_at, *, practitioner=None, room=None):
         end_at__gt=start_at,
         # No appointment lasts a day: a lower bound on start_at lets the start_at index do the work.
         start_at__gte=start_at - LONGEST_APPOINTMENT,
-    ).select_related("patient__user", "treatment", "room", "practitioner__user")
+    ).select_related("patient__user", "treatment", "room__site", "practitioner__user")
     appointments = with_paperwork_columns(appointments)
     if practitioner is not None:
         appointments = appointments.filter(practitioner=practitioner)

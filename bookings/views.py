@@ -188,7 +188,9 @@ def book_confirm(request, slug):
     except services.BookingError as error:
         return _refusal(request, template, context, error)
     if appointment.status == Appointment.Status.BOOKED:
-        messages.success(request, f"You are booked: {treatment.name} on {clock.when_text(appointment.start_at)}.")
+        messages.success(
+            request, f"You are booked: {treatment.name} on {clock.when_text(appointment.start_at, appointment.site)}."
+        )
     return redirect(steps.next_url(appointment) or reverse("appointment_detail", args=[appointment.pk]))
 
 
@@ -247,7 +249,8 @@ def appointment_cancel(request, pk):
             return _refusal(request, template, context, error)
         messages.success(
             request,
-            f"Your appointment on {clock.when_text(appointment.start_at)} is cancelled. The time is free for others.",
+            f"Your appointment on {clock.when_text(appointment.start_at, appointment.site)} is cancelled. "
+            "The time is free for others.",
         )
         return redirect("my_appointments")
     return render(request, template, context)
@@ -287,7 +290,9 @@ def appointment_reschedule(request, pk):
     except services.BookingError as error:
         return _refusal(request, template, context, error)
     appointment.refresh_from_db()
-    messages.success(request, f"Your appointment is moved to {clock.when_text(appointment.start_at)}.")
+    messages.success(
+        request, f"Your appointment is moved to {clock.when_text(appointment.start_at, appointment.site)}."
+    )
     return redirect("appointment_detail", appointment.pk)
 
 

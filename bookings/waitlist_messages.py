@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from clinic import clock
 from clinic.links import absolute_url
+from clinic.message_text import place
 from clinic.sms import get_sms_backend
 
 logger = logging.getLogger(__name__)
@@ -18,16 +19,17 @@ logger = logging.getLogger(__name__)
 
 def context_for(offer) -> dict:
     entry = offer.entry
-    subject = f"An earlier time for {entry.treatment.name}: {clock.when_text(offer.start_at)}"
+    site = getattr(offer, "site", None)  # the offer's site once offers name one (issue 17, stage 2)
+    subject = f"An earlier time for {entry.treatment.name}: {clock.when_text(offer.start_at, site)}"
     return {
         "offer": offer,
         "patient": entry.patient,
         "first_name": entry.patient.user.first_name or "there",
         "treatment": entry.treatment,
         "practitioner": offer.practitioner,
-        "when": clock.when_text(offer.start_at),
-        "expires": f"{clock.local(offer.expires_at):%H:%M on %-d %B}",
-        "clinic": settings.CLINIC,
+        "when": clock.when_text(offer.start_at, site),
+        "expires": f"{clock.local(offer.expires_at, site):%H:%M on %-d %B}",
+        "clinic": place(site),
         "links": {
             "manage": absolute_url(reverse("waitlist_mine")),
             "confirm": absolute_url(reverse("waitlist_offer", args=[offer.pk])),

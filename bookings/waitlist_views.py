@@ -105,7 +105,8 @@ def waitlist_offer(request, pk):
     if appointment.status == Appointment.Status.AWAITING_DEPOSIT:  # the online deposit rule, as on booking
         return redirect(hooks.steps().next_url(appointment) or reverse("appointment_detail", args=[appointment.pk]))
     messages.success(
-        request, f"You are booked: {appointment.treatment.name} on {clock.when_text(appointment.start_at)}."
+        request,
+        f"You are booked: {appointment.treatment.name} on {clock.when_text(appointment.start_at, appointment.site)}.",
     )
     return redirect("appointment_detail", appointment.pk)
 

@@ -21,6 +21,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from fpdf import FPDF
 
+from clinic import clock
+from clinic.message_text import place
 from clinic.notices import retry_delay
 
 from .money import format_money, quantize
@@ -36,12 +38,16 @@ def vat_included(total: Decimal, rate_percent: Decimal | None) -> Decimal | None
 
 
 def document_context(document) -> dict:
+    """What a receipt or invoice shows. One for an appointment is headed with its site's name, address and
+    contacts and gives the appointment's time on that site's clock (`clinic.message_text.place`); one for a
+    package, with no appointment, with the clinic's settings."""
     payment = document.payment
     appointment = document.appointment
+    site = appointment.site if appointment is not None else None
     if document.kind == document.Kind.INVOICE:
         title, line = (
             "Invoice",
-            f"{appointment.treatment.name}, {timezone.localtime(appointment.start_at):%d %b %Y %H:%M}",
+            f"{appointment.treatment.name}, {clock.local(appointment.start_at, site):%d %b %Y %H:%M}",
         )
     elif document.is_refund:
         title, line = "Refund receipt", f"Refund: {document.refund.reason}"
@@ -51,7 +57,7 @@ def document_context(document) -> dict:
         if payment.patient_package_id:
             line = f"{payment.patient_package.package.name} ({payment.get_method_display()})"
         elif appointment is not None:
-            line += f": {appointment.treatment.name}, {timezone.localtime(appointment.start_at):%d %b %Y %H:%M}"
+            line += f": {appointment.treatment.name}, {clock.local(appointment.start_at, site):%d %b %Y %H:%M}"
     vat = vat_included(document.total, document.vat_rate_percent)
     return {
         "document": document,
@@ -59,9 +65,9 @@ def document_context(document) -> dict:
         "line": line,
         "total": format_money(document.total, document.currency),
         "vat": format_money(vat, document.currency) if vat is not None else "",
-        "issued": timezone.localtime(document.issued_at),
+        "issued": clock.local(document.issued_at, site),
         "patient_name": document.patient.full_name,
-        "clinic": settings.CLINIC,
+        "clinic": place(site),
     }
 
 
@@ -107,7 +113,7 @@ def send_document_email(document_id: int, now=None) -> str:
     with transaction.atomic():
         document = (
             Document.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("patient__user")
+            .select_related("patient__user", "appointment__treatment", "appointment__room__site")
             .filter(pk=document_id, email_status=Document.Email.PENDING, email_next_attempt_at__lte=now)
             .first()
         )

@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 def _own_appointment(request, appointment_id) -> Appointment:
     return get_object_or_404(
-        Appointment.objects.select_related("treatment", "practitioner__user", "room"),
+        Appointment.objects.select_related("treatment", "practitioner__user", "room__site"),
         pk=appointment_id,
         patient=request.patient,
     )
@@ -108,7 +108,11 @@ def document_pdf(request, pk):
     not exist."""
     document = get_object_or_404(
         Document.objects.select_related(
-            "patient__user", "payment__patient_package__package", "refund", "appointment__treatment"
+            "patient__user",
+            "payment__patient_package__package",
+            "refund",
+            "appointment__treatment",
+            "appointment__room__site",
         ),
         pk=pk,
     )

@@ -66,7 +66,7 @@ def _day(request) -> datetime.date:
 
 def _appointment(pk):
     return get_object_or_404(
-        Appointment.objects.select_related("patient__user", "practitioner__user", "treatment", "room"), pk=pk
+        Appointment.objects.select_related("patient__user", "practitioner__user", "treatment", "room__site"), pk=pk
     )
 
 
@@ -190,10 +190,13 @@ def day_sheet(request, practitioner_id):
             ]
         )
     )
+    # Where the sheet's appointments are (a practitioner may work at two sites in a day): each site's name and
+    # address heads the sheet, and each row names its site when there are several.
+    sites = list({a.site.pk: a.site for a in appointments}.values())
     return render(
         request,
         "bookings/frontdesk/day_sheet.html",
-        {"practitioner": practitioner, "appointments": appointments, **_nav_days(day)},
+        {"practitioner": practitioner, "appointments": appointments, "sites": sites, **_nav_days(day)},
     )
 
 
@@ -239,7 +242,10 @@ def appointment_status(request, pk, action):
     except services.BookingError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"{appointment.patient.full_name} ({clock.when_short(appointment.start_at)}) {done}.")
+        messages.success(
+            request,
+            f"{appointment.patient.full_name} ({clock.when_short(appointment.start_at, appointment.site)}) {done}.",
+        )
     return redirect(safe_next(request, reverse("desk:appointment", args=[pk])))
 
 
@@ -259,7 +265,8 @@ def appointment_cancel(request, pk):
     else:
         messages.success(
             request,
-            f"Cancelled {appointment.patient.full_name}'s appointment on {clock.when_short(appointment.start_at)}.",
+            f"Cancelled {appointment.patient.full_name}'s appointment on "
+            f"{clock.when_short(appointment.start_at, appointment.site)}.",
         )
     return redirect(safe_next(request, reverse("desk:appointment", args=[pk])))
 
@@ -286,13 +293,14 @@ def appointment_move(request, pk):
             else:
                 if (moved.start_at, moved.practitioner_id) == (appointment.start_at, appointment.practitioner_id):
                     messages.info(
-                        request, f"Nothing to change: the appointment stays on {clock.when_short(moved.start_at)}."
+                        request,
+                        f"Nothing to change: the appointment stays on {clock.when_short(moved.start_at, moved.site)}.",
                     )
                     return redirect(reverse("desk:appointment", args=[pk]))
                 messages.success(
                     request,
                     f"Moved {moved.patient.full_name}'s appointment from {local:%a %-d %b %H:%M} "
-                    f"to {clock.when_short(moved.start_at)} with {moved.practitioner.name}.",
+                    f"to {clock.when_short(moved.start_at, moved.site)} with {moved.practitioner.name}.",
                 )
                 return redirect(reverse("desk:appointment", args=[pk]))
         else:
@@ -337,7 +345,7 @@ def book(request, patient_id):
                 messages.success(
                     request,
                     f"Booked {appointment.treatment.name} for {patient.full_name} on "
-                    f"{clock.when_short(appointment.start_at)} with {appointment.practitioner.name}.",
+                    f"{clock.when_short(appointment.start_at, appointment.site)} with {appointment.practitioner.name}.",
                 )
                 return redirect(reverse("desk:appointment", args=[appointment.pk]))
         else:

@@ -47,7 +47,7 @@ def find_patient(number: str) -> Patient | None:
 
 def next_appointment(patient: Patient, now) -> Appointment | None:
     return (
-        Appointment.objects.select_related("treatment", "practitioner__user")
+        Appointment.objects.select_related("treatment", "practitioner__user", "room__site")
         .filter(patient=patient, status=Appointment.Status.BOOKED, start_at__gt=now)
         .order_by("start_at")
         .first()
@@ -121,7 +121,8 @@ def _act(message: InboundMessage, now) -> str:
         except services.BookingError:
             message.needs_desk = True
             return ""
-        message.answer = f"{clinic['NAME']}: thank you, you are confirmed for {clock.when_text(appointment.start_at)}."
+        when = clock.when_text(appointment.start_at, appointment.site)
+        message.answer = f"{clinic['NAME']}: thank you, you are confirmed for {when}."
         return message.answer
     if word == "R":
         message.intent, message.needs_desk = Intent.RESCHEDULE, True

@@ -1,5 +1,6 @@
 """What a reminder says and how it leaves: an email with plain-text and HTML parts (templates under
-templates/reminders/), or a text message through the SMS backend. Times are shown in the clinic's zone."""
+templates/reminders/), or a text message through the SMS backend. Times are shown on the clock of the
+appointment's site, and the place named is that site (`clinic.message_text.place`)."""
 
 from dataclasses import dataclass
 
@@ -12,7 +13,7 @@ from bookings.links import MessageLinks
 from bookings.models import ReminderChannel
 from bookings.reminders import timing
 from clinic import clock
-from clinic.message_text import render_html, render_text
+from clinic.message_text import place, render_html, render_text
 from clinic.notices import queue_notice
 from clinic.sms import PermanentDeliveryError, body_digest, e164, get_sms_backend
 
@@ -43,15 +44,17 @@ def area_aftercare(treatment) -> list[str]:
 def context_for(reminder) -> dict:
     appointment = reminder.appointment
     subject, extra_text = timing.texts_for(appointment, reminder.kind)
+    site = appointment.site
     return {
+        "site": site,  # the appointment's address and contacts (`clinic.message_text.place`), its clock
         "reminder": reminder,
         "appointment": appointment,
         "patient": appointment.patient,
         "first_name": appointment.patient.user.first_name or "there",
         "treatment": appointment.treatment,
         "practitioner": appointment.practitioner,
-        "when": clock.when_text(appointment.start_at),
-        "ends": clock.time_text(appointment.end_at),
+        "when": clock.when_text(appointment.start_at, site),
+        "ends": clock.time_text(appointment.end_at, site),
         "links": links_for(appointment),
         "subject": subject,
         "extra_text": extra_text,
@@ -78,7 +81,7 @@ def build_email(reminder) -> EmailMultiAlternatives:
         body=render_text(f"reminders/email/{reminder.kind}.txt", context) + "\n",
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[address],
-        reply_to=[settings.CLINIC["EMAIL"]],
+        reply_to=[place(context["site"])["EMAIL"]],
         headers={"Message-ID": message_id(reminder), "X-Clinic-Reminder": str(reminder.pk)},
     )
     email.attach_alternative(render_html(f"reminders/email/{reminder.kind}.html", context), "text/html")
