@@ -91,7 +91,7 @@ class Command(BaseCommand):
         PatientPackage.objects.filter(pk=bought.pk).update(
             purchased_at=bought_at, expires_at=bought_at + datetime.timedelta(days=package.valid_days)
         )
-        Payment.objects.filter(patient_package=bought).update(paid_at=bought_at)
+        Payment.objects.filter(patient_package=bought).update(created_at=bought_at, paid_at=bought_at)
         if first_session is not None:
             services.redeem_package_session(first_session)
         bought.refresh_from_db()
