@@ -101,6 +101,13 @@ def owe_email(document) -> None:
     transaction.on_commit(lambda: send_document_email(document.pk))
 
 
+def message_id(document) -> str:
+    """The same Message-ID on every try of one document's email, as reminders have: a worker killed after
+    the mail server took it and before the row was marked sends it again, and mail clients fold the two."""
+    domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip("> ") or "clinic.example"
+    return f"<document-{document.pk}-{document.kind}@{domain}>"
+
+
 def send_document_email(document_id: int, now=None) -> str:
     """Email one owed document that is due, at most once, with the reminders' and notices' guarantees: the
     row is locked (`SKIP LOCKED`: a concurrent sender skips it) and marked sent in the transaction that
@@ -128,6 +135,7 @@ def send_document_email(document_id: int, now=None) -> str:
             subject=f"Your {context['title'].lower()} {document.number} from {settings.CLINIC['NAME']}",
             body=render_to_string("payments/email/document.txt", context),
             to=[document.patient.user.email],
+            headers={"Message-ID": message_id(document)},
         )
         message.attach(filename(document), render_pdf(document), "application/pdf")
         document.email_attempts += 1

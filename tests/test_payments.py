@@ -804,6 +804,7 @@ def test_a_receipt_email_the_mail_server_refused_is_sent_again_by_beat_once(pati
     (message,) = mail.outbox
     assert message.to == [patient.user.email] and receipt.number in message.subject
     assert message.attachments[0][0] == f"{receipt.number}.pdf"
+    assert message.extra_headers["Message-ID"] == documents.message_id(receipt)  # the same on every try
     receipt.refresh_from_db()
     assert (receipt.email_status, receipt.email_attempts, receipt.email_last_error) == ("sent", 2, "")
     assert receipt.emailed_at is not None
