@@ -11,8 +11,8 @@ from django.utils.safestring import mark_safe
 
 from practice.progress_chart import svg_open
 
-WIDTH = 640
-LABEL_WIDTH = 190
+WIDTH = 520  # narrow enough that a phone (390 px) shows its 12 px text at 9 px, not 7
+LABEL_WIDTH = 170
 VALUE_WIDTH = 70
 BAR_HEIGHT, BAR_GAP, TOP, BOTTOM = 18, 8, 8, 8
 
@@ -40,7 +40,8 @@ def bar_chart(ident: str, title: str, description: str, bars: list[Bar]) -> str:
         label = escape(bar.label)
         out.append('<g class="bar">')
         out.append(f"<title>{label}: {escape(bar.text)}</title>")
-        out.append(f'<text class="label" x="{LABEL_WIDTH - 8}" y="{y + 13}" text-anchor="end">{label[:30]}</text>')
+        short = escape(bar.label[:24])
+        out.append(f'<text class="label" x="{LABEL_WIDTH - 8}" y="{y + 13}" text-anchor="end">{short}</text>')
         out.append(f'<rect x="{x:.1f}" y="{y}" width="{max(length, 0.5):.1f}" height="{BAR_HEIGHT}"/>')
         out.append(f'<text class="value" x="{WIDTH - VALUE_WIDTH + 6}" y="{y + 13}">{escape(bar.text)}</text>')
         out.append("</g>")

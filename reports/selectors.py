@@ -43,7 +43,7 @@ from django.db.models.functions import (
 )
 from django.utils import timezone
 
-from bookings.models import AftercareCheckIn, Appointment, ReminderChannel, ReminderKind
+from bookings.models import AftercareCheckIn, Appointment, ReminderChannel, ReminderKind, SignedLink
 from bookings.models import Reminder as ReminderRow
 from clinic import clock, closures
 from clinic.models import Patient, Room, TimeOff, Treatment, Weekday, WorkingHours
@@ -751,6 +751,10 @@ def screening(f: Filters, practitioners) -> Report:
     if f.practitioner is not None:
         theirs = {"patient_id__in": Appointment.objects.filter(practitioner=f.practitioner).values("patient_id")}
     sent = IntakeForm.objects.filter(submitted_at__gte=start, submitted_at__lt=end, **theirs).count()
+    # Links to the health form the desk texted or emailed (a phone booking's patient fills it in from there).
+    links = SignedLink.objects.filter(
+        action=SignedLink.Action.HEALTH_FORM, sent_by__isnull=False, created_at__gte=start, created_at__lt=end, **theirs
+    ).count()
     flag_filter = {f"intake__{key}": value for key, value in theirs.items()}
     flags = Table("flags", "Flags by rule", ["Rule", "Severity", "Flags"])
     flag_rows = list(
@@ -806,6 +810,7 @@ def screening(f: Filters, practitioners) -> Report:
     aftercare.add("Still waiting for a follow-up", care["open"], "")
 
     report.summary = [
+        ("Form links sent by the desk", str(links)),
         ("Health forms sent", str(sent)),
         ("Decisions", str(overall["count"])),
         ("Average wait for a decision", f"{hours(overall['average'])} h"),
@@ -822,7 +827,8 @@ def screening(f: Filters, practitioners) -> Report:
     report.chart = bar_chart("report-screening", "Screening flags by rule", description, bars)
     report.tables = [flags, decisions, aftercare]
     report.notes = [
-        "Health forms sent: forms whose latest sending was in the range. Flags: raised by forms sent in the range.",
+        "Form links: links to the health form the desk sent a patient. Health forms sent: forms whose latest "
+        "sending by the patient was in the range. Flags: raised by forms sent in the range.",
         "Wait: from the patient sending the form to the decision, for decisions on the form as last sent.",
         "Clearances suspended: a new answer that triggers a rule suspended a clearance in force.",
         "Concerning check-ins: a patient's answer of infection or something else after a session; follow-up is "

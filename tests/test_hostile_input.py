@@ -611,6 +611,23 @@ FORM_VIEWS = [
     FormView("payments:deposit", "patient", lambda w: {}, lambda w: [w.upcoming.pk]),
     FormView("payments:stripe_webhook", "anonymous", lambda w: {"id": "evt_1", "type": "checkout.session.completed"}),
     FormView("desk:calendar", "desk", lambda w: {"date": w.day, "view": "rooms"}, method="get"),
+    # The owner's reports: a filter form (GET) and its CSV downloads; a bad value is a 400 with a message.
+    *[
+        FormView(
+            f"reports:{report}",
+            "admin",
+            lambda w, table=table: {"start": w.day, "end": w.day, "practitioner": w.practitioner.pk, "csv": table},
+            method="get",
+        )
+        for report, table in (
+            ("utilisation", "practitioners"),
+            ("attendance", "practitioners"),
+            ("revenue", "practitioners"),
+            ("courses", "courses"),
+            ("screening", "flags"),
+            ("messages", "messages"),
+        )
+    ],
     FormView("desk:week", "desk", lambda w: {"date": w.day}, lambda w: [w.practitioner.pk], method="get"),
     FormView("desk:day_sheet", "desk", lambda w: {"date": w.day}, lambda w: [w.practitioner.pk], method="get"),
     FormView(
@@ -678,6 +695,7 @@ NO_FORM_VIEWS = {
     "desk:reminder_send_again": "a button: sends an uncertain message again (tests/test_sms_twilio.py)",
     "desk:panel_appointment": "panel (its forms post to desk:status, its links open desk:panel_move)",
     "payments:mine": "page: the patient's payments, packages and receipts",
+    "reports:index": "page: links to the six reports",
     "payments:deposit_return": "page: where Stripe sends the patient back (the webhook decides, not this)",
     "payments:document_pdf": "download: a receipt or invoice",
     "book_start": "page",

@@ -94,8 +94,8 @@ BUDGETS = {
     # patients (1 aggregate), course plans, their appointments, their grades (subqueries: none depends on rows)
     ("reports:courses", "admin", "report"): 17,
     ("reports:courses", "admin", "report-year"): 17,
-    ("reports:screening", "admin", "report"): 19,  # forms, flags, decisions, waits, suspensions, check-ins
-    ("reports:screening", "admin", "report-year"): 19,
+    ("reports:screening", "admin", "report"): 20,  # links, forms, flags, decisions, waits, suspensions, check-ins
+    ("reports:screening", "admin", "report-year"): 20,
     ("reports:messages", "admin", "report"): 14,  # one aggregate by kind and channel
     ("reports:messages", "admin", "report-year"): 14,
 }

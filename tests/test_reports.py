@@ -467,10 +467,19 @@ def test_screening_forms_flags_decisions_suspensions_and_check_ins(admin):
             created_at=at("2026-03-05", "10:00"), followed_up_at=at("2026-03-05", followed) if followed else None
         )
 
+    from bookings.models import SignedLink
+
+    link = SignedLink.objects.create(
+        token_hash="0" * 64, patient=forms[0].patient, action="health_form", expires_at=sent, sent_by=p1.user
+    )
+    SignedLink.objects.filter(pk=link.pk).update(created_at=at("2026-03-01", "12:00"))
+    SignedLink.objects.create(token_hash="1" * 64, patient=forms[1].patient, action="health_form", expires_at=sent)
+
     response = page(admin, "screening", start="2026-03-01", end="2026-03-31")
 
     assert response.status_code == 200
     summary = dict(response.context["report"].summary)
+    assert summary["Form links sent by the desk"] == "1"  # the other was in a reminder, and sent today
     assert summary["Health forms sent"] == "3"
     assert summary["Decisions"] == "3"
     assert summary["Average wait for a decision"] == "11.0 h"
@@ -522,3 +531,19 @@ def test_messages_sent_failed_and_retried_by_kind_and_channel(admin):
     ]
     summary = dict(response.context["report"].summary)
     assert (summary["Messages due"], summary["Sent"], summary["Failed"], summary["Retried"]) == ("6", "3", "1", "2")
+
+
+def test_the_autumn_clock_change_day_is_25_hours_of_the_clinic_s_sunday(admin):
+    """Sunday 25 October 2026, clocks back at 02:00 BST: the day runs from 23:00 UTC on the 24th to 00:00 UTC
+    on the 26th. A visit at 00:30 BST (23:30 UTC on Saturday) is Sunday's; one at 00:30 GMT on Monday is not."""
+    p1 = PractitionerFactory(user__first_name="Ada", user__last_name="One")
+    early = appointment(p1, at("2026-10-25", "00:30"), status=S.NO_SHOW)
+    assert early.start_at == datetime.datetime(2026, 10, 24, 23, 30, tzinfo=datetime.UTC)
+    appointment(p1, at("2026-10-25", "10:00"))
+    appointment(p1, at("2026-10-26", "00:30"), status=S.NO_SHOW)
+
+    response = page(admin, "attendance", start="2026-10-25", end="2026-10-25")
+
+    assert rows_by_label(response, "weekdays") == {"Sunday": ["2", "1", "1", "50.0", "0", "0.0", "0"]}
+    heat = page(admin, "utilisation", start="2026-10-25", end="2026-10-25")
+    assert rows_by_label(heat, "practitioners") == {"Ada One": ["2", "2.0", "0.0", "-", "1.0"]}
