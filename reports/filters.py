@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django import forms
 
 from clinic import clock
-from clinic.models import Practitioner
+from clinic.models import Practitioner, Site
 
 DEFAULT_DAYS = 28
 MAX_DAYS = 3 * 366 + 1  # three years: enough to compare a season with last year's, small enough to read
@@ -19,13 +19,9 @@ class Filters:
     start: datetime.date
     end: datetime.date
     practitioner: Practitioner | None = None
-    # The hook for sites (issue 17; not on main when the reports were written). When `clinic.models.Site`
-    # lands, rooms, working-hours spans and closures each name a site, and a site has its own clock. Then:
-    # - the form gets `site = ModelChoiceField(Site.objects.active(), required=False)` beside `practitioner`;
-    # - `appointment_filter` adds `{prefix}room__site` (an appointment happens in a room of one site);
-    # - utilisation keeps `WorkingHours` and rooms of that site and asks closures of that site;
-    # - `bounds()` and the weekday/hour extracts use the site's zone (`clinic.clock` given the site) when one
-    #   site is chosen; across several sites each keeps the clinic's zone, as today.
+    # One of the clinic's sites (issue 17), or all: appointments in that site's rooms (`appointment_filter`);
+    # utilisation also keeps that site's working hours, rooms and closures. Days, weekdays and hours stay on
+    # the clinic's clock (`CLINIC_TIME_ZONE`), one clock for every site a report adds up.
     site: object | None = None
 
     def bounds(self) -> tuple[datetime.datetime, datetime.datetime]:
@@ -49,6 +45,8 @@ class Filters:
         query = {"start": self.start.isoformat(), "end": self.end.isoformat()}
         if self.practitioner is not None:
             query["practitioner"] = str(self.practitioner.pk)
+        if self.site is not None:
+            query["site"] = str(self.site.pk)
         return query
 
 
@@ -65,11 +63,12 @@ class ReportFilterForm(forms.Form):
     practitioner = forms.ChoiceField(
         required=False, error_messages={"invalid_choice": "Choose a practitioner from the list."}
     )
+    site = forms.ChoiceField(required=False, error_messages={"invalid_choice": "Choose a site from the list."})
 
     def __init__(self, data, *, today: datetime.date | None = None):
         today = today or clock.today()
         defaults = {"start": (today - datetime.timedelta(days=DEFAULT_DAYS - 1)).isoformat(), "end": today.isoformat()}
-        merged = {**defaults, **{key: data[key] for key in ("start", "end", "practitioner") if data.get(key)}}
+        merged = {**defaults, **{key: data[key] for key in ("start", "end", "practitioner", "site") if data.get(key)}}
         super().__init__(merged)
         # Loaded once: the choices, the check of the one chosen, and the reports' names for practitioners.
         self.practitioner_list = list(Practitioner.objects.select_related("user"))
@@ -77,6 +76,8 @@ class ReportFilterForm(forms.Form):
             ("", "All practitioners"),
             *[(str(practitioner.pk), str(practitioner)) for practitioner in self.practitioner_list],
         ]
+        self.site_list = list(Site.objects.all())
+        self.fields["site"].choices = [("", "All sites"), *[(str(site.pk), site.name) for site in self.site_list]]
         for name in ("start", "end"):
             self.fields[name].error_messages["invalid"] = "Enter a date as YYYY-MM-DD, e.g. 2027-03-28."
 
@@ -93,7 +94,13 @@ class ReportFilterForm(forms.Form):
     def filters(self) -> Filters:
         data = self.cleaned_data
         chosen = {str(practitioner.pk): practitioner for practitioner in self.practitioner_list}
-        return Filters(start=data["start"], end=data["end"], practitioner=chosen.get(data.get("practitioner") or ""))
+        sites = {str(site.pk): site for site in self.site_list}
+        return Filters(
+            start=data["start"],
+            end=data["end"],
+            practitioner=chosen.get(data.get("practitioner") or ""),
+            site=sites.get(data.get("site") or ""),
+        )
 
     def practitioners(self) -> list[Practitioner]:
         return self.practitioner_list

@@ -83,7 +83,8 @@ class Report:
 
 def describe_filters(f: Filters) -> str:
     who = str(f.practitioner) if f.practitioner else "all practitioners"
-    return f"{f.start:%-d %b %Y} to {f.end:%-d %b %Y}, {who}"
+    where = f", {f.site.name}" if f.site else ""
+    return f"{f.start:%-d %b %Y} to {f.end:%-d %b %Y}, {who}{where}"
 
 
 def appointments_in(f: Filters):
@@ -199,16 +200,19 @@ def utilisation(f: Filters, practitioners) -> Report:
         .order_by()
     )
     booked_cells = _spread(groups)
-    all_spans = list(WorkingHours.objects.values_list("practitioner_id", "weekday", "start", "end"))
+    hours_of = WorkingHours.objects.filter(**({"site": f.site} if f.site else {}))
+    all_spans = list(hours_of.values_list("practitioner_id", "weekday", "start", "end"))
     start, end = f.bounds()
-    time_off = TimeOff.objects.filter(start_at__lt=end, end_at__gt=start, **f.appointment_filter())
-    closed = closures.closed_days(f.start, f.end)
+    time_off = TimeOff.objects.filter(
+        start_at__lt=end, end_at__gt=start, **({"practitioner": f.practitioner} if f.practitioner else {})
+    )
+    closed = closures.closed_days(f.start, f.end, site=f.site)
     chosen = f.practitioner.pk if f.practitioner else None
     spans = [span for span in all_spans if chosen is None or span[0] == chosen]
     capacity, cell_capacity, open_count = _capacity(
         f, spans, time_off.values_list("practitioner_id", "start_at", "end_at"), closed
     )
-    rooms = list(Room.objects.order_by("name"))
+    rooms = list(Room.objects.filter(**({"site": f.site} if f.site else {})).order_by("name"))
 
     table = Table(
         "practitioners",
@@ -486,9 +490,9 @@ def revenue(f: Filters, practitioners, now: datetime.datetime | None = None) -> 
     refunds = Refund.objects.exclude(status=Refund.Status.FAILED).filter(
         created_at__gte=start, created_at__lt=end, currency=currency
     )
-    if f.practitioner is not None:
-        paid = paid.filter(appointment__practitioner=f.practitioner)
-        refunds = refunds.filter(payment__appointment__practitioner=f.practitioner)
+    if f.practitioner is not None or f.site is not None:
+        paid = paid.filter(**f.appointment_filter("appointment__"))
+        refunds = refunds.filter(**f.appointment_filter("payment__appointment__"))
     purpose = Payment.Purpose
     totals = paid.aggregate(
         taken=Sum("amount"),
@@ -627,7 +631,7 @@ def courses(f: Filters, practitioners, today: datetime.date | None = None) -> Re
     today = today or clock.today()
     start, end = f.bounds()
     in_range = Q(appointments__start_at__gte=start, appointments__start_at__lt=end)
-    with_practitioner = Q(appointments__practitioner=f.practitioner) if f.practitioner else Q()
+    with_practitioner = Q(**f.appointment_filter("appointments__"))
     patients = (
         Patient.objects.annotate(
             first=Min("appointments__start_at", filter=Q(appointments__status__in=ATTENDED)),

@@ -80,24 +80,24 @@ BUDGETS = {
     ("payments:mine", "patient_a", ""): 9,
     # The owner's reports (reports/selectors.py): aggregates in SQL, the same count for a day or three years.
     # Each page's first 9 are the signed-in admin's (session, user, second factor, roles, the nav's checks, the
-    # session's save); then the practitioners (the filter's choices and the reports' names), the report's own
+    # session's save); then the practitioners and the sites (the filter's choices, the reports' names), the report's own
     # transaction (a savepoint here, its release, and SET LOCAL jit/work_mem: reports/views.py), and its reads.
     ("reports:index", "admin", ""): 9,
-    ("reports:utilisation", "admin", "report"): 20,  # 3 aggregates, hours, closures, time off, rooms
-    ("reports:utilisation", "admin", "report-year"): 20,
-    ("reports:attendance", "admin", "report"): 16,  # one grouped count (every breakdown), names, reasons
-    ("reports:attendance", "admin", "report-year"): 16,
+    ("reports:utilisation", "admin", "report"): 21,  # 3 aggregates, hours, closures, time off, rooms
+    ("reports:utilisation", "admin", "report-year"): 21,
+    ("reports:attendance", "admin", "report"): 17,  # one grouped count (every breakdown), names, reasons
+    ("reports:attendance", "admin", "report-year"): 17,
     # taken (4 sums), refunded, kept, used; month, practitioner, treatment (each payments and refunds); names;
     # outstanding (3)
-    ("reports:revenue", "admin", "report"): 27,
-    ("reports:revenue", "admin", "report-year"): 27,
+    ("reports:revenue", "admin", "report"): 28,
+    ("reports:revenue", "admin", "report-year"): 28,
     # patients (1 aggregate), course plans, their appointments, their grades (subqueries: none depends on rows)
-    ("reports:courses", "admin", "report"): 17,
-    ("reports:courses", "admin", "report-year"): 17,
-    ("reports:screening", "admin", "report"): 20,  # links, forms, flags, decisions, waits, suspensions, check-ins
-    ("reports:screening", "admin", "report-year"): 20,
-    ("reports:messages", "admin", "report"): 14,  # one aggregate by kind and channel
-    ("reports:messages", "admin", "report-year"): 14,
+    ("reports:courses", "admin", "report"): 18,
+    ("reports:courses", "admin", "report-year"): 18,
+    ("reports:screening", "admin", "report"): 21,  # links, forms, flags, decisions, waits, suspensions, check-ins
+    ("reports:screening", "admin", "report-year"): 21,
+    ("reports:messages", "admin", "report"): 15,  # one aggregate by kind and channel
+    ("reports:messages", "admin", "report-year"): 15,
 }
 
 PAGES = [

@@ -547,3 +547,31 @@ def test_the_autumn_clock_change_day_is_25_hours_of_the_clinic_s_sunday(admin):
     assert rows_by_label(response, "weekdays") == {"Sunday": ["2", "1", "1", "50.0", "0", "0.0", "0"]}
     heat = page(admin, "utilisation", start="2026-10-25", end="2026-10-25")
     assert rows_by_label(heat, "practitioners") == {"Ada One": ["2", "2.0", "0.0", "-", "1.0"]}
+
+
+def test_a_site_keeps_its_rooms_hours_and_closures(admin):
+    """Two sites: P1 works Mondays 09-13 at the main site and Tuesdays 09-13 at Manchester. The Manchester
+    report counts the Tuesday visit in its room against the Tuesday hours; a closure of the main site on
+    Monday 6 April takes nothing from Manchester."""
+    from clinic.models import default_site
+    from tests.factories import SiteFactory
+
+    main, manchester = default_site(), SiteFactory(name="Manchester", slug="manchester")
+    p1 = PractitionerFactory(user__first_name="Ada", user__last_name="One")
+    WorkingHoursFactory(practitioner=p1, weekday=0, start=datetime.time(9), end=datetime.time(13), site=main)
+    WorkingHoursFactory(practitioner=p1, weekday=1, start=datetime.time(9), end=datetime.time(13), site=manchester)
+    Closure.objects.create(
+        first_day=datetime.date(2026, 4, 6), last_day=datetime.date(2026, 4, 6), reason="Training", site=main
+    )
+    appointment(p1, at("2026-03-30", "09:00"), room=RoomFactory(name="Room 1", site=main))
+    appointment(p1, at("2026-03-31", "09:00"), minutes=120, room=RoomFactory(name="North", site=manchester))
+
+    both = page(admin, "utilisation", start="2026-03-30", end="2026-04-12")
+    assert rows_by_label(both, "practitioners") == {"Ada One": ["2", "3.0", "12.0", "25.0", "0.0"]}
+    north = page(admin, "utilisation", start="2026-03-30", end="2026-04-12", site=manchester.pk)
+    assert rows_by_label(north, "practitioners") == {"Ada One": ["1", "2.0", "8.0", "25.0", "0.0"]}
+    assert rows_by_label(north, "rooms") == {"North": ["1", "2.0", "8.0", "25.0"]}
+    attendance = page(admin, "attendance", start="2026-03-30", end="2026-04-12", site=manchester.pk)
+    assert dict(attendance.context["report"].summary)["Appointments due"] == "1"
+    assert "Manchester" in str(attendance.context["report"].chart)
+    assert page(admin, "utilisation", site="nowhere").status_code == 400
