@@ -520,11 +520,12 @@ def patient_form_link(request, pk):
                 messages.success(request, f"The health form and consent link went to {patient.full_name} {where}.")
             elif notice.status == Notice.Status.FAILED:
                 messages.error(request, f"The link was not sent: {notice.last_error}.")
-            else:  # the text service or mail server refused for now: the outbox tries again
+            else:  # the text service or mail server refused for now (or a sender has it): the outbox goes on
+                why = f" ({notice.last_error})" if notice.last_error else ""
                 messages.warning(
                     request,
-                    f"The link to {patient.full_name} {where} could not go yet ({notice.last_error}); it is tried "
-                    "again automatically, and this page shows when it has gone.",
+                    f"The link to {patient.full_name} {where} could not go yet{why}; it is tried again "
+                    "automatically, and this page shows when it has gone.",
                 )
     return redirect("desk:patient", pk=patient.pk)
 
