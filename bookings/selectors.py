@@ -147,13 +147,15 @@ def desk_rooms():
     return list(Room.objects.filter(active=True).order_by("name", "pk"))
 
 
-def working_spans(practitioner_ids, days):
-    """{(practitioner id, date): [(start, end) local times]} for the given days. One query."""
+def working_spans(practitioner_ids, days, *, site_ids=None):
+    """{(practitioner id, date): [(start, end) local times]} for the given days; with `site_ids`, only the
+    spans worked at those sites (the desk's calendar of one site). One query."""
     weekdays = {day.weekday() for day in days}
     spans = {}
-    for hours in WorkingHours.objects.filter(practitioner_id__in=practitioner_ids, weekday__in=weekdays).order_by(
-        "start"
-    ):
+    found = WorkingHours.objects.filter(practitioner_id__in=practitioner_ids, weekday__in=weekdays)
+    if site_ids:
+        found = found.filter(site_id__in=site_ids)
+    for hours in found.order_by("start"):
         for day in days:
             if day.weekday() == hours.weekday:
                 spans.setdefault((hours.practitioner_id, day), []).append((hours.start, hours.end))

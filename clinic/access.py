@@ -171,6 +171,26 @@ def may_see_reports(user) -> bool:
     return roles.is_clinic_admin(user)
 
 
+# --- sites: whose calendars the desk opens on (issue 17) ---------------------------------------------------
+
+
+def may_see_site_calendar(user, site) -> bool:
+    """Clinic policy: the front desk of any site may look at every site's calendar (a patient of Manchester
+    phones London; cover between sites), and clinic admins see everything. Only the default view is the
+    desk user's own sites (`desk_default_sites`)."""
+    return is_desk(user)
+
+
+def desk_default_sites(user, sites) -> list:
+    """The sites a desk user's calendars open on, out of `sites` (the active ones, each with `mine`, whether
+    the user works there: `clinic.selectors.sites_for_desk`): the sites they work at. Everyone else (clinic
+    admins, a desk user not yet given a site, practitioners, whose day spans sites) opens on every site:
+    an empty list, "all sites"."""
+    if roles.is_clinic_admin(user) or not roles.is_front_desk(user):
+        return []
+    return [site for site in sites if site.mine]
+
+
 # --- the answers and the guards ------------------------------------------------------------------------------
 
 

@@ -119,6 +119,7 @@ class SiteAdmin(admin.ModelAdmin):
     search_fields = ("name", "address")
     prepopulated_fields = {"slug": ("name",)}
     inlines = [OpeningHoursInline, RoomInline]
+    filter_horizontal = ("staff",)  # the front desk who work here (their calendars open on this site)
 
 
 @admin.register(Treatment)

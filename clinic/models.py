@@ -193,6 +193,13 @@ class Site(models.Model):
     )
     active = models.BooleanField(default=True, help_text="An inactive site offers no time; its history stays.")
     display_order = models.PositiveIntegerField(default=0)
+    staff = models.ManyToManyField(
+        "clinic.User",
+        blank=True,
+        related_name="work_sites",
+        help_text="Front desk staff who work here: the desk's calendars open on their own sites' "
+        "(clinic.access.desk_default_sites); they may switch to any site's.",
+    )
 
     objects = SiteQuerySet.as_manager()
 

@@ -83,7 +83,11 @@ def day_appointments(user, day: datetime.date) -> list[DayRow]:
     not a practitioner. Ten queries, however many appointments (three of them the alert banners)."""
     start, end = clock.day_bounds_utc(day, day)
     appointments = Appointment.objects.filter(start_at__gte=start, start_at__lt=end).select_related(
-        "patient__user", "treatment", "practitioner__user", "room"
+        # A practitioner's day may span sites: each row names its room's site, on that site's clock.
+        "patient__user",
+        "treatment",
+        "practitioner__user",
+        "room__site",
     )
     practitioner = getattr(user, "practitioner", None)
     if practitioner is not None and roles.is_practitioner(user):

@@ -425,3 +425,31 @@ def assert_outcome(response, expected: str, what: str, *, admin: bool):
     assert response.status_code == int(expected), f"{what}: {response.status_code} {location}"
     if response.status_code == 302:
         assert not location.startswith((resolve_url(settings.LOGIN_URL), reverse("admin:login"))), what
+
+
+# --- a desk user of another site (issue 17) -----------------------------------------------------------------
+# Clinic policy (clinic.access.may_see_site_calendar): the front desk of any site may open every desk page,
+# every site's calendar included, with the same answers as the scenario's desk (column "desk"); only the
+# default view is their own site's (clinic.access.desk_default_sites; tests/test_sites_desk.py).
+DESK_OF_ANOTHER_SITE = [
+    pytest.param(name, method, id=f"{name}-{method}-desk_of_another_site")
+    for (name, method) in EXPECTED
+    if name.startswith("desk:") and method == "GET"
+]
+
+
+@pytest.mark.parametrize("name, method", DESK_OF_ANOTHER_SITE)
+def test_cell_desk_of_another_site(name, method, scenario, db, browser):
+    from clinic import roles
+    from tests.factories import SiteFactory, staff_user
+
+    manchester = SiteFactory(name="Manchester", slug="manchester")
+    desk = staff_user(roles.FRONT_DESK)
+    manchester.staff.add(desk)
+    url = reverse(name, kwargs={k: getattr(scenario, v) for k, v in ARGUMENTS.get(name, {}).items()})
+    browser.cookies.clear()
+    browser.force_login(desk)
+    for query in ({}, {"site": "all"}):
+        response = browser.get(url, query)
+        expected = EXPECTED[(name, method)]["desk"]
+        assert_outcome(response, expected, f"GET {url} {query} as a desk user of Manchester", admin=False)

@@ -60,10 +60,10 @@ BUDGETS = {
     ("intake_review", "related", ""): 21,  # + the alert banner
     ("practitioner_calendar_feed", "anon", ""): 4,
     ("health", "anon", ""): 0,  # its SELECT 1 runs on a connection of its own (a check may not share one)
-    ("desk:calendar", "desk", ""): 19,  # + 'Closed: ...' banner, + "Alert: see practitioner" (3)
-    ("desk:calendar", "desk", "rooms"): 17,  # + "Alert: see practitioner"
-    ("desk:week", "desk", ""): 18,  # + "Alert: see practitioner"
-    ("desk:week_all", "desk", ""): 17,  # + "Alert: see practitioner"
+    ("desk:calendar", "desk", ""): 20,  # + 'Closed: ...' banner, + "Alert: see practitioner" (3), + the sites (1)
+    ("desk:calendar", "desk", "rooms"): 18,  # + "Alert: see practitioner", + the site switcher's sites
+    ("desk:week", "desk", ""): 19,  # + "Alert: see practitioner", + whether there are several sites
+    ("desk:week_all", "desk", ""): 18,  # + "Alert: see practitioner", + the site switcher's sites
     ("desk:month", "desk", ""): 9,
     ("desk:panel_appointment", "desk", ""): 15,  # + "Alert: see practitioner"
     ("desk:day_sheet", "desk", ""): 16,  # + "Alert: see practitioner"

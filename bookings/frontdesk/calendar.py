@@ -36,6 +36,14 @@ class Calendar:
     cancelled: list = field(default_factory=list)
 
 
+def at_sites(appointments, site_ids):
+    """The appointments at the chosen sites (`site_ids`; empty: every site). Their room is selected with its
+    site, so this asks nothing of the database."""
+    if not site_ids:
+        return appointments
+    return [a for a in appointments if a.room.site_id in site_ids]
+
+
 def _split(appointments):
     grid.with_desk_links(appointments)
     shown = [a for a in appointments if a.status != Appointment.Status.CANCELLED]
@@ -71,10 +79,14 @@ def _appointment_blocks(appointments):
     return [Block("appointment", a.start_at, a.end_at, appointment=a) for a in appointments]
 
 
-def day_by_practitioner(day: datetime.date, now) -> Calendar:
+def day_by_practitioner(day: datetime.date, now, site_ids=()) -> Calendar:
+    """Every practitioner's day; with `site_ids` (the desk's chosen sites), only the appointments and working
+    hours at those sites, and only the practitioners working or booked there that day."""
     zone = clock.zone()
     start_at, end_at = clock.day_bounds_utc(day, day)
-    appointments = selectors.with_paperwork(selectors.with_screening(selectors.appointments_between(start_at, end_at)))
+    appointments = selectors.with_paperwork(
+        selectors.with_screening(at_sites(selectors.appointments_between(start_at, end_at), site_ids))
+    )
     shown, cancelled = _split(appointments)
     practitioners = selectors.desk_practitioners()
     known = {p.pk for p in practitioners}
@@ -82,7 +94,11 @@ def day_by_practitioner(day: datetime.date, now) -> Calendar:
         if appointment.practitioner_id not in known:
             practitioners.append(appointment.practitioner)
             known.add(appointment.practitioner_id)
-    spans = selectors.working_spans(known, [day])
+    spans = selectors.working_spans(known, [day], site_ids=site_ids)
+    if site_ids:
+        booked_here = {a.practitioner_id for a in shown}
+        practitioners = [p for p in practitioners if (p.pk, day) in spans or p.pk in booked_here]
+        known = {p.pk for p in practitioners}
     time_off = selectors.time_off_between(known, start_at, end_at)
     working = {p.pk: _working_blocks(spans.get((p.pk, day), []), day, zone) for p in practitioners}
     window = day_window(
@@ -108,11 +124,13 @@ def day_by_practitioner(day: datetime.date, now) -> Calendar:
     return Calendar(Grid(columns, row_count(*window), hour_labels(*window, zone)), cancelled)
 
 
-def day_by_room(day: datetime.date, now) -> Calendar:
+def day_by_room(day: datetime.date, now, site_ids=()) -> Calendar:
     start_at, end_at = clock.day_bounds_utc(day, day)
-    appointments = selectors.with_paperwork(selectors.with_screening(selectors.appointments_between(start_at, end_at)))
+    appointments = selectors.with_paperwork(
+        selectors.with_screening(at_sites(selectors.appointments_between(start_at, end_at), site_ids))
+    )
     shown, cancelled = _split(appointments)
-    rooms = selectors.desk_rooms()
+    rooms = [room for room in selectors.desk_rooms() if not site_ids or room.site_id in site_ids]
     known = {room.pk for room in rooms}
     for appointment in shown:
         if appointment.room_id not in known:
@@ -213,14 +231,16 @@ class WeekOverview:
     cancelled: list = field(default_factory=list)
 
 
-def week_overview(first_day: datetime.date) -> WeekOverview:
+def week_overview(first_day: datetime.date, site_ids=()) -> WeekOverview:
     """Seven days for every practitioner: the appointments of each day in time order (cancelled ones listed
     apart), and whether the practitioner works that day. Fixed queries: practitioners, appointments,
     working hours, screening statuses."""
     days = [first_day + datetime.timedelta(days=n) for n in range(7)]
     zone = clock.zone()
     start_at, end_at = clock.day_bounds_utc(days[0], days[-1])
-    appointments = selectors.with_paperwork(selectors.with_screening(selectors.appointments_between(start_at, end_at)))
+    appointments = selectors.with_paperwork(
+        selectors.with_screening(at_sites(selectors.appointments_between(start_at, end_at), site_ids))
+    )
     shown, cancelled = _split(appointments)
     practitioners = selectors.desk_practitioners()
     known = {p.pk for p in practitioners}
@@ -228,7 +248,11 @@ def week_overview(first_day: datetime.date) -> WeekOverview:
         if appointment.practitioner_id not in known:
             practitioners.append(appointment.practitioner)
             known.add(appointment.practitioner_id)
-    spans = selectors.working_spans(known, days)
+    spans = selectors.working_spans(known, days, site_ids=site_ids)
+    if site_ids:
+        booked_here = {a.practitioner_id for a in shown}
+        working_here = {p_id for p_id, _ in spans}
+        practitioners = [p for p in practitioners if p.pk in working_here or p.pk in booked_here]
     by_key: dict = {}
     for appointment in shown:
         by_key.setdefault((appointment.practitioner_id, appointment.start_at.astimezone(zone).date()), []).append(

@@ -23,6 +23,7 @@ from bookings.reminders import inbound
 from bookings.reminders.services import send_again, send_health_form_link
 from bookings.signals import DESK_PATIENT_PAGE
 from clinic import access, clock
+from clinic import selectors as clinic_selectors
 from clinic.closures import closed_on
 from clinic.forms import WorkingHoursFormSet, read_calendar_day
 from clinic.models import Closure, Notice, Patient, Practitioner
@@ -77,13 +78,42 @@ def _nav_days(day):
 
 # --- calendar ----------------------------------------------------------------------------------------------
 
+DESK_SITE_SESSION_KEY = "desk_site"
+
+
+def _site_choice(request) -> dict:
+    """Which sites' calendars the desk sees: `?site=<slug>` or `?site=all` (the switcher: one click, kept
+    in the session for the next pages), else the last choice, else the user's own sites
+    (`clinic.access.desk_default_sites`). A desk user of one site may look at another's (clinic policy,
+    `clinic.access.may_see_site_calendar`). An unknown slug is ignored. One query (`sites_for_desk`)."""
+    sites = clinic_selectors.sites_for_desk(request.user)
+    asked = request.GET.get("site")
+    if asked is not None and (asked == "all" or any(s.slug == asked for s in sites)):
+        request.session[DESK_SITE_SESSION_KEY] = asked
+    choice = request.session.get(DESK_SITE_SESSION_KEY)
+    if choice == "all":
+        chosen = []
+    elif choice:
+        chosen = [s for s in sites if s.slug == choice and access.may_see_site_calendar(request.user, s)]
+    else:
+        chosen = access.desk_default_sites(request.user, sites)
+    return {
+        "desk_sites": sites if len(sites) > 1 else [],  # one site: no switcher
+        "chosen_sites": chosen,
+        "chosen_site_slugs": {s.slug for s in chosen},
+        "show_site_on_cards": len(sites) > 1 and len(chosen) != 1,
+    }
+
 
 @access.desk_required
 def calendar_day(request):
     day = _day(request)
     by_room = request.GET.get("view") == "rooms"
-    built = (calendar.day_by_room if by_room else calendar.day_by_practitioner)(day, timezone.now())
+    sites = _site_choice(request)
+    site_ids = {s.pk for s in sites["chosen_sites"]}
+    built = (calendar.day_by_room if by_room else calendar.day_by_practitioner)(day, timezone.now(), site_ids)
     context = {
+        **sites,
         "calendar": built,
         "closed": closed_on(day),
         "by_room": by_room,
@@ -124,6 +154,8 @@ def calendar_week(request, practitioner_id):
     week = datetime.timedelta(days=7)
     built = calendar.week_by_practitioner(practitioner, monday, timezone.now())
     context = {
+        # A practitioner's week is theirs at every site: each card names its site when the clinic has several.
+        "show_site_on_cards": clinic_selectors.several_sites(),
         "calendar": built,
         "practitioner": practitioner,
         "week_start": monday,
@@ -143,8 +175,10 @@ def week_overview(request):
     day = _day(request)
     monday = day - datetime.timedelta(days=day.weekday())
     week = datetime.timedelta(days=7)
-    built = calendar.week_overview(monday)
+    sites = _site_choice(request)
+    built = calendar.week_overview(monday, {s.pk for s in sites["chosen_sites"]})
     context = {
+        **sites,
         "overview": built,
         "week_start": monday,
         "previous": monday - week,
