@@ -42,3 +42,31 @@ def test_the_demo_has_a_day_in_every_state_and_a_second_run_adds_nothing(client)
         )
         card = client.get(f"/desk/panel/appointments/{appointment.pk}/").content.decode()
         assert name in card and todo in card
+
+
+def test_the_demo_has_two_sites_a_practitioner_at_both_and_a_desk_at_each(client):
+    """Issue 17: Harley Street (the first site) and Manchester, rooms at each, Sofia in London on Mondays and
+    Wednesdays and in Manchester on Fridays and Saturdays, and a desk user of each site whose calendar opens
+    on it; every appointment of the week is in a room of the site its practitioner works at that day."""
+    from clinic.models import Site, WorkingHours, default_site
+
+    call_command("seed_demo")
+    london, manchester = default_site(), Site.objects.get(slug="manchester")
+    assert london.rooms.count() == 3 and manchester.rooms.count() == 2
+    sofia = WorkingHours.objects.filter(practitioner__user__email="sofia.marin@clinic.example")
+    assert {h.weekday for h in sofia.filter(site=manchester)} == {4, 5}
+    assert {h.weekday for h in sofia.filter(site=london)} == {0, 2}
+    assert [u.email for u in london.staff.all()] == ["frontdesk@clinic.example"]
+    assert [u.email for u in manchester.staff.all()] == ["manchester.desk@clinic.example"]
+    for appointment in Appointment.objects.filter(patient__user__email__endswith="@patients.example"):
+        local = appointment.start_at.astimezone(LONDON)
+        worked_at = WorkingHours.objects.filter(
+            practitioner=appointment.practitioner,
+            weekday=local.weekday(),
+            start__lte=local.time(),
+            end__gt=local.time(),
+        ).values_list("site", flat=True)
+        assert appointment.room.site_id in (set(worked_at) or {london.pk})
+    client.force_login(manchester.staff.get())
+    page = client.get("/desk/").content.decode()
+    assert 'aria-label="Sites"' in page and "Manchester" in page

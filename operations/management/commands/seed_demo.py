@@ -12,7 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from bookings.models import Appointment
 from clinic import clock, roles
-from clinic.models import BodyArea, Patient, Practitioner, Room, Treatment, User, WorkingHours, default_site
+from clinic.models import BodyArea, Patient, Practitioner, Room, Site, Treatment, User, WorkingHours, default_site
 from clinic.two_factor import manual_entry_key
 from consultations import selectors as intake_selectors
 from consultations import services as intake_services
@@ -128,12 +128,35 @@ PRACTITIONERS = [
         registration_number="NMC 98B7654C",
         bio="Sofia specialises in body treatments and loves seeing a course come together.",
         qualifications="RGN\nLevel 4 Microneedling and Skin Science",
+        # Mondays and Wednesdays in London, Fridays and Saturdays in Manchester (issue 17: one practitioner,
+        # two sites, on different days).
         hours=[(0, "10:00", "18:00"), (2, "10:00", "18:00"), (4, "10:00", "18:00"), (5, "09:00", "13:00")],
+        manchester_days={4, 5},
     ),
 ]
 
+# The second site (issue 17); the first is the one the settings made (`default_site`), at Harley Street.
+MANCHESTER = dict(
+    slug="manchester",
+    name="Manchester",
+    address="1 King Street, Manchester M2 4LQ",
+    phone="0161 496 0000",
+    email="manchester@clinic.example",
+    time_zone="Europe/London",
+    bank_holidays="GB-ENG",
+    display_order=1,
+)
+MANCHESTER_ROOMS = ("Room 1 (Oak)", "Room 2 (Elm)")
+
 STAFF = [
-    dict(email="frontdesk@clinic.example", first_name="Fran", last_name="Desk", role=roles.FRONT_DESK),
+    dict(email="frontdesk@clinic.example", first_name="Fran", last_name="Desk", role=roles.FRONT_DESK, site="london"),
+    dict(
+        email="manchester.desk@clinic.example",
+        first_name="Max",
+        last_name="Desk",
+        role=roles.FRONT_DESK,
+        site="manchester",
+    ),
     dict(
         email="admin@clinic.example",
         first_name="Alex",
@@ -211,9 +234,10 @@ class Command(BaseCommand):
             (DEMO_PATIENT["email"], "patient"),
             (PRACTITIONERS[0]["email"], "practitioner"),
             (STAFF[0]["email"], "front desk"),
-            (STAFF[1]["email"], "clinic admin"),
+            (STAFF[1]["email"], "desk, Manchester"),
+            (STAFF[2]["email"], "clinic admin"),
         ]:
-            self.stdout.write(f"  {role:<13} {email:<32} password: {DEMO_PASSWORD}")
+            self.stdout.write(f"  {role:<17} {email:<32} password: {DEMO_PASSWORD}")
         self.stdout.write(
             f"The clinic admin also gives a two-factor code: add the key {manual_entry_key(admin_device)} to an\n"
             f"authenticator app (time-based, 6 digits), or print the current code with `make code`."
@@ -230,25 +254,32 @@ class Command(BaseCommand):
         return treatments
 
     def seed_rooms(self):
+        """Harley Street (the first site) has three rooms, Manchester two: room names are unique per site."""
+        london = default_site()
         for name in ("Room 1 (Rose)", "Room 2 (Sage)", "Room 3 (Sand)"):
-            Room.objects.get_or_create(name=name)
-        self.stdout.write("  rooms: 3")
+            Room.objects.get_or_create(name=name, site=london)
+        manchester, _ = Site.objects.update_or_create(slug=MANCHESTER["slug"], defaults=MANCHESTER)
+        for name in MANCHESTER_ROOMS:
+            Room.objects.get_or_create(name=name, site=manchester)
+        self.stdout.write(f"  sites: {london.name} (3 rooms), {manchester.name} ({len(MANCHESTER_ROOMS)} rooms)")
 
     def seed_practitioners(self, treatments):
         group = Group.objects.get(name=roles.PRACTITIONER)
         for spec in PRACTITIONERS:
             spec = dict(spec)
             hours = spec.pop("hours")
+            manchester_days = spec.pop("manchester_days", set())
             user = self.demo_user(spec.pop("email"), spec.pop("first_name"), spec.pop("last_name"))
             user.groups.add(group)
             practitioner, _ = Practitioner.objects.update_or_create(user=user, defaults=spec)
             practitioner.treatments.set(treatments)
             practitioner.working_hours.all().delete()
-            site = default_site()  # bulk_create skips the save() that would name it
+            # bulk_create skips the save() that would name the site: each span names it.
+            london, manchester = default_site(), Site.objects.get(slug=MANCHESTER["slug"])
             WorkingHours.objects.bulk_create(
                 WorkingHours(
                     practitioner=practitioner,
-                    site=site,
+                    site=manchester if day in manchester_days else london,
                     weekday=day,
                     start=datetime.time.fromisoformat(start),
                     end=datetime.time.fromisoformat(end),
@@ -264,11 +295,14 @@ class Command(BaseCommand):
             user.is_superuser = spec.get("is_superuser", False)
             user.save()
             user.groups.add(Group.objects.get(name=spec["role"]))
+            if spec.get("site"):  # the desk's calendars open on their own site's (docs/front-desk.md)
+                site = default_site() if spec["site"] == "london" else Site.objects.get(slug=spec["site"])
+                site.staff.add(user)
 
     def seed_admin_authenticator(self) -> TOTPDevice:
         """Admins must sign in with a second factor. The demo admin gets a confirmed authenticator with a
         random key, kept across runs so an app set up once keeps working; `two_factor_code` prints its code."""
-        admin = User.objects.get(email=STAFF[1]["email"])
+        admin = User.objects.get(email=STAFF[2]["email"])
         device = TOTPDevice.objects.filter(user=admin, confirmed=True).first()
         return device or TOTPDevice.objects.create(user=admin, confirmed=True, name="Demo authenticator")
 
@@ -377,7 +411,11 @@ class Command(BaseCommand):
         base = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
         practitioners = list(Practitioner.objects.filter(user__email__in=[p["email"] for p in PRACTITIONERS]))
         practitioners.sort(key=lambda p: [s["email"] for s in PRACTITIONERS].index(p.user.email))
-        rooms = list(Room.objects.order_by("name"))
+        rooms_at = {}  # site id -> its rooms: an appointment is in a room of the site its practitioner works at
+        for room in Room.objects.order_by("name"):
+            rooms_at.setdefault(room.site_id, []).append(room)
+        spans = list(WorkingHours.objects.filter(practitioner__in=practitioners))
+        london = default_site()
         consultation = Treatment.objects.get(slug="consultation")
         thighs = Treatment.objects.get(slug="microneedling-thighs")
         desk = User.objects.get(email=STAFF[0]["email"])
@@ -403,6 +441,19 @@ class Command(BaseCommand):
                 continue
             treatment = thighs if spec["session"] else consultation
             status = spec["status"]
+            practitioner = practitioners[spec["practitioner"]]
+            local = start.astimezone(zone)
+            site_id = next(
+                (
+                    span.site_id
+                    for span in spans
+                    if span.practitioner_id == practitioner.pk
+                    and span.weekday == local.weekday()
+                    and span.start <= local.time() < span.end
+                ),
+                london.pk,
+            )
+            rooms = rooms_at.get(site_id) or rooms_at[london.pk]
             try:
                 with transaction.atomic():
                     appointment = Appointment.objects.create(
