@@ -33,7 +33,7 @@ from consultations.eligibility import check_eligibility
 
 from . import availability, services
 from .models import Appointment, AppointmentEvent, WaitlistEntry, WaitlistOffer
-from .waitlist_messages import send_offer_messages
+from .waitlist_messages import queue_offer_messages
 
 Status = WaitlistEntry.Status
 OfferStatus = WaitlistOffer.Status
@@ -251,8 +251,9 @@ def offer_missed_freed_times(now=None) -> int:
 
 
 def send_offer(offer_id: int) -> bool:
-    """Send one offer at most once: the row is locked and marked sent in the transaction that hands the email
-    over; a second copy of the task skips it (or, on SQLite, loses the conditional update)."""
+    """Send one offer once: the row is locked and marked sent in the transaction that writes its messages into
+    the notices' outbox (sent after the commit, with the outbox's guarantees); a second copy of the task skips
+    it (or, on SQLite, loses the conditional update)."""
     with transaction.atomic():
         offer = (
             WaitlistOffer.objects.select_for_update(skip_locked=True, of=("self",))
@@ -268,7 +269,7 @@ def send_offer(offer_id: int) -> bool:
             return False
         if not WaitlistOffer.objects.filter(pk=offer.pk, sent_at__isnull=True).update(sent_at=timezone.now()):
             return False
-        send_offer_messages(offer)
+        queue_offer_messages(offer)
     return True
 
 

@@ -1,20 +1,19 @@
-"""What a waitlist offer says and how it leaves: the reminders' email layout and SMS backend
-(`bookings.reminders.messages` / `sms`), with the offer's own templates under templates/waitlist/."""
+"""What a waitlist offer says and how it leaves: the offer's own templates under templates/waitlist/, sent
+through the notices' outbox (`clinic.notices`) like every message that is not an appointment's reminder."""
 
-import logging
 import re
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
 from clinic import clock
 from clinic.links import absolute_url
 from clinic.message_text import place
-from clinic.sms import get_sms_backend
+from clinic.models import Notice
+from clinic.notices import queue_notice
 
-logger = logging.getLogger(__name__)
+NOTICE_KIND = "waitlist_offer"
 
 
 def context_for(offer) -> dict:
@@ -39,31 +38,29 @@ def context_for(offer) -> dict:
     }
 
 
-def build_email(offer) -> EmailMultiAlternatives:
-    context = context_for(offer)
-    body = render_to_string("waitlist/email/offer.txt", context)
-    domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip("> ") or "clinic.example"
-    email = EmailMultiAlternatives(
-        subject=f"{context['subject']} - {settings.CLINIC['NAME']}",
-        body=re.sub(r"\n{3,}", "\n\n", body).strip() + "\n",
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[offer.entry.patient.user.email],
-        reply_to=[settings.CLINIC["EMAIL"]],
-        headers={"Message-ID": f"<waitlist-offer-{offer.pk}@{domain}>"},
-    )
-    email.attach_alternative(render_to_string("waitlist/email/offer.html", context), "text/html")
-    return email
-
-
-def send_offer_messages(offer) -> None:
-    """Email (raises if not accepted: the offer stays unsent and a retry sends it); then a text message for
-    patients who opted in, best effort (a failed SMS must not send the email twice)."""
+def queue_offer_messages(offer) -> None:
+    """Owe the patient the offer by email and, if they opted in, by text: rows of the notices' outbox
+    (`clinic.notices`), written in the transaction that marks the offer sent and handed over after it commits.
+    The outbox records each attempt before the hand-over and resolves an interrupted one from evidence, so a
+    worker killed mid-send neither loses the offer nor sends it blindly again (docs/messages.md, 'Guarantees');
+    a refused send is retried with the reminders' backoff."""
     patient = offer.entry.patient
+    context = context_for(offer)
     if patient.user.has_real_email:
-        build_email(offer).send(fail_silently=False)
+        body = render_to_string("waitlist/email/offer.txt", context)
+        queue_notice(
+            kind=NOTICE_KIND,
+            to=[patient.user.email],
+            subject=f"{context['subject']} - {settings.CLINIC['NAME']}",
+            body=re.sub(r"\n{3,}", "\n\n", body).strip() + "\n",
+            patient=patient,
+        )
     if patient.sms_opt_in and patient.phone:
-        body = render_to_string("waitlist/sms/offer.txt", context_for(offer)).strip()
-        try:
-            get_sms_backend().send(patient.phone, body, reference=f"waitlist-offer-{offer.pk}")
-        except Exception:  # noqa: BLE001 - the email carries the offer; the SMS is a nudge
-            logger.warning("Text message for waitlist offer %s was not accepted", offer.pk)
+        queue_notice(
+            kind=NOTICE_KIND,
+            channel=Notice.Channel.SMS,
+            to=[patient.phone],
+            subject=context["subject"],
+            body=render_to_string("waitlist/sms/offer.txt", context).strip(),
+            patient=patient,
+        )
