@@ -97,6 +97,7 @@ BENCH_ARGS = $(if $(BENCH_DATABASE),--database $(BENCH_DATABASE))
 bench: $(STAMP)
 	$(PY) bench/large.py $(BENCH_ARGS)
 	$(PY) bench/throughput.py $(BENCH_ARGS)
+	$(PY) bench/sites.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

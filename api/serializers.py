@@ -11,7 +11,7 @@ from rest_framework import serializers
 from bookings import availability, hooks, services
 from bookings.models import Appointment
 from clinic import clock, links
-from clinic.models import Practitioner, Treatment
+from clinic.models import Practitioner, Site, Treatment
 from clinic.selectors import active_practitioners, bookable_treatments
 
 MAX_RANGE_DAYS = 31
@@ -68,12 +68,29 @@ class PractitionerSerializer(serializers.ModelSerializer):
         fields = ["slug", "name", "title", "bio", "qualifications", "photo_url", "page_url", "treatments"]
 
 
-class SlotSerializer(serializers.Serializer):
-    """A bookable start, in the clinic's local time with its UTC offset: send `start` back to book it."""
+class SiteDateTimeField(serializers.DateTimeField):
+    """An instant on its site's clock (the `site` of the slot or appointment it is read from), with that UTC
+    offset: a Madrid site's 09:00 reads 09:00+02:00 in summer, not 08:00+01:00 on the server's clock."""
 
-    start = serializers.DateTimeField(source="start_at")
-    end = serializers.DateTimeField(source="end_at")
+    def get_attribute(self, instance):
+        value = super().get_attribute(instance)
+        return value.astimezone(clock.zone(getattr(instance, "site", None))) if value is not None else None
+
+    def to_representation(self, value):
+        if value is None:
+            return None
+        text = value.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text  # as REST framework writes UTC
+
+
+class SlotSerializer(serializers.Serializer):
+    """A bookable start, in its site's local time with its UTC offset: send `start` (and `site`) back to book
+    it."""
+
+    start = SiteDateTimeField(source="start_at")
+    end = SiteDateTimeField(source="end_at")
     practitioner = serializers.CharField(source="practitioner.slug", help_text="The practitioner's slug.")
+    site = serializers.CharField(source="site.slug", help_text="The site's slug.")
 
 
 class AvailabilityDaySerializer(serializers.Serializer):
@@ -85,7 +102,8 @@ class AvailabilityDaySerializer(serializers.Serializer):
 class AvailabilitySerializer(serializers.Serializer):
     treatment = serializers.CharField()
     practitioner = serializers.CharField(allow_null=True, help_text="null: first available.")
-    time_zone = serializers.CharField()
+    site = serializers.CharField(allow_null=True, help_text="null: any site.")
+    time_zone = serializers.CharField(help_text="The site's zone (the clinic's for any site): what the dates are in.")
     days = AvailabilityDaySerializer(many=True)
 
 
@@ -93,16 +111,20 @@ def availability_data(payload) -> dict:
     """What `AvailabilitySerializer(payload).data` gives, written out: the endpoint's answer when computed.
     REST framework's serializers took more time than the slots themselves for a week of slots (a field
     copied per slot); tests/test_api.py checks this against the serializer, on both sides of a clock change.
-    Times as REST framework writes them: in the current zone (the clinic's), ISO 8601, UTC as Z."""
-    zone = timezone.get_current_timezone()
+    Times as `SiteDateTimeField` writes them: on the slot's site's clock, ISO 8601, UTC as Z."""
+    zones = {}
 
-    def instant(value):
+    def instant(value, site):
+        zone = zones.get(site.pk)
+        if zone is None:
+            zone = zones[site.pk] = clock.zone(site)
         text = value.astimezone(zone).isoformat()
         return text[:-6] + "Z" if text.endswith("+00:00") else text
 
     return {
         "treatment": payload["treatment"],
         "practitioner": payload["practitioner"],
+        "site": payload["site"],
         "time_zone": payload["time_zone"],
         "days": [
             {
@@ -110,9 +132,10 @@ def availability_data(payload) -> dict:
                 "unavailable_reason": day["unavailable_reason"],
                 "slots": [
                     {
-                        "start": instant(slot.start_at),
-                        "end": instant(slot.end_at),
+                        "start": instant(slot.start_at, slot.room.site),
+                        "end": instant(slot.end_at, slot.room.site),
                         "practitioner": slot.practitioner.slug,
+                        "site": slot.room.site.slug,
                     }
                     for slot in day["slots"]
                 ],
@@ -135,16 +158,17 @@ class DepositDueSerializer(serializers.Serializer):
 class AppointmentSerializer(serializers.ModelSerializer):
     treatment = TreatmentRefSerializer(read_only=True)
     practitioner = PractitionerRefSerializer(read_only=True)
-    start = serializers.DateTimeField(source="start_at", read_only=True)
-    end = serializers.DateTimeField(source="end_at", read_only=True)
+    start = SiteDateTimeField(source="start_at", read_only=True)
+    end = SiteDateTimeField(source="end_at", read_only=True)
     room = serializers.CharField(source="room.name", read_only=True)
+    site = serializers.CharField(source="site.slug", read_only=True, help_text="The site's slug.")
     can_cancel_online = serializers.SerializerMethodField()
     ics_url = serializers.SerializerMethodField()
     deposit = serializers.SerializerMethodField()
 
     class Meta:
         model = Appointment
-        fields = ["id", "treatment", "practitioner", "start", "end", "room", "status", "source"]
+        fields = ["id", "treatment", "practitioner", "start", "end", "site", "room", "status", "source"]
         fields += ["can_cancel_online", "ics_url", "deposit"]
 
     def get_can_cancel_online(self, appointment) -> bool:
@@ -227,6 +251,19 @@ def _practitioner_field(**kwargs):
     )
 
 
+def _site_field(**kwargs):
+    return CatalogueSlugField(
+        catalogue_attribute="site_slugs",
+        slug_field="slug",
+        queryset=Site.objects.active(),
+        error_messages={
+            "does_not_exist": "There is no site “{value}”.",
+            "invalid": "Give a site's slug, or leave it empty for any site.",
+        },
+        **kwargs,
+    )
+
+
 def _ensure_offers(practitioner, treatment, known=None):
     if practitioner is None:
         return
@@ -240,10 +277,11 @@ def _ensure_offers(practitioner, treatment, known=None):
 
 
 class AvailabilityQuerySerializer(serializers.Serializer):
-    """?treatment=<slug>&practitioner=<slug or empty>&from=YYYY-MM-DD&to=YYYY-MM-DD"""
+    """?treatment=<slug>&practitioner=<slug or empty>&site=<slug or empty>&from=YYYY-MM-DD&to=YYYY-MM-DD"""
 
     treatment = _treatment_field()
     practitioner = _practitioner_field(required=False, allow_null=True, default=None)
+    site = _site_field(required=False, allow_null=True, default=None)
     to = serializers.DateField()
 
     def get_fields(self):
@@ -297,6 +335,7 @@ class BookingRequestSerializer(serializers.Serializer):
     practitioner = _practitioner_field(
         required=False, allow_null=True, default=None, help_text="Empty or null: the first available."
     )
+    site = _site_field(required=False, allow_null=True, default=None, help_text="Empty or null: any site.")
     start = AwareDateTimeField(help_text="A `start` from the availability endpoint.")
 
     def validate_start(self, start):

@@ -95,6 +95,7 @@ def practitioner_detail(request, slug):
     parameters=[
         OpenApiParameter("treatment", str, required=True, description="Treatment slug."),
         OpenApiParameter("practitioner", str, description="Practitioner slug; empty or absent: first available."),
+        OpenApiParameter("site", str, description="Site slug; empty or absent: any site."),
         OpenApiParameter("from", OpenApiTypes.DATE, required=True, description="First day (clinic time)."),
         OpenApiParameter(
             "to", OpenApiTypes.DATE, required=True, description=f"At most {s.MAX_RANGE_DAYS} days after from."
@@ -106,8 +107,8 @@ def practitioner_detail(request, slug):
 @api_view(["GET"])
 @permission_classes([permissions.AllowAny])
 def availability_view(request):
-    """Bookable start times per day, in the clinic's zone. Signed-in patients also see why a day is not
-    available to them (course intervals)."""
+    """Bookable start times per day, on each site's clock (any site, or the one asked for). Signed-in
+    patients also see why a day is not available to them (course intervals)."""
     # The answer to a query string is the same for everyone until what it reads changes (availability's
     # "cached reads"): validated, computed and serialized once, then served from the cache. The treatment
     # and practitioner are looked up in the catalogue, kept under the same invalidation: no query.
@@ -117,6 +118,7 @@ def availability_view(request):
         ("api", *params.values()),
         lambda as_of, known: _availability_body(request.query_params, as_of, known),
         reads=lambda known: _practitioners_asked(params, known),
+        rooms=lambda known: _rooms_asked(params, known),
         days=_days_asked(params),
     )
     patient = access.patient_of(request.user)
@@ -128,7 +130,7 @@ def availability_view(request):
     return HttpResponse(body, content_type="application/json")
 
 
-AVAILABILITY_PARAMS = ("treatment", "practitioner", "from", "to")
+AVAILABILITY_PARAMS = ("treatment", "practitioner", "site", "from", "to")
 
 
 def _practitioners_asked(params, known) -> list[int]:
@@ -141,6 +143,16 @@ def _practitioners_asked(params, known) -> list[int]:
         practitioner = known.practitioners.get(params["practitioner"])
         return [practitioner.pk] if practitioner else []
     return known.practitioner_ids(treatment, None)
+
+
+def _rooms_asked(params, known) -> list[int]:
+    """Whose rooms the answer reads: the treatment's at the site named, or at every site (none for a query
+    string that names no such treatment or site)."""
+    treatment = known.treatments.get(params["treatment"])
+    site = known.site_slugs.get(params["site"]) if params["site"] else None
+    if treatment is None or (params["site"] and site is None):
+        return []
+    return known.room_ids(treatment, site)
 
 
 def _days_asked(params):
@@ -159,12 +171,14 @@ def _availability_body(query_params, as_of, known) -> bytes:
     query = s.AvailabilityQuerySerializer(data=query_params, context={"catalogue": known})
     query.is_valid(raise_exception=True)
     treatment, practitioner = query.validated_data["treatment"], query.validated_data["practitioner"]
+    site = query.validated_data["site"]
     first, last = query.validated_data["from"], query.validated_data["to"]
-    days = availability.available_slots(treatment, practitioner, first, last, now=as_of, catalogue=known)
+    days = availability.available_slots(treatment, practitioner, first, last, site=site, now=as_of, catalogue=known)
     payload = {
         "treatment": treatment.slug,
         "practitioner": practitioner.slug if practitioner else None,
-        "time_zone": settings.CLINIC_TIME_ZONE,
+        "site": site.slug if site else None,
+        "time_zone": site.time_zone if site else settings.CLINIC_TIME_ZONE,
         "days": [{"date": day, "unavailable_reason": "", "slots": slots} for day, slots in days.items()],
     }
     return JSONRenderer().render(s.availability_data(payload))
@@ -229,6 +243,7 @@ def appointment_list(request):
             patient=request.user.patient,
             treatment=booking.validated_data["treatment"],
             practitioner=booking.validated_data["practitioner"],
+            site=booking.validated_data["site"],
             start_at=booking.validated_data["start"],
             booked_by=request.user,
             source=Appointment.Source.API,

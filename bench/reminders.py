@@ -78,6 +78,7 @@ def create_due_reminders(count: int) -> None:
             practitioner=practitioner,
             treatment=treatment,
             room=room,
+            site_id=room.site_id,  # bulk_create skips the save() that sets it
             start_at=first + datetime.timedelta(hours=2 * i),
             end_at=first + datetime.timedelta(hours=2 * i + 1),
             busy_until=first + datetime.timedelta(hours=2 * i + 1),

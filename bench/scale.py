@@ -303,6 +303,7 @@ def _appointments(sizes, rng, treatments, practitioners, rooms, patients):
                         practitioner=practitioner,
                         treatment=treatment,
                         room=room,
+                        site_id=room.site_id,  # bulk_create skips the save() that sets it
                         start_at=start,
                         end_at=end,
                         busy_until=busy_until,
@@ -337,7 +338,7 @@ def _not_live(count, rng, days, zone, now, treatments, practitioners, rooms, pat
         treatment = rng.choice(treatments)
         end = start + treatment.duration
         no_show = start < now and rng.random() < 0.3
-        yield Appointment(
+        appointment = Appointment(
             patient=rng.choice(patients),
             practitioner=rng.choice(practitioners),
             treatment=treatment,
@@ -348,6 +349,8 @@ def _not_live(count, rng, days, zone, now, treatments, practitioners, rooms, pat
             status=Appointment.Status.NO_SHOW if no_show else Appointment.Status.CANCELLED,
             cancelled_at=None if no_show else min(now, start) - datetime.timedelta(days=rng.randrange(1, 10)),
         )
+        appointment.site_id = appointment.room.site_id  # bulk_create skips the save() that sets it
+        yield appointment
 
 
 def _bulk(rows, batch=5000):

@@ -3,18 +3,26 @@
 Everything that offers or re-checks a time (booking pages, the booking service, the API, the front desk)
 asks this module; nobody re-implements the rule.
 
-The rule. A start time is offered for (treatment, practitioner) when:
-- it lies on the slot grid of one of the practitioner's working-hours spans for that weekday (clinic local
-  time, `SLOT_STEP_MINUTES` apart from the span's start) and the treatment itself ends within that span
-  (the buffer after it may run past closing: it is cleaning time, not patient time);
+The rule. A start time is offered for (treatment, practitioner) at a site (docs/sites.md) when:
+- the treatment is offered at the site (`Treatment.sites`, none: everywhere) and the site is active and
+  open that day (its closures and bank holidays, `clinic.closures`);
+- it lies on the slot grid of one of the practitioner's working-hours spans AT THAT SITE for that weekday
+  (the site's local time, `SLOT_STEP_MINUTES` apart from the span's start) and the treatment itself ends
+  within that span (the buffer after it may run past closing: it is cleaning time, not patient time);
 - its occupied interval [start, start + duration + buffer) overlaps none of the practitioner's time off and
-  none of their live appointments' [start_at, busy_until) (the same intervals the database's exclusion
-  constraints compare);
-- at least one active room is free over that interval (the first free one by name is proposed);
+  none of their live appointments' [start_at, busy_until) at any site (the same intervals the database's
+  exclusion constraints compare), and comes no closer than the travel time (`CLINIC_TRAVEL_MINUTES`) to
+  their appointments or working spans at another site (an exclusion constraint holds it for appointments,
+  migration 0019);
+- at least one active room OF THAT SITE is free over that interval (the first free one by name is
+  proposed);
 - it is at least the minimum notice from now (`minimum_notice`: `MIN_NOTICE_HOURS` online, none for the
   front desk, who book walk-ins and same-day calls), and its local day is at most `HORIZON_DAYS` after today.
 
-Daylight saving. Candidates are wall-clock times in the clinic's zone, converted to UTC with zoneinfo:
+Any site (site=None): each site where the treatment has a room is looked at on its own clock, and the
+answers are merged in time order.
+
+Daylight saving. Candidates are wall-clock times in the site's zone, converted to UTC with zoneinfo:
 - a wall time that does not exist (spring forward, e.g. 01:30 on 2027-03-28 in London) is skipped;
 - a wall time that happens twice (fall back, e.g. 01:30 on 2026-10-25) is offered once, at its FIRST
   occurrence (fold=0, still summer time): a patient reading '01:30' on a list cannot tell two of them
@@ -32,24 +40,25 @@ import datetime
 import hashlib
 from bisect import bisect_left
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
-from django.db.models import BooleanField, F, IntegerField, Q, Value
+from django.db.models import BooleanField, Exists, F, IntegerField, Q, Value
 from django.utils import timezone
 
 from clinic import clock
 from clinic.clock import UTC, day_bounds_utc, local_to_utc
 from clinic.closures import closed_days
-from clinic.models import Closure, Practitioner, Room, TimeOff, Treatment, WorkingHours
+from clinic.models import Closure, Practitioner, Room, Site, TimeOff, Treatment, WorkingHours
 
-from .models import Appointment, AvailabilityScope
+from .models import Appointment, AvailabilityScope, travel_time
 
 LONGEST_APPOINTMENT = datetime.timedelta(days=1)
+ONE_DAY = datetime.timedelta(days=1)
 
 
 def policy(name: str) -> int:
@@ -72,12 +81,18 @@ class Slot:
         return self.start_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
     @property
+    def site(self):
+        """Where: the room's site (rooms are selected with their site)."""
+        return self.room.site
+
+    @property
     def local_start(self) -> datetime.datetime:
-        return self.start_at.astimezone(clock.zone())
+        """The start on the site's clock."""
+        return self.start_at.astimezone(clock.zone(self.room.site))
 
     @property
     def local_end(self) -> datetime.datetime:
-        return self.end_at.astimezone(clock.zone())
+        return self.end_at.astimezone(clock.zone(self.room.site))
 
 
 class Verdict(Enum):
@@ -130,47 +145,79 @@ EMPTY = Intervals([])
 @dataclass(frozen=True)
 class Setup:
     """The practitioners to look at (in the order 'first available' prefers them), their working spans
-    by (practitioner id, weekday), and the rooms that can host the treatment (in the order they are offered)."""
+    by (site id, practitioner id, weekday), and the rooms that can host the treatment (in the order they are
+    offered, each with its site selected)."""
 
     practitioners: list
     hours: dict
     rooms: list
+    zones: dict = field(default_factory=dict)  # site id -> ZoneInfo, of every site a span names
+
+    def sites(self) -> list:
+        """The sites where the treatment can be had (they have a room for it), in the sites' order."""
+        found = {room.site_id: room.site for room in self.rooms}
+        return sorted(found.values(), key=lambda site: (site.display_order, site.name, site.pk))
+
+    def at(self, site) -> "Setup":
+        """The part of the set-up at one site: its rooms; the spans stay (those elsewhere keep the travel
+        time free)."""
+        return Setup(
+            self.practitioners, self.hours, [room for room in self.rooms if room.site_id == site.pk], self.zones
+        )
 
 
-def rooms_for(treatment, rooms):
-    """The rooms that can host a treatment: every active room today. (Sites will narrow this to the rooms of
-    the site asked for; a room's kind of treatment would narrow it here too.)"""
-    return [room for room in rooms if room.active]
+def rooms_for(treatment, rooms, treatment_sites=None):
+    """The rooms that can host a treatment: the active rooms of active sites where it is offered
+    (`Treatment.sites`, empty: every site). `treatment_sites`: the site ids it is limited to, when known."""
+    limited = set(treatment_sites or ())
+    return [room for room in rooms if room.active and room.site.active and (not limited or room.site_id in limited)]
 
 
-def load_setup(treatment, practitioner) -> Setup:
-    """The set-up straight from the database, in two queries (what the booking service re-checks with)."""
+def load_setup(treatment, practitioner, site=None) -> Setup:
+    """The set-up straight from the database, in two queries (what the booking service re-checks with):
+    the spans of those who offer the treatment, and the rooms that can host it (at `site`, or anywhere)."""
     if not treatment.active:
         return Setup([], {}, [])
     spans = (
         WorkingHours.objects.filter(practitioner__active=True, practitioner__treatments=treatment)
-        .select_related("practitioner__user")
+        .select_related("practitioner__user", "site")
         .order_by("practitioner__user__last_name", "practitioner__user__first_name", "practitioner_id", "start")
     )
     if practitioner is not None:
         spans = spans.filter(practitioner_id=practitioner.pk)
-    practitioners, hours = {}, defaultdict(list)
+    practitioners, hours, zones = {}, defaultdict(list), {}
     for span in spans:
         practitioners.setdefault(span.practitioner_id, span.practitioner)
-        hours[(span.practitioner_id, span.weekday)].append((span.start, span.end))
-    rooms = rooms_for(treatment, Room.objects.filter(active=True).order_by("name", "pk"))
-    return Setup(list(practitioners.values()), dict(hours), rooms)
+        hours[(span.site_id, span.practitioner_id, span.weekday)].append((span.start, span.end))
+        zones[span.site_id] = span.site.zone
+    # The treatment's sites in the same query: a room qualifies at a site the treatment names, or anywhere
+    # when it names none.
+    limited = Treatment.sites.through.objects.filter(treatment_id=treatment.pk)
+    rooms = (
+        Room.objects.filter(active=True, site__active=True)
+        .filter(Q(site_id__in=limited.values("site_id")) | ~Exists(limited))
+        .select_related("site")
+        .order_by("name", "pk")
+    )
+    if site is not None:
+        rooms = rooms.filter(site_id=site.pk)
+    return Setup(list(practitioners.values()), dict(hours), list(rooms), zones)
 
 
 def busy_rows(practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id=None):
-    """The one query of a computation: (practitioner id, room id, start, end, is time off) for the
-    practitioners' time off and the live appointments of those practitioners or in those rooms that overlap
-    [range_start, range_end). bench/large.py times it alone, as the floor of an answer's cost."""
+    """The one query of a computation: (practitioner id, room id, site id, start, end, is time off) for the
+    practitioners' time off and the live appointments of those practitioners (at any site: a practitioner is
+    in one place at a time) or in those rooms that overlap [range_start, range_end). bench/large.py times it
+    alone, as the floor of an answer's cost."""
     time_off = (
         TimeOff.objects.filter(practitioner_id__in=practitioner_ids, start_at__lt=range_end, end_at__gt=range_start)
-        .annotate(no_room=Value(None, output_field=IntegerField()), off=Value(True, output_field=BooleanField()))
+        .annotate(
+            no_room=Value(None, output_field=IntegerField()),
+            no_site=Value(None, output_field=IntegerField()),
+            off=Value(True, output_field=BooleanField()),
+        )
         .order_by()
-        .values_list("practitioner_id", "no_room", "start_at", "end_at", "off")
+        .values_list("practitioner_id", "no_room", "no_site", "start_at", "end_at", "off")
     )
     appointments = (
         Appointment.objects.live()
@@ -181,13 +228,51 @@ def busy_rows(practitioner_ids, room_ids, range_start, range_end, ignore_appoint
         .exclude(pk=ignore_appointment_id)
         .annotate(until=F("busy_until"), off=Value(False, output_field=BooleanField()))
         .order_by()  # Intervals sorts; an ORDER BY here would only add a sort step to the plan
-        .values_list("practitioner_id", "room_id", "start_at", "until", "off")
+        .values_list("practitioner_id", "room_id", "site_id", "start_at", "until", "off")
     )
     return appointments.union(time_off, all=True)
 
 
+@dataclass
+class Busy:
+    """The busy rows of a range, by practitioner (time off; appointments with their site) and by room.
+    Loaded once and shared by the calendars of every site an answer looks at."""
+
+    time_off: dict
+    appointments: dict  # practitioner id -> [(start, busy_until, site id)]
+    rooms: dict  # room id -> Intervals
+
+    @classmethod
+    def load(cls, practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id=None) -> "Busy":
+        rows = busy_rows(practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id)
+        time_off_by, by_practitioner, by_room = defaultdict(list), defaultdict(list), defaultdict(list)
+        for p_id, room_id, site_id, start, end, off in rows:
+            if off:
+                time_off_by[p_id].append((start, end))
+                continue
+            by_practitioner[p_id].append((start, end, site_id))
+            by_room[room_id].append((start, end))
+        return cls(
+            {p_id: Intervals(pairs) for p_id, pairs in time_off_by.items()},
+            dict(by_practitioner),
+            {room_id: Intervals(pairs) for room_id, pairs in by_room.items()},
+        )
+
+
+def busy_range(sites, first_day, last_day, occupied):
+    """The instants whose busy rows matter for these sites' local days: the range's days, a little after (a
+    slot late on the last day occupies time after midnight), and the travel time either side (a practitioner's
+    appointment at another site just before or after keeps it free)."""
+    bounds = [day_bounds_utc(first_day, last_day, clock.zone(site)) for site in sites or (None,)]
+    travel = travel_time()
+    return min(start for start, _ in bounds) - travel, max(end for _, end in bounds) + occupied + travel
+
+
 class Calendar:
-    """The busy picture of a date range for one treatment: the set-up plus one query for the busy rows."""
+    """The busy picture of a date range at one site for one treatment: the set-up plus one query for the busy
+    rows (or the rows already loaded for several sites, `busy`). Days are the site's local days, its closures
+    and bank holidays close it, and a practitioner's spans and appointments at other sites keep the travel
+    time free (`CLINIC_TRAVEL_MINUTES`)."""
 
     def __init__(
         self,
@@ -196,21 +281,35 @@ class Calendar:
         first_day,
         last_day,
         *,
+        site=None,
         closed=None,
         now=None,
         ignore_appointment_id=None,
         load=True,
         notice=None,
+        busy: Busy | None = None,
     ):
         self.treatment = treatment
-        self.zone = clock.zone()
+        if site is None:  # one site (a one-site clinic): the site of the rooms
+            sites = setup.sites()
+            site = sites[0] if sites else None
+        self.site = site
+        self.site_id = getattr(site, "pk", None)
+        self.zone = clock.zone(site)
         self.now = now or timezone.now()
         self.practitioners = setup.practitioners
-        self.hours = setup.hours
-        self.rooms = setup.rooms
+        self.zones = setup.zones
+        self.all_hours = setup.hours
+        self.hours, self._spans_elsewhere = {}, defaultdict(list)
+        for (s_id, p_id, weekday), spans in setup.hours.items():
+            if s_id == self.site_id:
+                self.hours[(p_id, weekday)] = spans
+            else:
+                self._spans_elsewhere[p_id].append((s_id, weekday, spans))
+        self.rooms = [room for room in setup.rooms if room.site_id == self.site_id]
         self.first_day, self.last_day = first_day, last_day
-        # Clinic closures and bank holidays (clinic.closures): a clinic-wide time off, whole local days.
-        self.closed = closed_days(first_day, last_day) if closed is None else closed
+        # The site's closures and bank holidays (clinic.closures): a time off of the whole site, local days.
+        self.closed = closed_days(first_day, last_day, site=site) if closed is None else closed
         today = self.now.astimezone(self.zone).date()
         self.earliest_start = self.now + (minimum_notice(desk=False) if notice is None else notice)
         self.last_bookable_day = today + datetime.timedelta(days=policy("HORIZON_DAYS"))
@@ -218,39 +317,61 @@ class Calendar:
         self.step = datetime.timedelta(minutes=policy("SLOT_STEP_MINUTES"))
         self.duration, self.buffer_after = treatment.duration, treatment.buffer_after
         self.occupied = self.duration + self.buffer_after
+        self.travel = travel_time()
         self._grid: dict = {}
         self._room_at: dict = {}
         self._rooms_busy = None
         self._steady_days: dict = {}
-        self.time_off, self.appointments, self.room_busy = {}, {}, {}
-        if load and self.practitioners:
+        self._away: dict = {}
+        self.time_off, self.appointments, self.room_busy, self._appointment_rows = {}, {}, {}, {}
+        if busy is not None:
+            self._use(busy)
+        elif load and self.practitioners and self.rooms:
             self._load_busy(ignore_appointment_id)
 
     def busy_range(self):
-        """The instants whose busy rows matter: the range's days, and a little after (a slot late on the last
-        day occupies time after midnight)."""
-        start, end = day_bounds_utc(self.first_day, self.last_day, self.zone)
-        return start, end + self.occupied
+        return busy_range([self.site], self.first_day, self.last_day, self.occupied)
 
     def _load_busy(self, ignore_appointment_id):
         """One query: the practitioners' time off, and the live appointments of those practitioners or in
         those rooms, in the range."""
-        rows = busy_rows(
-            [p.pk for p in self.practitioners],
-            [room.pk for room in self.rooms],
-            *self.busy_range(),
-            ignore_appointment_id,
+        self._use(
+            Busy.load(
+                [p.pk for p in self.practitioners],
+                [room.pk for room in self.rooms],
+                *self.busy_range(),
+                ignore_appointment_id,
+            )
         )
-        time_off_by, by_practitioner, by_room = defaultdict(list), defaultdict(list), defaultdict(list)
-        for p_id, room_id, start, end, off in rows:
-            if off:
-                time_off_by[p_id].append((start, end))
-                continue
-            by_practitioner[p_id].append((start, end))
-            by_room[room_id].append((start, end))
-        self.time_off = {p_id: Intervals(pairs) for p_id, pairs in time_off_by.items()}
-        self.appointments = {p_id: Intervals(pairs) for p_id, pairs in by_practitioner.items()}
-        self.room_busy = {room_id: Intervals(pairs) for room_id, pairs in by_room.items()}
+
+    def _use(self, busy: Busy):
+        self.time_off = busy.time_off
+        self._appointment_rows = busy.appointments
+        self.appointments = {
+            p_id: Intervals((start, end) for start, end, _ in rows) for p_id, rows in busy.appointments.items()
+        }
+        self.room_busy = busy.rooms
+
+    def away(self, practitioner_id) -> tuple[Intervals, Intervals]:
+        """When the practitioner is kept for another site: (their appointments there, their working spans
+        there), each widened by the travel time either side; spans of the days around the range, on that
+        site's clock. Empty for a practitioner who works at this site only."""
+        found = self._away.get(practitioner_id)
+        if found is None:
+            travel, booked, spans_there = self.travel, [], []
+            for start, end, site_id in self._appointment_rows.get(practitioner_id, ()):
+                if site_id != self.site_id:
+                    booked.append((start - travel, end + travel))
+            for site_id, weekday, spans in self._spans_elsewhere.get(practitioner_id, ()):
+                zone = self.zones.get(site_id) or self.zone
+                for day in days_between(self.first_day - ONE_DAY, self.last_day + ONE_DAY):
+                    if day.weekday() != weekday:
+                        continue
+                    for span_start, span_end in spans:
+                        opens = local_to_utc(day, span_start, zone) or span_end_utc(day, span_start, zone)
+                        spans_there.append((opens - travel, span_end_utc(day, span_end, zone) + travel))
+            found = self._away[practitioner_id] = (Intervals(booked), Intervals(spans_there))
+        return found
 
     # candidates ---------------------------------------------------------------------------------------
 
@@ -345,6 +466,11 @@ class Calendar:
             return Verdict.NOT_OFFERED, None
         if self.appointments.get(practitioner.pk, EMPTY).overlaps(start, busy_until):
             return Verdict.TAKEN, None
+        booked_elsewhere, working_elsewhere = self.away(practitioner.pk)
+        if working_elsewhere.overlaps(start, busy_until):
+            return Verdict.NOT_OFFERED, None
+        if booked_elsewhere.overlaps(start, busy_until):
+            return Verdict.TAKEN, None
         room = self.free_room(start, busy_until, wanted_room)
         if room is None:
             return Verdict.TAKEN, None
@@ -392,10 +518,12 @@ class Calendar:
         return result
 
     def practitioner_free(self, practitioner_id, start, busy_until) -> bool:
-        return not (
-            self.time_off.get(practitioner_id, EMPTY).overlaps(start, busy_until)
-            or self.appointments.get(practitioner_id, EMPTY).overlaps(start, busy_until)
-        )
+        if self.time_off.get(practitioner_id, EMPTY).overlaps(start, busy_until) or self.appointments.get(
+            practitioner_id, EMPTY
+        ).overlaps(start, busy_until):
+            return False
+        booked_elsewhere, working_elsewhere = self.away(practitioner_id)
+        return not (booked_elsewhere.overlaps(start, busy_until) or working_elsewhere.overlaps(start, busy_until))
 
     def check(self, practitioner, start_at, wanted_room=None) -> tuple[Verdict, Slot | None]:
         """Is this exact start bookable with this practitioner (and room, if given)?"""
@@ -437,55 +565,90 @@ def available_slots(
     date_from: datetime.date,
     date_to: datetime.date,
     *,
+    site=None,
     now: datetime.datetime | None = None,
     ignore_appointment=None,
     catalogue: "Catalogue | None" = None,
     notice: datetime.timedelta | None = None,
 ) -> dict[datetime.date, list[Slot]]:
-    """Bookable starts per clinic-local day from date_from to date_to (both included, every day present).
+    """Bookable starts per local day from date_from to date_to (both included, every day present).
 
-    practitioner=None means 'first available': each start once, with the first free practitioner who
-    offers the treatment. `ignore_appointment` leaves one appointment out of the busy picture (moving an
-    appointment may overlap its own old time). With a `catalogue` (the cached reads), the set-up and the
-    closures come from it and the answer costs one query; without, from the database (four queries).
-    `notice`: `minimum_notice(...)`, online's by default.
+    site: one `Site` (its rooms, its clock, its closures), or None for any site: each site's starts on its
+    own local days, merged in time order (the same instant at two sites is two offers; `slot.site` says
+    where). practitioner=None means 'first available': each start once per site, with the first free
+    practitioner who offers the treatment. `ignore_appointment` leaves one appointment out of the busy
+    picture (moving an appointment may overlap its own old time). With a `catalogue` (the cached reads), the
+    set-up and the closures come from it and the answer costs one query; without, from the database (three
+    queries and one per site for closures). `notice`: `minimum_notice(...)`, online's by default.
     """
     if date_to < date_from:
         return {}
-    setup = catalogue.setup(treatment, practitioner) if catalogue else load_setup(treatment, practitioner)
-    calendar = Calendar(
-        treatment,
-        setup,
-        date_from,
-        date_to,
-        closed=catalogue.closed_days(date_from, date_to) if catalogue else None,
-        now=now,
-        ignore_appointment_id=getattr(ignore_appointment, "pk", None),
-        notice=notice,
+    setup = catalogue.setup(treatment, practitioner) if catalogue else load_setup(treatment, practitioner, site)
+    sites = [site] if site is not None else setup.sites()
+    if site is not None and not any(room.site_id == site.pk for room in setup.rooms):
+        sites = []
+    result = {day: [] for day in days_between(date_from, date_to)}
+    if not sites or not setup.practitioners:
+        return result
+    occupied = treatment.duration + treatment.buffer_after
+    busy = Busy.load(
+        [p.pk for p in setup.practitioners],
+        [room.pk for room in setup.rooms if room.site_id in {s.pk for s in sites}],
+        *busy_range(sites, date_from, date_to, occupied),
+        getattr(ignore_appointment, "pk", None),
     )
-    return calendar.slots_by_day()
+    for each in sites:
+        calendar = Calendar(
+            treatment,
+            setup,
+            date_from,
+            date_to,
+            site=each,
+            closed=catalogue.closed_days(date_from, date_to, each) if catalogue else None,
+            now=now,
+            notice=notice,
+            busy=busy,
+        )
+        for day, slots in calendar.slots_by_day().items():
+            result[day].extend(slots)
+    if len(sites) > 1:
+        for slots in result.values():
+            slots.sort(key=lambda slot: slot.start_at)  # stable: at one instant, the sites' order
+    return result
 
 
 def check_slot(
-    treatment, practitioner, start_at, *, room=None, now=None, ignore_appointment=None, notice=None
+    treatment, practitioner, start_at, *, site=None, room=None, now=None, ignore_appointment=None, notice=None
 ) -> tuple[Verdict, Slot | None]:
     """The verdict on one exact start (FREE with the slot, TAKEN, or NOT_OFFERED): what the booking
     service re-checks inside its transaction, straight from the database. practitioner=None: the first one
-    free then."""
-    day = start_at.astimezone(clock.zone()).date()
-    setup = load_setup(treatment, practitioner)
-    if not setup.practitioners:
+    free then. site=None: the room's site when a room is given, else the first site (in the sites' order)
+    where it is free."""
+    if room is not None:
+        site = room.site
+    setup = load_setup(treatment, practitioner, site)
+    sites = [site] if site is not None else setup.sites()
+    if not setup.practitioners or not sites:
         return Verdict.NOT_OFFERED, None
-    calendar = Calendar(
-        treatment,
-        setup,
-        day,
-        day,
-        now=now,
-        ignore_appointment_id=getattr(ignore_appointment, "pk", None),
-        notice=notice,
-    )
-    return calendar.check_any(start_at.astimezone(UTC), room)
+    start_at = start_at.astimezone(UTC)
+    verdicts = []
+    for each in sites:
+        day = start_at.astimezone(clock.zone(each)).date()
+        calendar = Calendar(
+            treatment,
+            setup,
+            day,
+            day,
+            site=each,
+            now=now,
+            ignore_appointment_id=getattr(ignore_appointment, "pk", None),
+            notice=notice,
+        )
+        verdict, slot = calendar.check_any(start_at, room)
+        if verdict is Verdict.FREE:
+            return verdict, slot
+        verdicts.append(verdict)
+    return (Verdict.TAKEN if Verdict.TAKEN in verdicts else Verdict.NOT_OFFERED), None
 
 
 # --- cached reads: what pages and the API show ----------------------------------------------------------
@@ -494,13 +657,15 @@ def check_slot(
 # changes, or as time passes. What an answer reads is named by scopes, each a row of AvailabilityScope
 # whose value database triggers bump in the writing transaction, whoever writes (a service, the admin, a
 # bulk update, another process):
-# - "clinic": the set-up (treatments, practitioners and what they offer, working hours, rooms, closures);
-# - "practitioner:<id>": that practitioner's time off;
-# - "rooms:<YYYY-MM-DD>": the live appointments that occupy any room on that UTC date. Every appointment
-#   holds a room, and every answer reads every room that can host its treatment, so a booking changes what
-#   every practitioner can offer on its day (its room is taken then) and nothing on other days. (With sites,
-#   rooms belong to a site and the scope becomes "rooms:<site id>:<date>": a booking then reaches only its
-#   own site's answers.)
+# - "clinic": the set-up (sites, treatments and where they are offered, practitioners and what they offer,
+#   working hours, rooms, closures);
+# - "practitioner:<id>": that practitioner's time off and live appointments, at every site (an answer at one
+#   site reads the practitioner's appointments at the others: never in two places, the travel time between);
+# - "room:<id>:<YYYY-MM-DD>": the live appointments that occupy that room on that UTC date. An answer reads
+#   the rooms of the site(s) asked for, on its dates.
+# A booking bumps its practitioner's row and its room's rows of its dates, nothing else (bookings migration
+# 0020): bookings of other practitioners in other rooms, at the same site or another, never wait on the
+# same row, and answers for other sites and other days are still read.
 # An answer is filed under the values of the scopes it read, so once a write commits, the answers that read
 # what it changed are never read again, and all others still are: one booking leaves the answers for other
 # days alone. (A reader that read the old values just before a commit may file a newer answer under them:
@@ -519,15 +684,21 @@ def practitioner_scope(practitioner_id) -> str:
     return f"practitioner:{practitioner_id}"
 
 
-def rooms_scope(utc_day: datetime.date) -> str:
-    return f"rooms:{utc_day.isoformat()}"
+def room_scope(room_id, utc_day: datetime.date) -> str:
+    return f"room:{room_id}:{utc_day.isoformat()}"
 
 
-def rooms_scopes(start: datetime.datetime, end: datetime.datetime) -> list[str]:
-    """The room scopes of the UTC dates an interval [start, end) touches (as the triggers name them)."""
+def utc_dates(start: datetime.datetime, end: datetime.datetime) -> list[datetime.date]:
+    """The UTC dates an interval [start, end) touches (as the triggers count them)."""
     first = start.astimezone(UTC).date()
     last = (end - datetime.timedelta(microseconds=1)).astimezone(UTC).date()
-    return [rooms_scope(day) for day in days_between(first, last)]
+    return list(days_between(first, last))
+
+
+def room_scopes(room_ids, start: datetime.datetime, end: datetime.datetime) -> list[str]:
+    """The scopes of these rooms on the UTC dates [start, end) touches (as the triggers name them)."""
+    dates = utc_dates(start, end)
+    return [room_scope(room_id, day) for room_id in room_ids for day in dates]
 
 
 def scope_versions(scopes) -> dict[str, int]:
@@ -584,17 +755,38 @@ class Catalogue:
         # Practitioner ids offering each treatment, in preference order.
         self.offering = {t_id: [p.pk for p in practitioners if p.pk in ids] for t_id, ids in offered.items()}
         self.hours = defaultdict(list)
-        for p_id, weekday, start, end in WorkingHours.objects.order_by("start").values_list(
-            "practitioner_id", "weekday", "start", "end"
+        for site_id, p_id, weekday, start, end in WorkingHours.objects.order_by("start").values_list(
+            "site_id", "practitioner_id", "weekday", "start", "end"
         ):
-            self.hours[(p_id, weekday)].append((start, end))
+            self.hours[(site_id, p_id, weekday)].append((start, end))
+        self.sites = {site.pk: site for site in Site.objects.all()}
+        self.site_slugs = {site.slug: site for site in self.sites.values() if site.active}
+        self.zones = {site.pk: site.zone for site in self.sites.values()}
         self.rooms = list(Room.objects.filter(active=True).order_by("name", "pk"))
+        for room in self.rooms:
+            room.site = self.sites[room.site_id]  # no query per room
+        self.treatment_sites = defaultdict(set)
+        for t_id, site_id in Treatment.sites.through.objects.values_list("treatment_id", "site_id"):
+            self.treatment_sites[t_id].add(site_id)
         yesterday = clock.today() - datetime.timedelta(days=1)
         self.closures = list(Closure.objects.filter(last_day__gte=yesterday))
         self._by_id = {p.pk: p for p in practitioners}
+        self._working = None
 
-    def closed_days(self, first, last):
-        return closed_days(first, last, closures=self.closures)
+    def closed_days(self, first, last, site=None):
+        return closed_days(first, last, closures=self.closures, site=site)
+
+    def rooms_for(self, treatment, site=None) -> list:
+        """The rooms that can host the treatment, at the site or anywhere."""
+        rooms = rooms_for(treatment, self.rooms, self.treatment_sites.get(treatment.pk))
+        return [room for room in rooms if site is None or room.site_id == site.pk]
+
+    def room_ids(self, treatment, site=None) -> list[int]:
+        """Whose rooms an answer reads (the treatment's, at the site or anywhere; every room for an answer
+        that names no treatment)."""
+        if treatment is None:
+            return [room.pk for room in self.rooms]
+        return [room.pk for room in self.rooms_for(treatment, site)]
 
     def offers(self, practitioner_id, treatment_id) -> bool:
         return practitioner_id in self.offering.get(treatment_id, ())
@@ -611,11 +803,17 @@ class Catalogue:
         ids = [
             p_id
             for p_id in self.practitioner_ids(treatment, practitioner)
-            if self.offers(p_id, treatment.pk) and any(self.hours.get((p_id, weekday)) for weekday in range(7))
+            if self.offers(p_id, treatment.pk) and self.works(p_id)
         ]
         practitioners = [self._by_id[p_id] for p_id in ids]
-        hours = {key: spans for key, spans in self.hours.items() if key[0] in ids}
-        return Setup(practitioners, hours, rooms_for(treatment, self.rooms))
+        hours = {key: spans for key, spans in self.hours.items() if key[1] in ids}
+        return Setup(practitioners, hours, self.rooms_for(treatment), self.zones)
+
+    def works(self, practitioner_id) -> bool:
+        working = self._working
+        if working is None:
+            working = self._working = {p_id for (_, p_id, _), spans in self.hours.items() if spans}
+        return practitioner_id in working
 
 
 _catalogue: Catalogue | None = None
@@ -639,33 +837,53 @@ def forget_cached_answers() -> None:
     caches["availability"].clear()
 
 
-def answer_scopes(practitioner_ids, first_day, last_day) -> list[str]:
-    """The scopes an answer for these practitioners and clinic-local days reads."""
+def answer_scopes(practitioner_ids, room_ids, first_day, last_day, zones=()) -> list[str]:
+    """The scopes an answer for these practitioners and rooms on these local days reads. `zones`: the zones
+    of the sites whose days they are (the clinic's without)."""
     scopes = [CLINIC_SCOPE, *(practitioner_scope(p_id) for p_id in practitioner_ids)]
-    if first_day is not None and last_day is not None and first_day <= last_day:
-        start, end = day_bounds_utc(first_day, last_day, clock.zone())
+    if first_day is not None and last_day is not None and first_day <= last_day and room_ids:
+        bounds = [day_bounds_utc(first_day, last_day, zone) for zone in zones or (clock.zone(),)]
+        start, end = min(b[0] for b in bounds), max(b[1] for b in bounds)
         # Appointments that overlap the range touch one of its dates; a slot late on the last day may run
         # past midnight (no appointment lasts a day).
-        scopes += rooms_scopes(start, end + LONGEST_APPOINTMENT)
+        scopes += room_scopes(room_ids, start, end + LONGEST_APPOINTMENT)
     return scopes
 
 
-def cached(key_parts: tuple, compute, *, reads, days=(None, None), now: datetime.datetime | None = None):
+def cached(
+    key_parts: tuple,
+    compute,
+    *,
+    reads,
+    rooms=None,
+    days=(None, None),
+    now: datetime.datetime | None = None,
+):
     """compute(as_of, catalogue) once per state of what it reads and time bucket.
 
     `key_parts` say what is computed; `reads(catalogue)` gives the ids of the practitioners whose time it
-    reads; `days` the clinic-local (first, last) days whose rooms it reads (None: no rooms, e.g. an answer
-    that is a refusal). One query when the set-up has not changed since this process last looked.
+    reads; `rooms(catalogue)` the ids of the rooms it reads (None: every room); `days` the local (first,
+    last) days whose rooms it reads (None: no rooms, e.g. an answer that is a refusal). One query when the
+    set-up has not changed since this process last looked.
     """
     now = now or timezone.now()
     if not settings.AVAILABILITY_CACHE:
         return compute(now, None)
+
+    def scopes_of(known):
+        if known is None:
+            return [CLINIC_SCOPE]
+        room_ids = rooms(known) if rooms is not None else known.room_ids(None)
+        asked = set(room_ids)
+        zones = {known.zones[room.site_id] for room in known.rooms if room.pk in asked}
+        return answer_scopes(reads(known), room_ids, *days, zones=sorted(zones, key=str))
+
     known = _catalogue
-    scopes = answer_scopes(reads(known) if known else [], *days)
+    scopes = scopes_of(known)
     versions = scope_versions(scopes)
     if known is None or known.version != versions[CLINIC_SCOPE]:
         known = catalogue(versions[CLINIC_SCOPE])
-        missing = [scope for scope in answer_scopes(reads(known), *days) if scope not in scopes]
+        missing = [scope for scope in scopes_of(known) if scope not in set(scopes)]
         if missing:
             scopes += missing
             versions.update(scope_versions(missing))
@@ -682,28 +900,34 @@ def cached(key_parts: tuple, compute, *, reads, days=(None, None), now: datetime
     return value
 
 
-def offered_slots(treatment, practitioner, date_from, date_to, *, now=None) -> dict[datetime.date, list[Slot]]:
-    """`available_slots` as the booking pages show them, from the cache (see above)."""
+def offered_slots(
+    treatment, practitioner, date_from, date_to, *, site=None, now=None
+) -> dict[datetime.date, list[Slot]]:
+    """`available_slots` as the booking pages show them, from the cache (see above). site=None: any site."""
     return cached(
-        ("slots", treatment.pk, getattr(practitioner, "pk", "any"), date_from, date_to),
-        lambda as_of, known: available_slots(treatment, practitioner, date_from, date_to, now=as_of, catalogue=known),
+        ("slots", treatment.pk, getattr(practitioner, "pk", "any"), getattr(site, "pk", "any"), date_from, date_to),
+        lambda as_of, known: available_slots(
+            treatment, practitioner, date_from, date_to, site=site, now=as_of, catalogue=known
+        ),
         reads=lambda known: known.practitioner_ids(treatment, practitioner),
+        rooms=lambda known: known.room_ids(treatment, site),
         days=(date_from, date_to),
         now=now,
     )
 
 
 def nearest_free_slots(
-    treatment, practitioner, start_at, *, count=3, now=None, ignore_appointment=None, notice=None
+    treatment, practitioner, start_at, *, site=None, count=3, now=None, ignore_appointment=None, notice=None
 ) -> list[Slot]:
     """The free starts closest to a wanted one (the day before to the day after), in time order: what a
-    patient who just lost a slot is offered instead."""
-    day = start_at.astimezone(clock.zone()).date()
+    patient who just lost a slot is offered instead (at the same site, when one was asked for)."""
+    day = start_at.astimezone(clock.zone(site)).date()
     days = available_slots(
         treatment,
         practitioner,
         day - datetime.timedelta(days=1),
         day + datetime.timedelta(days=1),
+        site=site,
         now=now,
         ignore_appointment=ignore_appointment,
         notice=notice,
@@ -713,10 +937,11 @@ def nearest_free_slots(
     return sorted(slots[:count], key=lambda slot: slot.start_at)
 
 
-def bookable_days(now=None) -> tuple[datetime.date, datetime.date]:
-    """The first and last local days a patient may pick (minimum notice to horizon)."""
+def bookable_days(now=None, *, site=None) -> tuple[datetime.date, datetime.date]:
+    """The first and last local days (the site's, the clinic's without) a patient may pick (minimum notice
+    to horizon)."""
     now = now or timezone.now()
-    zone = clock.zone()
+    zone = clock.zone(site)
     first = (now + datetime.timedelta(hours=policy("MIN_NOTICE_HOURS"))).astimezone(zone).date()
     last = now.astimezone(zone).date() + datetime.timedelta(days=policy("HORIZON_DAYS"))
     return first, last

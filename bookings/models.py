@@ -6,13 +6,45 @@ busy_until includes the treatment's buffer. Cancelled and no-show appointments d
 deposit does.
 """
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.fields.related_descriptors import ForwardManyToOneDescriptor
 from django.utils import timezone
 
 from clinic import medicine_advice
-from clinic.models import Patient, Practitioner, Room, Treatment
+from clinic.models import Patient, Practitioner, Room, Site, Treatment
+
+
+def travel_time():
+    """The time kept free between a practitioner's appointments at two different sites (`CLINIC_TRAVEL_MINUTES`):
+    availability offers no time inside it, and an exclusion constraint refuses it (migration 0019)."""
+    return datetime.timedelta(minutes=settings.CLINIC["TRAVEL_MINUTES"])
+
+
+class SiteOfRoomDescriptor(ForwardManyToOneDescriptor):
+    """`appointment.site` without a query when the room came with its site (`select_related("room__site")`):
+    it is the same row, the database holds it (migration 0019)."""
+
+    def __get__(self, instance, cls=None):
+        if instance is not None and not self.is_cached(instance):
+            room_field = type(instance)._meta.get_field("room")
+            room = room_field.get_cached_value(instance, default=None) if room_field.is_cached(instance) else None
+            if room is not None and room.site_id == instance.site_id and room._meta.get_field("site").is_cached(room):
+                self.field.set_cached_value(instance, room.site)
+        return super().__get__(instance, cls)
+
+
+class SiteOfRoomField(models.ForeignKey):
+    """A foreign key to the appointment's site that reads its room's site when that is loaded already."""
+
+    forward_related_accessor_class = SiteOfRoomDescriptor
+
+    def deconstruct(self):
+        name, _, args, kwargs = super().deconstruct()
+        return name, "django.db.models.ForeignKey", args, kwargs
 
 
 class AppointmentQuerySet(models.QuerySet):
@@ -54,10 +86,23 @@ class Appointment(models.Model):
     practitioner = models.ForeignKey(Practitioner, on_delete=models.PROTECT, related_name="appointments")
     treatment = models.ForeignKey(Treatment, on_delete=models.PROTECT, related_name="appointments")
     room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="appointments")
+    site = SiteOfRoomField(
+        Site,
+        on_delete=models.PROTECT,
+        related_name="appointments",
+        help_text="Its room's site, always (a (room, site) foreign key in the database, migration 0019).",
+    )
     start_at = models.DateTimeField()
     end_at = models.DateTimeField()
     busy_until = models.DateTimeField(
         help_text="End plus the treatment's buffer: practitioner and room are busy until then."
+    )
+    travel_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="busy_until plus the travel time (CLINIC_TRAVEL_MINUTES) when it was saved: the practitioner "
+        "is at no other site before then. Empty (rows written in bulk): busy_until.",
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.BOOKED)
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.ONLINE)
@@ -109,15 +154,25 @@ class Appointment(models.Model):
     def __str__(self):
         return f"{self.treatment} with {self.practitioner} for {self.patient} at {self.start_at:%Y-%m-%d %H:%M} UTC"
 
+    def save(self, *args, **kwargs):
+        """The site is the room's, and the travel time is kept after `busy_until`, whoever saves (the booking
+        service, the admin, the tests' factories); the database refuses anything else (migration 0019)."""
+        update_fields = kwargs.get("update_fields")
+        room_known = Appointment.room.is_cached(self)  # no query for it: a room set or selected with the row
+        room_changes = update_fields is None or "room" in update_fields
+        if self.room_id is not None and (self.site_id is None or room_known) and room_changes:
+            self.site_id = self.room.site_id
+            if update_fields is not None:
+                kwargs["update_fields"] = update_fields = {*update_fields, "site"}
+        if self.busy_until is not None:
+            self.travel_until = self.busy_until + travel_time()
+            if update_fields is not None and "busy_until" in update_fields:
+                kwargs["update_fields"] = {*update_fields, "travel_until"}
+        super().save(*args, **kwargs)
+
     @property
     def is_live(self):
         return self.status in self.LIVE_STATUSES
-
-    @property
-    def site(self):
-        """Where the appointment is: its room's site (a room is only ever booked at its own site). Select
-        `room__site` with appointments whose site a page shows."""
-        return self.room.site
 
 
 class AppointmentEvent(models.Model):

@@ -26,7 +26,9 @@ from .signals import DESK_APPOINTMENT_COLUMNS
 
 
 def patient_appointments(patient):
-    return Appointment.objects.filter(patient=patient).select_related("treatment", "practitioner__user", "room__site")
+    return Appointment.objects.filter(patient=patient).select_related(
+        "treatment", "practitioner__user", "room__site", "site"
+    )
 
 
 def upcoming_and_past(patient, now=None):

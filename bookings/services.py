@@ -190,20 +190,27 @@ def notice_for(user, source=None) -> datetime.timedelta:
     return availability.minimum_notice(desk=access.is_desk(user) and source not in ONLINE_SOURCES)
 
 
-def slot_taken(treatment, practitioner, start_at, ignore_appointment=None, notice=None) -> SlotTaken:
-    """The refusal for a time someone else has, with the nearest free times instead."""
+def slot_taken(treatment, practitioner, start_at, ignore_appointment=None, notice=None, site=None) -> SlotTaken:
+    """The refusal for a time someone else has, with the nearest free times instead (at the same site, when
+    one was asked for)."""
     alternatives = availability.nearest_free_slots(
-        treatment, practitioner, start_at, ignore_appointment=ignore_appointment, notice=notice
+        treatment, practitioner, start_at, site=site, ignore_appointment=ignore_appointment, notice=notice
     )
     return SlotTaken("This time was just taken. Please choose another time.", alternatives)
 
 
-def _offered_slot(treatment, practitioner, start_at, room=None, ignore_appointment=None, notice=None):
+def _offered_slot(treatment, practitioner, start_at, room=None, ignore_appointment=None, notice=None, site=None):
     verdict, slot = availability.check_slot(
-        treatment, practitioner, start_at, room=room, ignore_appointment=ignore_appointment, notice=notice
+        treatment,
+        practitioner,
+        start_at,
+        site=site,
+        room=room,
+        ignore_appointment=ignore_appointment,
+        notice=notice,
     )
     if verdict is Verdict.TAKEN:
-        raise slot_taken(treatment, practitioner, start_at, ignore_appointment, notice)
+        raise slot_taken(treatment, practitioner, start_at, ignore_appointment, notice, site)
     if verdict is not Verdict.FREE:
         raise SlotNotOffered(NOT_OFFERED_MESSAGE)
     return slot
@@ -214,16 +221,27 @@ def _lost_race(error: Exception) -> bool:
 
 
 def _place(
-    appointment, *, treatment, practitioner, start_at, room, notice, ignore_appointment=None, update_fields=None
+    appointment,
+    *,
+    treatment,
+    practitioner,
+    start_at,
+    room,
+    notice,
+    site=None,
+    ignore_appointment=None,
+    update_fields=None,
 ):
     """Re-check the slot and save the appointment there, in a savepoint; a concurrent winner turns into
     SlotTaken. After a lost race, look again (a few times, no new lock): when the room was picked for the
-    patient, a concurrent booking may have taken that room while another is still free.
+    patient, a concurrent booking may have taken that room while another is still free. The appointment is
+    recorded at its room's site (`Appointment.save`; a foreign key holds it, bookings 0019).
     """
     for _ in range(PLACE_ATTEMPTS):
-        slot = _offered_slot(treatment, practitioner, start_at, room, ignore_appointment, notice)
+        slot = _offered_slot(treatment, practitioner, start_at, room, ignore_appointment, notice, site)
         appointment.practitioner = slot.practitioner
         appointment.room = slot.room
+        appointment.site = slot.room.site
         appointment.start_at, appointment.end_at, appointment.busy_until = slot.start_at, slot.end_at, slot.busy_until
         try:
             with transaction.atomic():
@@ -232,7 +250,7 @@ def _place(
         except (IntegrityError, OperationalError) as error:
             if not _lost_race(error):
                 raise
-    raise slot_taken(treatment, practitioner, start_at, ignore_appointment, notice)
+    raise slot_taken(treatment, practitioner, start_at, ignore_appointment, notice, site)
 
 
 FREEING_ACTIONS = (AppointmentEvent.Action.CANCELLED, AppointmentEvent.Action.RESCHEDULED)
@@ -282,10 +300,12 @@ def book_appointment(
     start_at,
     booked_by,
     source,
+    site=None,
     room=None,
     override_reason="",
 ) -> Appointment:
-    """Book a treatment for a patient. practitioner=None books the first one free at that time.
+    """Book a treatment for a patient. practitioner=None books the first one free at that time. site=None:
+    at any site (the room's, when a room is given; else the first site, in the sites' order, free then).
     An online booking that the app above says needs a deposit is held as *awaiting deposit* (no reminders)
     until payments confirms it: one rule for every online path, decided here under the patient's lock."""
     override_reason = (override_reason or "").strip()
@@ -310,6 +330,7 @@ def book_appointment(
             treatment=treatment,
             practitioner=practitioner,
             start_at=start_at,
+            site=site,
             room=room,
             notice=notice_for(booked_by, source),
         )
@@ -318,41 +339,52 @@ def book_appointment(
     return appointment
 
 
-def reschedule_appointment(appointment, *, new_start_at, by, practitioner=None, reason="") -> Appointment:
+def reschedule_appointment(appointment, *, new_start_at, by, practitioner=None, site=None, reason="") -> Appointment:
     """Move a booked appointment; its old time is free the moment this commits. Same practitioner unless
-    another is given; the room is kept if it is free then. A "move" to the same time and practitioner changes
-    nothing and records nothing (callers compare `start_at` to tell the person)."""
+    another is given, same site unless another is given; the room is kept if it is free then (at its site).
+    A "move" to the same time, practitioner and site changes nothing and records nothing (callers compare
+    `start_at` to tell the person)."""
     ensure_may_act_for(by, appointment.patient)
     _ensure_safe_reason(by, appointment.patient, reason)
     with transaction.atomic():
         lock_patient(appointment.patient)
-        appointment = Appointment.objects.select_related("treatment", "practitioner", "room").get(pk=appointment.pk)
+        appointment = Appointment.objects.select_related("treatment", "practitioner", "room__site").get(
+            pk=appointment.pk
+        )
         if appointment.status != Appointment.Status.BOOKED:
             raise InvalidStatusChange(
                 f"This appointment is {appointment.get_status_display().lower()}: it cannot move."
             )
         practitioner = practitioner or appointment.practitioner
-        if new_start_at == appointment.start_at and practitioner.pk == appointment.practitioner_id:
+        site = site or appointment.room.site
+        if (
+            new_start_at == appointment.start_at
+            and practitioner.pk == appointment.practitioner_id
+            and site.pk == appointment.site_id
+        ):
             return appointment  # nothing to move: no history, no "Your appointment has moved"
         _ensure_outside_cancellation_window(appointment, by, "moved")
         treatment = appointment.treatment
         _ensure_eligible(appointment.patient, treatment, "")
         _ensure_course_interval(appointment.patient, treatment, new_start_at, ignore_appointment=appointment)
         old_start_at, old_practitioner_id = appointment.start_at, appointment.practitioner_id
-        kept_room = appointment.room
+        kept_room = appointment.room if appointment.room.site_id == site.pk else None
         notice = notice_for(by)
-        verdict, _ = availability.check_slot(
-            treatment, practitioner, new_start_at, room=kept_room, ignore_appointment=appointment, notice=notice
-        )
+        verdict = None
+        if kept_room is not None:
+            verdict, _ = availability.check_slot(
+                treatment, practitioner, new_start_at, room=kept_room, ignore_appointment=appointment, notice=notice
+            )
         _place(
             appointment,
             treatment=treatment,
             practitioner=practitioner,
             start_at=new_start_at,
+            site=site,
             room=kept_room if verdict is Verdict.FREE else None,
             notice=notice,
             ignore_appointment=appointment,
-            update_fields=["practitioner", "room", "start_at", "end_at", "busy_until", "updated_at"],
+            update_fields=["practitioner", "room", "site", "start_at", "end_at", "busy_until", "updated_at"],
         )
         _record(
             appointment,

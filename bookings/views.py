@@ -76,6 +76,7 @@ def _offered_times(treatment, practitioner, day, last_day):
         ("times", treatment.pk, getattr(practitioner, "pk", "any"), day, last_day),
         compute,
         reads=lambda known: known.practitioner_ids(treatment, practitioner),
+        rooms=lambda known: known.room_ids(treatment),
         days=(day, last_day),
     )
 

@@ -400,10 +400,27 @@ class Room(SiteDefaultMixin, models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["site", "name"], name="room_name_unique_per_site")]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "name"], name="room_name_unique_per_site"),
+            # What appointments' (room, site) foreign key points at: an appointment's site is its room's
+            # (bookings migration 0019).
+            models.UniqueConstraint(fields=["id", "site"], name="room_id_site"),
+        ]
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        """A room that has held appointments stays at its site: they happened there (the database refuses it
+        too). Moving a room means a new room at the new site."""
+        if self.pk is None or self.site_id is None:
+            return
+        moved = Room.objects.filter(pk=self.pk).exclude(site_id=self.site_id).exists()
+        # `appointments` is the bookings app's reverse relation: read here, never imported.
+        if moved and self.appointments.exists():
+            raise ValidationError(
+                {"site": "This room has appointments at its site: add a new room at the other site instead."}
+            )
 
 
 class Practitioner(models.Model):

@@ -215,6 +215,9 @@ CLINIC = {
     "RECORD_RETENTION_YEARS": env.int("CLINIC_RECORD_RETENTION_YEARS", default=8),
     # Bank holidays of England and Wales close the clinic (clinic/closures.py); 0 for a clinic open on them.
     "CLOSED_ON_BANK_HOLIDAYS": env.bool("CLINIC_CLOSED_ON_BANK_HOLIDAYS", default=True),
+    # A practitioner working at two sites on one day: the time kept free between anything at one site and
+    # anything at another (docs/sites.md). One figure for every pair of sites.
+    "TRAVEL_MINUTES": env.int("CLINIC_TRAVEL_MINUTES", default=60),
 }
 
 # --- Celery ---------------------------------------------------------------------------------------

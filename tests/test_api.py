@@ -184,6 +184,7 @@ def test_the_written_out_answer_is_what_the_availability_serializer_gives(treatm
         payload = {
             "treatment": "thighs",
             "practitioner": None,
+            "site": None,
             "time_zone": "Europe/London",
             "days": [{"date": day, "unavailable_reason": "", "slots": slots} for day, slots in days.items()],
         }

@@ -260,16 +260,39 @@ def test_an_update_that_changes_nothing_availability_reads_keeps_the_answers(cli
         offered_slots(treatment, practitioner, day, day)
 
 
-def test_an_appointment_across_midnight_utc_bumps_both_dates_as_answers_read_them(clinic):
+def test_an_appointment_across_midnight_utc_bumps_both_dates_of_its_room_as_answers_read_them(clinic):
     treatment, practitioner, day = clinic
+    room = RoomFactory(name="A")
     start = datetime.datetime.combine(day, datetime.time(23, 30), tzinfo=datetime.UTC)
     end = start + datetime.timedelta(hours=1)
-    scopes = availability.rooms_scopes(start, end)
-    assert scopes == [f"rooms:{day.isoformat()}", f"rooms:{(day + datetime.timedelta(days=1)).isoformat()}"]
+    scopes = availability.room_scopes([room.pk], start, end)
+    assert scopes == [
+        f"room:{room.pk}:{day.isoformat()}",
+        f"room:{room.pk}:{(day + datetime.timedelta(days=1)).isoformat()}",
+    ]
+    scopes.append(availability.practitioner_scope(practitioner.pk))
     before = availability.scope_versions(scopes)
-    AppointmentFactory(practitioner=practitioner, treatment=treatment, start_at=start)
+    AppointmentFactory(practitioner=practitioner, treatment=treatment, room=room, start_at=start)
     after = availability.scope_versions(scopes)
     assert all(after[scope] != before.get(scope) for scope in scopes)
+
+
+def test_a_booking_bumps_only_its_practitioner_and_its_room(two_practitioners):
+    """Per practitioner and per room (bookings 0020): another room's row and another practitioner's row are
+    not written, so bookings elsewhere never wait on them."""
+    treatment, (first, second), day, _ = two_practitioners
+    room, other_room = RoomFactory(name="A"), RoomFactory(name="B")
+    bounds = clock.day_bounds_utc(day, day)
+    watched = [
+        availability.practitioner_scope(first.pk),
+        availability.practitioner_scope(second.pk),
+        *availability.room_scopes([room.pk, other_room.pk], *bounds),
+    ]
+    before = availability.scope_versions(watched)
+    book_online(PatientFactory(), treatment, first, at(day, 9), room=room)
+    after = availability.scope_versions(watched)
+    changed = {scope for scope in watched if after.get(scope) != before.get(scope)}
+    assert changed == {availability.practitioner_scope(first.pk), availability.room_scope(room.pk, day)}
 
 
 @pytest.mark.django_db(transaction=True)

@@ -179,3 +179,64 @@ def test_twenty_patients_posting_one_time_through_the_page_give_one_booking(trea
             assert "This time was just taken" in body and "Nearest free times" in body
     assert Appointment.objects.count() == 1
     assert overlapping_live_pairs() == 0
+
+
+def test_one_practitioner_raced_at_two_sites_gets_one_booking_at_each_and_keeps_the_travel_time(settings):
+    """A practitioner works London 09:00-12:00 and Manchester 13:00-17:00 (an hour's travel). Ten patients ask
+    for London 11:00 and ten for Manchester 13:00, all at once: one booking at each site, the others 'just
+    taken', and no two live appointments of the practitioner overlapping or at two sites closer than the
+    travel time (issue 17; the exclusion constraints of bookings 0002 and 0019)."""
+    from clinic.models import default_site
+    from tests.factories import SiteFactory, WorkingHoursFactory
+
+    settings.CLINIC = {**settings.CLINIC, "TRAVEL_MINUTES": 60}
+    london, manchester = default_site(), SiteFactory(name="Manchester", slug="manchester")
+    RoomFactory(name="Harley 1", site=london)
+    RoomFactory(name="King St 1", site=manchester)
+    treatment = TreatmentFactory(duration_minutes=30, buffer_after_minutes=0, needs_cleared_intake=False)
+    practitioner = PractitionerFactory(treatments=[treatment])
+    day = timezone.localdate() + datetime.timedelta(days=7)
+    for site, opens, closes in ((london, 9, 12), (manchester, 13, 17)):
+        WorkingHoursFactory(
+            practitioner=practitioner,
+            site=site,
+            weekday=day.weekday(),
+            start=datetime.time(opens),
+            end=datetime.time(closes),
+        )
+    patients = ClearedPatientFactory.create_batch(THREADS)
+
+    def attempt(patient, site, when):
+        return lambda: services.book_appointment(
+            patient=patient,
+            treatment=treatment,
+            practitioner=practitioner,
+            start_at=when,
+            booked_by=patient.user,
+            source=Appointment.Source.ONLINE,
+            site=site,
+        )
+
+    results = race(
+        [
+            attempt(patient, london if n % 2 else manchester, start_at(11) if n % 2 else start_at(13))
+            for n, patient in enumerate(patients)
+        ]
+    )
+    booked = [result for result in results if isinstance(result, Appointment)]
+    refused = [result for result in results if isinstance(result, services.SlotTaken)]
+    assert len(booked) == 2 and len(refused) == THREADS - 2, results
+    assert {appointment.site for appointment in booked} == {london, manchester}
+    assert overlapping_live_pairs() == 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*) FROM bookings_appointment a JOIN bookings_appointment b
+              ON a.id < b.id AND a.practitioner_id = b.practitioner_id AND a.site_id <> b.site_id
+             AND tstzrange(a.start_at, a.busy_until + interval '60 minutes', '[)')
+                 && tstzrange(b.start_at, b.busy_until + interval '60 minutes', '[)')
+            WHERE a.status IN ('awaiting_deposit', 'booked', 'checked_in', 'completed')
+              AND b.status IN ('awaiting_deposit', 'booked', 'checked_in', 'completed')
+            """
+        )
+        assert cursor.fetchone()[0] == 0
