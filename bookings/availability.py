@@ -47,7 +47,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
-from django.db.models import BooleanField, Exists, F, IntegerField, Q, Value
+from django.db.models import BooleanField, Exists, F, IntegerField, OuterRef, Q, Value
 from django.utils import timezone
 
 from clinic import clock
@@ -554,6 +554,18 @@ def minimum_notice(*, desk: bool) -> datetime.timedelta:
 
 def practitioners_offering(treatment: Treatment):
     return Practitioner.objects.filter(active=True, treatments=treatment).select_related("user")
+
+
+def sites_offering(treatment: Treatment):
+    """The active sites where the treatment can be had: it is offered there (`Treatment.sites`, none:
+    everywhere) and an active room is there (the rule of `rooms_for`, as a query for the booking page)."""
+    limited = Treatment.sites.through.objects.filter(treatment_id=treatment.pk)
+    return (
+        Site.objects.active()
+        .filter(Exists(Room.objects.filter(site=OuterRef("pk"), active=True)))
+        .filter(Q(pk__in=limited.values("site_id")) | ~Exists(limited))
+        .order_by("display_order", "name", "pk")
+    )
 
 
 # --- public API ------------------------------------------------------------------------------------------

@@ -21,15 +21,25 @@ def practitioner_field(treatment):
     )
 
 
+def site_field(treatment):
+    return forms.ModelChoiceField(
+        queryset=availability.sites_offering(treatment),
+        required=False,
+        empty_label="Any site",
+        error_messages={"invalid_choice": "This treatment is not offered at that site: choose another."},
+    )
+
+
 class DayChoiceForm(forms.Form):
-    """Practitioner (or first available) and day: what the times list is for."""
+    """Site (or any site), practitioner (or first available) and day: what the times list is for."""
 
     day = forms.DateField(required=False, widget=DateInput)
 
     def __init__(self, *args, treatment, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["site"] = site_field(treatment)
         self.fields["practitioner"] = practitioner_field(treatment)
-        self.order_fields(["practitioner", "day"])
+        self.order_fields(["site", "practitioner", "day"])
         self.first_day, self.last_day = availability.bookable_days()
         self.fields["day"].widget.attrs.update(min=self.first_day.isoformat(), max=self.last_day.isoformat())
 
@@ -45,6 +55,17 @@ class DayChoiceForm(forms.Form):
             value = str(practitioner.pk)
             options.append((value, field.label_from_instance(practitioner), value == chosen))
         return options
+
+    def site_options(self) -> list[tuple[str, str, bool]]:
+        """(value, label, selected) of each site choice, "Any site" first; empty when the treatment is had
+        at one site only (the chooser then shows no site select). One query."""
+        sent = self["site"].value()
+        chosen = "" if sent is None else str(sent)
+        field = self.fields["site"]
+        sites = list(field.queryset)
+        if len(sites) < 2:
+            return []
+        return [("", field.empty_label, chosen == "")] + [(str(s.pk), s.name, str(s.pk) == chosen) for s in sites]
 
     def day_value(self):
         """The day as the date input shows it: what was sent, as it was sent (None: nothing)."""
@@ -69,6 +90,7 @@ class TimeChoiceForm(forms.Form):
 
     def __init__(self, *args, treatment, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["site"] = site_field(treatment)
         self.fields["practitioner"] = practitioner_field(treatment)
 
     def clean_start(self):

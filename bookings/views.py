@@ -34,6 +34,7 @@ def times_context(patient, treatment, form, *, ignore_appointment=None) -> dict:
     if not form.is_valid():
         return {"form_errors": [error for errors in form.errors.values() for error in errors]}
     day, practitioner = form.cleaned_data["day"], form.cleaned_data["practitioner"]
+    site = form.cleaned_data.get("site")  # None: any site (a move stays at its site, in the service)
     blocks = availability.course_blocks(patient, treatment, ignore_appointment=ignore_appointment)
     if not form.data.get("day"):  # no day asked for: the first day this patient may book (course interval)
         while day < form.last_day and any(block.covers(day) for block in blocks):
@@ -41,12 +42,14 @@ def times_context(patient, treatment, form, *, ignore_appointment=None) -> dict:
     blocked = next((block for block in blocks if block.covers(day)), None)
     last_day = min(day + datetime.timedelta(days=DAYS_LOOKED_AHEAD), form.last_day)
     if ignore_appointment is None:
-        days, closed = _offered_times(treatment, practitioner, day, last_day)
+        days, closed, several_sites = _offered_times(treatment, practitioner, day, last_day, site)
     else:  # moving an appointment: its own time counts as free, an answer for this patient alone
+        site = site or ignore_appointment.site  # a move stays at its site unless another is chosen
         days = availability.available_slots(
-            treatment, practitioner, day, last_day, ignore_appointment=ignore_appointment
+            treatment, practitioner, day, last_day, site=site, ignore_appointment=ignore_appointment
         )
-        closed = closed_on(day)
+        closed = closed_on(day, site=site)
+        several_sites = len(form.fields["site"].queryset) > 1  # evaluated once with the chooser's options
     next_days = [
         other
         for other, slots in days.items()
@@ -55,6 +58,8 @@ def times_context(patient, treatment, form, *, ignore_appointment=None) -> dict:
     return {
         "day": day,
         "practitioner": practitioner,
+        "site": site,
+        "several_sites": several_sites,  # each time then names its site
         "closed": closed,
         "course_reason": blocked.message if blocked else "",
         "slots": [] if blocked else days.get(day, []),
@@ -62,21 +67,27 @@ def times_context(patient, treatment, form, *, ignore_appointment=None) -> dict:
     }
 
 
-def _offered_times(treatment, practitioner, day, last_day):
-    """The free times from `day` to `last_day` and why `day` is closed (or ""), from availability's cache
-    (its "cached reads"): the closures come with the clinic's set-up there, so a page served from the cache
-    reads neither again."""
+def _offered_times(treatment, practitioner, day, last_day, site=None):
+    """The free times from `day` to `last_day` (at `site`, or any site), why `day` is closed (or "") and
+    whether the treatment is had at several sites, from availability's cache (its "cached reads"): the
+    closures and rooms come with the clinic's set-up there, so a page served from the cache reads none again."""
 
     def compute(as_of, known):
-        days = availability.available_slots(treatment, practitioner, day, last_day, now=as_of, catalogue=known)
-        closed = known.closed_days(day, day) if known is not None else closed_days(day, day)
-        return days, closed.get(day, "")
+        days = availability.available_slots(
+            treatment, practitioner, day, last_day, site=site, now=as_of, catalogue=known
+        )
+        if known is None:
+            closed, sites = closed_days(day, day, site=site), availability.sites_offering(treatment).count()
+        else:
+            closed = known.closed_days(day, day, site=site)
+            sites = len({room.site_id for room in known.rooms_for(treatment)})
+        return days, closed.get(day, ""), sites > 1
 
     return availability.cached(
-        ("times", treatment.pk, getattr(practitioner, "pk", "any"), day, last_day),
+        ("times", treatment.pk, getattr(practitioner, "pk", "any"), getattr(site, "pk", "any"), day, last_day),
         compute,
         reads=lambda known: known.practitioner_ids(treatment, practitioner),
-        rooms=lambda known: known.room_ids(treatment),
+        rooms=lambda known: known.room_ids(treatment, site),
         days=(day, last_day),
     )
 
@@ -167,9 +178,9 @@ def book_confirm(request, slug):
             for error in errors:
                 messages.error(request, error)
         return render(request, template, context, status=400)
-    start, practitioner = form.cleaned_data["start"], form.cleaned_data["practitioner"]
+    start, practitioner, site = form.cleaned_data["start"], form.cleaned_data["practitioner"], form.cleaned_data["site"]
     if request.method == "GET":
-        verdict, slot = availability.check_slot(treatment, practitioner, start)
+        verdict, slot = availability.check_slot(treatment, practitioner, start, site=site)
         if verdict is availability.Verdict.TAKEN:
             return _refusal(request, template, context, services.slot_taken(treatment, practitioner, start))
         if slot is None:
@@ -183,6 +194,7 @@ def book_confirm(request, slug):
             treatment=treatment,
             practitioner=practitioner,
             start_at=start,
+            site=site,
             booked_by=request.user,
             source=Appointment.Source.ONLINE,
         )
@@ -268,7 +280,8 @@ def appointment_reschedule(request, pk):
     data = request.POST if request.method == "POST" else request.GET
     if "start" not in data:
         if context["can_change"]:
-            initial = {"practitioner": appointment.practitioner_id, "day": data.get("day", "")}
+            initial = {"site": appointment.site_id, "practitioner": appointment.practitioner_id}
+            initial["day"] = data.get("day", "")
             form = DayChoiceForm(data if "day" in data else initial, treatment=treatment)
             context.update(form=form, **times_context(request.patient, treatment, form, ignore_appointment=appointment))
         return render(request, template, context)
@@ -281,13 +294,19 @@ def appointment_reschedule(request, pk):
         return render(request, template, context, status=400)
     start = form.cleaned_data["start"]
     practitioner = form.cleaned_data["practitioner"] or appointment.practitioner
+    site = form.cleaned_data["site"] or appointment.site
     if request.method == "GET":
         context["new_start"] = start
         context["new_start_key"] = start.strftime("%Y-%m-%dT%H:%MZ")
         context["new_practitioner"] = practitioner
+        context["new_site"] = site
+        context["new_start_text"] = clock.when_text(start, site)
+        context["several_sites"] = len(form.fields["site"].queryset) > 1
         return render(request, template, context)
     try:
-        services.reschedule_appointment(appointment, new_start_at=start, by=request.user, practitioner=practitioner)
+        services.reschedule_appointment(
+            appointment, new_start_at=start, by=request.user, practitioner=practitioner, site=site
+        )
     except services.BookingError as error:
         return _refusal(request, template, context, error)
     appointment.refresh_from_db()

@@ -46,7 +46,7 @@ BUDGETS = {
     ("appointment_detail", "patient_a", ""): 8,
     ("appointment_ics", "patient_a", ""): 5,
     ("book_start", "patient_a", ""): 6,  # + the clearance: "Consultation first" marks
-    ("book_treatment", "patient_a", ""): 10,  # the closed day comes with the cached times (-1)
+    ("book_treatment", "patient_a", ""): 11,  # the closed day comes with the cached times (-1); the site choice (+1)
     ("book_times", "patient_a", ""): 9,  # the closed day comes with the cached times
     ("intake_home", "patient_a", ""): 10,
     ("waitlist_mine", "patient_a", ""): 6,
