@@ -11,7 +11,7 @@ from django.forms import BaseInlineFormSet, inlineformset_factory
 from clinic import clock
 
 from . import phones
-from .models import Patient, Practitioner, User, WorkingHours, validate_adult
+from .models import Patient, Practitioner, Site, User, WorkingHours, default_site, validate_adult
 from .phones import PhoneField
 
 
@@ -171,6 +171,21 @@ class PractitionerProfileForm(forms.ModelForm):
 
 
 class BaseWorkingHoursFormSet(BaseInlineFormSet):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sites = list(Site.objects.order_by("display_order", "name", "pk"))  # once for every row
+
+    @property
+    def several_sites(self) -> bool:
+        """Whether each span names its site (the table's Site column); with one site, every span is there."""
+        return len(self.sites) > 1
+
+    def get_form_kwargs(self, index):
+        kwargs = super().get_form_kwargs(index)
+        if issubclass(self.form, WorkingHoursForm):  # the admin's inline brings its own form
+            kwargs["sites"] = self.sites
+        return kwargs
+
     def clean(self):
         """Overlaps between rows of one submission: the model's own check only sees saved rows."""
         super().clean()
@@ -188,10 +203,26 @@ class BaseWorkingHoursFormSet(BaseInlineFormSet):
 
 
 class WorkingHoursForm(forms.ModelForm):
+    """One span: where (the site, when the clinic has several; else the one site), which day, from and to."""
+
     class Meta:
         model = WorkingHours
-        fields = ["weekday", "start", "end"]
+        fields = ["site", "weekday", "start", "end"]
         widgets = {"start": TimeInput(format="%H:%M"), "end": TimeInput(format="%H:%M")}
+
+    def __init__(self, *args, sites=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        sites = list(Site.objects.all()) if sites is None else sites
+        field = self.fields["site"]
+        field.required = False  # blank: the first site (default_site), as a span saved without one
+        field.choices = [(site.pk, site.name) for site in sites]  # no query per row
+        if self.instance.pk is None and sites:  # a new row shows the first site: left blank, it is unchanged
+            self.initial.setdefault("site", sites[0].pk)
+        if len(sites) < 2:
+            field.widget = forms.HiddenInput()
+
+    def clean_site(self):
+        return self.cleaned_data.get("site") or default_site()
 
 
 WorkingHoursFormSet = inlineformset_factory(

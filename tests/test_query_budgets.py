@@ -74,7 +74,7 @@ BUDGETS = {
     ("desk:appointment", "desk", ""): 20,  # + "Alert: see practitioner"
     ("desk:closures", "desk", ""): 11,
     ("desk:rota", "desk", ""): 10,
-    ("desk:rota_edit", "desk", ""): 13,
+    ("desk:rota_edit", "desk", ""): 14,  # the sites, once for every span row (+1)
     ("desk:patients", "desk", ""): 10,  # today's and recent patients
     ("waitlist_desk", "desk", ""): 12,  # + each entry's offers
     ("payments:mine", "patient_a", ""): 9,

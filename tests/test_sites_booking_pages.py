@@ -127,3 +127,44 @@ def test_a_move_stays_at_its_site_on_its_clock(client, clinic):
     )
     appointment.refresh_from_db()
     assert appointment.site == madrid and appointment.start_at == datetime.datetime(2027, 2, 19, 10, tzinfo=MADRID)
+
+
+# --- a practitioner's working hours name their site -------------------------------------------------------
+
+
+def test_a_practitioner_saves_a_span_at_the_second_site_and_the_page_saves_unchanged(client, clinic):
+    from clinic.models import WorkingHours
+    from tests.browser_forms import submitted_data
+
+    practitioner, madrid = clinic["practitioner"], clinic["madrid"]
+    client.force_login(practitioner.user)
+    url = reverse("practitioner_edit", args=[practitioner.slug])
+    page = client.get(url).content.decode()
+    assert '<th scope="col">Site</th>' in page
+    data = submitted_data(page, action="")
+    data["hours-2-site"], data["hours-2-weekday"] = [str(madrid.pk)], ["0"]  # a Monday morning in Madrid
+    data["hours-2-start"], data["hours-2-end"] = ["09:00"], ["12:00"]
+    assert client.post(url, data).status_code == 302
+    assert WorkingHours.objects.get(practitioner=practitioner, weekday=0).site == madrid
+    before = sorted(WorkingHours.objects.values_list("site", "weekday", "start", "end"))
+    page = client.get(url).content.decode()
+    assert client.post(url, submitted_data(page, action="")).status_code == 302  # saved unchanged
+    assert sorted(WorkingHours.objects.values_list("site", "weekday", "start", "end")) == before
+
+
+def test_with_one_site_the_hours_table_has_no_site_column_and_spans_join_it(client, clinic):
+    from clinic.models import WorkingHours
+    from tests.browser_forms import submitted_data
+
+    clinic["madrid"].working_hours.all().delete()
+    clinic["madrid"].rooms.all().delete()
+    clinic["madrid"].delete()
+    practitioner = clinic["practitioner"]
+    client.force_login(practitioner.user)
+    url = reverse("practitioner_edit", args=[practitioner.slug])
+    page = client.get(url).content.decode()
+    assert '<th scope="col">Site</th>' not in page
+    data = submitted_data(page, action="")
+    data["hours-1-weekday"], data["hours-1-start"], data["hours-1-end"] = ["0"], ["09:00"], ["12:00"]
+    assert client.post(url, data).status_code == 302
+    assert WorkingHours.objects.get(practitioner=practitioner, weekday=0).site == clinic["london"]
