@@ -46,7 +46,7 @@ from django.utils import timezone
 from bookings.models import AftercareCheckIn, Appointment, ReminderChannel, ReminderKind, SignedLink
 from bookings.models import Reminder as ReminderRow
 from clinic import clock, closures
-from clinic.models import Patient, Room, TimeOff, Treatment, Weekday, WorkingHours
+from clinic.models import Closure, Patient, Room, Site, TimeOff, Treatment, Weekday, WorkingHours
 from consultations.models import IntakeForm, Review, ScreeningFlag
 from payments.models import PatientPackage, Payment, Redemption, Refund
 from practice.course import State, course_progress
@@ -119,28 +119,30 @@ def _hour_overlaps(start: datetime.time, end: datetime.time):
         hour += 1
 
 
-def _capacity(f: Filters, spans, time_off, closed):
+def _capacity(f: Filters, spans, time_off, closed_at):
     """Working seconds per practitioner and per (weekday, hour) cell: each weekday's spans times the open days
-    of that weekday in the range, less time off that falls inside them."""
-    open_count = _open_weekdays(f, closed)
+    of that weekday at the span's site in the range (`closed_at`: site id -> its closed days), less time off
+    that falls inside them. Also the open days per site and weekday."""
+    open_count = {site_id: _open_weekdays(f, closed) for site_id, closed in closed_at.items()}
     per_practitioner: dict[int, float] = defaultdict(float)
     per_cell: dict[tuple[int, int], float] = defaultdict(float)
     by_day: dict[tuple[int, int], list] = defaultdict(list)
-    for practitioner_id, weekday, start, end in spans:
-        by_day[(practitioner_id, weekday)].append((start, end))
+    for practitioner_id, site_id, weekday, start, end in spans:
+        by_day[(practitioner_id, weekday)].append((site_id, start, end))
         for hour, seconds in _hour_overlaps(start, end):
-            per_practitioner[practitioner_id] += seconds * open_count[weekday]
-            per_cell[(weekday, hour)] += seconds * open_count[weekday]
+            per_practitioner[practitioner_id] += seconds * open_count[site_id][weekday]
+            per_cell[(weekday, hour)] += seconds * open_count[site_id][weekday]
     zone = clock.zone()
     for practitioner_id, off_start, off_end in time_off:
         off_start, off_end = clock.local(off_start), clock.local(off_end)
         day = max(off_start.date(), f.start)
         while day <= min(off_end.date(), f.end):
-            if day not in closed:
-                for start, end in by_day.get((practitioner_id, day.weekday()), ()):
-                    for hour, lost in _time_off_overlaps(day, start, end, off_start, off_end, zone):
-                        per_practitioner[practitioner_id] -= lost
-                        per_cell[(day.weekday(), hour)] -= lost
+            for site_id, start, end in by_day.get((practitioner_id, day.weekday()), ()):
+                if day in closed_at[site_id]:
+                    continue
+                for hour, lost in _time_off_overlaps(day, start, end, off_start, off_end, zone):
+                    per_practitioner[practitioner_id] -= lost
+                    per_cell[(day.weekday(), hour)] -= lost
             day += DAY
     return per_practitioner, per_cell, open_count
 
@@ -201,16 +203,20 @@ def utilisation(f: Filters, practitioners) -> Report:
     )
     booked_cells = _spread(groups)
     hours_of = WorkingHours.objects.filter(**({"site": f.site} if f.site else {}))
-    all_spans = list(hours_of.values_list("practitioner_id", "weekday", "start", "end"))
+    all_spans = list(hours_of.values_list("practitioner_id", "site_id", "weekday", "start", "end"))
     start, end = f.bounds()
     time_off = TimeOff.objects.filter(
         start_at__lt=end, end_at__gt=start, **({"practitioner": f.practitioner} if f.practitioner else {})
     )
-    closed = closures.closed_days(f.start, f.end, site=f.site)
+    # Each site's closed days (its bank holidays, its closures and the clinic's): a closure of one site takes
+    # no hours from another. One query for the closures and one for the sites, whatever the range.
+    in_range = list(Closure.objects.filter(first_day__lte=f.end, last_day__gte=f.start))
+    sites = [f.site] if f.site else list(Site.objects.all())
+    closed_at = {site.pk: closures.closed_days(f.start, f.end, closures=in_range, site=site) for site in sites}
     chosen = f.practitioner.pk if f.practitioner else None
     spans = [span for span in all_spans if chosen is None or span[0] == chosen]
     capacity, cell_capacity, open_count = _capacity(
-        f, spans, time_off.values_list("practitioner_id", "start_at", "end_at"), closed
+        f, spans, time_off.values_list("practitioner_id", "start_at", "end_at"), closed_at
     )
     rooms = list(Room.objects.filter(**({"site": f.site} if f.site else {})).order_by("name"))
 
@@ -237,9 +243,12 @@ def utilisation(f: Filters, practitioners) -> Report:
             hours(row["lost"] if row else None),
         )
     room_table = Table("rooms", "By room", ["Room", "Appointments", "Booked hours", "Open hours", "Utilisation (%)"])
-    staffed = _staffed_seconds(all_spans)
-    room_capacity = sum(staffed[weekday] * open_count[weekday] for weekday in range(7))
+    staffed = _staffed_seconds(all_spans)  # per site: a room is open while someone works at its site
     for room in rooms:
+        room_capacity = sum(
+            staffed.get((room.site_id, weekday), 0.0) * open_count.get(room.site_id, [0] * 7)[weekday]
+            for weekday in range(7)
+        )
         row = per_room.get(room.pk)
         if row is None and not room.active:
             continue
@@ -293,22 +302,22 @@ def utilisation(f: Filters, practitioners) -> Report:
         "Booked time counts every appointment that held the diary (no-shows included); cancelled ones do not.",
         "Working hours are each practitioner's weekly hours on the days the clinic was open (bank holidays and "
         "closures left out), less their time off.",
-        "A room is open while anyone is working that weekday (from the earliest start to the latest end).",
+        "A room is open while anyone is working at its site that weekday (from the earliest start to the latest "
+        "end); each site's closed days are its own.",
     ]
     return report
 
 
-def _staffed_seconds(spans) -> list[float]:
-    """Per weekday, from the earliest start to the latest end of anyone's hours: when a room can be used."""
-    first: dict[int, datetime.time] = {}
-    last: dict[int, datetime.time] = {}
-    for _, weekday, start, end in spans:
-        first[weekday] = min(first.get(weekday, start), start)
-        last[weekday] = max(last.get(weekday, end), end)
-    return [
-        sum(seconds for _, seconds in _hour_overlaps(first[weekday], last[weekday])) if weekday in first else 0.0
-        for weekday in range(7)
-    ]
+def _staffed_seconds(spans) -> dict[tuple[int, int], float]:
+    """Per (site, weekday), from the earliest start to the latest end of anyone's hours there: when a room of
+    that site can be used."""
+    first: dict[tuple[int, int], datetime.time] = {}
+    last: dict[tuple[int, int], datetime.time] = {}
+    for _, site_id, weekday, start, end in spans:
+        key = (site_id, weekday)
+        first[key] = min(first.get(key, start), start)
+        last[key] = max(last.get(key, end), end)
+    return {key: sum(seconds for _, seconds in _hour_overlaps(first[key], last[key])) for key in first}
 
 
 # --- 2. Attendance -----------------------------------------------------------------------------------------

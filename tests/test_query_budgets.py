@@ -83,8 +83,8 @@ BUDGETS = {
     # session's save); then the practitioners and the sites (the filter's choices, the reports' names), the report's own
     # transaction (a savepoint here, its release, and SET LOCAL jit/work_mem: reports/views.py), and its reads.
     ("reports:index", "admin", ""): 9,
-    ("reports:utilisation", "admin", "report"): 21,  # 3 aggregates, hours, closures, time off, rooms
-    ("reports:utilisation", "admin", "report-year"): 21,
+    ("reports:utilisation", "admin", "report"): 22,  # 3 aggregates, hours, closures, sites, time off, rooms
+    ("reports:utilisation", "admin", "report-year"): 22,
     ("reports:attendance", "admin", "report"): 17,  # one grouped count (every breakdown), names, reasons
     ("reports:attendance", "admin", "report-year"): 17,
     # taken (4 sums), refunded, kept, used; month, practitioner, treatment (each payments and refunds); names;

@@ -575,3 +575,30 @@ def test_a_site_keeps_its_rooms_hours_and_closures(admin):
     assert dict(attendance.context["report"].summary)["Appointments due"] == "1"
     assert "Manchester" in str(attendance.context["report"].chart)
     assert page(admin, "utilisation", site="nowhere").status_code == 400
+
+
+def test_all_sites_take_a_closure_only_from_its_own_site(admin):
+    """Monday 30 March: P1 works at the main site, P2 at Manchester, which is closed that day. Across all
+    sites, the main site's hours and room stay open; Manchester's are gone (a closure of one site used to
+    close every site in the all-sites report)."""
+    from clinic.models import default_site
+    from tests.factories import SiteFactory
+
+    main, manchester = default_site(), SiteFactory(name="Manchester", slug="manchester")
+    p1 = PractitionerFactory(user__first_name="Ada", user__last_name="One")
+    p2 = PractitionerFactory(user__first_name="Bo", user__last_name="Two")
+    WorkingHoursFactory(practitioner=p1, weekday=0, start=datetime.time(9), end=datetime.time(13), site=main)
+    WorkingHoursFactory(practitioner=p2, weekday=0, start=datetime.time(9), end=datetime.time(13), site=manchester)
+    Closure.objects.create(
+        first_day=datetime.date(2026, 3, 30), last_day=datetime.date(2026, 3, 30), reason="Flood", site=manchester
+    )
+    RoomFactory(name="North", site=manchester)
+    appointment(p1, at("2026-03-30", "09:00"), room=RoomFactory(name="Room 1", site=main))
+
+    every_site = page(admin, "utilisation", start="2026-03-30", end="2026-04-05")
+    assert rows_by_label(every_site, "practitioners") == {"Ada One": ["1", "1.0", "4.0", "25.0", "0.0"]}
+    assert rows_by_label(every_site, "rooms") == {
+        "Room 1": ["1", "1.0", "4.0", "25.0"],
+        "North": ["0", "0.0", "0.0", "-"],
+    }
+    assert dict(every_site.context["report"].summary)["Working hours"] == "4.0"
