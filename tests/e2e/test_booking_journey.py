@@ -37,6 +37,9 @@ def test_patient_books_then_cancels(page):
     page.get_by_label("Day", exact=True).dispatch_event("change")
     expect(page.get_by_role("heading", name=f"{day:%A} {day.day} {day:%B %Y}")).to_be_visible()
     assert page.evaluate("window.notReloaded") is True  # swapped in place, no full reload
+    # fill() and the change event each ask for the times: wait until both answers are swapped in, or the
+    # click can land on a list that is being replaced and go nowhere.
+    page.wait_for_load_state("networkidle")
     page.locator("#times").get_by_role("link", name="10:00").click()
 
     expect(page.get_by_role("heading", name="Confirm your booking")).to_be_visible()
