@@ -47,7 +47,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
-from django.db.models import BooleanField, Exists, F, IntegerField, OuterRef, Q, Value
+from django.db.models import BooleanField, Exists, F, IntegerField, Q, Value
 from django.utils import timezone
 
 from clinic import clock
@@ -190,15 +190,7 @@ def load_setup(treatment, practitioner, site=None) -> Setup:
         practitioners.setdefault(span.practitioner_id, span.practitioner)
         hours[(span.site_id, span.practitioner_id, span.weekday)].append((span.start, span.end))
         zones[span.site_id] = span.site.zone
-    # The treatment's sites in the same query: a room qualifies at a site the treatment names, or anywhere
-    # when it names none.
-    limited = Treatment.sites.through.objects.filter(treatment_id=treatment.pk)
-    rooms = (
-        Room.objects.filter(active=True, site__active=True)
-        .filter(Q(site_id__in=limited.values("site_id")) | ~Exists(limited))
-        .select_related("site")
-        .order_by("name", "pk")
-    )
+    rooms = rooms_hosting(treatment).select_related("site").order_by("name", "pk")
     if site is not None:
         rooms = rooms.filter(site_id=site.pk)
     return Setup(list(practitioners.values()), dict(hours), list(rooms), zones)
@@ -556,15 +548,19 @@ def practitioners_offering(treatment: Treatment):
     return Practitioner.objects.filter(active=True, treatments=treatment).select_related("user")
 
 
-def sites_offering(treatment: Treatment):
-    """The active sites where the treatment can be had: it is offered there (`Treatment.sites`, none:
-    everywhere) and an active room is there (the rule of `rooms_for`, as a query for the booking page)."""
+def rooms_hosting(treatment: Treatment):
+    """`rooms_for` as one query: the active rooms of active sites where the treatment is offered (a site the
+    treatment names, or anywhere when it names none)."""
     limited = Treatment.sites.through.objects.filter(treatment_id=treatment.pk)
-    return (
-        Site.objects.active()
-        .filter(Exists(Room.objects.filter(site=OuterRef("pk"), active=True)))
-        .filter(Q(pk__in=limited.values("site_id")) | ~Exists(limited))
-        .order_by("display_order", "name", "pk")
+    return Room.objects.filter(active=True, site__active=True).filter(
+        Q(site_id__in=limited.values("site_id")) | ~Exists(limited)
+    )
+
+
+def sites_offering(treatment: Treatment):
+    """The sites where the treatment can be had (a room hosts it there), for the booking page's choice."""
+    return Site.objects.filter(pk__in=rooms_hosting(treatment).values("site_id")).order_by(
+        "display_order", "name", "pk"
     )
 
 
