@@ -43,29 +43,26 @@ class DayChoiceForm(forms.Form):
         self.first_day, self.last_day = availability.bookable_days()
         self.fields["day"].widget.attrs.update(min=self.first_day.isoformat(), max=self.last_day.isoformat())
 
-    def practitioner_options(self) -> list[tuple[str, str, bool]]:
-        """(value, label, selected) of each choice, first available first, as the chooser writes them out
-        (bookings/includes/chooser.html): the value sent (or given as initial) is selected, as Django's
-        select would; one query, as the widget's."""
-        sent = self["practitioner"].value()
+    def _options(self, name) -> list[tuple[str, str, bool]]:
+        """(value, label, selected) of each choice of a model select, its empty choice first, as the chooser
+        writes them out (bookings/includes/chooser.html): the value sent (or given as initial) is selected,
+        as Django's select would; one query, as the widget's."""
+        sent = self[name].value()
         chosen = "" if sent is None else str(sent)
-        field = self.fields["practitioner"]
+        field = self.fields[name]
         options = [("", field.empty_label, chosen == "")]
-        for practitioner in field.queryset:
-            value = str(practitioner.pk)
-            options.append((value, field.label_from_instance(practitioner), value == chosen))
+        for choice in field.queryset:
+            value = str(choice.pk)
+            options.append((value, field.label_from_instance(choice), value == chosen))
         return options
 
+    def practitioner_options(self) -> list[tuple[str, str, bool]]:
+        return self._options("practitioner")
+
     def site_options(self) -> list[tuple[str, str, bool]]:
-        """(value, label, selected) of each site choice, "Any site" first; empty when the treatment is had
-        at one site only (the chooser then shows no site select). One query."""
-        sent = self["site"].value()
-        chosen = "" if sent is None else str(sent)
-        field = self.fields["site"]
-        sites = list(field.queryset)
-        if len(sites) < 2:
-            return []
-        return [("", field.empty_label, chosen == "")] + [(str(s.pk), s.name, str(s.pk) == chosen) for s in sites]
+        """The site choices; none when the treatment is had at one site (the chooser then shows no select)."""
+        options = self._options("site")
+        return options if len(options) > 2 else []
 
     def day_value(self):
         """The day as the date input shows it: what was sent, as it was sent (None: nothing)."""
