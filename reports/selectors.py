@@ -87,6 +87,14 @@ def describe_filters(f: Filters) -> str:
     return f"{f.start:%-d %b %Y} to {f.end:%-d %b %Y}, {who}{where}"
 
 
+def describe_bars(what: str, bars, nothing: str) -> str:
+    """A chart's text description: what it shows then each bar's label and value, or what the empty range
+    means (`what` and `nothing` already name the filters)."""
+    if not bars:
+        return f"{nothing}."
+    return f"{what}: " + "; ".join(f"{bar.label} {bar.text}" for bar in bars) + "."
+
+
 def appointments_in(f: Filters):
     start, end = f.bounds()
     return Appointment.objects.filter(start_at__gte=start, start_at__lt=end, **f.appointment_filter())
@@ -446,12 +454,8 @@ def attendance(f: Filters, practitioners, now: datetime.datetime | None = None) 
         )
         for row in practitioner_rows
     ]
-    description = (
-        f"No-show rate by practitioner, {describe_filters(f)}: "
-        + "; ".join(f"{bar.label} {bar.text}" for bar in bars)
-        + "."
-        if bars
-        else f"No appointments were due, {describe_filters(f)}."
+    description = describe_bars(
+        f"No-show rate by practitioner, {describe_filters(f)}", bars, f"No appointments were due, {describe_filters(f)}"
     )
     report.chart = bar_chart("report-attendance", "No-show rate by practitioner", description, bars)
     report.tables = [by_practitioner, by_treatment, by_weekday, by_lead, by_reminder, by_deposit, reasons]
@@ -606,12 +610,10 @@ def revenue(f: Filters, practitioners, now: datetime.datetime | None = None) -> 
         ("Package sessions used", f"{redeemed['count']} ({money(_decimal(redeemed['value']))})"),
     ]
     bars = [Bar(label, float(net), money(net)) for label, net in month_lines]
-    description = (
-        f"Net takings ({currency}) by month, {describe_filters(f)}: "
-        + "; ".join(f"{bar.label} {bar.text}" for bar in bars)
-        + "."
-        if bars
-        else f"Nothing was taken or refunded, {describe_filters(f)}."
+    description = describe_bars(
+        f"Net takings ({currency}) by month, {describe_filters(f)}",
+        bars,
+        f"Nothing was taken or refunded, {describe_filters(f)}",
     )
     report.chart = bar_chart("report-revenue", f"Net takings by month ({currency})", description, bars)
     report.tables = [by_month, by_practitioner, by_treatment, outstanding]
@@ -728,13 +730,11 @@ def courses(f: Filters, practitioners, today: datetime.date | None = None) -> Re
     patients_table = Table("patients", "Patients seen", ["Patients", "Count"])
     patients_table.add("New (first visit in the range)", patients["new"])
     patients_table.add("Returning (seen before the range)", patients["returning"])
-    description = (
+    description = describe_bars(
         f"Average change of the cellulite grade from the first to the last session of courses completed, "
-        f"{describe_filters(f)} (lower is better, so a negative change is an improvement): "
-        + "; ".join(f"{bar.label} {bar.text}" for bar in bars)
-        + "."
-        if bars
-        else f"No course with grades was completed, {describe_filters(f)}."
+        f"{describe_filters(f)} (lower is better, so a negative change is an improvement)",
+        bars,
+        f"No course with grades was completed, {describe_filters(f)}",
     )
     report.chart = bar_chart("report-courses", "Average grade change per area", description, bars)
     report.tables = [patients_table, course_table, grade_table]
@@ -832,10 +832,8 @@ def screening(f: Filters, practitioners) -> Report:
         ("Not yet followed up", str(care["open"])),
     ]
     bars = [Bar(row["topic"], row["count"], str(row["count"])) for row in flag_rows[:12]]
-    description = (
-        f"Screening flags by rule, {describe_filters(f)}: " + "; ".join(f"{b.label} {b.text}" for b in bars) + "."
-        if bars
-        else f"No screening flags, {describe_filters(f)}."
+    description = describe_bars(
+        f"Screening flags by rule, {describe_filters(f)}", bars, f"No screening flags, {describe_filters(f)}"
     )
     report.chart = bar_chart("report-screening", "Screening flags by rule", description, bars)
     report.tables = [flags, decisions, aftercare]
@@ -915,12 +913,10 @@ def messages(f: Filters, practitioners) -> Report:
         ("Retried", str(totals["retried"])),
         ("Delivery uncertain (ask the desk)", str(totals["uncertain"])),
     ]
-    description = (
-        f"Failure rate of messages by kind and channel, {describe_filters(f)}: "
-        + "; ".join(f"{bar.label} {bar.text}" for bar in bars)
-        + "."
-        if bars
-        else f"No messages were due, {describe_filters(f)}."
+    description = describe_bars(
+        f"Failure rate of messages by kind and channel, {describe_filters(f)}",
+        bars,
+        f"No messages were due, {describe_filters(f)}",
     )
     report.chart = bar_chart("report-messages", "Failure rate by kind and channel", description, bars)
     report.tables = [table]
