@@ -1,0 +1,108 @@
+"""The load-independent cost of one page: Python function calls and CPU time a request, bytes, queries.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_perf .venv/bin/python bench/profile_page.py desk
+    ... bench/profile_page.py desk-rooms --runs 20 --top 30
+
+Throughput under gunicorn (bench/throughput.py) moves with whatever else runs on the machine; these figures
+much less: the count of Python function calls a request (cProfile, deterministic for the same data and
+code), the process's CPU time a request (`time.process_time`, the median of `--runs`, without the
+profiler), the bytes of HTML and the queries. Requests go through Django's test client in one process with
+the production settings bench/throughput.py gives gunicorn (DEBUG off: the cached template loader), after
+two warm-up requests. The pages are those of bench/throughput.py: the desk's day view of the busiest coming
+day (by practitioner and by room) and the bare view.
+
+The bench database is only read: the sign-in's session row and anything a page writes are made inside one
+transaction that is rolled back at the end.
+"""
+
+import argparse
+import cProfile
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.throughput import production_environment  # noqa: E402
+
+
+def pages(day) -> dict:
+    return {
+        "bare": ("/bench/bare/", False),
+        "desk": (f"/desk/?date={day}", True),
+        "desk-rooms": (f"/desk/?date={day}&view=rooms", True),
+        "desk-poll": (f"/desk/?date={day}", True),  # the grid alone, as htmx reloads it every minute
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("page", choices=["bare", "desk", "desk-rooms", "desk-poll"])
+    parser.add_argument("--runs", type=int, default=15, help="timed requests (median CPU time)")
+    parser.add_argument("--top", type=int, default=0, help="print the profile's N most expensive functions")
+    parser.add_argument("--save", help="write the page's HTML to this file (to compare before and after)")
+    parser.add_argument("--sql", action="store_true", help="print the queries of one request")
+    parser.add_argument("--sort", default="tottime", help="the profile's sort order (tottime, cumulative)")
+    options = parser.parse_args()
+
+    os.environ.update(production_environment(tempfile.mkdtemp(prefix="clinic-profile-static-")))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection, transaction
+    from django.test import Client
+
+    from bench.large import busiest_coming_day
+    from clinic.models import User
+
+    call_command("collectstatic", "--noinput", verbosity=0)  # the manifest production's static tags read
+    day, count = busiest_coming_day()
+    path, signed_in = pages(day)[options.page]
+    headers = {"HTTP_HX_REQUEST": "true"} if options.page == "desk-poll" else {}
+    with transaction.atomic():
+        # No setup_test_environment: its instrumented template rendering would be profiled too.
+        client = Client(SERVER_NAME="127.0.0.1")
+        if signed_in:
+            client.force_login(User.objects.get(email="desk@bench.example"))
+
+        def get():
+            response = client.get(path, **headers)
+            assert response.status_code == 200, response.status_code
+            return response
+
+        get(), get()  # warm: templates compiled, caches filled
+        queries = []
+        with connection.execute_wrapper(lambda execute, sql, *args: queries.append(sql) or execute(sql, *args)):
+            body = get().content
+        cpu = []
+        for _ in range(options.runs):
+            started = time.process_time()
+            get()
+            cpu.append(time.process_time() - started)
+        profile = cProfile.Profile()
+        profile.runcall(get)
+        transaction.set_rollback(True)
+    stats = pstats.Stats(profile)
+    print(f"page: {options.page} {path} ({count} live appointments that day)")
+    print(f"python function calls a request: {stats.total_calls:,}")
+    median, fastest = statistics.median(cpu) * 1000, min(cpu) * 1000
+    print(f"CPU a request: {median:.1f} ms (median of {options.runs}; min {fastest:.1f})")
+    print(f"HTML: {len(body):,} bytes; queries: {len(queries)}")
+    if options.save:
+        Path(options.save).write_bytes(body)
+    if options.sql:
+        for sql in queries:
+            print(f"  {sql[:300]}")
+    if options.top:
+        stats.sort_stats(options.sort).print_stats(options.top)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
