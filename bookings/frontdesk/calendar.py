@@ -45,10 +45,13 @@ def at_sites(appointments, site_ids):
 
 
 def _split(appointments):
+    """The appointments the grid shows, with their screening, alert and forms to do (read in bulk for them
+    alone), and the cancelled ones listed apart, which show none of those: on a busy day most rows are
+    cancelled, and their patients' screening was read for nothing."""
     grid.with_desk_links(appointments)
     shown = [a for a in appointments if a.status != Appointment.Status.CANCELLED]
     cancelled = [a for a in appointments if a.status == Appointment.Status.CANCELLED]
-    return shown, cancelled
+    return selectors.with_paperwork(selectors.with_screening(shown)), cancelled
 
 
 def _working_blocks(spans, day, zone):
@@ -84,9 +87,7 @@ def day_by_practitioner(day: datetime.date, now, site_ids=()) -> Calendar:
     hours at those sites, and only the practitioners working or booked there that day."""
     zone = clock.zone()
     start_at, end_at = clock.day_bounds_utc(day, day)
-    appointments = selectors.with_paperwork(
-        selectors.with_screening(at_sites(selectors.appointments_between(start_at, end_at), site_ids))
-    )
+    appointments = at_sites(selectors.appointments_between(start_at, end_at), site_ids)
     shown, cancelled = _split(appointments)
     practitioners = selectors.desk_practitioners()
     known = {p.pk for p in practitioners}
@@ -126,9 +127,7 @@ def day_by_practitioner(day: datetime.date, now, site_ids=()) -> Calendar:
 
 def day_by_room(day: datetime.date, now, site_ids=()) -> Calendar:
     start_at, end_at = clock.day_bounds_utc(day, day)
-    appointments = selectors.with_paperwork(
-        selectors.with_screening(at_sites(selectors.appointments_between(start_at, end_at), site_ids))
-    )
+    appointments = at_sites(selectors.appointments_between(start_at, end_at), site_ids)
     shown, cancelled = _split(appointments)
     rooms = [room for room in selectors.desk_rooms() if not site_ids or room.site_id in site_ids]
     known = {room.pk for room in rooms}
@@ -158,9 +157,7 @@ def week_by_practitioner(practitioner, first_day: datetime.date, now) -> Calenda
     zone = clock.zone()
     days = [first_day + datetime.timedelta(days=n) for n in range(7)]
     start_at, end_at = clock.day_bounds_utc(days[0], days[-1])
-    appointments = selectors.with_paperwork(
-        selectors.with_screening(selectors.appointments_between(start_at, end_at, practitioner=practitioner))
-    )
+    appointments = selectors.appointments_between(start_at, end_at, practitioner=practitioner)
     shown, cancelled = _split(appointments)
     spans = selectors.working_spans([practitioner.pk], days)
     time_off = selectors.time_off_between([practitioner.pk], start_at, end_at).get(practitioner.pk, [])
@@ -238,9 +235,7 @@ def week_overview(first_day: datetime.date, site_ids=()) -> WeekOverview:
     days = [first_day + datetime.timedelta(days=n) for n in range(7)]
     zone = clock.zone()
     start_at, end_at = clock.day_bounds_utc(days[0], days[-1])
-    appointments = selectors.with_paperwork(
-        selectors.with_screening(at_sites(selectors.appointments_between(start_at, end_at), site_ids))
-    )
+    appointments = at_sites(selectors.appointments_between(start_at, end_at), site_ids)
     shown, cancelled = _split(appointments)
     practitioners = selectors.desk_practitioners()
     known = {p.pk for p in practitioners}
