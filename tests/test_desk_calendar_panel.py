@@ -360,6 +360,39 @@ def test_cards_and_the_day_sheet_say_which_forms_are_still_to_do(client, desk, p
     assert "To do: health form" in sheet and "To do: sign new consent" in sheet
 
 
+def test_a_cards_badges_are_the_badge_templates_written_out(client, desk, practitioner, treatment):
+    """The day's cards write the badges of _status, _screening, _paperwork and _alert out (four includes a
+    card were most of a busy day's rendering): the same markup as the includes, badge for badge."""
+    from django.template import Context, Template
+
+    from bookings.frontdesk import calendar
+    from consultations import services as intake_services
+
+    day = timezone.localdate() + datetime.timedelta(days=2)
+    confirmed = AppointmentFactory(
+        practitioner=practitioner, treatment=treatment, start_at=at(day, 9), confirmed_at=timezone.now()
+    )
+    intake_services.pin_alert(confirmed.patient, by=practitioner.user, text="Pacemaker")
+    plain = AppointmentFactory(
+        practitioner=practitioner, treatment=treatment, start_at=at(day, 11), patient=ClearedPatientFactory()
+    )
+    page = client.get(f"/desk/?date={day:%Y-%m-%d}").content.decode()
+    includes = Template(
+        '{% include "bookings/frontdesk/_status.html" %}'
+        '{% include "bookings/frontdesk/_screening.html" with status=appointment.screening %}'
+        '{% include "bookings/frontdesk/_paperwork.html" with on_card=True %}'
+        '{% include "bookings/frontdesk/_alert.html" with has_alert=appointment.has_clinical_alert %}'
+    )
+    built = calendar.day_by_practitioner(day, timezone.now())
+    shown = {b.appointment.pk: b.appointment for column in built.grid.columns for b in column.appointments}
+    for appointment in (confirmed, plain):
+        card = page.split(f'data-appointment="{appointment.pk}"')[1].split("</a>")[0]
+        badges = card.split('<span class="cal-badges">')[1].rsplit("</span>", 1)[0]
+        expected = includes.render(Context({"appointment": shown[appointment.pk]}))
+        assert re.findall(r"<span [^>]*>[^<]*</span>", badges) == re.findall(r"<span [^>]*>[^<]*</span>", expected)
+    assert "Confirmed" in page and "Alert: see practitioner" in page and "To do: consent" in page
+
+
 def test_a_consultation_needs_only_the_health_form(client, desk, practitioner):
     consultation = practitioner.treatments.get(kind="consultation")
     day = timezone.localdate() + datetime.timedelta(days=2)
