@@ -6,9 +6,10 @@ appointments or patients: pages that list many rows pin that with a test.
 
 import datetime
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce, Concat, TruncDate
+from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce, Concat
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -150,17 +151,17 @@ def desk_rooms():
 
 
 def working_spans(practitioner_ids, days, *, site_ids=None):
-    """{(practitioner id, date): [(start, end) local times]} for the given days; with `site_ids`, only the
-    spans worked at those sites (the desk's calendar of one site). One query."""
+    """{(practitioner id, date): [(start, end, site)]} for the given days, the times on that site's clock;
+    with `site_ids`, only the spans worked at those sites (the desk's calendar of one site). One query."""
     weekdays = {day.weekday() for day in days}
     spans = {}
     found = WorkingHours.objects.filter(practitioner_id__in=practitioner_ids, weekday__in=weekdays)
     if site_ids:
         found = found.filter(site_id__in=site_ids)
-    for hours in found.order_by("start"):
+    for hours in found.select_related("site").order_by("start"):
         for day in days:
             if day.weekday() == hours.weekday:
-                spans.setdefault((hours.practitioner_id, day), []).append((hours.start, hours.end))
+                spans.setdefault((hours.practitioner_id, day), []).append((hours.start, hours.end, hours.site))
     return spans
 
 
@@ -175,19 +176,24 @@ def time_off_between(practitioner_ids, start_at, end_at):
 
 
 def counts_by_day(first_day: datetime.date, last_day: datetime.date) -> dict:
-    """{local day: {status: count}} of the appointments starting in those days: the month overview. One
-    query, grouped by the clinic-local day in the database."""
-    start_at, end_at = clock.day_bounds_utc(first_day, last_day)
+    """{local day: {status: count}} of the appointments starting in those days, each on its own site's day
+    (a Madrid 00:30 is Madrid's day, not London's evening before): the month overview. One query, grouped
+    by site zone, status and start (appointments starting together at one site count as one row)."""
+    start_at, end_at = clock.sites_day_bounds(first_day, last_day)
     counts: dict = {}
     rows = (
         Appointment.objects.filter(start_at__gte=start_at, start_at__lt=end_at)
-        .annotate(day=TruncDate("start_at", tzinfo=clock.zone()))
-        .values("day", "status")
+        .values_list("site__time_zone", "status", "start_at")
         .annotate(n=Count("pk"))
         .order_by()
     )
-    for row in rows:
-        counts.setdefault(row["day"], {})[row["status"]] = row["n"]
+    zones: dict = {}
+    for time_zone, status, start, n in rows:
+        zone = zones.get(time_zone) or zones.setdefault(time_zone, ZoneInfo(time_zone))
+        day = start.astimezone(zone).date()
+        if first_day <= day <= last_day:
+            by_status = counts.setdefault(day, {})
+            by_status[status] = by_status.get(status, 0) + n
     return counts
 
 
@@ -251,21 +257,31 @@ RECENT_PATIENTS = 10
 
 
 def todays_and_recent_patients(now) -> tuple[list, list]:
-    """What the patient search shows before anyone types: today's patients (a live appointment today, by
-    its time, with `first_start`) and the patients most recently booked, changed or created (not today's),
-    latest first. Two queries."""
-    start_at, end_at = clock.day_bounds_utc(*(2 * [now.astimezone(clock.zone()).date()]))
+    """What the patient search shows before anyone types: today's patients (a live appointment today at its
+    site, on the site's clock: Madrid's today starts an hour before London's; by the time of their first,
+    with `first_start` and `first_start_text`, its time on its site's clock) and the patients most recently
+    booked, changed or created (not today's), latest first. Two queries."""
+    # Any site's today holds `now` and lasts at most 25 hours: its appointments start within 25 hours of now.
+    longest_day = datetime.timedelta(hours=25)
     not_cancelled = [status for status in Appointment.Status.values if status != Appointment.Status.CANCELLED]
-    todays = list(
-        Patient.objects.select_related("user")
-        .filter(
-            appointments__status__in=not_cancelled,
-            appointments__start_at__gte=start_at,
-            appointments__start_at__lt=end_at,
+    todays: dict = {}
+    for appointment in (
+        Appointment.objects.filter(
+            status__in=not_cancelled, start_at__gte=now - longest_day, start_at__lt=now + longest_day
         )
-        .annotate(first_start=Min("appointments__start_at"))
-        .order_by("first_start", "pk")
-    )
+        .select_related("patient__user", "room__site")
+        .order_by("start_at", "pk")
+    ):
+        site = appointment.room.site
+        if appointment.patient_id in todays or not clock.on_days(
+            appointment.start_at, clock.today(now, site=site), site=site
+        ):
+            continue
+        patient = appointment.patient
+        patient.first_start = appointment.start_at
+        patient.first_start_text = clock.time_text(appointment.start_at, site)
+        todays[patient.pk] = patient
+    todays = list(todays.values())
     recent = list(
         Patient.objects.select_related("user")
         .exclude(pk__in=[p.pk for p in todays])

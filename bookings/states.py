@@ -15,6 +15,7 @@ import datetime
 from django.utils import timezone
 
 from clinic import clock
+from clinic.models import Room
 
 from .models import Appointment
 
@@ -39,7 +40,8 @@ def refusal(action: str, appointment: Appointment, now: datetime.datetime | None
     if action == CHECK_IN:
         if status != Status.BOOKED:
             return f"This appointment is {label}: it cannot be checked in."
-        if clock.local_day(now) != clock.local_day(appointment.start_at):
+        site = _site(appointment)  # the day is the site's: Madrid's Sunday starts an hour before London's
+        if clock.local_day(now, site) != clock.local_day(appointment.start_at, site):
             return f"A patient can be checked in only on the day of the appointment ({_day_text(appointment)})."
         return None
     if action == COMPLETE:
@@ -61,7 +63,10 @@ def refusal(action: str, appointment: Appointment, now: datetime.datetime | None
     if action == UNDO_COMPLETION:
         if status != Status.COMPLETED:
             return f"This appointment is {label}: there is no completion to undo."
-        if appointment.completed_at is None or clock.local_day(now) != clock.local_day(appointment.completed_at):
+        site = _site(appointment)
+        if appointment.completed_at is None or clock.local_day(now, site) != clock.local_day(
+            appointment.completed_at, site
+        ):
             return "A completion can be undone only on the day it was made."
         if _has_session_record(appointment):
             return "A session was recorded for this appointment: ask the practitioner or a clinic admin."
@@ -85,5 +90,13 @@ def _has_session_record(appointment: Appointment) -> bool:
     return Appointment.objects.filter(pk=appointment.pk, session_record__isnull=False).exists()
 
 
+def _site(appointment: Appointment):
+    """The appointment's site, read through its room when the room came with it (the desk's pages select
+    `room__site`), so that asking costs no query."""
+    if Appointment.room.is_cached(appointment) and Room.site.is_cached(appointment.room):
+        return appointment.room.site
+    return appointment.site if appointment.site_id is not None else None  # None: the clinic's clock
+
+
 def _day_text(appointment: Appointment) -> str:
-    return f"{clock.local(appointment.start_at):%A %-d %B}"
+    return f"{clock.local(appointment.start_at, _site(appointment)):%A %-d %B}"

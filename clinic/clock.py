@@ -72,6 +72,39 @@ def day_bounds_utc(first: datetime.date, last: datetime.date, tz: ZoneInfo | Non
     return start, end.astimezone(UTC)
 
 
+# The widest a UTC offset goes either way (Kiribati is UTC+14, Baker Island UTC-12).
+EARLIEST_OFFSET = datetime.timedelta(hours=14)
+LATEST_OFFSET = datetime.timedelta(hours=12)
+
+
+def sites_day_bounds(first: datetime.date, last: datetime.date, sites=None):
+    """[start, end) in UTC covering the local days `first` to `last` at every site given: from the earliest
+    of their midnights to the latest. A page of several sites reads this range, then keeps each row on its
+    own site's day (`on_days`). `sites=None` when the sites are not known yet (a practitioner's own day):
+    every zone on Earth, so that no site's day is cut short."""
+    if sites is None:
+        start = datetime.datetime.combine(first, datetime.time.min, UTC) - EARLIEST_OFFSET
+        end = datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time.min, UTC) + LATEST_OFFSET
+        return start, end
+    zones = {zone(site) for site in sites} or {zone()}
+    bounds = [day_bounds_utc(first, last, tz) for tz in zones]
+    return min(start for start, _ in bounds), max(end for _, end in bounds)
+
+
+def on_days(moment: datetime.datetime, first: datetime.date, last: datetime.date | None = None, site=None) -> bool:
+    """Whether the instant falls on one of the local days `first` to `last` (or on `first`) at the site."""
+    return first <= local_day(moment, site) <= (last or first)
+
+
+def shared_zone(sites) -> ZoneInfo | None:
+    """The zone every one of the sites keeps, or None when they keep different clocks (a page showing them
+    together then labels each time with its zone). No sites: the clinic's zone."""
+    zones = {site.time_zone for site in sites}
+    if len(zones) > 1:
+        return None
+    return ZoneInfo(zones.pop()) if zones else zone()
+
+
 # --- what a person reads ---------------------------------------------------------------------------------
 
 

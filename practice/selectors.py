@@ -79,9 +79,10 @@ def consent_status(consent: Consent | None, photo_consent: PhotoConsent | None) 
 
 
 def day_appointments(user, day: datetime.date) -> list[DayRow]:
-    """The day's appointments (clinic time) of this practitioner, or of everyone for a clinic admin who is
-    not a practitioner. Ten queries, however many appointments (three of them the alert banners)."""
-    start, end = clock.day_bounds_utc(day, day)
+    """The day's appointments of this practitioner, or of everyone for a clinic admin who is not a
+    practitioner: each on its own site's day (a practitioner in Madrid on Sunday sees Madrid's Sunday).
+    Ten queries, however many appointments (three of them the alert banners)."""
+    start, end = clock.sites_day_bounds(day, day)  # every zone's day: each row's own site decides below
     appointments = Appointment.objects.filter(start_at__gte=start, start_at__lt=end).select_related(
         # A practitioner's day may span sites: each row names its room's site, on that site's clock.
         "patient__user",
@@ -92,7 +93,11 @@ def day_appointments(user, day: datetime.date) -> list[DayRow]:
     practitioner = getattr(user, "practitioner", None)
     if practitioner is not None and roles.is_practitioner(user):
         appointments = appointments.filter(practitioner=practitioner)
-    appointments = list(appointments.order_by("start_at", "practitioner__user__last_name"))
+    appointments = [
+        a
+        for a in appointments.order_by("start_at", "practitioner__user__last_name")
+        if clock.on_days(a.start_at, day, day, a.room.site)
+    ]
     patient_ids = {a.patient_id for a in appointments}
     intakes = {i.patient_id: i for i in IntakeForm.objects.filter(patient_id__in=patient_ids)}
     reviews, flags, consents = {}, {}, {}

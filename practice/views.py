@@ -57,6 +57,8 @@ def my_day(request):
             "previous_day": day - datetime.timedelta(days=1),
             "next_day": day + datetime.timedelta(days=1),
             "rows": rows,
+            # A day at sites on different clocks: each time says its zone (each is on its own site's clock).
+            "label_zones": len({row.appointment.room.site.time_zone for row in rows}) > 1,
             "waiting_reviews": intake_selectors.review_queue().count(),
         },
     )

@@ -3,6 +3,12 @@
 Each is built from a fixed number of queries (columns, appointments with their patients, working hours,
 time off, screening statuses in bulk), then laid out in memory by `grid`. Cancelled appointments do not
 take room on the grid (their time is free again); they are listed under it.
+
+Sites keep their own clocks (issue 17). "The day" is each appointment's own site's day, and each time is
+written on its site's clock; a calendar of sites that share a zone (one site, or London and Manchester) is
+drawn on that zone's clock. A calendar mixing zones (all sites, with a Madrid one) is drawn on the
+clinic's clock, its hour labels and every card's time carrying their zone's abbreviation ("10:00-11:00
+CEST" in a row labelled "09:00 BST"), so no time is read on the wrong clock.
 """
 
 import datetime
@@ -44,21 +50,39 @@ def at_sites(appointments, site_ids):
     return [a for a in appointments if a.room.site_id in site_ids]
 
 
-def _split(appointments):
+def _drawn_on(sites):
+    """(the zone the grid is drawn on, whether times carry their zone): the sites' shared zone, else the
+    clinic's with labels (see the module's docstring)."""
+    shared = clock.shared_zone(sites)
+    return (shared, False) if shared is not None else (clock.zone(), True)
+
+
+def _on_day(appointments, first, last=None):
+    """The appointments on those local days at their own site (rows read over every site's day)."""
+    return [a for a in appointments if clock.on_days(a.start_at, first, last, a.room.site)]
+
+
+def _split(appointments, label_zones=False):
     """The appointments the grid shows, with their screening, alert and forms to do (read in bulk for them
     alone), and the cancelled ones listed apart, which show none of those: on a busy day most rows are
-    cancelled, and their patients' screening was read for nothing."""
+    cancelled, and their patients' screening was read for nothing. Each with its times on its site's clock
+    (`grid.with_desk_times`)."""
     grid.with_desk_links(appointments)
+    grid.with_desk_times(appointments, label_zones)
     shown = [a for a in appointments if a.status != Appointment.Status.CANCELLED]
     cancelled = [a for a in appointments if a.status == Appointment.Status.CANCELLED]
     return selectors.with_paperwork(selectors.with_screening(shown)), cancelled
 
 
-def _working_blocks(spans, day, zone):
-    return [Block("working", local_instant(day, start, zone), local_instant(day, end, zone)) for start, end in spans]
+def _working_blocks(spans, day):
+    """A span's times are on its own site's clock."""
+    return [
+        Block("working", local_instant(day, start, site.zone), local_instant(day, end, site.zone))
+        for start, end, site in spans
+    ]
 
 
-def _cell_blocks(spans, day, zone, now, taken=()):
+def _cell_blocks(spans, day, now, taken=(), label_zones=False):
     """A cell per slot step of each working span (from the span's start, as availability steps) that starts
     from now on (the desk's notice: a walk-in gets the next step): the starts the desk may click to book, or
     drop a card on. Whether a treatment fits there is the booking service's answer, given in the panel.
@@ -66,12 +90,13 @@ def _cell_blocks(spans, day, zone, now, taken=()):
     for a card moved by less than its own length; it is not offered to click or tab to."""
     step = datetime.timedelta(minutes=settings.CLINIC["SLOT_STEP_MINUTES"])
     cells = []
-    for start, end in spans:
+    for start, end, site in spans:
+        zone = site.zone
         wall, last = datetime.datetime.combine(day, start), datetime.datetime.combine(day, end)
         while wall < last:
             instant = local_to_utc(day, wall.time(), zone)
             if instant is not None and instant >= now:
-                cell = Block("cell", instant, instant + step)
+                cell = Block("cell", instant, instant + step, zone=zone, label_zone=label_zones)
                 cell.covered = any(start_at < instant + step and instant < end_at for start_at, end_at in taken)
                 cells.append(cell)
             wall += step
@@ -82,13 +107,14 @@ def _appointment_blocks(appointments):
     return [Block("appointment", a.start_at, a.end_at, appointment=a) for a in appointments]
 
 
-def day_by_practitioner(day: datetime.date, now, site_ids=()) -> Calendar:
+def day_by_practitioner(day: datetime.date, now, site_ids=(), sites=None) -> Calendar:
     """Every practitioner's day; with `site_ids` (the desk's chosen sites), only the appointments and working
-    hours at those sites, and only the practitioners working or booked there that day."""
-    zone = clock.zone()
-    start_at, end_at = clock.day_bounds_utc(day, day)
-    appointments = at_sites(selectors.appointments_between(start_at, end_at), site_ids)
-    shown, cancelled = _split(appointments)
+    hours at those sites, and only the practitioners working or booked there that day. `sites`: the sites
+    shown (the chosen ones, or every site), whose clocks say when the day is; None: the clinic's only."""
+    zone, label_zones = _drawn_on(sites or [])
+    start_at, end_at = clock.sites_day_bounds(day, day, sites or [])
+    appointments = _on_day(at_sites(selectors.appointments_between(start_at, end_at), site_ids), day)
+    shown, cancelled = _split(appointments, label_zones)
     practitioners = selectors.desk_practitioners()
     known = {p.pk for p in practitioners}
     for appointment in shown:  # an inactive practitioner's remaining appointments still need a column
@@ -101,9 +127,12 @@ def day_by_practitioner(day: datetime.date, now, site_ids=()) -> Calendar:
         practitioners = [p for p in practitioners if (p.pk, day) in spans or p.pk in booked_here]
         known = {p.pk for p in practitioners}
     time_off = selectors.time_off_between(known, start_at, end_at)
-    working = {p.pk: _working_blocks(spans.get((p.pk, day), []), day, zone) for p in practitioners}
+    working = {p.pk: _working_blocks(spans.get((p.pk, day), []), day) for p in practitioners}
     window = day_window(
-        day, [(a.start_at, a.end_at) for a in shown] + [(b.start_at, b.end_at) for w in working.values() for b in w]
+        day,
+        [(a.start_at, a.end_at) for a in shown] + [(b.start_at, b.end_at) for w in working.values() for b in w],
+        zone,
+        bounds=(start_at, end_at),
     )
     columns = []
     for practitioner in practitioners:
@@ -113,35 +142,37 @@ def day_by_practitioner(day: datetime.date, now, site_ids=()) -> Calendar:
             + _cell_blocks(
                 spans.get((practitioner.pk, day), []),
                 day,
-                zone,
                 now,
                 taken=[(a.start_at, a.end_at) for a in shown if a.practitioner_id == practitioner.pk]
                 + time_off.get(practitioner.pk, []),
+                label_zones=label_zones,
             )
             + [Block("off", start, end) for start, end in time_off.get(practitioner.pk, [])]
             + _appointment_blocks([a for a in shown if a.practitioner_id == practitioner.pk])
         )
         columns.append(place(column, now))
-    return Calendar(Grid(columns, row_count(*window), hour_labels(*window, zone)), cancelled)
+    return Calendar(Grid(columns, row_count(*window), hour_labels(*window, zone, label_zones)), cancelled)
 
 
-def day_by_room(day: datetime.date, now, site_ids=()) -> Calendar:
-    start_at, end_at = clock.day_bounds_utc(day, day)
-    appointments = at_sites(selectors.appointments_between(start_at, end_at), site_ids)
-    shown, cancelled = _split(appointments)
+def day_by_room(day: datetime.date, now, site_ids=(), sites=None) -> Calendar:
+    """Every room's day (of the chosen sites), each room's on its site's day; see `day_by_practitioner`."""
+    zone, label_zones = _drawn_on(sites or [])
+    start_at, end_at = clock.sites_day_bounds(day, day, sites or [])
+    appointments = _on_day(at_sites(selectors.appointments_between(start_at, end_at), site_ids), day)
+    shown, cancelled = _split(appointments, label_zones)
     rooms = [room for room in selectors.desk_rooms() if not site_ids or room.site_id in site_ids]
     known = {room.pk for room in rooms}
     for appointment in shown:
         if appointment.room_id not in known:
             rooms.append(appointment.room)
             known.add(appointment.room_id)
-    window = day_window(day, [(a.start_at, a.end_at) for a in shown])
+    window = day_window(day, [(a.start_at, a.end_at) for a in shown], zone, bounds=(start_at, end_at))
     columns = []
     for room in rooms:
         column = Column(room.name, *window, room=room, day=day)
         column.blocks = _appointment_blocks([a for a in shown if a.room_id == room.pk])
         columns.append(place(column, now))
-    return Calendar(Grid(columns, row_count(*window), hour_labels(*window)), cancelled)
+    return Calendar(Grid(columns, row_count(*window), hour_labels(*window, zone, label_zones)), cancelled)
 
 
 def _wall(instant, day, zone) -> datetime.timedelta:
@@ -151,29 +182,35 @@ def _wall(instant, day, zone) -> datetime.timedelta:
 
 
 def week_by_practitioner(practitioner, first_day: datetime.date, now) -> Calendar:
-    """Seven day columns for one practitioner. Every column covers the same wall-clock hours (the widest
+    """Seven day columns for one practitioner, at every site they work at: each appointment on its site's
+    day and clock, each span on its site's clock. Every column covers the same wall-clock hours (the widest
     day's), each from its own local midnight, so a DST day's column is an hour shorter or longer only if
-    the window reaches into the night."""
-    zone = clock.zone()
+    the window reaches into the night. Drawn on the clock of the practitioner's sites that week when they
+    share one, else on the clinic's with every time labelled (the module's docstring)."""
     days = [first_day + datetime.timedelta(days=n) for n in range(7)]
-    start_at, end_at = clock.day_bounds_utc(days[0], days[-1])
+    # The sites are not known before the rows are read: read every zone's week, keep each row's own.
+    start_at, end_at = clock.sites_day_bounds(days[0], days[-1])
     appointments = selectors.appointments_between(start_at, end_at, practitioner=practitioner)
-    shown, cancelled = _split(appointments)
     spans = selectors.working_spans([practitioner.pk], days)
+    zone, label_zones = _drawn_on(
+        [a.room.site for a in appointments] + [site for day_spans in spans.values() for *_, site in day_spans]
+    )
+    shown, cancelled = _split(_on_day(appointments, days[0], days[-1]), label_zones)
     time_off = selectors.time_off_between([practitioner.pk], start_at, end_at).get(practitioner.pk, [])
     per_day = {}
     for day in days:
-        day_start, day_end = clock.day_bounds_utc(day, day)
         per_day[day] = (
-            _working_blocks(spans.get((practitioner.pk, day), []), day, zone),
-            [a for a in shown if day_start <= a.start_at < day_end],
+            _working_blocks(spans.get((practitioner.pk, day), []), day),
+            [a for a in shown if clock.on_days(a.start_at, day, day, a.room.site)],
         )
     offsets = [
         (_wall(w_start, day, zone), _wall(w_end, day, zone))
         for day, (working, day_appointments) in per_day.items()
         for w_start, w_end in [
             day_window(
-                day, [(b.start_at, b.end_at) for b in working] + [(a.start_at, a.end_at) for a in day_appointments]
+                day,
+                [(b.start_at, b.end_at) for b in working] + [(a.start_at, a.end_at) for a in day_appointments],
+                zone,
             )
         ]
     ]
@@ -188,9 +225,9 @@ def week_by_practitioner(practitioner, first_day: datetime.date, now) -> Calenda
             + _cell_blocks(
                 spans.get((practitioner.pk, day), []),
                 day,
-                zone,
                 now,
                 taken=[(a.start_at, a.end_at) for a in day_appointments] + time_off,
+                label_zones=label_zones,
             )
             + [Block("off", start, end) for start, end in time_off]
             + _appointment_blocks(day_appointments)
@@ -199,7 +236,7 @@ def week_by_practitioner(practitioner, first_day: datetime.date, now) -> Calenda
     # The hour labels of a day of usual length (the median), not of a DST day's column.
     usual = sorted(columns, key=lambda c: c.rows)[len(columns) // 2]
     rows = max(c.rows for c in columns)
-    return Calendar(Grid(columns, rows, hour_labels(usual.start_at, usual.end_at, zone)), cancelled)
+    return Calendar(Grid(columns, rows, hour_labels(usual.start_at, usual.end_at, zone, label_zones)), cancelled)
 
 
 def _as_offset(wall: datetime.time) -> datetime.timedelta:
@@ -208,7 +245,7 @@ def _as_offset(wall: datetime.time) -> datetime.timedelta:
 
 def _at_offset(day, offset: datetime.timedelta, zone):
     if offset >= datetime.timedelta(days=1):
-        return clock.day_bounds_utc(day, day)[1]
+        return clock.day_bounds_utc(day, day, zone)[1]
     return local_instant(day, (datetime.datetime.min + offset).time(), zone)
 
 
@@ -228,15 +265,15 @@ class WeekOverview:
     cancelled: list = field(default_factory=list)
 
 
-def week_overview(first_day: datetime.date, site_ids=()) -> WeekOverview:
-    """Seven days for every practitioner: the appointments of each day in time order (cancelled ones listed
-    apart), and whether the practitioner works that day. Fixed queries: practitioners, appointments,
-    working hours, screening statuses."""
+def week_overview(first_day: datetime.date, site_ids=(), sites=None) -> WeekOverview:
+    """Seven days for every practitioner: the appointments of each day (its site's day) in time order
+    (cancelled ones listed apart), and whether the practitioner works that day. `sites` as for
+    `day_by_practitioner`. Fixed queries: practitioners, appointments, working hours, screening statuses."""
     days = [first_day + datetime.timedelta(days=n) for n in range(7)]
-    zone = clock.zone()
-    start_at, end_at = clock.day_bounds_utc(days[0], days[-1])
-    appointments = at_sites(selectors.appointments_between(start_at, end_at), site_ids)
-    shown, cancelled = _split(appointments)
+    _, label_zones = _drawn_on(sites or [])
+    start_at, end_at = clock.sites_day_bounds(days[0], days[-1], sites or [])
+    appointments = _on_day(at_sites(selectors.appointments_between(start_at, end_at), site_ids), days[0], days[-1])
+    shown, cancelled = _split(appointments, label_zones)
     practitioners = selectors.desk_practitioners()
     known = {p.pk for p in practitioners}
     for appointment in shown:
@@ -250,9 +287,8 @@ def week_overview(first_day: datetime.date, site_ids=()) -> WeekOverview:
         practitioners = [p for p in practitioners if p.pk in working_here or p.pk in booked_here]
     by_key: dict = {}
     for appointment in shown:
-        by_key.setdefault((appointment.practitioner_id, appointment.start_at.astimezone(zone).date()), []).append(
-            appointment
-        )
+        day = clock.local_day(appointment.start_at, appointment.room.site)
+        by_key.setdefault((appointment.practitioner_id, day), []).append(appointment)
     rows = [
         WeekRow(p, [(day, by_key.get((p.pk, day), []), bool(spans.get((p.pk, day)))) for day in days])
         for p in practitioners

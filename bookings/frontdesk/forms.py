@@ -124,20 +124,22 @@ class PanelMoveForm(forms.Form):
 
 class MoveForm(forms.Form):
     date = CalendarDateField(widget=DateInput)
-    time = forms.TimeField(widget=TimeInput(format="%H:%M"), help_text="Clinic time.")
+    time = forms.TimeField(widget=TimeInput(format="%H:%M"), help_text="On the appointment's site's clock.")
     practitioner = PractitionerChoiceField(
         queryset=active_practitioners(), required=False, empty_label="Same practitioner"
     )
     reason = forms.CharField(max_length=250, required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, site=None, **kwargs):
+        """`site`: the appointment's; the date and time typed are on its clock (a move stays at its site)."""
         super().__init__(*args, **kwargs)
+        self.site = site
         self.helper = _helper("Move appointment")
 
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("date") and cleaned.get("time"):
-            start_at = local_to_utc(cleaned["date"], cleaned["time"], clock.zone())
+            start_at = local_to_utc(cleaned["date"], cleaned["time"], clock.zone(self.site))
             if start_at is None:
                 raise forms.ValidationError("That time does not exist on that day: the clocks go forward.")
             cleaned["start_at"] = start_at

@@ -43,6 +43,8 @@ class Block:
     lane: int = 0
     lanes: int = 1
     covered: bool = False  # a cell under an appointment or time off: a drop target only
+    zone: object = None  # a cell's: the clock of the site whose working span it is in
+    label_zone: bool = False  # a cell's: say its zone (a calendar mixing sites in different zones)
 
     @property
     def key(self) -> str:
@@ -94,7 +96,7 @@ class Column:
         practitioner = self.practitioner
         book_url = reverse("desk:panel_book")
         name = escape(practitioner.name)
-        zone = timezone.get_current_timezone()
+        page_zone = timezone.get_current_timezone()
         days: dict = {}  # the 'D j M' of each local date (Django's date format, as the template wrote it)
         parts = []
         for block in self.cells:
@@ -102,11 +104,11 @@ class Column:
             if block.covered:
                 parts.append(f'<div class="cal-cell cal-covered {block.css}" data-slot="{slot}"></div>')
                 continue
-            local = block.start_at.astimezone(zone)
+            local = block.start_at.astimezone(block.zone or page_zone)  # on its site's clock
             day = days.get(local.date())
             if day is None:
                 day = days[local.date()] = dateformat.format(local, "D j M")
-            time = local.strftime("%H:%M")
+            time = local.strftime("%H:%M %Z" if block.label_zone else "%H:%M")
             parts.append(
                 f'<button type="button" class="cal-cell {block.css}" data-slot="{slot}" '
                 f'hx-get="{book_url}?slot={practitioner.pk}@{quote(block.key, safe="/")}" hx-target="#desk-panel" '
@@ -140,6 +142,24 @@ def with_desk_links(appointments):
     return appointments
 
 
+def with_desk_times(appointments, label_zones=False):
+    """Attach each appointment's times as the desk reads them, on its own site's clock: `desk_start`
+    ('10:00'), `desk_time` ('10:00–10:45') and `desk_when` ('Sun 28 Mar 10:00'); with `label_zones` (a
+    calendar of sites in different zones) each ends with its zone ('10:00–10:45 CEST'). Written here
+    rather than with the template's filters: the page's zone is the clinic's, not each site's. A cancelled
+    appointment gets `desk_when` only (the list under the grid), the others the first two."""
+    for appointment in appointments:
+        zone = appointment.room.site.zone
+        start = appointment.start_at.astimezone(zone)
+        label = f" {start:%Z}" if label_zones else ""
+        if appointment.status == "cancelled":  # listed under the grid, by its day and time
+            appointment.desk_when = f"{dateformat.format(start, 'D j M')} {start:%H:%M}{label}"
+            continue
+        appointment.desk_start = f"{start:%H:%M}{label}"
+        appointment.desk_time = f"{start:%H:%M}–{appointment.end_at.astimezone(zone):%H:%M}{label}"
+    return appointments
+
+
 def _url_form(name):
     """A URL with one integer argument as a function of it: reversed once, with a marker for the argument."""
     marker = "987654321"
@@ -162,11 +182,12 @@ def local_instant(day: datetime.date, wall: datetime.time, zone) -> datetime.dat
     return min(naive.replace(tzinfo=zone, fold=0).astimezone(UTC), naive.replace(tzinfo=zone, fold=1).astimezone(UTC))
 
 
-def day_window(day: datetime.date, intervals, zone=None):
+def day_window(day: datetime.date, intervals, zone=None, bounds=None):
     """[start, end) of the rows shown for a day: 08:00-20:00 widened to the hour around `intervals`,
-    never past the day's own midnights."""
+    never past the day's own midnights (`bounds`: the earliest and latest of several sites' midnights,
+    for a calendar of sites in different zones)."""
     zone = zone or clock.zone()
-    day_start, day_end = day_bounds_utc(day, day, zone)
+    day_start, day_end = bounds or day_bounds_utc(day, day, zone)
     starts = [local_instant(day, DEFAULT_OPEN, zone)] + [start for start, _ in intervals]
     ends = [local_instant(day, DEFAULT_CLOSE, zone)] + [end for _, end in intervals]
     return max(day_start, _floor_hour(min(starts), zone)), min(day_end, _ceil_hour(max(ends), zone))
@@ -176,12 +197,13 @@ def row_count(start_at, end_at) -> int:
     return math.ceil((end_at - start_at) / STEP)
 
 
-def hour_labels(start_at, end_at, zone=None):
+def hour_labels(start_at, end_at, zone=None, with_zone=False):
     """(row, label) for every hour of the window, in local time; with the zone's abbreviation on a day
-    the offset changes, so the repeated hour reads '01:00 BST', '01:00 GMT'."""
+    the offset changes, so the repeated hour reads '01:00 BST', '01:00 GMT', and always with `with_zone`
+    (a calendar of sites in different zones, whose cards say their own zone)."""
     zone = zone or clock.zone()
     changes = start_at.astimezone(zone).utcoffset() != (end_at - STEP).astimezone(zone).utcoffset()
-    pattern = "%H:%M %Z" if changes else "%H:%M"
+    pattern = "%H:%M %Z" if changes or with_zone else "%H:%M"
     labels, instant = [], start_at
     while instant < end_at:
         labels.append((row_count(start_at, instant) + 1, instant.astimezone(zone).strftime(pattern)))

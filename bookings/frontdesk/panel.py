@@ -32,8 +32,9 @@ def _is_htmx(request) -> bool:
     return bool(request.headers.get("HX-Request"))
 
 
-def _calendar_url(start_at) -> str:
-    day = start_at.astimezone(clock.zone()).date()
+def _calendar_url(start_at, site=None) -> str:
+    """The desk's calendar of the day of `start_at` on the site's clock."""
+    day = clock.local_day(start_at, site)
     return f"{reverse('desk:calendar')}?date={day:%Y-%m-%d}"
 
 
@@ -47,8 +48,8 @@ def _answer(request, template, context, *, changed=False, back_to=None):
     return response
 
 
-def _when(start_at) -> str:
-    return f"{start_at.astimezone(clock.zone()):%a %-d %b, %H:%M}"
+def _when(start_at, site=None) -> str:
+    return f"{clock.local(start_at, site):%a %-d %b, %H:%M}"
 
 
 # --- booking from a cell -------------------------------------------------------------------------------------
@@ -84,7 +85,9 @@ def book_context(request, slot_value: str, data=None, patient_id=None) -> dict:
         "patient": patient,
         "form": form,
         "show_override": roles.is_clinic_admin(request.user),
-        "back_url": _calendar_url(start_at),
+        # The cell's site is the free room's (the time is read on its clock); the clinic's when none is free.
+        "site": free_room.site if free_room else None,
+        "back_url": _calendar_url(start_at, free_room.site if free_room else None),
     }
 
 
@@ -124,8 +127,9 @@ def _book(request):
         return _answer(request, "bookings/frontdesk/panel/book.html", context, back_to=context["back_url"])
     messages.success(
         request,
-        f"Booked {appointment.treatment.name} for {patient.full_name} on {_when(appointment.start_at)} "
-        f"with {appointment.practitioner.name} in {appointment.room.name}.",
+        f"Booked {appointment.treatment.name} for {patient.full_name} on "
+        f"{_when(appointment.start_at, appointment.site)} with {appointment.practitioner.name} "
+        f"in {appointment.room.name}.",
     )
     return _answer(
         request,
@@ -163,7 +167,7 @@ def patient_matches(request):
 def _appointment_context(pk) -> dict:
     appointment = get_object_or_404(
         selectors.with_paperwork_columns(
-            Appointment.objects.select_related("patient__user", "practitioner__user", "treatment", "room")
+            Appointment.objects.select_related("patient__user", "practitioner__user", "treatment", "room__site")
         ),
         pk=pk,
     )
@@ -173,7 +177,7 @@ def _appointment_context(pk) -> dict:
         "appointment": appointment,
         "events": events,
         "actions": states.allowed_actions(appointment),  # the buttons the clinic's day allows now (one rule)
-        "back_url": _calendar_url(appointment.start_at),
+        "back_url": _calendar_url(appointment.start_at, appointment.room.site),
     }
 
 
@@ -188,7 +192,7 @@ def appointment_panel(request, pk):
 def _move_day(request, appointment) -> datetime.date:
     text = request.GET.get("date") or request.POST.get("date") or ""
     day = read_calendar_day(text) if text else None
-    return day or appointment.start_at.astimezone(clock.zone()).date()
+    return day or clock.local_day(appointment.start_at, appointment.room.site)
 
 
 def move_context(request, appointment, day) -> dict:
@@ -199,7 +203,7 @@ def move_context(request, appointment, day) -> dict:
         "user__last_name", "user__first_name", "pk"
     )
     one = datetime.timedelta(days=1)
-    today = clock.today()
+    today = clock.today(site=appointment.room.site)
     columns = []
     for practitioner in practitioners:
         slots = availability.available_slots(
@@ -213,14 +217,14 @@ def move_context(request, appointment, day) -> dict:
         "next": day + one,
         "columns": columns,
         "any_free": any(slots for _, slots in columns),
-        "back_url": _calendar_url(appointment.start_at),
+        "back_url": _calendar_url(appointment.start_at, appointment.room.site),
     }
 
 
 @access.desk_required
 def move_panel(request, pk):
     appointment = get_object_or_404(
-        Appointment.objects.select_related("patient__user", "practitioner__user", "treatment", "room"), pk=pk
+        Appointment.objects.select_related("patient__user", "practitioner__user", "treatment", "room__site"), pk=pk
     )
     if request.method == "POST":
         return _move(request, appointment)
@@ -235,13 +239,13 @@ def move_panel(request, pk):
 
 def _move(request, appointment):
     form = PanelMoveForm(request.POST)
-    back = _calendar_url(appointment.start_at)
+    back = _calendar_url(appointment.start_at, appointment.room.site)
     if not form.is_valid():
         messages.error(request, "Not moved: choose one of the free times shown.")
         context = move_context(request, appointment, _move_day(request, appointment))
         return _answer(request, "bookings/frontdesk/panel/move.html", context, back_to=back)
     practitioner, start_at = form.cleaned_data["slot"]
-    before = f"{_when(appointment.start_at)} with {appointment.practitioner.name}"
+    before = f"{_when(appointment.start_at, appointment.room.site)} with {appointment.practitioner.name}"
     try:
         moved = services.reschedule_appointment(
             appointment,
@@ -252,18 +256,18 @@ def _move(request, appointment):
         )
     except services.BookingError as error:
         messages.error(request, f"Not moved: {error.message}")
-        context = move_context(request, appointment, start_at.astimezone(clock.zone()).date())
+        context = move_context(request, appointment, clock.local_day(start_at, appointment.room.site))
         context["alternatives"] = getattr(error, "alternatives", [])
         return _answer(request, "bookings/frontdesk/panel/move.html", context, back_to=back)
     messages.success(
         request,
         f"Moved {moved.patient.full_name}'s {moved.treatment.name} from {before} "
-        f"to {_when(moved.start_at)} with {moved.practitioner.name}.",
+        f"to {_when(moved.start_at, moved.site)} with {moved.practitioner.name}.",
     )
     return _answer(
         request,
         "bookings/frontdesk/panel/appointment.html",
         _appointment_context(moved.pk),
         changed=True,
-        back_to=_calendar_url(moved.start_at),
+        back_to=_calendar_url(moved.start_at, moved.site),
     )

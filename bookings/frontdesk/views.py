@@ -56,13 +56,14 @@ STATUS_ACTIONS = {
 }
 
 
-def _day(request) -> datetime.date:
+def _day(request, today=None) -> datetime.date:
+    """The day asked for (`?date=`), else today (`today`: the shown site's, else the clinic's)."""
     text = request.GET.get("date", "")
     if text:
         if (day := read_calendar_day(text)) is not None:
             return day
         messages.warning(request, f"'{text[:20]}' is not a date we can show: showing today.")
-    return clock.today()
+    return today or clock.today()
 
 
 def _appointment(pk):
@@ -71,9 +72,9 @@ def _appointment(pk):
     )
 
 
-def _nav_days(day):
+def _nav_days(day, today=None):
     one = datetime.timedelta(days=1)
-    return {"day": day, "previous": day - one, "next": day + one, "today": clock.today()}
+    return {"day": day, "previous": day - one, "next": day + one, "today": today or clock.today()}
 
 
 # --- calendar ----------------------------------------------------------------------------------------------
@@ -97,30 +98,38 @@ def _site_choice(request) -> dict:
         chosen = [s for s in sites if s.slug == choice and access.may_see_site_calendar(request.user, s)]
     else:
         chosen = access.desk_default_sites(request.user, sites)
+    shown = chosen or sites
     return {
         "desk_sites": sites if len(sites) > 1 else [],  # one site: no switcher
         "chosen_sites": chosen,
         "chosen_site_slugs": {s.slug for s in chosen},
         "show_site_on_cards": len(sites) > 1 and len(chosen) != 1,
+        "shown_sites": shown,
+        # "Today" on the shown sites' clock (the clinic's when they keep different clocks).
+        "today": clock.today(site=shown[0] if clock.shared_zone(shown) is not None and shown else None),
     }
 
 
 @access.desk_required
 def calendar_day(request):
-    day = _day(request)
     by_room = request.GET.get("view") == "rooms"
     sites = _site_choice(request)
+    day = _day(request, sites["today"])
     site_ids = {s.pk for s in sites["chosen_sites"]}
-    built = (calendar.day_by_room if by_room else calendar.day_by_practitioner)(day, timezone.now(), site_ids)
+    built = (calendar.day_by_room if by_room else calendar.day_by_practitioner)(
+        day, timezone.now(), site_ids, sites["shown_sites"]
+    )
+    chosen = sites["chosen_sites"]
     context = {
         **sites,
         "calendar": built,
-        "closed": closed_on(day),
+        # One site: its own closed days (bank holidays of its calendar); several: those of every site.
+        "closed": closed_on(day, site=chosen[0] if len(chosen) == 1 else None),
         "by_room": by_room,
         "poll_url": _poll_url(request),
         "desk_tab": "rooms" if by_room else "calendar",
         "view_tab": "rooms" if by_room else "day",
-        **_nav_days(day),
+        **_nav_days(day, sites["today"]),
         **_opened_panel(request),
     }
     return _calendar_page(request, "bookings/frontdesk/calendar_day.html", context)
@@ -172,18 +181,17 @@ def calendar_week(request, practitioner_id):
 @access.desk_required
 def week_overview(request):
     """Every practitioner's week on one screen: a row per practitioner, a column per day, compact cards."""
-    day = _day(request)
+    sites = _site_choice(request)
+    day = _day(request, sites["today"])
     monday = day - datetime.timedelta(days=day.weekday())
     week = datetime.timedelta(days=7)
-    sites = _site_choice(request)
-    built = calendar.week_overview(monday, {s.pk for s in sites["chosen_sites"]})
+    built = calendar.week_overview(monday, {s.pk for s in sites["chosen_sites"]}, sites["shown_sites"])
     context = {
         **sites,
         "overview": built,
         "week_start": monday,
         "previous": monday - week,
         "next": monday + week,
-        "today": clock.today(),
         "day": day,
         "desk_tab": "calendar",
     }
@@ -214,13 +222,14 @@ def _calendar_page(request, template: str, context: dict):
 def day_sheet(request, practitioner_id):
     practitioner = get_object_or_404(Practitioner.objects.select_related("user"), pk=practitioner_id)
     day = _day(request)
-    start_at, end_at = clock.day_bounds_utc(day, day)
+    # The practitioner's day at each site is that site's day: read every zone's, keep each row's own.
+    start_at, end_at = clock.sites_day_bounds(day, day)
     appointments = selectors.with_paperwork(
         selectors.with_screening(
             [
                 a
                 for a in selectors.appointments_between(start_at, end_at, practitioner=practitioner)
-                if a.status != Appointment.Status.CANCELLED
+                if a.status != Appointment.Status.CANCELLED and clock.on_days(a.start_at, day, day, a.room.site)
             ]
         )
     )
@@ -230,7 +239,14 @@ def day_sheet(request, practitioner_id):
     return render(
         request,
         "bookings/frontdesk/day_sheet.html",
-        {"practitioner": practitioner, "appointments": appointments, "sites": sites, **_nav_days(day)},
+        {
+            "practitioner": practitioner,
+            "appointments": appointments,
+            "sites": sites,
+            # Sites on different clocks that day: each row's time says its zone.
+            "label_zones": len({site.time_zone for site in sites}) > 1,
+            **_nav_days(day),
+        },
     )
 
 
@@ -308,9 +324,10 @@ def appointment_cancel(request, pk):
 @access.desk_required
 def appointment_move(request, pk):
     appointment = _appointment(pk)
-    local = appointment.start_at.astimezone(clock.zone())
+    site = appointment.room.site  # the date and time are read and written on the site's clock
+    local = clock.local(appointment.start_at, site)
     if request.method == "POST":
-        form = MoveForm(request.POST)
+        form = MoveForm(request.POST, site=site)
         if form.is_valid():
             try:
                 moved = services.reschedule_appointment(
@@ -340,7 +357,7 @@ def appointment_move(request, pk):
         else:
             messages.error(request, "Check the new date and time: nothing was changed.")
     else:
-        form = MoveForm(initial={"date": local.date(), "time": local.time()})
+        form = MoveForm(initial={"date": local.date(), "time": local.time()}, site=site)
     return render(request, "bookings/frontdesk/appointment_move.html", {"appointment": appointment, "form": form})
 
 
