@@ -1,11 +1,13 @@
-"""What every report is asked for: a range of clinic-local days, a practitioner or all, and (once sites exist)
+"""What every report is asked for: a range of local days (each site's), a practitioner or all, and (once sites exist)
 a site. Read from the query string as a browser sends it (ISO dates from `<input type="date">`); a bad value
 is a message on the page, never a 500."""
 
 import datetime
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from django import forms
+from django.db.models import Case, Q, When
 
 from clinic import clock
 from clinic.models import Practitioner, Site
@@ -20,13 +22,41 @@ class Filters:
     end: datetime.date
     practitioner: Practitioner | None = None
     # One of the clinic's sites (issue 17), or all: appointments in that site's rooms (`appointment_filter`);
-    # utilisation also keeps that site's working hours, rooms and closures. Days, weekdays and hours stay on
-    # the clinic's clock (`CLINIC_TIME_ZONE`), one clock for every site a report adds up.
+    # utilisation also keeps that site's working hours, rooms and closures.
     site: object | None = None
+    # The time zones of the sites the report adds up (the chosen site's, or every site's): each appointment's
+    # day, weekday and hour are its own site's (a Madrid 10:00 is a 10:00, not London's 09:00), and the range
+    # is each site's days. Empty: the clinic's zone (`CLINIC_TIME_ZONE`).
+    zones: tuple = ()
+
+    def _zones(self) -> list[str]:
+        return sorted(set(self.zones)) or [str(clock.zone())]
 
     def bounds(self) -> tuple[datetime.datetime, datetime.datetime]:
-        """[start of the first day, start of the day after the last) in UTC: DST days are 23 or 25 hours."""
-        return clock.day_bounds_utc(self.start, self.end)
+        """[start of the first day, start of the day after the last) in UTC, the widest of the sites' (DST days
+        are 23 or 25 hours): what a read of related rows (reminders, payments) covers."""
+        return clock.sites_day_bounds(self.start, self.end, [_Zoned(zone) for zone in self._zones()])
+
+    def in_range(self, field: str = "start_at", site: str = "site__time_zone") -> Q:
+        """The rows whose `field` falls on the range's days at their own site (`site`: the path to the site's
+        zone). One zone: a plain range on `field`, as with one site."""
+        zones = self._zones()
+        if len(zones) == 1:
+            start, end = clock.day_bounds_utc(self.start, self.end, ZoneInfo(zones[0]))
+            return Q(**{f"{field}__gte": start, f"{field}__lt": end})
+        condition = Q()
+        for zone in zones:
+            start, end = clock.day_bounds_utc(self.start, self.end, ZoneInfo(zone))
+            condition |= Q(**{site: zone, f"{field}__gte": start, f"{field}__lt": end})
+        return condition
+
+    def local(self, extract, field: str = "start_at", site: str = "site__time_zone"):
+        """`extract(field, tzinfo=zone)` (ExtractHour, ExtractIsoWeekDay...) on each row's own site's clock: a
+        CASE over the sites' zones, or the plain extraction when they share one."""
+        zones = self._zones()
+        if len(zones) == 1:
+            return extract(field, tzinfo=ZoneInfo(zones[0]))
+        return Case(*[When(**{site: zone}, then=extract(field, tzinfo=ZoneInfo(zone))) for zone in zones])
 
     @property
     def days(self) -> int:
@@ -48,6 +78,13 @@ class Filters:
         if self.site is not None:
             query["site"] = str(self.site.pk)
         return query
+
+
+@dataclass(frozen=True)
+class _Zoned:
+    """What `clock.sites_day_bounds` asks of a site: its time zone."""
+
+    time_zone: str
 
 
 class DateInput(forms.DateInput):
@@ -95,11 +132,13 @@ class ReportFilterForm(forms.Form):
         data = self.cleaned_data
         chosen = {str(practitioner.pk): practitioner for practitioner in self.practitioner_list}
         sites = {str(site.pk): site for site in self.site_list}
+        site = sites.get(data.get("site") or "")
         return Filters(
             start=data["start"],
             end=data["end"],
             practitioner=chosen.get(data.get("practitioner") or ""),
-            site=sites.get(data.get("site") or ""),
+            site=site,
+            zones=tuple(sorted({s.time_zone for s in ([site] if site else self.site_list)})),
         )
 
     def practitioners(self) -> list[Practitioner]:

@@ -1,7 +1,9 @@
 """The owner's reports: reads only, every figure aggregated by the database (annotate/aggregate), each report a
-fixed number of queries whatever the range. Local days, weekdays and hours are the clinic's
-(`clinic.clock`): a range is [its first day's midnight, the midnight after its last) in UTC, so a DST day is
-23 or 25 hours, and weekdays and hours are extracted in the clinic's zone.
+fixed number of queries whatever the range. Local days, weekdays and hours are each appointment's own
+site's (`clinic.clock`, `Filters.in_range` and `Filters.local`): a range is [its first day's midnight, the
+midnight after its last) in UTC at each site, so a DST day is 23 or 25 hours, and weekdays and hours are
+extracted on the site's clock (a Madrid 10:00 is a 10:00, as Madrid's working hours are). Money is counted by
+the clinic's month.
 
 What a report counts, where the issue was silent, is what an owner acts on; each report's `notes` say it on
 the page, and docs/reports.md says it again.
@@ -96,8 +98,8 @@ def describe_bars(what: str, bars, nothing: str) -> str:
 
 
 def appointments_in(f: Filters):
-    start, end = f.bounds()
-    return Appointment.objects.filter(start_at__gte=start, start_at__lt=end, **f.appointment_filter())
+    """The appointments starting on the range's days, each on its own site's days."""
+    return Appointment.objects.filter(f.in_range(), **f.appointment_filter())
 
 
 # --- 1. Utilisation ----------------------------------------------------------------------------------------
@@ -127,10 +129,11 @@ def _hour_overlaps(start: datetime.time, end: datetime.time):
         hour += 1
 
 
-def _capacity(f: Filters, spans, time_off, closed_at):
+def _capacity(f: Filters, spans, time_off, closed_at, site_zones):
     """Working seconds per practitioner and per (weekday, hour) cell: each weekday's spans times the open days
     of that weekday at the span's site in the range (`closed_at`: site id -> its closed days), less time off
-    that falls inside them. Also the open days per site and weekday."""
+    that falls inside them, on the span's site's clock (`site_zones`: site id -> zone). Also the open days per
+    site and weekday."""
     open_count = {site_id: _open_weekdays(f, closed) for site_id, closed in closed_at.items()}
     per_practitioner: dict[int, float] = defaultdict(float)
     per_cell: dict[tuple[int, int], float] = defaultdict(float)
@@ -140,18 +143,18 @@ def _capacity(f: Filters, spans, time_off, closed_at):
         for hour, seconds in _hour_overlaps(start, end):
             per_practitioner[practitioner_id] += seconds * open_count[site_id][weekday]
             per_cell[(weekday, hour)] += seconds * open_count[site_id][weekday]
-    zone = clock.zone()
-    for practitioner_id, off_start, off_end in time_off:
-        off_start, off_end = clock.local(off_start), clock.local(off_end)
-        day = max(off_start.date(), f.start)
-        while day <= min(off_end.date(), f.end):
-            for site_id, start, end in by_day.get((practitioner_id, day.weekday()), ()):
-                if day in closed_at[site_id]:
-                    continue
-                for hour, lost in _time_off_overlaps(day, start, end, off_start, off_end, zone):
-                    per_practitioner[practitioner_id] -= lost
-                    per_cell[(day.weekday(), hour)] -= lost
-            day += DAY
+    for practitioner_id, utc_start, utc_end in time_off:
+        for site_id, zone in site_zones.items():  # a span is on its site's clock: so is the time off it loses
+            off_start, off_end = utc_start.astimezone(zone), utc_end.astimezone(zone)
+            day = max(off_start.date(), f.start)
+            while day <= min(off_end.date(), f.end):
+                for span_site, start, end in by_day.get((practitioner_id, day.weekday()), ()):
+                    if span_site != site_id or day in closed_at[site_id]:
+                        continue
+                    for hour, lost in _time_off_overlaps(day, start, end, off_start, off_end, zone):
+                        per_practitioner[practitioner_id] -= lost
+                        per_cell[(day.weekday(), hour)] -= lost
+                day += DAY
     return per_practitioner, per_cell, open_count
 
 
@@ -187,7 +190,6 @@ def _spread(groups):
 
 def utilisation(f: Filters, practitioners) -> Report:
     report = Report("utilisation", "Utilisation", f)
-    zone = clock.zone()
     booked = appointments_in(f).filter(status__in=BOOKED_STATUSES)
     per_practitioner = {
         row["practitioner"]: row
@@ -200,9 +202,10 @@ def utilisation(f: Filters, practitioners) -> Report:
     }
     groups = (
         booked.annotate(
-            weekday=ExtractIsoWeekDay("start_at", tzinfo=zone),
-            hour=ExtractHour("start_at", tzinfo=zone),
-            minute=ExtractMinute("start_at", tzinfo=zone),
+            # Each appointment in its own site's weekday and hour, as its site's working hours are.
+            weekday=f.local(ExtractIsoWeekDay),
+            hour=f.local(ExtractHour),
+            minute=f.local(ExtractMinute),
             length=DURATION,
         )
         .values("weekday", "hour", "minute", "length")
@@ -224,7 +227,11 @@ def utilisation(f: Filters, practitioners) -> Report:
     chosen = f.practitioner.pk if f.practitioner else None
     spans = [span for span in all_spans if chosen is None or span[0] == chosen]
     capacity, cell_capacity, open_count = _capacity(
-        f, spans, time_off.values_list("practitioner_id", "start_at", "end_at"), closed_at
+        f,
+        spans,
+        time_off.values_list("practitioner_id", "start_at", "end_at"),
+        closed_at,
+        {site.pk: site.zone for site in sites},
     )
     rooms = list(Room.objects.filter(**({"site": f.site} if f.site else {})).order_by("name"))
 
@@ -373,7 +380,6 @@ def _attendance_cells(row) -> list:
 def attendance(f: Filters, practitioners, now: datetime.datetime | None = None) -> Report:
     report = Report("attendance", "Attendance", f)
     now = now or timezone.now()
-    zone = clock.zone()
     window = datetime.timedelta(hours=settings.CLINIC["CANCELLATION_WINDOW_HOURS"])
     past = appointments_in(f).filter(start_at__lte=now)
     counts = _attendance_counts(window)
@@ -388,7 +394,7 @@ def attendance(f: Filters, practitioners, now: datetime.datetime | None = None) 
         purpose=Payment.Purpose.DEPOSIT, status=Payment.Status.PAID, appointment__isnull=False
     ).values("appointment_id")
     past = past.annotate(
-        weekday=ExtractIsoWeekDay("start_at", tzinfo=zone),
+        weekday=f.local(ExtractIsoWeekDay),
         lead=Case(
             *[When(created_at__gt=F("start_at") - limit, then=Value(key)) for key, _, limit in LEAD_TIMES],
             default=Value("d"),
