@@ -11,9 +11,9 @@ The rule. A start time is offered for (treatment, practitioner) at a site (docs/
   within that span (the buffer after it may run past closing: it is cleaning time, not patient time);
 - its occupied interval [start, start + duration + buffer) overlaps none of the practitioner's time off and
   none of their live appointments' [start_at, busy_until) at any site (the same intervals the database's
-  exclusion constraints compare), and comes no closer than the travel time (`CLINIC_TRAVEL_MINUTES`) to
-  their appointments or working spans at another site (an exclusion constraint holds it for appointments,
-  migration 0019);
+  exclusion constraints compare), and comes no closer than the travel time between the two sites (the
+  pair's `clinic.models.SiteTravel`, else `CLINIC_TRAVEL_MINUTES`) to their appointments or working spans
+  at another site (a trigger holds it for appointments, migration 0021);
 - at least one active room OF THAT SITE is free over that interval (the first free one by name is
   proposed);
 - it is at least the minimum notice from now (`minimum_notice`: `MIN_NOTICE_HOURS` online, none for the
@@ -53,7 +53,17 @@ from django.utils import timezone
 from clinic import clock
 from clinic.clock import UTC, day_bounds_utc, local_to_utc
 from clinic.closures import closed_days
-from clinic.models import Closure, Practitioner, Room, Site, TimeOff, Treatment, WorkingHours
+from clinic.models import (
+    Closure,
+    Practitioner,
+    Room,
+    Site,
+    SiteTravel,
+    TimeOff,
+    TravelTimes,
+    Treatment,
+    WorkingHours,
+)
 
 from .models import Appointment, AvailabilityScope, travel_time
 
@@ -152,6 +162,7 @@ class Setup:
     hours: dict
     rooms: list
     zones: dict = field(default_factory=dict)  # site id -> ZoneInfo, of every site a span names
+    travel: TravelTimes | None = None  # between sites; None: not read (the set-up is at one site)
 
     def sites(self) -> list:
         """The sites where the treatment can be had (they have a room for it), in the sites' order."""
@@ -161,9 +172,8 @@ class Setup:
     def at(self, site) -> "Setup":
         """The part of the set-up at one site: its rooms; the spans stay (those elsewhere keep the travel
         time free)."""
-        return Setup(
-            self.practitioners, self.hours, [room for room in self.rooms if room.site_id == site.pk], self.zones
-        )
+        rooms_here = [room for room in self.rooms if room.site_id == site.pk]
+        return Setup(self.practitioners, self.hours, rooms_here, self.zones, self.travel)
 
 
 def rooms_for(treatment, rooms, treatment_sites=None):
@@ -175,7 +185,8 @@ def rooms_for(treatment, rooms, treatment_sites=None):
 
 def load_setup(treatment, practitioner, site=None) -> Setup:
     """The set-up straight from the database, in two queries (what the booking service re-checks with):
-    the spans of those who offer the treatment, and the rooms that can host it (at `site`, or anywhere)."""
+    the spans of those who offer the treatment and the rooms that can host it (at `site`, or anywhere); a
+    third for the travel times between sites when they are at several."""
     if not treatment.active:
         return Setup([], {}, [])
     spans = (
@@ -193,7 +204,11 @@ def load_setup(treatment, practitioner, site=None) -> Setup:
     rooms = rooms_hosting(treatment).select_related("site").order_by("name", "pk")
     if site is not None:
         rooms = rooms.filter(site_id=site.pk)
-    return Setup(list(practitioners.values()), dict(hours), list(rooms), zones)
+    rooms = list(rooms)
+    # The travel times between sites, when the spans or the rooms are at two sites (else read only if an
+    # appointment at another site turns up in the busy rows: `Calendar.travel`).
+    travel = SiteTravel.times() if len({*zones, *(room.site_id for room in rooms)}) > 1 else None
+    return Setup(list(practitioners.values()), dict(hours), rooms, zones, travel)
 
 
 def busy_rows(practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id=None):
@@ -251,12 +266,12 @@ class Busy:
         )
 
 
-def busy_range(sites, first_day, last_day, occupied):
+def busy_range(sites, first_day, last_day, occupied, travel: TravelTimes | None = None):
     """The instants whose busy rows matter for these sites' local days: the range's days, a little after (a
-    slot late on the last day occupies time after midnight), and the travel time either side (a practitioner's
-    appointment at another site just before or after keeps it free)."""
+    slot late on the last day occupies time after midnight), and the longest travel time either side (a
+    practitioner's appointment at another site just before or after keeps it free)."""
     bounds = [day_bounds_utc(first_day, last_day, clock.zone(site)) for site in sites or (None,)]
-    travel = travel_time()
+    travel = travel.longest() if travel is not None else travel_time()
     return min(start for start, _ in bounds) - travel, max(end for _, end in bounds) + occupied + travel
 
 
@@ -264,7 +279,7 @@ class Calendar:
     """The busy picture of a date range at one site for one treatment: the set-up plus one query for the busy
     rows (or the rows already loaded for several sites, `busy`). Days are the site's local days, its closures
     and bank holidays close it, and a practitioner's spans and appointments at other sites keep the travel
-    time free (`CLINIC_TRAVEL_MINUTES`)."""
+    time between the two sites free (`clinic.models.SiteTravel`, else `CLINIC_TRAVEL_MINUTES`)."""
 
     def __init__(
         self,
@@ -309,7 +324,7 @@ class Calendar:
         self.step = datetime.timedelta(minutes=policy("SLOT_STEP_MINUTES"))
         self.duration, self.buffer_after = treatment.duration, treatment.buffer_after
         self.occupied = self.duration + self.buffer_after
-        self.travel = travel_time()
+        self._travel = setup.travel
         self._grid: dict = {}
         self._room_at: dict = {}
         self._rooms_busy = None
@@ -322,7 +337,15 @@ class Calendar:
             self._load_busy(ignore_appointment_id)
 
     def busy_range(self):
-        return busy_range([self.site], self.first_day, self.last_day, self.occupied)
+        return busy_range([self.site], self.first_day, self.last_day, self.occupied, self._travel)
+
+    @property
+    def travel(self) -> TravelTimes:
+        """The travel times between sites: the set-up's, or read now (a set-up at one site met an appointment
+        at another)."""
+        if self._travel is None:
+            self._travel = SiteTravel.times()
+        return self._travel
 
     def _load_busy(self, ignore_appointment_id):
         """One query: the practitioners' time off, and the live appointments of those practitioners or in
@@ -346,16 +369,18 @@ class Calendar:
 
     def away(self, practitioner_id) -> tuple[Intervals, Intervals]:
         """When the practitioner is kept for another site: (their appointments there, their working spans
-        there), each widened by the travel time either side; spans of the days around the range, on that
-        site's clock. Empty for a practitioner who works at this site only."""
+        there), each widened by the travel time between that site and this one either side; spans of the days
+        around the range, on that site's clock. Empty for a practitioner who works at this site only."""
         found = self._away.get(practitioner_id)
         if found is None:
-            travel, booked, spans_there = self.travel, [], []
+            booked, spans_there = [], []
             for start, end, site_id in self._appointment_rows.get(practitioner_id, ()):
                 if site_id != self.site_id:
+                    travel = self.travel.between(self.site_id, site_id)
                     booked.append((start - travel, end + travel))
             for site_id, weekday, spans in self._spans_elsewhere.get(practitioner_id, ()):
                 zone = self.zones.get(site_id) or self.zone
+                travel = self.travel.between(self.site_id, site_id)
                 for day in days_between(self.first_day - ONE_DAY, self.last_day + ONE_DAY):
                     if day.weekday() != weekday:
                         continue
@@ -602,7 +627,7 @@ def available_slots(
     busy = Busy.load(
         [p.pk for p in setup.practitioners],
         [room.pk for room in setup.rooms if room.site_id in {s.pk for s in sites}],
-        *busy_range(sites, date_from, date_to, occupied),
+        *busy_range(sites, date_from, date_to, occupied, setup.travel),
         getattr(ignore_appointment, "pk", None),
     )
     for each in sites:
@@ -743,8 +768,9 @@ def bucket_end(now: datetime.datetime) -> datetime.datetime:
 class Catalogue:
     """The clinic's set-up as of one value of the "clinic" scope: active treatments and practitioners (with
     what they offer, in the order 'first available' prefers them) by slug, working hours, rooms, closures
-    still to come. Loaded in six queries when the set-up changes, then shared by every cached answer of the
-    process: validating a query string and computing an answer need no query for it."""
+    still to come, the travel times between sites. Loaded in seven queries when the set-up changes, then
+    shared by every cached answer of the process: validating a query string and computing an answer need no
+    query for it."""
 
     def __init__(self, version: int):
         self.version = version
@@ -770,6 +796,7 @@ class Catalogue:
         self.sites = {site.pk: site for site in Site.objects.all()}
         self.site_slugs = {site.slug: site for site in self.sites.values() if site.active}
         self.zones = {site.pk: site.zone for site in self.sites.values()}
+        self.travel = SiteTravel.times()
         self.rooms = list(Room.objects.filter(active=True).order_by("name", "pk"))
         for room in self.rooms:
             room.site = self.sites[room.site_id]  # no query per room
@@ -815,7 +842,7 @@ class Catalogue:
         ]
         practitioners = [self._by_id[p_id] for p_id in ids]
         hours = {key: spans for key, spans in self.hours.items() if key[1] in ids}
-        return Setup(practitioners, hours, self.rooms_for(treatment), self.zones)
+        return Setup(practitioners, hours, self.rooms_for(treatment), self.zones, self.travel)
 
     def works(self, practitioner_id) -> bool:
         working = self._working

@@ -6,8 +6,6 @@ busy_until includes the treatment's buffer. Cancelled and no-show appointments d
 deposit does.
 """
 
-import datetime
-
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -15,13 +13,14 @@ from django.db.models.fields.related_descriptors import ForwardManyToOneDescript
 from django.utils import timezone
 
 from clinic import medicine_advice
-from clinic.models import Patient, Practitioner, Room, Site, Treatment
+from clinic.models import Patient, Practitioner, Room, Site, Treatment, default_travel_time
 
 
 def travel_time():
-    """The time kept free between a practitioner's appointments at two different sites (`CLINIC_TRAVEL_MINUTES`):
-    availability offers no time inside it, and an exclusion constraint refuses it (migration 0019)."""
-    return datetime.timedelta(minutes=settings.CLINIC["TRAVEL_MINUTES"])
+    """The clinic's one travel time between sites (`CLINIC_TRAVEL_MINUTES`), for pairs with no figure of their
+    own (`clinic.models.SiteTravel`): `travel_until` records it, and the database's travel check falls back
+    on it (migration 0021)."""
+    return default_travel_time()
 
 
 class SiteOfRoomDescriptor(ForwardManyToOneDescriptor):

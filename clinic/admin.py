@@ -16,6 +16,7 @@ from .models import (
     Practitioner,
     Room,
     Site,
+    SiteTravel,
     TimeOff,
     Treatment,
     User,
@@ -120,6 +121,15 @@ class SiteAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
     inlines = [OpeningHoursInline, RoomInline]
     filter_horizontal = ("staff",)  # the front desk who work here (their calendars open on this site)
+
+
+@admin.register(SiteTravel)
+class SiteTravelAdmin(admin.ModelAdmin):
+    """The travel time between two sites when it is not the clinic's one figure (`CLINIC_TRAVEL_MINUTES`):
+    availability keeps it free and the database refuses less (docs/sites.md)."""
+
+    list_display = ("from_site", "to_site", "minutes")
+    list_select_related = ("from_site", "to_site")
 
 
 @admin.register(Treatment)

@@ -5,15 +5,16 @@ or a transaction lives in services.
 """
 
 import datetime
+from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
@@ -253,6 +254,77 @@ def default_site() -> Site:
             },
         )
     return site
+
+
+def default_travel_time() -> datetime.timedelta:
+    """The time kept free between a practitioner's appointments at two sites that have no figure of their own
+    (`CLINIC_TRAVEL_MINUTES`)."""
+    from django.conf import settings
+
+    return datetime.timedelta(minutes=settings.CLINIC["TRAVEL_MINUTES"])
+
+
+@dataclass(frozen=True)
+class TravelTimes:
+    """How long a practitioner needs between two sites: each pair's own figure (`SiteTravel`), else the
+    clinic's one figure. What availability keeps free, and what the database refuses (bookings 0021)."""
+
+    default: datetime.timedelta
+    pairs: dict = field(default_factory=dict)  # (lower site id, higher site id) -> timedelta
+
+    def between(self, site_id, other_site_id) -> datetime.timedelta:
+        if site_id == other_site_id:
+            return datetime.timedelta(0)
+        return self.pairs.get(SiteTravel.pair(site_id, other_site_id), self.default)
+
+    def longest(self) -> datetime.timedelta:
+        """The most any pair needs: how far around a range a computation must look for other sites' rows."""
+        return max([self.default, *self.pairs.values()])
+
+
+class SiteTravel(models.Model):
+    """The travel time between two sites, when it is not the clinic's one figure (`CLINIC_TRAVEL_MINUTES`):
+    two sites in one city a short walk apart, London and Manchester a train ride. One row a pair, whichever
+    order it was entered in (kept as lower site id first)."""
+
+    from_site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", verbose_name="site")
+    to_site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", verbose_name="other site")
+    minutes = models.PositiveSmallIntegerField(
+        validators=[MaxValueValidator(24 * 60)],
+        help_text="Kept free for a practitioner between an appointment at one of these sites and one at the "
+        "other, either way round.",
+    )
+
+    class Meta:
+        verbose_name = "travel time between sites"
+        constraints = [
+            models.UniqueConstraint(fields=["from_site", "to_site"], name="site_travel_one_row_a_pair"),
+            models.CheckConstraint(condition=Q(from_site__lt=F("to_site")), name="site_travel_lower_site_first"),
+        ]
+
+    def __str__(self):
+        return f"{self.from_site} - {self.to_site}: {self.minutes} min"
+
+    def save(self, *args, **kwargs):
+        self.from_site_id, self.to_site_id = self.pair(self.from_site_id, self.to_site_id)
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        if self.from_site_id and self.to_site_id:
+            if self.from_site_id == self.to_site_id:
+                raise ValidationError({"to_site": "Choose two different sites."})
+            self.from_site_id, self.to_site_id = self.pair(self.from_site_id, self.to_site_id)
+
+    @staticmethod
+    def pair(site_id, other_site_id) -> tuple:
+        return (min(site_id, other_site_id), max(site_id, other_site_id))
+
+    @classmethod
+    def times(cls) -> TravelTimes:
+        """Every pair's figure, in one query."""
+        rows = cls.objects.values_list("from_site", "to_site", "minutes")
+        pairs = {(a, b): datetime.timedelta(minutes=minutes) for a, b, minutes in rows}
+        return TravelTimes(default_travel_time(), pairs)
 
 
 class OpeningHours(models.Model):

@@ -24,6 +24,7 @@ ROLE_PERMISSIONS = {
             "treatment": ["view"],
             "room": ["view"],
             "site": ["view"],
+            "sitetravel": ["view"],
             "openinghours": ["view"],
             "patient": ["view"],
         },
@@ -39,6 +40,7 @@ ROLE_PERMISSIONS = {
             "treatment": ["view"],
             "room": ["view"],
             "site": ["view"],
+            "sitetravel": ["view"],
             "openinghours": ["view"],
             # The desk runs the rota (issue #15): hours, time off and closures, in the admin as on /desk/rota/.
             "workinghours": ["view", "add", "change", "delete"],

@@ -12,7 +12,18 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from bookings.models import Appointment
 from clinic import clock, roles
-from clinic.models import BodyArea, Patient, Practitioner, Room, Site, Treatment, User, WorkingHours, default_site
+from clinic.models import (
+    BodyArea,
+    Patient,
+    Practitioner,
+    Room,
+    Site,
+    SiteTravel,
+    Treatment,
+    User,
+    WorkingHours,
+    default_site,
+)
 from clinic.two_factor import manual_entry_key
 from consultations import selectors as intake_selectors
 from consultations import services as intake_services
@@ -146,6 +157,7 @@ MANCHESTER = dict(
     bank_holidays="GB-ENG",
     display_order=1,
 )
+MANCHESTER_TRAVEL_MINUTES = 180  # London to Manchester by train, door to door
 MANCHESTER_ROOMS = ("Room 1 (Oak)", "Room 2 (Elm)")
 
 STAFF = [
@@ -261,7 +273,15 @@ class Command(BaseCommand):
         manchester, _ = Site.objects.update_or_create(slug=MANCHESTER["slug"], defaults=MANCHESTER)
         for name in MANCHESTER_ROOMS:
             Room.objects.get_or_create(name=name, site=manchester)
-        self.stdout.write(f"  sites: {london.name} (3 rooms), {manchester.name} ({len(MANCHESTER_ROOMS)} rooms)")
+        # A train ride apart: more than the clinic's one figure (CLINIC_TRAVEL_MINUTES) for sites in one city.
+        from_site, to_site = SiteTravel.pair(london.pk, manchester.pk)
+        SiteTravel.objects.update_or_create(
+            from_site_id=from_site, to_site_id=to_site, defaults={"minutes": MANCHESTER_TRAVEL_MINUTES}
+        )
+        self.stdout.write(
+            f"  sites: {london.name} (3 rooms), {manchester.name} ({len(MANCHESTER_ROOMS)} rooms),"
+            f" {MANCHESTER_TRAVEL_MINUTES} minutes apart"
+        )
 
     def seed_practitioners(self, treatments):
         group = Group.objects.get(name=roles.PRACTITIONER)
