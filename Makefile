@@ -59,10 +59,16 @@ run: seed
 	  $(PY) manage.py runserver $(HOST):$(PORT); \
 	  kill -TERM $$worker $$beat 2>/dev/null; wait; echo "Stopped: web, worker and beat."'
 
-# The suite runs in parallel (pytest-xdist): one worker a core, each with its own test database and its own
-# queues in Redis (tests/conftest.py). PYTEST_WORKERS=0 runs it in one process.
+# The suite runs in parallel (pytest-xdist): one worker a core, each with its own test database (a copy of one
+# migrated for the run, tests/template_db.py) and its own queues in Redis (tests/conftest.py).
+# PYTEST_WORKERS=0 runs it in one process.
 PYTEST_WORKERS ?= auto
 PYTEST_PARALLEL = -n $(PYTEST_WORKERS)
+# The tests write bytecode even where PYTHONDONTWRITEBYTECODE is set (as in some containers): without it every
+# process of a run (pytest's workers, the Celery workers and manage.py commands the tests start) compiles the
+# project's modules again, and pytest rewrites the assertions of every module of its plugins' packages again
+# (schemathesis, hypothesis, Faker: about 500 modules), 8 s of CPU a process (docs/testing.md).
+test test-fast test-clock: export PYTHONDONTWRITEBYTECODE =
 
 ## make test: the whole suite. Set DATABASE_URL and REDIS_URL to test against PostgreSQL and Redis.
 test: $(STAMP)

@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import connection
 from hypothesis import settings as hypothesis_settings
 
+from tests import template_db
+
 # Property tests: `ci` (the default) runs a few examples per test, derandomized so that a red CI run is red
 # again on a developer's machine with the same examples and the suite's time stays bounded;
 # HYPOTHESIS_PROFILE=thorough runs many random ones (try it after changing a form or a service).
@@ -67,6 +69,60 @@ def pytest_unconfigure(config):
     traveller = config.stash.get(_TRAVELLER, None)
     if traveller is not None:
         traveller.stop()
+
+
+# --- One migrated database for the run, cloned for each xdist worker (tests/template_db.py) ----------
+
+
+def pytest_sessionstart(session):
+    template_db.start_template(session.config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    template_db.configure_node(node.config, node)
+
+
+def pytest_sessionfinish(session):
+    template_db.drop_template(session.config)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request,
+    django_test_environment,
+    django_db_blocker,
+    django_db_use_migrations,
+    django_db_keepdb,
+    django_db_createdb,
+    django_db_modify_db_settings,
+):
+    """pytest-django's own set-up, except that an xdist worker copies the template the controller migrated
+    (tests/template_db.py) instead of migrating a database of its own."""
+    from django.test.utils import setup_databases, teardown_databases
+    from pytest_django.fixtures import _disable_migrations, _get_databases_for_setup
+
+    if not django_db_use_migrations:
+        _disable_migrations()
+    keepdb = django_db_keepdb and not django_db_createdb
+    aliases, serialized_aliases = _get_databases_for_setup(request.session.items)
+    verbosity = request.config.option.verbose
+    with django_db_blocker.unblock():
+        db_cfg = None
+        if aliases == {"default"} and not serialized_aliases and not keepdb:
+            db_cfg = template_db.clone_for_worker(request.config)
+        if db_cfg is None:
+            db_cfg = setup_databases(
+                verbosity=verbosity,
+                interactive=False,
+                aliases=aliases,
+                serialized_aliases=serialized_aliases,
+                keepdb=keepdb,
+            )
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(db_cfg, verbosity=verbosity)
 
 
 def pytest_report_header(config):
