@@ -118,6 +118,56 @@ class Column:
         return mark_safe("".join(parts))  # noqa: S308 - every part above is escaped or made of digits
 
 
+def cards_html(column, *, by_room=False, show_site=False):
+    """The column's appointment cards: time (`desk_time`, on its site's clock), patient, treatment (and
+    practitioner, by room; site, when the calendar shows several), and the badges of
+    bookings/frontdesk/_status, _screening, _paperwork (not the form's on a card: the screening badge says
+    it) and _alert. Written here rather than in the template for the cells' reason: a busy day's 108 cards
+    cost the template language a fifth of the page (some 20 variables, a time format and four includes
+    each); here they are string formatting. The badges are the includes' markup
+    (tests/test_desk_calendar_panel.py checks them against the includes): change both."""
+    zone = timezone.get_current_timezone()
+    parts = []
+    for block in column.appointments:
+        appointment = block.appointment
+        status = appointment.status
+        drag = f' draggable="true" data-move-url="{appointment.move_url}"' if status == "booked" else ""
+        treatment = escape(appointment.treatment.name)
+        if by_room:
+            treatment = f"{treatment} · {escape(appointment.practitioner.name)}"
+        site = f'<span class="cal-site small">{escape(appointment.room.site.name)}</span>' if show_site else ""
+        confirmed = ""
+        if appointment.confirmed_at and status == "booked":
+            when = dateformat.format(appointment.confirmed_at.astimezone(zone), "j M H:i")
+            confirmed = f' <span class="badge text-bg-success" title="The patient confirmed {when}">Confirmed</span>'
+        screening = appointment.screening
+        paperwork = "".join(
+            f'<span class="badge paperwork paperwork-{item.code}">{escape(item.label)}</span> '
+            for item in appointment.paperwork
+            if item.code != "form"
+        )
+        alert = ALERT_BADGE if appointment.has_clinical_alert else ""
+        parts.append(
+            f'<a class="cal-appt status-{status} {block.css}" href="{appointment.desk_url}" '
+            f'data-appointment="{appointment.pk}" hx-get="{appointment.panel_url}" hx-target="#desk-panel" '
+            f'hx-swap="innerHTML"{drag}>\n'
+            f'<span class="cal-time">{appointment.desk_time}</span>\n'
+            f'<strong class="cal-patient">{escape(appointment.patient.full_name)}</strong>\n'
+            f'<span class="cal-treatment">{treatment}</span>\n{site}'
+            f'<span class="cal-badges"><span class="badge appt-status status-{status}">'
+            f"{escape(appointment.get_status_display())}</span>{confirmed}\n"
+            f'<span class="badge screening screening-{screening.code}" title="Intake screening">'
+            f"{escape(screening.label)}</span>\n{paperwork}{alert}</span>\n</a>\n"
+        )
+    return mark_safe("".join(parts))  # noqa: S308 - every value above is escaped, made of digits or an internal code
+
+
+ALERT_BADGE = (
+    '<span class="badge text-bg-danger desk-alert" data-testid="desk-alert" '
+    'title="A clinical alert or condition: ask the practitioner">Alert: see practitioner</span>'
+)
+
+
 @dataclass
 class Grid:
     columns: list
