@@ -14,12 +14,9 @@ CEST" in a row labelled "09:00 BST"), so no time is read on the wrong clock.
 import datetime
 from dataclasses import dataclass, field
 
-from django.conf import settings
-
 from bookings import selectors
 from bookings.models import Appointment
 from clinic import clock
-from clinic.clock import local_to_utc
 
 from . import grid
 from .grid import (
@@ -82,27 +79,6 @@ def _working_blocks(spans, day):
     ]
 
 
-def _cell_blocks(spans, day, now, taken=(), label_zones=False):
-    """A cell per slot step of each working span (from the span's start, as availability steps) that starts
-    from now on (the desk's notice: a walk-in gets the next step): the starts the desk may click to book, or
-    drop a card on. Whether a treatment fits there is the booking service's answer, given in the panel.
-    A cell under an appointment or time off (`taken`: (start, end) pairs) is `covered`: only a drop target,
-    for a card moved by less than its own length; it is not offered to click or tab to."""
-    step = datetime.timedelta(minutes=settings.CLINIC["SLOT_STEP_MINUTES"])
-    cells = []
-    for start, end, site in spans:
-        zone = site.zone
-        wall, last = datetime.datetime.combine(day, start), datetime.datetime.combine(day, end)
-        while wall < last:
-            instant = local_to_utc(day, wall.time(), zone)
-            if instant is not None and instant >= now:
-                cell = Block("cell", instant, instant + step, zone=zone, label_zone=label_zones)
-                cell.covered = any(start_at < instant + step and instant < end_at for start_at, end_at in taken)
-                cells.append(cell)
-            wall += step
-    return cells
-
-
 def _appointment_blocks(appointments):
     return [Block("appointment", a.start_at, a.end_at, appointment=a) for a in appointments]
 
@@ -134,22 +110,25 @@ def day_by_practitioner(day: datetime.date, now, site_ids=(), sites=None) -> Cal
         zone,
         bounds=(start_at, end_at),
     )
+    theirs: dict = {}
+    for appointment in shown:
+        theirs.setdefault(appointment.practitioner_id, []).append(appointment)
     columns = []
     for practitioner in practitioners:
+        booked, off = theirs.get(practitioner.pk, []), time_off.get(practitioner.pk, [])
         column = Column(practitioner.name, *window, subtitle=practitioner.title, practitioner=practitioner, day=day)
         column.blocks = (
-            working[practitioner.pk]
-            + _cell_blocks(
-                spans.get((practitioner.pk, day), []),
-                day,
-                now,
-                taken=[(a.start_at, a.end_at) for a in shown if a.practitioner_id == practitioner.pk]
-                + time_off.get(practitioner.pk, []),
-                label_zones=label_zones,
-            )
-            + [Block("off", start, end) for start, end in time_off.get(practitioner.pk, [])]
-            + _appointment_blocks([a for a in shown if a.practitioner_id == practitioner.pk])
+            working[practitioner.pk] + [Block("off", start, end) for start, end in off] + _appointment_blocks(booked)
         )
+        column.cells = grid.cell_markup(
+            practitioner,
+            day,
+            spans.get((practitioner.pk, day), []),
+            [(a.start_at, a.end_at) for a in booked] + off,
+            window,
+            label_zones,
+        )
+        column.now = now
         columns.append(place(column, now))
     return Calendar(Grid(columns, row_count(*window), hour_labels(*window, zone, label_zones)), cancelled)
 
@@ -221,17 +200,17 @@ def week_by_practitioner(practitioner, first_day: datetime.date, now) -> Calenda
         window = (_at_offset(day, opens, zone), _at_offset(day, closes, zone))
         column = Column(f"{day:%a %-d %b}", *window, practitioner=practitioner, day=day)
         column.blocks = (
-            working
-            + _cell_blocks(
-                spans.get((practitioner.pk, day), []),
-                day,
-                now,
-                taken=[(a.start_at, a.end_at) for a in day_appointments] + time_off,
-                label_zones=label_zones,
-            )
-            + [Block("off", start, end) for start, end in time_off]
-            + _appointment_blocks(day_appointments)
+            working + [Block("off", start, end) for start, end in time_off] + _appointment_blocks(day_appointments)
         )
+        column.cells = grid.cell_markup(
+            practitioner,
+            day,
+            spans.get((practitioner.pk, day), []),
+            [(a.start_at, a.end_at) for a in day_appointments] + time_off,
+            (column.start_at, column.end_at),
+            label_zones,
+        )
+        column.now = now
         columns.append(place(column, now))
     # The hour labels of a day of usual length (the median), not of a DST day's column.
     usual = sorted(columns, key=lambda c: c.rows)[len(columns) // 2]

@@ -10,10 +10,12 @@ The window shows 08:00 to 20:00 local time, widened to the hour to whatever fall
 """
 
 import datetime
+import functools
 import math
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from django.conf import settings
 from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.utils.html import escape
@@ -42,14 +44,6 @@ class Block:
     span: int = 1
     lane: int = 0
     lanes: int = 1
-    covered: bool = False  # a cell under an appointment or time off: a drop target only
-    zone: object = None  # a cell's: the clock of the site whose working span it is in
-    label_zone: bool = False  # a cell's: say its zone (a calendar mixing sites in different zones)
-
-    @property
-    def key(self) -> str:
-        """The start as slots travel in forms: UTC, to the minute (availability.Slot.key)."""
-        return self.start_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
     @property
     def css(self) -> str:
@@ -73,6 +67,8 @@ class Column:
     day: datetime.date | None = None
     now_row: int | None = None
     rows: int = 0
+    cells: tuple = ()  # ((start, markup), ...) of the day's cells (`cell_markup`), shown from `now` on
+    now: datetime.datetime | None = None
 
     @property
     def appointments(self):
@@ -83,39 +79,76 @@ class Column:
         return [block for block in self.blocks if block.kind in ("working", "off")]
 
     @property
-    def cells(self):
-        """Free-looking starts the desk can click (or drop a card on) to book or move there."""
-        return [block for block in self.blocks if block.kind == "cell"]
-
-    @property
     def cells_html(self):
-        """The cells' markup: a button per start the desk may click (it opens the booking panel), a plain
-        drop target under an appointment or time off. Written here rather than in the template: a day of
-        50 practitioners has some 1,600 cells, and the template language took about half a second for them
-        (a date format, a time format and a URL each); here it is string formatting, the same bytes."""
-        practitioner = self.practitioner
-        book_url = reverse("desk:panel_book")
-        name = escape(practitioner.name)
-        page_zone = timezone.get_current_timezone()
-        days: dict = {}  # the 'D j M' of each local date (Django's date format, as the template wrote it)
-        parts = []
-        for block in self.cells:
-            slot = f"{practitioner.pk}@{block.key}"
-            if block.covered:
-                parts.append(f'<div class="cal-cell cal-covered {block.css}" data-slot="{slot}"></div>')
+        """The cells' markup from now on (see `cell_markup`)."""
+        now = self.now
+        return mark_safe("".join(html for instant, html in self.cells if now is None or instant >= now))  # noqa: S308
+
+
+def cell_markup(practitioner, day, spans, taken, window, label_zones=False) -> tuple:
+    """((start, markup), ...) of a practitioner's cells for a day: a button per slot step of each working
+    span (from the span's start, as availability steps; `spans`: (start, end, site), on the site's clock)
+    that the desk may click to book there (it opens the booking panel), a plain drop target where an
+    appointment or time off covers it (`taken`: (start, end) pairs), for a card moved by less than its own
+    length. Whether a treatment fits is the booking service's answer, given in the panel. The column keeps
+    the cells from now on (the desk's notice: a walk-in gets the next step). With `label_zones` (a calendar
+    mixing zones) each time says its zone.
+
+    Written as strings rather than in the template (a day of 50 practitioners has some 1,600 cells: a date
+    format, a time format and a URL each took the template language about half a second), and remembered
+    per process for the same inputs: every value the markup depends on is in the key (the practitioner and
+    their name, the day, the window, the spans and their sites' zones, what is taken, the slot step, the
+    panel's URL), all read by this request, so a remembered column can never show a time that has since been
+    taken or freed; a booking changes only its practitioner's key."""
+    return _cell_markup(
+        practitioner.pk,
+        practitioner.name,
+        day,
+        tuple(window),
+        tuple((start, end, site.zone) for start, end, site in spans),
+        tuple(sorted(taken)),
+        label_zones,
+        settings.CLINIC["SLOT_STEP_MINUTES"],
+        reverse("desk:panel_book"),
+    )
+
+
+@functools.lru_cache(maxsize=512)  # ~10 KB a column: ten days of 50 practitioners
+def _cell_markup(pk, name, day, window, spans, taken, label_zones, step_minutes, book_url) -> tuple:
+    step = datetime.timedelta(minutes=step_minutes)
+    window_start, window_end = window
+    name = escape(name)
+    days: dict = {}  # the 'D j M' of each local date (Django's date format, as the template wrote it)
+    cells = []
+    for start, end, zone in spans:
+        wall, last = datetime.datetime.combine(day, start), datetime.datetime.combine(day, end)
+        while wall < last:
+            instant = clock.local_to_utc(day, wall.time(), zone)
+            wall += step
+            if instant is None:
                 continue
-            local = block.start_at.astimezone(block.zone or page_zone)  # on its site's clock
-            day = days.get(local.date())
-            if day is None:
-                day = days[local.date()] = dateformat.format(local, "D j M")
-            time = local.strftime("%H:%M %Z" if block.label_zone else "%H:%M")
-            parts.append(
-                f'<button type="button" class="cal-cell {block.css}" data-slot="{slot}" '
-                f'hx-get="{book_url}?slot={practitioner.pk}@{quote(block.key, safe="/")}" hx-target="#desk-panel" '
-                f'hx-swap="innerHTML" aria-label="Book {day} {time} with {name}">'
-                f'<span aria-hidden="true">{time}</span></button>'
+            first, stop = max(instant, window_start), min(instant + step, window_end)
+            css = f"cal-r-{(first - window_start) // STEP + 1} cal-s-{max(1, math.ceil((stop - first) / STEP))}"
+            key = f"{instant.astimezone(UTC):%Y-%m-%dT%H:%MZ}"  # as slots travel in forms (availability.Slot.key)
+            slot = f"{pk}@{key}"
+            if any(start_at < instant + step and instant < end_at for start_at, end_at in taken):
+                cells.append((instant, f'<div class="cal-cell cal-covered {css}" data-slot="{slot}"></div>'))
+                continue
+            local = instant.astimezone(zone)  # on its site's clock
+            label_day = days.get(local.date())
+            if label_day is None:
+                label_day = days[local.date()] = dateformat.format(local, "D j M")
+            time = local.strftime("%H:%M %Z" if label_zones else "%H:%M")
+            cells.append(
+                (
+                    instant,
+                    f'<button type="button" class="cal-cell {css}" data-slot="{slot}" '
+                    f'hx-get="{book_url}?slot={pk}@{quote(key, safe="/")}" hx-target="#desk-panel" '
+                    f'hx-swap="innerHTML" aria-label="Book {label_day} {time} with {name}">'
+                    f'<span aria-hidden="true">{time}</span></button>',
+                )
             )
-        return mark_safe("".join(parts))  # noqa: S308 - every part above is escaped or made of digits
+    return tuple(cells)
 
 
 def cards_html(column, *, by_room=False, show_site=False):
