@@ -456,6 +456,32 @@ def test_a_time_under_an_appointment_is_a_drop_target_not_a_button(client, desk,
     )
 
 
+def test_a_remembered_column_shows_each_change_at_once(client, desk, practitioner, treatment):
+    """A column's cells are remembered for the same inputs (grid.cell_markup): a booking, its cancellation,
+    time off and a new name each show on the next load, never a stale cell."""
+    from tests.factories import TimeOffFactory
+
+    day = timezone.localdate() + datetime.timedelta(days=2)
+    url = f"/desk/?date={day:%Y-%m-%d}"
+    cell = f'data-slot="{practitioner.pk}@{key(at(day, 10))}"'
+
+    def state():
+        page = client.get(url).content.decode()
+        return "covered" if '<div class="cal-cell cal-covered' in page.split(cell)[0][-120:] else "free", page
+
+    assert state()[0] == "free" and state()[0] == "free"  # the second load is the remembered column
+    booked = AppointmentFactory(practitioner=practitioner, treatment=treatment, start_at=at(day, 10))
+    assert state()[0] == "covered"
+    booked.status = Appointment.Status.CANCELLED
+    booked.save()
+    assert state()[0] == "free"
+    TimeOffFactory(practitioner=practitioner, start_at=at(day, 9), end_at=at(day, 12))
+    assert state()[0] == "covered"
+    practitioner.user.first_name = "Amy"
+    practitioner.user.save()
+    assert "with Amy Hart" in state()[1]
+
+
 def test_a_card_dropped_in_another_practitioners_column_moves_it_to_them(client, desk, booked, treatment):
     ben = PractitionerFactory(user__first_name="Ben", user__last_name="Cole", treatments=[treatment])
     open_around_the_clock(ben)
