@@ -34,24 +34,33 @@ class Banner:
         return bool(self.flags or self.washouts or self.conditions or self.pinned)
 
 
-def banners(patient_ids, today: datetime.date | None = None) -> dict[int, Banner]:
-    """{patient id: Banner} for every id given (an empty banner when there is nothing). Three queries."""
+def banners(patient_ids, today: datetime.date | None = None, *, read=None) -> dict[int, Banner]:
+    """{patient id: Banner} for every id given (an empty banner when there is nothing). Three queries; one
+    with `read`, the patients' flags of their forms' current versions and their reviews (latest first, with
+    the reviewer), each with `patient_pk`, when the caller has read them already
+    (`consultations.selectors.screening_and_alerts`)."""
     today = today or timezone.localdate()
     ids = set(patient_ids)
     result = {pk: Banner() for pk in ids}
     if not ids:
         return result
-    of_patients = {"intake__patient_id__in": ids}
-    current = ScreeningFlag.objects.filter(**of_patients, intake_version=F("intake__version"))
+    if read is None:
+        of_patients = {"intake__patient_id__in": ids}
+        current = ScreeningFlag.objects.filter(**of_patients, intake_version=F("intake__version"))
+        reviews = Review.objects.filter(**of_patients).annotate(patient_pk=F("intake__patient_id"))
+        read = (
+            current.annotate(patient_pk=F("intake__patient_id")),
+            reviews.select_related("reviewer").order_by("-decided_at", "-pk"),
+        )
+    current, reviews = read
     rank = {str(severity): value for severity, value in Rule.SEVERITY_RANK.items()}
-    for flag in sorted(current.annotate(patient_pk=F("intake__patient_id")), key=lambda f: (-rank[f.severity], f.pk)):
+    for flag in sorted(current, key=lambda f: (-rank[f.severity], f.pk)):
         if flag.until is not None and flag.until >= today:
             result[flag.patient_pk].washouts.append(flag)
         elif flag.is_serious:
             result[flag.patient_pk].flags.append(flag)
-    reviews = Review.objects.filter(**of_patients).annotate(patient_pk=F("intake__patient_id"))
     seen = set()
-    for review in reviews.select_related("reviewer").order_by("-decided_at", "-pk"):
+    for review in reviews:
         if review.patient_pk in seen:  # the latest decision only: a later one ends an earlier clearance
             continue
         seen.add(review.patient_pk)

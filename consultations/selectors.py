@@ -11,6 +11,7 @@ from django.db.models import Case, F, IntegerField, Max, Q, Value, When
 from clinic import access, clock
 from clinic.models import Practitioner
 
+from . import alerts
 from .forms import SECTIONS
 from .models import FREE_TEXT_QUESTIONS, MULTI_CHOICE_QUESTIONS, Consent, IntakeForm, Review, ScreeningFlag
 from .models import ScreeningRule as Rule
@@ -111,6 +112,37 @@ def screening_statuses(patients, today: datetime.date | None = None) -> dict:
         intake_id = getattr(intake, "pk", None)
         statuses[pk] = status_from(intake, latest.get(intake_id), flags.get(intake_id, []), today)
     return statuses
+
+
+def screening_and_alerts(patient_ids, today: datetime.date | None = None) -> tuple[dict, set]:
+    """({patient id: status}, {ids of the patients with an alert banner}) for many patients: what the front
+    desk shows on each appointment (the status; that an alert exists, never what it says). The same rules as
+    `screening_statuses` and `alerts.patients_with_alerts`, from rows read once for both: the forms, the
+    flags of their current versions, their reviews, the pinned alerts; four queries instead of six, two
+    when none of the patients has a form."""
+    ids = set(patient_ids)
+    intakes = {intake.patient_id: intake for intake in IntakeForm.objects.filter(patient_id__in=ids)} if ids else {}
+    by_id = {intake.pk: intake for intake in intakes.values()}
+    flags, reviews = [], []
+    if by_id:
+        flags = list(ScreeningFlag.objects.filter(intake_id__in=list(by_id), intake_version=F("intake__version")))
+        reviews = list(
+            Review.objects.filter(intake_id__in=list(by_id)).select_related("reviewer").order_by("-decided_at", "-pk")
+        )
+        for row in (*flags, *reviews):
+            row.patient_pk = by_id[row.intake_id].patient_id
+    latest, current_flags = {}, {}
+    for review in reviews:
+        latest.setdefault(review.intake_id, review)
+    for flag in flags:  # the flags of each form's current version (the status looks at those of a form waiting)
+        current_flags.setdefault(flag.intake_id, []).append(flag)
+    statuses = {}
+    for pk in ids:
+        intake = intakes.get(pk)
+        intake_id = getattr(intake, "pk", None)
+        statuses[pk] = status_from(intake, latest.get(intake_id), current_flags.get(intake_id, []), today)
+    found = alerts.banners(ids, today, read=(flags, reviews))
+    return statuses, {pk for pk, banner in found.items() if banner.exists}
 
 
 def status_from(intake: IntakeForm | None, review: Review | None, flags, today=None) -> ScreeningStatus:

@@ -183,3 +183,38 @@ def test_only_the_patients_own_practitioners_and_admins_pin(client, sign_in, app
     sign_in(client, staff_user(roles.CLINIC_ADMIN))
     assert "Alert pinned" in pin(client, appointment.patient).content.decode()
     assert PinnedAlert.objects.get().pinned_by.groups.filter(name=roles.CLINIC_ADMIN).exists()
+
+
+def test_the_desks_one_read_gives_the_same_statuses_and_alerts_as_the_two_rules(appointment):
+    """`screening_and_alerts` (the desk's calendars) reads the forms, flags and reviews once for the screening
+    status and the alert banner: the same answers as `screening_statuses` and `patients_with_alerts`."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from consultations.alerts import patients_with_alerts
+    from consultations.selectors import screening_and_alerts, screening_statuses
+    from tests.factories import PatientFactory, clear_patient
+
+    pinned = clear_patient()
+    intake_services.pin_alert(pinned, by=PractitionerFactory().user, text=ALERT)
+    washout = submitted_intake(took_isotretinoin=True, isotretinoin_last_dose=timezone.localdate()).patient
+    patients = [
+        appointment.patient,  # cleared with conditions (warfarin)
+        pinned,  # cleared, with a pinned alert
+        washout,  # waiting for review, a washout running
+        submitted_intake(anticoagulants=["warfarin"]).patient,  # flagged, waiting
+        submitted_intake().patient,  # waiting for review
+        clear_patient(),  # cleared, nothing to say
+        PatientFactory(),  # no form
+    ]
+    ids = {p.pk for p in patients}
+    with CaptureQueriesContext(connection) as read:
+        statuses, alerted = screening_and_alerts(ids)
+    assert statuses == screening_statuses(patients)
+    assert alerted == patients_with_alerts(ids) and {appointment.patient.pk, pinned.pk, washout.pk} <= alerted
+    assert len(read) <= 4
+    fresh = PatientFactory()
+    with CaptureQueriesContext(connection) as read:
+        assert screening_and_alerts({fresh.pk}) == ({fresh.pk: statuses[patients[-1].pk]}, set())
+    assert len(read) == 2  # no form: the forms and the pinned alerts only
+    assert screening_and_alerts(set()) == ({}, set())
