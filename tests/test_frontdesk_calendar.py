@@ -329,7 +329,7 @@ def test_a_busy_day_renders_in_the_same_number_of_queries_as_a_quiet_one(
     assert Appointment.objects.count() >= 200
     with django_assert_max_num_queries(quiet):
         client.get(url)
-    assert quiet <= 20  # + the day's closure ("Closed: ..."), + "Alert: see practitioner" (3), + the sites
+    assert quiet <= 18  # + the day's closure ("Closed: ..."), + "Alert: see practitioner" (1), + the sites
 
 
 def test_the_week_view_costs_the_same_for_a_full_week(client, desk):

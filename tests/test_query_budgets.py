@@ -60,18 +60,19 @@ BUDGETS = {
     ("intake_review", "related", ""): 21,  # + the alert banner
     ("practitioner_calendar_feed", "anon", ""): 4,
     ("health", "anon", ""): 0,  # its SELECT 1 runs on a connection of its own (a check may not share one)
-    ("desk:calendar", "desk", ""): 20,  # + 'Closed: ...' banner, + "Alert: see practitioner" (3), + the sites (1)
-    ("desk:calendar", "desk", "rooms"): 18,  # + "Alert: see practitioner", + the site switcher's sites
-    ("desk:week", "desk", ""): 19,  # + "Alert: see practitioner", + whether there are several sites
-    ("desk:week_all", "desk", ""): 18,  # + "Alert: see practitioner", + the site switcher's sites
+    # The desk's screening status and alert come from one read (screening_and_alerts): 4 queries, not 6.
+    ("desk:calendar", "desk", ""): 18,  # + 'Closed: ...' banner, + "Alert: see practitioner" (1), + the sites (1)
+    ("desk:calendar", "desk", "rooms"): 16,  # + "Alert: see practitioner", + the site switcher's sites
+    ("desk:week", "desk", ""): 17,  # + "Alert: see practitioner", + whether there are several sites
+    ("desk:week_all", "desk", ""): 16,  # + "Alert: see practitioner", + the site switcher's sites
     ("desk:month", "desk", ""): 9,
-    ("desk:panel_appointment", "desk", ""): 15,  # + "Alert: see practitioner"
-    ("desk:day_sheet", "desk", ""): 16,  # + "Alert: see practitioner"
+    ("desk:panel_appointment", "desk", ""): 14,  # + "Alert: see practitioner"
+    ("desk:day_sheet", "desk", ""): 14,  # + "Alert: see practitioner"
     ("desk:patients", "desk", "search"): 10,
     # The till (payments, through bookings' hooks): payments, their refunds and receipts, packages (+5 each).
     ("desk:patient", "desk", ""): 24,  # + "Alert: see practitioner"
     ("desk:inbox", "desk", ""): 10,
-    ("desk:appointment", "desk", ""): 20,  # + "Alert: see practitioner"
+    ("desk:appointment", "desk", ""): 19,  # + "Alert: see practitioner"
     ("desk:closures", "desk", ""): 11,
     ("desk:rota", "desk", ""): 10,
     ("desk:rota_edit", "desk", ""): 14,  # the sites, once for every span row (+1)
