@@ -130,7 +130,9 @@ def day_by_practitioner(day: datetime.date, now, site_ids=(), sites=None) -> Cal
         )
         column.now = now
         columns.append(place(column, now))
-    return Calendar(Grid(columns, row_count(*window), hour_labels(*window, zone, label_zones)), cancelled)
+    return Calendar(
+        Grid(grid.with_column_links(columns), row_count(*window), hour_labels(*window, zone, label_zones)), cancelled
+    )
 
 
 def day_by_room(day: datetime.date, now, site_ids=(), sites=None) -> Calendar:
@@ -151,7 +153,9 @@ def day_by_room(day: datetime.date, now, site_ids=(), sites=None) -> Calendar:
         column = Column(room.name, *window, room=room, day=day)
         column.blocks = _appointment_blocks([a for a in shown if a.room_id == room.pk])
         columns.append(place(column, now))
-    return Calendar(Grid(columns, row_count(*window), hour_labels(*window, zone, label_zones)), cancelled)
+    return Calendar(
+        Grid(grid.with_column_links(columns), row_count(*window), hour_labels(*window, zone, label_zones)), cancelled
+    )
 
 
 def _wall(instant, day, zone) -> datetime.timedelta:
@@ -215,7 +219,8 @@ def week_by_practitioner(practitioner, first_day: datetime.date, now) -> Calenda
     # The hour labels of a day of usual length (the median), not of a DST day's column.
     usual = sorted(columns, key=lambda c: c.rows)[len(columns) // 2]
     rows = max(c.rows for c in columns)
-    return Calendar(Grid(columns, rows, hour_labels(usual.start_at, usual.end_at, zone, label_zones)), cancelled)
+    labels = hour_labels(usual.start_at, usual.end_at, zone, label_zones)
+    return Calendar(Grid(grid.with_column_links(columns), rows, labels), cancelled)
 
 
 def _as_offset(wall: datetime.time) -> datetime.timedelta:
