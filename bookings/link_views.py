@@ -9,9 +9,10 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from bookings import link_actions, links
+from bookings import link_actions, links, selectors
 from bookings.models import SignedLink
 from clinic import access
+from clinic.message_text import place
 
 REFUSED_STATUS = {"unknown": 404, "expired": 410, "used": 410, "gone": 410, "refused": 409}
 SIGNED_IN_BY_LINK = "signed_in_by_link"
@@ -30,7 +31,17 @@ def _refused(request, refusal: links.LinkRefused):
     same_patient = link is not None and request.user.pk == link.patient.user_id
     if refusal.reason == "used" and same_patient and link.action in links.SIGN_IN_ACTIONS:
         return redirect(links.destination(link))
-    return render(request, "links/refused.html", {"refusal": refusal}, status=REFUSED_STATUS.get(refusal.reason, 400))
+    # The phone to call is the link's appointment's site, else the patient's (`selectors.patient_site`).
+    if link is None:
+        site = None
+    else:
+        site = link.appointment.site if link.appointment_id else selectors.patient_site(link.patient)
+    return render(
+        request,
+        "links/refused.html",
+        {"refusal": refusal, "clinic": place(site)},
+        status=REFUSED_STATUS.get(refusal.reason, 400),
+    )
 
 
 @require_http_methods(["GET", "POST"])

@@ -8,7 +8,7 @@ import datetime
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery, Value
+from django.db.models import Case, Count, Exists, F, Max, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, Concat
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -46,6 +46,24 @@ def upcoming_and_past(patient, now=None):
 def patient_appointment_or_404(patient, pk):
     """One of this patient's appointments; another patient's answers 404, as an unknown id does."""
     return get_object_or_404(patient_appointments(patient), pk=pk)
+
+
+def patient_site(patient, now=None):
+    """The site a message about the patient but no one appointment names (its address and phone, through
+    `clinic.message_text.place`): the site of their next appointment, else of their last one (cancelled ones
+    left out), else None: the clinic's own settings, which the main site was made from. One query. The one
+    rule for "the patient's site": a Manchester patient's health form link gives Manchester's phone."""
+    now = now or timezone.now()
+    ahead = Case(When(start_at__gt=now, then=Value(0)), default=Value(1))
+    soonest_ahead = Case(When(start_at__gt=now, then=F("start_at")))
+    appointment = (
+        Appointment.objects.filter(patient=patient)
+        .exclude(status=Appointment.Status.CANCELLED)
+        .select_related("site")
+        .order_by(ahead, soonest_ahead.asc(nulls_last=True), "-start_at")
+        .first()
+    )
+    return appointment.site if appointment is not None else None
 
 
 # --- the front desk ---------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from clinic import access, clock, locks, medicine_advice
+from clinic.message_text import place
 from clinic.models import Patient
 from consultations.eligibility import check_eligibility
 
@@ -168,17 +169,19 @@ def patient_can_cancel(appointment, now=None) -> bool:
     )
 
 
-def call_the_clinic_message(doing: str = "changed") -> str:
+def call_the_clinic_message(doing: str = "changed", *, site=None) -> str:
+    """What a patient refused online is told: call the appointment's site (`site`; its phone, from
+    `clinic.message_text.place`): a Manchester patient refused a late cancellation calls Manchester."""
     hours = settings.CLINIC["CANCELLATION_WINDOW_HOURS"]
     return (
         f"Appointments can be {doing} online up to {hours} hours before. "
-        f"Please call the clinic on {settings.CLINIC['PHONE']}."
+        f"Please call the clinic on {place(site)['PHONE']}."
     )
 
 
 def _ensure_outside_cancellation_window(appointment, user, doing: str) -> None:
     if not access.is_desk(user) and inside_cancellation_window(appointment):
-        raise OutsideCancellationWindow(call_the_clinic_message(doing))
+        raise OutsideCancellationWindow(call_the_clinic_message(doing, site=appointment.site))
 
 
 ONLINE_SOURCES = (Appointment.Source.ONLINE, Appointment.Source.API)

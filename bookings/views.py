@@ -240,7 +240,7 @@ def _appointment_context(appointment) -> dict:
             hooks.steps().next_url(appointment) if appointment.status == Appointment.Status.AWAITING_DEPOSIT else ""
         ),
         "call_the_clinic": (
-            services.call_the_clinic_message()
+            services.call_the_clinic_message(site=appointment.site)
             if appointment.status == Appointment.Status.BOOKED and not can_change
             else ""
         ),
@@ -324,5 +324,5 @@ def appointment_reschedule_times(request, pk):
     if services.patient_can_change(appointment):
         context.update(times_context(request.patient, appointment.treatment, form, ignore_appointment=appointment))
     else:
-        context["form_errors"] = [services.call_the_clinic_message()]
+        context["form_errors"] = [services.call_the_clinic_message(site=appointment.site)]
     return render(request, "bookings/includes/times.html", context)

@@ -223,6 +223,9 @@ class Site(models.Model):
         return country, (region or None)
 
     def clean(self):
+        # A site's name and address reach patients in every message about its appointments (`message_text.place`):
+        # staff-written text, held to the medicine-advice rule like a treatment's (design notes, invariant 7).
+        medicine_advice.check_patient_texts(self, ["name", "address"])
         if self.bank_holidays:
             import holidays
 

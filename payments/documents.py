@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from fpdf import FPDF
 
+from bookings.selectors import patient_site
 from clinic import clock
 from clinic.message_text import place
 from clinic.notices import retry_delay
@@ -40,10 +41,11 @@ def vat_included(total: Decimal, rate_percent: Decimal | None) -> Decimal | None
 def document_context(document) -> dict:
     """What a receipt or invoice shows. One for an appointment is headed with its site's name, address and
     contacts and gives the appointment's time on that site's clock (`clinic.message_text.place`); one for a
-    package, with no appointment, with the clinic's settings."""
+    package, with no appointment, with the patient's site (`bookings.selectors.patient_site`: their next or
+    last appointment's, else the clinic's settings)."""
     payment = document.payment
     appointment = document.appointment
-    site = appointment.site if appointment is not None else None
+    site = appointment.site if appointment is not None else patient_site(document.patient)
     if document.kind == document.Kind.INVOICE:
         title, line = (
             "Invoice",

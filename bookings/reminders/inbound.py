@@ -19,6 +19,7 @@ from django.utils import timezone
 from bookings import links, services
 from bookings.models import Appointment, InboundMessage, SignedLink
 from clinic import clock, locks
+from clinic.message_text import place
 from clinic.models import Patient
 from clinic.sms import e164
 
@@ -47,7 +48,7 @@ def find_patient(number: str) -> Patient | None:
 
 def next_appointment(patient: Patient, now) -> Appointment | None:
     return (
-        Appointment.objects.select_related("treatment", "practitioner__user", "room__site")
+        Appointment.objects.select_related("treatment", "practitioner__user", "room__site", "site")
         .filter(patient=patient, status=Appointment.Status.BOOKED, start_at__gt=now)
         .order_by("start_at")
         .first()
@@ -127,8 +128,9 @@ def _act(message: InboundMessage, now) -> str:
     if word == "R":
         message.intent, message.needs_desk = Intent.RESCHEDULE, True
         url = links.make_link(patient=patient, action=SignedLink.Action.RESCHEDULE, appointment=appointment, now=now)
+        phone = place(appointment.site)["PHONE"]  # the appointment's site answers the phone for it
         answer = (
-            f"{clinic['NAME']}: choose another time here: {url} - or call us on {clinic['PHONE']}. "
+            f"{clinic['NAME']}: choose another time here: {url} - or call us on {phone}. "
             "We have also let the front desk know."
         )
         message.answer = answer.replace(url, LINK_STORED_AS)

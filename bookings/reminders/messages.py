@@ -12,6 +12,7 @@ from bookings.ics import appointment_ics
 from bookings.links import MessageLinks
 from bookings.models import ReminderChannel
 from bookings.reminders import timing
+from bookings.selectors import patient_site
 from clinic import clock
 from clinic.message_text import place, render_html, render_text
 from clinic.notices import queue_notice
@@ -118,7 +119,12 @@ def queue_form_link(patient, channel: str, url: str, *, to: str):
     """The desk's health form and consent link, by text or email, into the notices' outbox (retried, and
     exactly once across a crash as far as the channel allows). The row keeps the message without the
     link's token once it is out."""
-    context = {"patient": patient, "first_name": patient.user.first_name or "there", "url": url}
+    context = {
+        "patient": patient,
+        "first_name": patient.user.first_name or "there",
+        "url": url,
+        "site": patient_site(patient),  # the patient's site's address and phone (`bookings.selectors`)
+    }
     kind = "sms" if channel == ReminderChannel.SMS else "email"
     body = render_text(f"reminders/{kind}/health_form.txt", context) + ("\n" if kind == "email" else "")
     return queue_notice(

@@ -12,7 +12,9 @@ def aftercare_check_in(request, appointment_id):
     """The short form the 3-day check-in email links to. Only the appointment's own patient sees it."""
     patient = request.patient
     appointment = get_object_or_404(
-        Appointment.objects.select_related("treatment", "practitioner__user"), pk=appointment_id, patient=patient
+        Appointment.objects.select_related("treatment", "practitioner__user", "site"),
+        pk=appointment_id,
+        patient=patient,
     )
     form = CheckInForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
