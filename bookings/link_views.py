@@ -60,7 +60,7 @@ def signed_link(request, token):
     except links.LinkRefused as refusal:
         return _refused(request, refusal)
     if signs_in:
-        login(request, link.patient.user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, link.patient.user, backend="clinic.backends.UserBackend")
         request.session[SIGNED_IN_BY_LINK] = True
         return redirect(links.destination(link))
     return render(request, "links/done.html", {"link": link, "who": _who(link)})

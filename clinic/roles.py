@@ -94,9 +94,15 @@ def has_role(user, role: str) -> bool:
         return True
     cache = getattr(user, "_role_names", None)
     if cache is None:
-        cache = set(user.groups.values_list("name", flat=True))
-        user._role_names = cache
+        cache = remember(user, user.groups.values_list("name", flat=True))
     return role in cache or CLINIC_ADMIN in cache
+
+
+def remember(user, names) -> set:
+    """Keep the user's role names on this user object (one request's: `clinic.backends` loads the signed-in
+    user with them; a user object read elsewhere asks once)."""
+    user._role_names = set(names)
+    return user._role_names
 
 
 def is_practitioner(user) -> bool:

@@ -126,7 +126,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Accounts -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "clinic.User"
 # django-axes first: it refuses a locked-out user before the password is even checked.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "clinic.backends.UserBackend"]
 # Lock an account from one address after 5 failures in a row, for 15 minutes (an admin can unlock sooner
 # in Django admin, Axes > Access attempts). Locking by username alone would let anyone lock a patient out;
 # by address alone would lock out a whole clinic behind one router.
@@ -236,14 +236,24 @@ CACHES = {
 }
 
 REDIS_URL = env("REDIS_URL", default="")
+# REDIS_KEY_PREFIX: several apps (or parallel test workers, tests/conftest.py) on one Redis database, each with
+# queues (and sessions) of its own.
+REDIS_KEY_PREFIX = env("REDIS_KEY_PREFIX", default="")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-    # REDIS_KEY_PREFIX: several apps (or parallel test workers, tests/conftest.py) on one Redis database,
-    # each with queues of its own.
-    if REDIS_KEY_PREFIX := env("REDIS_KEY_PREFIX", default=""):
+    if REDIS_KEY_PREFIX:
         CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = REDIS_KEY_PREFIX
+    # Sessions are read from Redis and kept in the database (clinic/sessions.py): a signed-in request reads no
+    # session row, and a Redis restart signs nobody out.
+    CACHES["sessions"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"{REDIS_KEY_PREFIX}sessions",
+    }
+    SESSION_ENGINE = "clinic.sessions"
+    SESSION_CACHE_ALIAS = "sessions"
 else:
     CELERY_BROKER_URL = "filesystem://localhost/"  # a host named: kombu warns on every connection without one
     CELERY_RESULT_BACKEND = f"file://{VAR_DIR / 'celery-results'}"

@@ -97,7 +97,7 @@ def signup(request):
             phone=data["phone"],
             date_of_birth=data["date_of_birth"],
         )
-        login(request, patient.user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, patient.user, backend="clinic.backends.UserBackend")
         messages.success(request, f"Welcome, {patient.user.first_name}. Your account is ready.")
         return redirect(safe_next(request, reverse("home")))
     return render(request, "registration/signup.html", {"form": form})

@@ -1,0 +1,128 @@
+"""Sessions read from Redis and kept in the database (clinic/sessions.py), and the signed-in user read with their
+roles in one query (clinic/backends.py): cheaper, and never stale. A sign-out, a password change, a role given
+or taken away and a deactivated account count from the very next request; a signed-out session never comes
+back, not even through a request that was reading it while the user signed out; a Redis that does not answer
+leaves signed-in pages working and refuses a sign-out rather than leaving a copy behind.
+"""
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.contrib.sessions.models import Session
+from django.core.cache import caches
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from clinic import roles
+from clinic.sessions import SIGNED_OUT, SessionStore
+from tests.factories import PASSWORD, PatientFactory, staff_user
+
+pytestmark = [pytest.mark.django_db, pytest.mark.redis, pytest.mark.postgres]
+
+DEAD_REDIS = {
+    **settings.CACHES,
+    "sessions": {**settings.CACHES.get("sessions", {}), "LOCATION": "redis://127.0.0.1:9/0"},
+}
+
+
+@pytest.fixture(autouse=True)
+def _sessions_in_redis():
+    assert settings.SESSION_ENGINE == "clinic.sessions", "REDIS_URL is set: sessions are read from Redis"
+
+
+def sign_in(client, user):
+    response = client.post(reverse("login"), {"username": user.email, "password": PASSWORD})
+    assert response.status_code == 302
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def test_a_signed_in_page_reads_no_session_row_and_the_user_with_roles_and_patient_in_one_query(client):
+    sign_in(client, PatientFactory().user)
+    client.get(reverse("profile"))
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(reverse("profile")).status_code == 200
+    tables = " ".join(query["sql"] for query in captured.captured_queries)
+    assert "django_session" not in tables
+    assert "auth_group" in tables and "clinic_patient" in tables
+    assert len(captured) == 1  # the profile shows the user and their patient row: nothing else to read
+
+
+def test_the_session_survives_redis_losing_it_and_is_read_back_from_its_row(client):
+    key = sign_in(client, PatientFactory().user)
+    caches["sessions"].delete(SessionStore.cache_key_prefix + key)  # a Redis restart without its file, a flush
+    assert client.get(reverse("profile")).status_code == 200
+    assert caches["sessions"].get(SessionStore.cache_key_prefix + key) is not None  # cached again
+
+
+def test_signing_out_ends_the_session_for_anyone_holding_its_cookie(client):
+    key = sign_in(client, PatientFactory().user)
+    client.post(reverse("logout"))
+    assert not Session.objects.filter(session_key=key).exists()
+    client.cookies[settings.SESSION_COOKIE_NAME] = key  # the old cookie, replayed
+    assert client.get(reverse("profile")).status_code == 302
+
+
+def test_a_request_reading_the_session_while_the_user_signs_out_cannot_bring_it_back(client):
+    key = sign_in(client, PatientFactory().user)
+    caches["sessions"].delete(SessionStore.cache_key_prefix + key)
+    in_flight = SessionStore(key)
+    assert in_flight._cache.get(in_flight.cache_key) is None  # another request misses the cache...
+    row = Session.objects.get(session_key=key)  # ...and reads the row...
+    client.post(reverse("logout"))  # ...the user signs out...
+    in_flight._get_session_from_db = lambda: row
+    in_flight._load_row(keep=True)  # ...and the other request goes on to cache what it read
+    assert caches["sessions"].get(SessionStore.cache_key_prefix + key) == SIGNED_OUT
+    client.cookies[settings.SESSION_COOKIE_NAME] = key
+    assert client.get(reverse("profile")).status_code == 302
+
+
+def test_a_password_change_signs_out_the_other_sessions_of_that_user(client, django_user_model):
+    from django.test import Client
+
+    patient = PatientFactory()
+    other = Client()
+    sign_in(other, patient.user)
+    sign_in(client, patient.user)
+    response = client.post(
+        reverse("password_change"),
+        {"old_password": PASSWORD, "new_password1": "another-pass-2026x", "new_password2": "another-pass-2026x"},
+    )
+    assert response.status_code == 302
+    assert client.get(reverse("profile")).status_code == 200  # this one carries on
+    assert other.get(reverse("profile")).status_code == 302  # the other is signed out
+
+
+def test_a_role_given_or_taken_away_counts_from_the_next_request(client):
+    user = staff_user(roles.FRONT_DESK)
+    client.force_login(user)
+    desk = reverse("desk:calendar")
+    assert client.get(desk).status_code == 200
+    user.groups.clear()
+    assert client.get(desk).status_code in (302, 403, 404)
+    user.groups.add(Group.objects.get(name=roles.FRONT_DESK))
+    assert client.get(desk).status_code == 200
+
+
+def test_a_deactivated_account_is_signed_out_at_its_next_request(client):
+    patient = PatientFactory()
+    sign_in(client, patient.user)
+    patient.user.is_active = False
+    patient.user.save(update_fields=["is_active"])
+    assert client.get(reverse("profile")).status_code == 302
+
+
+def test_a_clinic_admin_is_still_held_at_the_second_factor_with_the_roles_read_in_one_query(client, settings):
+    admin = staff_user(roles.CLINIC_ADMIN)
+    client.force_login(admin)
+    response = client.get(reverse("desk:calendar"))
+    assert response.status_code == 302 and reverse("two_factor_setup") in response["Location"]
+
+
+def test_with_redis_down_signed_in_pages_work_from_the_database_and_a_sign_out_changes_nothing(client, settings):
+    key = sign_in(client, PatientFactory().user)
+    settings.CACHES = DEAD_REDIS
+    assert client.get(reverse("profile")).status_code == 200
+    with pytest.raises(Exception):  # noqa: B017 (redis' ConnectionError): refused loudly, before any write
+        client.post(reverse("logout"))
+    assert Session.objects.filter(session_key=key).exists()
