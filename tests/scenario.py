@@ -238,6 +238,21 @@ def signed_in_session(sign_in, user) -> str:
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
+@pytest.fixture(autouse=True)
+def _scenario_sessions_read_from_their_rows(request):
+    """A test may sign a scenario user out, or change their session: its transaction rolls the session's row
+    back, but not what Redis holds (a sign-out's tombstone, clinic/sessions.py). After each test the scenario's
+    sessions are read from their rows again."""
+    yield
+    if "scenario" in request.fixturenames and settings.SESSION_ENGINE == "clinic.sessions":
+        from django.core.cache import caches
+
+        from clinic.sessions import SessionStore
+
+        keys = request.getfixturevalue("scenario").sessions.values()
+        caches[settings.SESSION_CACHE_ALIAS].delete_many([SessionStore.cache_key_prefix + key for key in keys])
+
+
 @pytest.fixture(scope="module")
 def browser():
     """One test client for the module: a new client loads the middleware again, and WhiteNoise then indexes
