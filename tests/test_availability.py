@@ -243,3 +243,32 @@ def test_cancelled_sessions_and_consultations_set_no_interval(treatment):
     AppointmentFactory(patient=patient, treatment=consultation, start_at=at(MONDAY, 12))
     assert course_blocks(patient, treatment) == []
     assert course_blocks(patient, consultation) == []
+
+
+@pytest.mark.postgres
+def test_the_busy_rows_written_in_sql_are_the_orms_rows(treatment, room):
+    """bookings.availability.BUSY_SQL (PostgreSQL's, written once) gives exactly the rows of the ORM union it
+    replaces: live appointments of the practitioners or in the rooms, overlapping the range (not cancelled
+    ones, not one ending at its start), time off, an appointment to leave out."""
+    from bookings.availability import busy_rows, busy_rows_orm
+
+    asked, other = practitioner_with_hours(treatment), practitioner_with_hours(treatment)
+    other_room = RoomFactory(name="B")
+    kept = [
+        AppointmentFactory(practitioner=asked, treatment=treatment, room=room, start_at=at(MONDAY, 9)),
+        AppointmentFactory(practitioner=other, treatment=treatment, room=room, start_at=at(MONDAY, 11)),
+        AppointmentFactory(practitioner=asked, treatment=treatment, room=other_room, start_at=at(MONDAY, 14)),
+    ]
+    AppointmentFactory(practitioner=other, treatment=treatment, room=other_room, start_at=at(MONDAY, 16))
+    AppointmentFactory(
+        practitioner=asked, treatment=treatment, room=room, start_at=at(MONDAY, 16), status=Appointment.Status.CANCELLED
+    )
+    AppointmentFactory(practitioner=asked, treatment=treatment, room=room, start_at=at(MONDAY, 7, 0))  # ends 08:15
+    TimeOffFactory(practitioner=asked, start_at=at(MONDAY, 12), end_at=at(MONDAY, 13))
+    TimeOffFactory(practitioner=other, start_at=at(MONDAY, 12), end_at=at(MONDAY, 13))
+    start, end = at(MONDAY, 8, 15), at(MONDAY, 20)
+    for ignore in (None, kept[0].pk):
+        rows = busy_rows([asked.pk], [room.pk], start, end, ignore)
+        assert sorted(rows, key=repr) == sorted(busy_rows_orm([asked.pk], [room.pk], start, end, ignore), key=repr)
+        assert len(rows) == (4 if ignore is None else 3)
+    assert list(busy_rows([], [], start, end)) == []
