@@ -15,6 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, status
 from rest_framework.decorators import api_view, permission_classes
+from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -106,21 +107,11 @@ def practitioner_detail(request, slug):
 )
 @api_view(["GET"])
 @permission_classes([permissions.AllowAny])
-def availability_view(request):
+def availability_api_view(request):
     """Bookable start times per day, on each site's clock (any site, or the one asked for). Signed-in
     patients also see why a day is not available to them (course intervals)."""
-    # The answer to a query string is the same for everyone until what it reads changes (availability's
-    # "cached reads"): validated, computed and serialized once, then served from the cache. The treatment
-    # and practitioner are looked up in the catalogue, kept under the same invalidation: no query.
-    # The answer is kept as the JSON bytes it is sent as: a cached answer is not serialized or rendered again.
     params = {name: request.query_params.get(name) for name in AVAILABILITY_PARAMS}
-    body = availability.cached(
-        ("api", *params.values()),
-        lambda as_of, known: _availability_body(request.query_params, as_of, known),
-        reads=lambda known: _practitioners_asked(params, known),
-        rooms=lambda known: _rooms_asked(params, known),
-        days=_days_asked(params),
-    )
+    body = _cached_availability(request.query_params, params)
     patient = access.patient_of(request.user)
     # The query string named an offered treatment (else no answer was computed): its slug is the one asked.
     blocks = availability.course_blocks(patient, Treatment.objects.get(slug=params["treatment"])) if patient else []
@@ -128,6 +119,60 @@ def availability_view(request):
         payload = json.loads(body)
         return Response({**payload, "days": [_with_course_block(day, blocks) for day in payload["days"]]})
     return HttpResponse(body, content_type="application/json")
+
+
+def availability_view(request):
+    """The availability URL: what most callers send (an anonymous GET asking for JSON) is answered here from
+    the cached bytes without REST framework's dispatch (its request wrapper, content negotiation,
+    authentication and permission classes cost more than the cached answer itself); everything else (a
+    signed-in patient's course intervals, another method, an Accept header or `format` to negotiate, a
+    refusal to write) goes to `availability_api_view`, which answers as before. The same bytes and headers
+    either way (tests/test_api.py); the schema documents this URL from REST framework's view (below)."""
+    if request.method != "GET" or "format" in request.GET or not _asks_for_plain_json(request):
+        return availability_api_view(request)
+    if request.user.is_authenticated:
+        return availability_api_view(request)
+    params = {name: request.GET.get(name) for name in AVAILABILITY_PARAMS}
+    try:
+        body = _cached_availability(request.GET, params)
+    except ValidationError:
+        return availability_api_view(request)  # the refusal, written by REST framework's exception handler
+    response = HttpResponse(body, content_type="application/json")
+    response["Allow"] = ALLOWED  # as REST framework's view says it
+    return response
+
+
+# CSRF is REST framework's to check (for signed-in writes), as on its own views; and drf-spectacular documents
+# the URL from the view the calls fall back to.
+availability_view.csrf_exempt = True
+availability_view.cls = availability_api_view.cls
+availability_view.initkwargs = availability_api_view.initkwargs
+ALLOWED = ", ".join(availability_api_view.cls().allowed_methods)  # its order is a set's: the same as REST framework's
+PLAIN_JSON = {"*/*", "application/*", "application/json"}
+
+
+def _asks_for_plain_json(request) -> bool:
+    """No Accept header, or one naming JSON or anything, without parameters (a list with weights is
+    negotiated by REST framework, which may refuse it with a 406)."""
+    accept = request.headers.get("Accept", "")
+    if not accept:
+        return True
+    kinds = [kind.strip().lower() for kind in accept.split(",")]
+    return not any(";" in kind for kind in kinds) and any(kind in PLAIN_JSON for kind in kinds)
+
+
+def _cached_availability(query_params, params) -> bytes:
+    # The answer to a query string is the same for everyone until what it reads changes (availability's
+    # "cached reads"): validated, computed and serialized once, then served from the cache. The treatment
+    # and practitioner are looked up in the catalogue, kept under the same invalidation: no query.
+    # The answer is kept as the JSON bytes it is sent as: a cached answer is not serialized or rendered again.
+    return availability.cached(
+        ("api", *params.values()),
+        lambda as_of, known: _availability_body(query_params, as_of, known),
+        reads=lambda known: _practitioners_asked(params, known),
+        rooms=lambda known: _rooms_asked(params, known),
+        days=_days_asked(params),
+    )
 
 
 AVAILABILITY_PARAMS = ("treatment", "practitioner", "site", "from", "to")

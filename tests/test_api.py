@@ -171,6 +171,48 @@ def test_first_available_and_a_daylight_saving_day(api, treatment, practitioner,
     assert first["start"] == "2027-03-28T09:00:00+01:00" and first["practitioner"] == "amelia-hart"
 
 
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.parametrize("accept", ["", "*/*", "application/json", "application/json, text/plain", BROWSER_ACCEPT])
+def test_an_anonymous_get_answered_without_rest_framework_is_the_same_bytes_and_headers(
+    api, treatment, practitioner, accept, monkeypatch
+):
+    """api.views.availability_view answers the common anonymous GET from the cached bytes itself; anything to
+    negotiate goes to REST framework's view. Both give the same answer, byte for byte, and the same headers."""
+    from api import views
+
+    params = {"treatment": "thighs", "practitioner": "", "from": in_days(3), "to": in_days(9)}
+    negotiated = api.get("/api/v1/availability/", params, HTTP_ACCEPT="application/json; q=1.0")
+    drf_view = views.availability_api_view
+    plain_only = accept != BROWSER_ACCEPT  # a list with weights is REST framework's to negotiate
+    if plain_only:
+        monkeypatch.setattr(views, "availability_api_view", lambda request: pytest.fail("went to REST framework"))
+    plain = api.get("/api/v1/availability/", params, **({"HTTP_ACCEPT": accept} if accept else {}))
+    monkeypatch.setattr(views, "availability_api_view", drf_view)
+    assert plain.status_code == negotiated.status_code == 200
+    assert plain.content == negotiated.content
+    assert dict(plain.headers) == dict(negotiated.headers)
+
+
+@pytest.mark.parametrize(
+    "params, accept, status",
+    [
+        ({"treatment": "nope"}, "", 400),  # the refusal is written by REST framework, as before
+        ({"format": "xml"}, "", 404),
+        ({}, "text/html", 406),
+        ({}, "application/json; indent=4", 200),  # the cached bytes, as before (never indented)
+    ],
+)
+def test_what_the_plain_answer_leaves_to_rest_framework_is_answered_as_before(
+    api, treatment, practitioner, params, accept, status
+):
+    query = {"treatment": "thighs", "practitioner": "", "from": in_days(3), "to": in_days(4), **params}
+    response = api.get("/api/v1/availability/", query, **({"HTTP_ACCEPT": accept} if accept else {}))
+    assert response.status_code == status and response["Content-Type"] == "application/json"
+    assert api.post("/api/v1/availability/", query, format="json").status_code == 405
+
+
 def test_the_written_out_answer_is_what_the_availability_serializer_gives(treatment, practitioner, settings):
     """The endpoint writes its answer without REST framework's serializers (api.serializers.availability_data,
     for speed): the same JSON, on a winter day (UTC: Z), a summer day and both clock changes."""
