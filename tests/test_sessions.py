@@ -126,3 +126,27 @@ def test_with_redis_down_signed_in_pages_work_from_the_database_and_a_sign_out_c
     with pytest.raises(Exception):  # noqa: B017 (redis' ConnectionError): refused loudly, before any write
         client.post(reverse("logout"))
     assert Session.objects.filter(session_key=key).exists()
+
+
+def test_a_staff_sessions_idle_expiry_is_pushed_back_at_most_once_a_minute(client):
+    """Pushing the expiry saves the session; staff requests did it every time (a row written, Redis's copy
+    dropped and read back from the row). Once a minute keeps the session ending at most the idle timeout after
+    its last request, and never later (clinic.middleware.StaffIdleTimeoutMiddleware)."""
+    import datetime
+
+    import time_machine
+    from django.utils import timezone
+
+    client.force_login(staff_user(roles.FRONT_DESK))
+    page = reverse("desk:patients")
+    assert client.get(page).status_code == 200
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    pushed = Session.objects.get(session_key=key).expire_date
+    assert pushed <= timezone.now() + datetime.timedelta(seconds=settings.STAFF_IDLE_TIMEOUT_SECONDS)
+    assert client.get(page).status_code == 200  # reads the row the push wrote, and keeps it in Redis
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(page).status_code == 200
+    assert not [query for query in captured.captured_queries if "django_session" in query["sql"]]
+    with time_machine.travel(timezone.now() + datetime.timedelta(seconds=61)):
+        assert client.get(page).status_code == 200
+    assert Session.objects.get(session_key=key).expire_date >= pushed + datetime.timedelta(seconds=60)
