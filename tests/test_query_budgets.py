@@ -61,24 +61,24 @@ BUDGETS = {
     ("practitioner_calendar_feed", "anon", ""): 2,
     ("health", "anon", ""): 0,  # its SELECT 1 runs on a connection of its own (a check may not share one)
     # The desk's screening status and alert come from one read (screening_and_alerts): 4 queries, not 6.
-    ("desk:calendar", "desk", ""): 18,  # + 'Closed: ...' banner, + "Alert: see practitioner" (1), + the sites (1)
-    ("desk:calendar", "desk", "rooms"): 16,  # + "Alert: see practitioner", + the site switcher's sites
-    ("desk:week", "desk", ""): 17,  # + "Alert: see practitioner", + whether there are several sites
-    ("desk:week_all", "desk", ""): 16,  # + "Alert: see practitioner", + the site switcher's sites
-    ("desk:month", "desk", ""): 9,
-    ("desk:panel_appointment", "desk", ""): 14,  # + "Alert: see practitioner"
-    ("desk:day_sheet", "desk", ""): 14,  # + "Alert: see practitioner"
-    ("desk:patients", "desk", "search"): 10,
+    ("desk:calendar", "desk", ""): 12,  # + 'Closed: ...' banner, + "Alert: see practitioner" (1), + the sites (1)
+    ("desk:calendar", "desk", "rooms"): 10,  # + "Alert: see practitioner", + the site switcher's sites
+    ("desk:week", "desk", ""): 11,  # + "Alert: see practitioner", + whether there are several sites
+    ("desk:week_all", "desk", ""): 10,  # + "Alert: see practitioner", + the site switcher's sites
+    ("desk:month", "desk", ""): 3,
+    ("desk:panel_appointment", "desk", ""): 8,  # + "Alert: see practitioner"
+    ("desk:day_sheet", "desk", ""): 8,  # + "Alert: see practitioner"
+    ("desk:patients", "desk", "search"): 4,
     # The till (payments, through bookings' hooks): payments, their refunds and receipts, packages (+5 each).
-    ("desk:patient", "desk", ""): 24,  # + "Alert: see practitioner"
-    ("desk:inbox", "desk", ""): 10,
-    ("desk:appointment", "desk", ""): 19,  # + "Alert: see practitioner"
-    ("desk:closures", "desk", ""): 11,
-    ("desk:rota", "desk", ""): 10,
-    ("desk:rota_edit", "desk", ""): 14,  # the sites, once for every span row (+1)
-    ("desk:patients", "desk", ""): 10,  # today's and recent patients
-    ("waitlist_desk", "desk", ""): 12,  # + each entry's offers
-    ("payments:mine", "patient_a", ""): 9,
+    ("desk:patient", "desk", ""): 18,  # + "Alert: see practitioner"
+    ("desk:inbox", "desk", ""): 4,
+    ("desk:appointment", "desk", ""): 13,  # + "Alert: see practitioner"
+    ("desk:closures", "desk", ""): 5,
+    ("desk:rota", "desk", ""): 4,
+    ("desk:rota_edit", "desk", ""): 8,  # the sites, once for every span row (+1)
+    ("desk:patients", "desk", ""): 4,  # today's and recent patients
+    ("waitlist_desk", "desk", ""): 6,  # + each entry's offers
+    ("payments:mine", "patient_a", ""): 6,
     # The owner's reports (reports/selectors.py): aggregates in SQL, the same count for a day or three years.
     # Each page's first 2 are the signed-in admin's (the user with their roles, the second factor's device; the
     # session is read from Redis and saved at most once a minute); then the practitioners
