@@ -9,7 +9,8 @@ code), the process's CPU time a request (`time.process_time`, the median of `--r
 profiler), the bytes of HTML and the queries. Requests go through Django's test client in one process with
 the production settings bench/throughput.py gives gunicorn (DEBUG off: the cached template loader), after
 two warm-up requests. The pages are those of bench/throughput.py: the desk's day view of the busiest coming
-day (by practitioner and by room) and the bare view.
+day (by practitioner and by room), the booking page and its times list, the availability API (cached, and
+with the cache off) and the bare view.
 
 The bench database is only read: the sign-in's session row and anything a page writes are made inside one
 transaction that is rolled back at the end.
@@ -17,6 +18,7 @@ transaction that is rolled back at the end.
 
 import argparse
 import cProfile
+import datetime
 import os
 import pstats
 import statistics
@@ -30,19 +32,34 @@ sys.path.insert(0, str(ROOT))
 
 from bench.throughput import production_environment  # noqa: E402
 
+PAGES = ["bare", "desk", "desk-rooms", "desk-poll", "booking", "booking-times", "api", "api-cache-off"]
+
 
 def pages(day) -> dict:
+    """page: (path, who is signed in: None, "desk" or "patient")."""
+    from django.utils import timezone
+
+    first = timezone.localdate() + datetime.timedelta(days=1)
+    month = f"/api/v1/availability/?treatment=microneedling&from={first}&to={first + datetime.timedelta(days=30)}"
+    week = f"/api/v1/availability/?treatment=microneedling&from={first}&to={first + datetime.timedelta(days=6)}"
     return {
-        "bare": ("/bench/bare/", False),
-        "desk": (f"/desk/?date={day}", True),
-        "desk-rooms": (f"/desk/?date={day}&view=rooms", True),
-        "desk-poll": (f"/desk/?date={day}", True),  # the grid alone, as htmx reloads it every minute
+        "bare": ("/bench/bare/", None),
+        "desk": (f"/desk/?date={day}", "desk"),
+        "desk-rooms": (f"/desk/?date={day}&view=rooms", "desk"),
+        "desk-poll": (f"/desk/?date={day}", "desk"),  # the grid alone, as htmx reloads it every minute
+        # A signed-in patient's booking page (first available) and its times list for a day, as htmx asks.
+        "booking": ("/book/consultation/", "patient"),
+        "booking-times": (f"/book/consultation/times/?practitioner=&day={first + datetime.timedelta(14)}", "patient"),
+        # The availability API, anonymous: one practitioner for 31 days cached, and 7 days with the cache off
+        # (AVAILABILITY_CACHE=0, as bench/throughput.py's second gunicorn).
+        "api": (f"{month}&practitioner=practitioner-0", None),
+        "api-cache-off": (f"{week}&practitioner=practitioner-0", None),
     }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("page", choices=["bare", "desk", "desk-rooms", "desk-poll"])
+    parser.add_argument("page", choices=PAGES)
     parser.add_argument("--runs", type=int, default=15, help="timed requests (median CPU time)")
     parser.add_argument("--top", type=int, default=0, help="print the profile's N most expensive functions")
     parser.add_argument("--save", help="write the page's HTML to this file (to compare before and after)")
@@ -57,19 +74,23 @@ def main() -> int:
     from django.core.management import call_command
     from django.db import connection, transaction
     from django.test import Client
+    from django.test.utils import override_settings
 
     from bench.large import busiest_coming_day
-    from clinic.models import User
+    from clinic.models import Patient, User
 
     call_command("collectstatic", "--noinput", verbosity=0)  # the manifest production's static tags read
     day, count = busiest_coming_day()
     path, signed_in = pages(day)[options.page]
-    headers = {"HTTP_HX_REQUEST": "true"} if options.page == "desk-poll" else {}
-    with transaction.atomic():
+    headers = {"HTTP_HX_REQUEST": "true"} if options.page in ("desk-poll", "booking-times") else {}
+    cache = override_settings(AVAILABILITY_CACHE=options.page != "api-cache-off")
+    with transaction.atomic(), cache:
         # No setup_test_environment: its instrumented template rendering would be profiled too.
         client = Client(SERVER_NAME="127.0.0.1")
-        if signed_in:
+        if signed_in == "desk":
             client.force_login(User.objects.get(email="desk@bench.example"))
+        elif signed_in == "patient":  # bench/throughput.py's patient: nothing booked ahead
+            client.force_login(Patient.objects.select_related("user").order_by("pk").first().user)
 
         def get():
             response = client.get(path, **headers)
@@ -93,7 +114,10 @@ def main() -> int:
     print(f"python function calls a request: {stats.total_calls:,}")
     median, fastest = statistics.median(cpu) * 1000, min(cpu) * 1000
     print(f"CPU a request: {median:.1f} ms (median of {options.runs}; min {fastest:.1f})")
-    print(f"HTML: {len(body):,} bytes; queries: {len(queries)}")
+    # Under gunicorn CONN_HEALTH_CHECKS adds a SELECT 1 before a request's first query (the test client does
+    # not send the signal that asks for it): round trips.
+    checks = int(bool(connection.settings_dict.get("CONN_HEALTH_CHECKS")) and bool(queries))
+    print(f"HTML: {len(body):,} bytes; queries: {len(queries)}; round trips under gunicorn: {len(queries) + checks}")
     if options.save:
         Path(options.save).write_bytes(body)
     if options.sql:
