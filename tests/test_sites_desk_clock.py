@@ -187,3 +187,16 @@ def test_a_move_typed_at_the_desk_is_on_the_appointment_s_site_s_clock(client, d
     assert "Moved Carmen Ten" in response.content.decode(), [str(m) for m in response.context["messages"]]
     carmen.refresh_from_db()
     assert carmen.start_at == at(day, 11, 0, MADRID)
+
+
+def test_the_patient_page_lists_each_appointment_on_its_site_s_clock(client, desk, clinic, day):
+    """The desk's patient page: Carmen's Madrid 10:00 reads 10:00 (Madrid time), not London's 09:00; a London
+    appointment carries no label."""
+    carmen = clinic["ten"]
+    html = page(client, "desk:patient", carmen.patient.pk)
+    label = '<span class="small text-body-secondary">(Madrid time)</span>'
+    assert f"{day:%a} {day.day} {day:%b %Y} 10:00</a> {label}" in html
+    assert "09:00" not in html
+    lola = clinic["london_visit"]
+    html = page(client, "desk:patient", lola.patient.pk)
+    assert f"{day:%a} {day.day} {day:%b %Y} 17:00</a></td>" in html
