@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from clinic import clock, phones
 from clinic.closures import closed_days
-from clinic.models import Closure, Patient, Practitioner, Room, TimeOff, WorkingHours
+from clinic.models import Closure, Patient, Practitioner, Room, Site, TimeOff, WorkingHours
 from consultations.consent import CONSENT_VERSION
 from consultations.models import Consent
 from consultations.selectors import current_clearances, screening_and_alerts, screening_statuses
@@ -337,35 +337,53 @@ def patient_overview(patient, now):
 CLOSURES_AHEAD_DAYS = 365
 
 
-def upcoming_closures(today: datetime.date) -> list[dict]:
-    """Every closed day from today on (bank holidays and the clinic's closures, a year ahead), each with the
-    live appointments booked on it that the desk must move: [{day, reason, closure (or None), appointments}].
-    Three queries."""
+def upcoming_closures(today: datetime.date, *, sites=None) -> list[dict]:
+    """Every closed day of every active site from today on (its bank holidays, its closures and the
+    clinic-wide ones, a year ahead), each with the live appointments booked at that site on that local day,
+    which the desk must move: [{day, site, reason, closure (or None), appointments}], by day then by site's
+    order. A day closed at every site is one row with site None. Two queries, three without `sites` (the
+    active sites, when the page has read them)."""
     last = today + datetime.timedelta(days=CLOSURES_AHEAD_DAYS)
-    closed = closed_days(today, last)
-    own = {}
-    for closure in Closure.objects.filter(last_day__gte=today, first_day__lte=last):
-        day = max(closure.first_day, today)
-        while day <= min(closure.last_day, last):
-            own.setdefault(day, closure)
-            day += datetime.timedelta(days=1)
+    sites = list(Site.objects.active()) if sites is None else sites
+    closures = list(Closure.objects.filter(last_day__gte=today, first_day__lte=last))
+    closed_at = {site.pk: closed_days(today, last, closures=closures, site=site) for site in sites}
     stranded = {}
-    if closed:
-        start_at, end_at = clock.day_bounds_utc(min(closed), max(closed))
-        zone = clock.zone()
+    if any(closed_at.values()):
+        first_closed = min(min(days) for days in closed_at.values() if days)
+        last_closed = max(max(days) for days in closed_at.values() if days)
+        start_at, end_at = clock.sites_day_bounds(first_closed, last_closed, sites)
         for appointment in (
             Appointment.objects.live()
-            .filter(start_at__gte=start_at, start_at__lt=end_at)
-            .select_related("patient__user", "treatment", "practitioner__user")
+            .filter(start_at__gte=start_at, start_at__lt=end_at, site__in=sites)
+            .select_related("patient__user", "treatment", "practitioner__user", "site")
             .order_by("start_at", "pk")
         ):
-            local_day = appointment.start_at.astimezone(zone).date()
-            if local_day in closed:
-                stranded.setdefault(local_day, []).append(appointment)
-    return [
-        {"day": day, "reason": reason, "closure": own.get(day), "appointments": stranded.get(day, [])}
-        for day, reason in sorted(closed.items())
-    ]
+            local_day = appointment.start_at.astimezone(appointment.site.zone).date()
+            if local_day in closed_at[appointment.site_id]:
+                stranded.setdefault((local_day, appointment.site_id), []).append(appointment)
+    rows = []
+    for day in sorted({day for days in closed_at.values() for day in days}):
+        closed_here = [site for site in sites if day in closed_at[site.pk]]
+        reasons = {closed_at[site.pk][day] for site in closed_here}
+        if len(closed_here) == len(sites) and len(reasons) == 1:  # the same for every site: one row
+            groups = [(None, closed_here)]
+        else:
+            groups = [(site, [site]) for site in closed_here]
+        for site, members in groups:
+            closure = next(
+                (c for c in closures if c.first_day <= day <= c.last_day and all(c.closes(m) for m in members)),
+                None,
+            )
+            rows.append(
+                {
+                    "day": day,
+                    "site": site,
+                    "reason": closed_at[members[0].pk][day],
+                    "closure": closure,
+                    "appointments": [a for m in members for a in stranded.get((day, m.pk), [])],
+                }
+            )
+    return rows
 
 
 def appointments_in_time_off(practitioner, now) -> list:

@@ -65,10 +65,11 @@ def register_phone_patient(*, first_name, last_name, phone, date_of_birth, email
 
 
 @transaction.atomic
-def close_clinic(*, first_day, last_day, reason: str, by) -> Closure:
-    """Close the whole clinic on these days (availability offers nothing then). Appointments already booked
-    stay: the desk's closures page lists them to move (`bookings.selectors.upcoming_closures`)."""
-    closure = Closure(first_day=first_day, last_day=last_day, reason=reason.strip(), created_by=by)
+def close_clinic(*, first_day, last_day, reason: str, by, site=None) -> Closure:
+    """Close the clinic on these days, every site or one (availability offers nothing there then).
+    Appointments already booked stay: the desk's closures page lists them to move
+    (`bookings.selectors.upcoming_closures`)."""
+    closure = Closure(first_day=first_day, last_day=last_day, reason=reason.strip(), created_by=by, site=site)
     closure.full_clean()
     closure.save()
     return closure

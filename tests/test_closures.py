@@ -221,3 +221,69 @@ def test_the_patients_times_list_says_the_clinic_is_closed(client, clinic):
     ).content.decode()
     assert "The clinic is closed on this day (Staff training)." in html
     assert Appointment.objects.count() == 0
+
+
+@pytest.fixture
+def manchester(clinic):
+    """A second site with a room; the clinic's practitioner works there too."""
+    from clinic.models import default_site
+    from tests.factories import SiteFactory
+
+    treatment, practitioner = clinic
+    site = SiteFactory(name="Manchester", slug="manchester", bank_holidays="")
+    room = RoomFactory(name="King St 1", site=site)
+    return default_site(), site, room
+
+
+def test_the_desk_closes_one_site_and_moves_only_that_site_s_appointments(client, desk, clinic, manchester):
+    treatment, practitioner = clinic
+    london, site, king_street = manchester
+    day = timezone.localdate() + datetime.timedelta(days=12)
+    at_london = AppointmentFactory(practitioner=practitioner, treatment=treatment, start_at=at(day, 9))
+    other = PractitionerFactory(treatments=[treatment])
+    at_manchester = AppointmentFactory(practitioner=other, treatment=treatment, room=king_street, start_at=at(day, 15))
+    form = client.get(reverse("desk:closures")).content.decode()
+    assert "Every site" in form and ">Manchester</option>" in form
+    response = client.post(
+        reverse("desk:closures"),
+        {"first_day": day.isoformat(), "last_day": "", "reason": "Flood", "where": str(site.pk)},
+    )
+    assert response.status_code == 302
+    closure = Closure.objects.get()
+    assert closure.site == site
+    assert [str(m) for m in get_messages(response.wsgi_request)][0].startswith("Manchester is closed: Flood")
+    page = client.get(reverse("desk:closures")).content.decode()
+    assert "1 appointment booked on closed days" in page
+    assert f"{day:%a} {day.day} {day:%b %Y}</span> · Manchester · Flood" in page
+    assert reverse("desk:move", args=[at_manchester.pk]) in page
+    assert reverse("desk:move", args=[at_london.pk]) not in page
+    # London stays bookable that day; Manchester offers nothing.
+    assert offered_slots(treatment, other, day, day, site=site)[day] == []
+
+
+def test_a_site_that_is_not_there_is_refused_and_nothing_saved(client, desk, clinic, manchester):
+    day = timezone.localdate() + datetime.timedelta(days=12)
+    response = client.post(
+        reverse("desk:closures"), {"first_day": day.isoformat(), "reason": "Flood", "where": "999999"}
+    )
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert not Closure.objects.exists()
+
+
+def test_one_site_s_bank_holiday_lists_only_that_site_s_appointments(client, desk, clinic, manchester, bank_holidays):
+    """London closes on England's bank holidays; this Manchester has none: only London's appointment is listed,
+    under a row that names London."""
+    treatment, practitioner = clinic
+    london, site, king_street = manchester
+    today = timezone.localdate()
+    holiday = min(closures.bank_holidays(today, today + datetime.timedelta(days=366)))
+    at_london = AppointmentFactory(practitioner=practitioner, treatment=treatment, start_at=at(holiday, 10))
+    other = PractitionerFactory(treatments=[treatment])
+    at_manchester = AppointmentFactory(
+        practitioner=other, treatment=treatment, room=king_street, start_at=at(holiday, 10)
+    )
+    page = client.get(reverse("desk:closures")).content.decode()
+    assert f"{holiday:%a} {holiday.day} {holiday:%b %Y}</span> · {london.name} · " in page
+    assert reverse("desk:move", args=[at_london.pk]) in page
+    assert reverse("desk:move", args=[at_manchester.pk]) not in page

@@ -167,7 +167,10 @@ class PatientSearchForm(forms.Form):
 
 
 class ClosureForm(forms.ModelForm):
-    """A day or days the whole clinic closes. The model's own checks (days in order) apply, as in the admin."""
+    """A day or days the clinic closes: every site, or one (a choice shown when there are several; `sites`:
+    the active sites, read once by the page). The model's own checks (days in order) apply, as in the admin."""
+
+    where = forms.TypedChoiceField(label="Site", required=False, coerce=int, empty_value=None)
 
     class Meta:
         model = Closure
@@ -175,14 +178,24 @@ class ClosureForm(forms.ModelForm):
         widgets = {"first_day": DateInput, "last_day": DateInput}
         field_classes = {"first_day": CalendarDateField, "last_day": CalendarDateField}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, sites=(), **kwargs):
         super().__init__(*args, **kwargs)
+        self.sites = {site.pk: site for site in sites}
         self.fields["last_day"].required = False
         self.fields["last_day"].help_text = "Leave empty for a single day."
+        if len(self.sites) > 1:
+            self.fields["where"].choices = [("", "Every site"), *((pk, site.name) for pk, site in self.sites.items())]
+        else:
+            del self.fields["where"]
         self.helper = _helper("Close the clinic")
 
     def clean_last_day(self):
         return self.cleaned_data["last_day"] or self.cleaned_data.get("first_day")
+
+    def clean(self):
+        cleaned = super().clean()
+        cleaned["site"] = self.sites.get(cleaned.pop("where", None))
+        return cleaned
 
 
 def _date_and_time(label: str) -> forms.SplitDateTimeWidget:

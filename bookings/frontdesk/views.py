@@ -26,7 +26,7 @@ from clinic import access, clock
 from clinic import selectors as clinic_selectors
 from clinic.closures import closed_on
 from clinic.forms import WorkingHoursFormSet, read_calendar_day
-from clinic.models import Closure, Notice, Patient, Practitioner
+from clinic.models import Closure, Notice, Patient, Practitioner, Site
 from clinic.redirects import safe_next
 from clinic.services import close_clinic, register_phone_patient, reopen_clinic
 from clinic.sms import PermanentDeliveryError
@@ -483,14 +483,16 @@ def patient_detail(request, pk):
 def closures(request):
     """Bank holidays and the clinic's closures ahead, each with the appointments booked on it to move; a
     form to close the clinic on more days."""
-    form = ClosureForm(request.POST or None)
+    sites = list(Site.objects.active())
+    form = ClosureForm(request.POST or None, sites=sites)
     if request.method == "POST":
         if form.is_valid():
             closure = close_clinic(**form.cleaned_data, by=request.user)
-            messages.success(request, f"The clinic is closed: {closure}. No times are offered then.")
+            where = closure.site.name if closure.site else "The clinic"
+            messages.success(request, f"{where} is closed: {closure}. No times are offered there then.")
             return redirect("desk:closures")
         messages.error(request, "Nothing was saved: check the days below.")
-    closed = selectors.upcoming_closures(clock.today())
+    closed = selectors.upcoming_closures(clock.today(), sites=sites)
     return render(
         request,
         "bookings/frontdesk/closures.html",
