@@ -398,7 +398,7 @@ def appointments_in_time_off(practitioner, now) -> list:
     return list(
         Appointment.objects.live()
         .filter(condition, practitioner=practitioner, start_at__gte=now)
-        .select_related("patient__user", "treatment")
+        .select_related("patient__user", "treatment", "site")
         .order_by("start_at", "pk")
     )
 

@@ -187,6 +187,9 @@ def test_a_move_typed_at_the_desk_is_on_the_appointment_s_site_s_clock(client, d
     assert "Moved Carmen Ten" in response.content.decode(), [str(m) for m in response.context["messages"]]
     carmen.refresh_from_db()
     assert carmen.start_at == at(day, 11, 0, MADRID)
+    # Its history says where it went on the same clock.
+    history = page(client, "desk:appointment", carmen.pk)
+    assert f" to {day.day} {day:%b} 11:00" in history
 
 
 def test_the_patient_page_lists_each_appointment_on_its_site_s_clock(client, desk, clinic, day):

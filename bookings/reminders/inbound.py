@@ -152,7 +152,9 @@ def open_inbox():
     """Replies that need a person, oldest first, with the patient and their next appointment."""
     messages = list(
         InboundMessage.objects.filter(needs_desk=True, handled_at__isnull=True)
-        .select_related("patient__user", "appointment__treatment", "appointment__practitioner__user")
+        .select_related(
+            "patient__user", "appointment__treatment", "appointment__practitioner__user", "appointment__site"
+        )
         .order_by("received_at", "pk")
     )
     return messages
