@@ -65,9 +65,10 @@ from clinic.models import (
     TravelTimes,
     Treatment,
     WorkingHours,
+    default_travel_time,
 )
 
-from .models import Appointment, AvailabilityScope, travel_time
+from .models import Appointment, AvailabilityScope
 
 LONGEST_APPOINTMENT = datetime.timedelta(days=1)
 ONE_DAY = datetime.timedelta(days=1)
@@ -306,7 +307,7 @@ def busy_range(sites, first_day, last_day, occupied, travel: TravelTimes | None 
     slot late on the last day occupies time after midnight), and the longest travel time either side (a
     practitioner's appointment at another site just before or after keeps it free)."""
     bounds = [day_bounds_utc(first_day, last_day, clock.zone(site)) for site in sites or (None,)]
-    travel = travel.longest() if travel is not None else travel_time()
+    travel = travel.longest() if travel is not None else default_travel_time()
     return min(start for start, _ in bounds) - travel, max(end for _, end in bounds) + occupied + travel
 
 

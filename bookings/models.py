@@ -16,13 +16,6 @@ from clinic import medicine_advice
 from clinic.models import Patient, Practitioner, Room, Site, Treatment, default_travel_time
 
 
-def travel_time():
-    """The clinic's one travel time between sites (`CLINIC_TRAVEL_MINUTES`), for pairs with no figure of their
-    own (`clinic.models.SiteTravel`): `travel_until` records it, and the database's travel check falls back
-    on it (migration 0021)."""
-    return default_travel_time()
-
-
 class SiteOfRoomDescriptor(ForwardManyToOneDescriptor):
     """`appointment.site` without a query when the room came with its site (`select_related("room__site")`):
     it is the same row, the database holds it (migration 0019)."""
@@ -164,7 +157,7 @@ class Appointment(models.Model):
             if update_fields is not None:
                 kwargs["update_fields"] = update_fields = {*update_fields, "site"}
         if self.busy_until is not None:
-            self.travel_until = self.busy_until + travel_time()
+            self.travel_until = self.busy_until + default_travel_time()
             if update_fields is not None and "busy_until" in update_fields:
                 kwargs["update_fields"] = {*update_fields, "travel_until"}
         super().save(*args, **kwargs)
