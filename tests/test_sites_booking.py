@@ -39,6 +39,11 @@ def local_times(slots, zone=LONDON):
     return [slot.start_at.astimezone(zone).strftime("%H:%M") for slot in slots]
 
 
+def times_at(treatment, practitioner, site):
+    """The starts offered at the site on WEDNESDAY, on London's clock."""
+    return local_times(available_slots(treatment, practitioner, WEDNESDAY, WEDNESDAY, site=site, now=NOW)[WEDNESDAY])
+
+
 @pytest.fixture
 def two_sites(settings):
     """London (the default site) and Manchester, a room each; one practitioner offering a one-hour session."""
@@ -108,12 +113,8 @@ def test_a_practitioner_on_two_sites_one_day_keeps_the_travel_time_free(two_site
     WorkingHoursFactory(
         practitioner=practitioner, site=manchester, weekday=2, start=datetime.time(13), end=datetime.time(17)
     )
-    at_london = local_times(
-        available_slots(treatment, practitioner, WEDNESDAY, WEDNESDAY, site=london, now=NOW)[WEDNESDAY]
-    )
-    at_manchester = local_times(
-        available_slots(treatment, practitioner, WEDNESDAY, WEDNESDAY, site=manchester, now=NOW)[WEDNESDAY]
-    )
+    at_london = times_at(treatment, practitioner, london)
+    at_manchester = times_at(treatment, practitioner, manchester)
     # 13:00 Manchester span, an hour's travel: London sessions end by 12:00 (they do: the span ends then).
     assert at_london[0] == "09:00" and at_london[-1] == "11:00"
     # The London span ends at 12:00: Manchester starts from 13:00 (12:00 + 1 h), and it does.
@@ -132,13 +133,8 @@ def test_a_practitioner_on_two_sites_one_day_keeps_the_travel_time_free(two_site
         source=Appointment.Source.ONLINE,
         site=manchester,
     )
-    assert (
-        local_times(available_slots(treatment, practitioner, WEDNESDAY, WEDNESDAY, site=london, now=NOW)[WEDNESDAY])
-        == at_london
-    )
-    assert local_times(
-        available_slots(treatment, practitioner, WEDNESDAY, WEDNESDAY, site=manchester, now=NOW)[WEDNESDAY]
-    )[:2] == ["14:00", "14:15"]
+    assert times_at(treatment, practitioner, london) == at_london
+    assert times_at(treatment, practitioner, manchester)[:2] == ["14:00", "14:15"]
 
 
 def test_spans_at_two_sites_with_no_gap_lose_the_travel_time_at_the_join(two_sites):
@@ -151,12 +147,8 @@ def test_spans_at_two_sites_with_no_gap_lose_the_travel_time_at_the_join(two_sit
     WorkingHoursFactory(
         practitioner=practitioner, site=manchester, weekday=2, start=datetime.time(12), end=datetime.time(16)
     )
-    at_london = local_times(
-        available_slots(treatment, practitioner, WEDNESDAY, WEDNESDAY, site=london, now=NOW)[WEDNESDAY]
-    )
-    at_manchester = local_times(
-        available_slots(treatment, practitioner, WEDNESDAY, WEDNESDAY, site=manchester, now=NOW)[WEDNESDAY]
-    )
+    at_london = times_at(treatment, practitioner, london)
+    at_manchester = times_at(treatment, practitioner, manchester)
     assert at_london[-1] == "10:00"  # 10:00-11:00, then an hour to reach Manchester by 12:00
     assert at_manchester[0] == "13:00"  # an hour after the London span's end
 

@@ -5,6 +5,7 @@ the figures in the admin."""
 
 import datetime
 import threading
+import time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -193,8 +194,6 @@ def test_two_writers_at_two_sites_check_one_after_the_other(three_sites):
 def waits_on_a_lock(*, within) -> bool:
     """Whether a backend of this database is seen waiting on a lock before `within` has passed (a bound, not
     a timing: the answer comes as soon as the wait is seen)."""
-    import time
-
     give_up = time.monotonic() + within.total_seconds()
     with connection.cursor() as cursor:
         while time.monotonic() < give_up:
