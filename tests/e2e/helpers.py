@@ -1,26 +1,51 @@
 """Steps shared by the browser journeys."""
 
+import re
+
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from tests.factories import PASSWORD
 
 _axe = Axe()
 SERIOUS = ("serious", "critical")
+# What the browser says when a script runs while a click's navigation swaps the document under it: the old
+# document's context is gone, or the new one has no <html> yet. Seen in CI on a loaded machine.
+_SWAPPED_DOCUMENT = ("Execution context was destroyed", "reading 'documentElement'", "Cannot find context")
 
 
 def assert_accessible(page):
-    """No serious or critical axe-core violation on the page as it is now (axe served from the package)."""
-    results = _axe.run(page)
+    """No serious or critical axe-core violation on the page as it is now (axe served from the package).
+
+    A click returns once its navigation has started, so the page may still be swapping documents: wait for the
+    new one to load and, should axe still catch the swap, run it again on the loaded page. A violation is never
+    retried away: only the browser's own "document gone" errors are.
+    """
+    for attempt in range(3):
+        page.wait_for_load_state("load")
+        try:
+            results = _axe.run(page)
+            break
+        except PlaywrightError as error:
+            if attempt == 2 or not any(text in str(error) for text in _SWAPPED_DOCUMENT):
+                raise
     bad = [v for v in results.response["violations"] if v.get("impact") in SERIOUS]
     summary = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:3]]}" for v in bad]
     assert not bad, f"{page.url}: " + "; ".join(summary)
 
 
 def open_menu_if_collapsed(page):
+    """On a phone, open the main menu and wait until it has finished opening.
+
+    The page's text shows before Bootstrap's script at the end of <body> has run, so the toggler is clicked only
+    once the page has loaded, and the menu's links only once its opening animation is over.
+    """
+    page.wait_for_load_state("load")
     toggler = page.locator(".navbar-toggler")
     if toggler.is_visible() and toggler.get_attribute("aria-expanded") == "false":
         toggler.click()
+        expect(page.locator("#nav-links")).to_have_class(re.compile(r"(^|\s)show(\s|$)"))
 
 
 def sign_in(page, email, password=PASSWORD):
