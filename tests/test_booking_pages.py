@@ -1,13 +1,17 @@
 """The patient's booking pages: choose, confirm, see, move, cancel; bad input never writes or errors."""
 
 import datetime
+import re
 
 import pytest
+from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone
 
 from bookings import availability
 from bookings.models import Appointment
+from bookings.templatetags.booking_times import time_buttons
+from clinic.models import default_site
 from consultations.eligibility import Eligibility
 from tests.factories import (
     AppointmentFactory,
@@ -15,6 +19,7 @@ from tests.factories import (
     ConsultationFactory,
     PractitionerFactory,
     RoomFactory,
+    SiteFactory,
     TreatmentFactory,
     WorkingHoursFactory,
     staff_user,
@@ -106,6 +111,58 @@ def test_first_available_books_whoever_is_free(client, patient, treatment, pract
     WorkingHoursFactory(practitioner=colleague, weekday=day.weekday(), start=datetime.time(9), end=datetime.time(17))
     body = client.get(reverse("book_times", args=[treatment.slug]), {"day": day}).content.decode()
     assert f"practitioner={colleague.pk}&amp;start={key(at(day, 10))}" in body
+
+
+def test_a_hostile_practitioners_and_sites_name_is_escaped_in_the_times_and_the_chooser(
+    client, patient, treatment, practitioner
+):
+    day = in_days(7)
+    annex = SiteFactory(name="<b>Annex</b>", slug="annex")
+    RoomFactory(name="Annex 1", site=annex)
+    hostile = PractitionerFactory(
+        treatments=[treatment], user__first_name="<script>alert(1)</script>", user__last_name="<i>"
+    )  # sorts first: first available prefers them
+    WorkingHoursFactory(
+        practitioner=hostile, site=annex, weekday=day.weekday(), start=datetime.time(9), end=datetime.time(17)
+    )
+    for url in (reverse("book_times", args=[treatment.slug]), reverse("book_treatment", args=[treatment.slug])):
+        body = client.get(url, {"practitioner": "", "day": day}).content.decode()
+        assert f"practitioner={hostile.pk}&amp;start={key(at(day, 10))}&amp;site={annex.pk}" in body
+        assert '<small class="d-block">&lt;script&gt;alert(1)&lt;/script&gt; &lt;i&gt;</small>' in body
+        assert '<span class="visually-hidden"> at</span> <small class="d-block">&lt;b&gt;Annex&lt;/b&gt;</small>' in (
+            body
+        )
+        assert "<script>alert" not in body and "<b>Annex" not in body and "<i>" not in body
+
+
+# The times list's buttons as the template wrote them before they were written in Python (booking_times).
+TIMES_TEMPLATE = """{% load tz %}{% for slot in slots %}
+    <li class="list-inline-item mb-2"><a class="btn btn-outline-primary" href="{{ choose_url }}?practitioner=\
+{{ slot.practitioner.pk }}&amp;start={{ slot.key }}&amp;site={{ slot.site.pk }}">{% localtime off %}\
+{{ slot.local_start|time:"H:i" }}{% endlocaltime %}{% if not practitioner %}<span class="visually-hidden"> with\
+</span> <small class="d-block">{{ slot.practitioner.name }}</small>{% endif %}{% if several_sites and not site %}\
+<span class="visually-hidden"> at</span> <small class="d-block">{{ slot.site.name }}</small>{% endif %}</a></li>
+    {% endfor %}"""
+
+
+def test_the_time_buttons_are_the_templates_markup_written_out(treatment, practitioner, settings):
+    settings.CLINIC = {**settings.CLINIC, "HORIZON_DAYS": 400}
+    annex = SiteFactory(name="Annex & <Co>", slug="annex", time_zone="Europe/Madrid")
+    RoomFactory(name="Annex 1", site=annex)
+    colleague = PractitionerFactory(treatments=[treatment], user__first_name="O'Neil", user__last_name="<Ann>")
+    summer = datetime.date(2027, 7, 5)
+    WorkingHoursFactory(
+        practitioner=colleague, site=annex, weekday=summer.weekday(), start=datetime.time(8), end=datetime.time(12)
+    )
+    slots = availability.available_slots(treatment, None, summer, summer)[summer]
+    assert {slot.site for slot in slots} == {annex, default_site()}
+    choose_url = reverse("book_confirm", args=[treatment.slug])
+    old = Template(TIMES_TEMPLATE)
+    choices = ((None, None, True), (practitioner, None, True), (None, annex, True), (None, None, False))
+    for who, where, several in choices:
+        values = {"choose_url": choose_url, "practitioner": who, "site": where, "several_sites": several}
+        items = re.findall(r"<li .*?</li>", old.render(Context({"slots": slots, **values})))
+        assert len(items) == len(slots) and time_buttons(slots, **values) == "\n    ".join(items)
 
 
 def test_a_consultation_book_button_leads_into_the_flow(client, practitioner):
