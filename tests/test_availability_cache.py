@@ -163,6 +163,27 @@ def test_a_lost_scope_row_comes_back_past_every_value_it_had(clinic):
     assert offered_slots(treatment, practitioner, day, day)[day] == []
 
 
+def test_an_answer_reads_exactly_the_scopes_it_names():
+    """An answer reads its rooms' scopes as one range of names a room (`ScopeRead`) and sums the values: the
+    rows summed are exactly those `answer_scopes` names, whatever else the table holds (a room whose id starts
+    with the same digit, the dates either side, another practitioner, the old per-date rows)."""
+    day = next_weekday(2)
+    dates = [day + datetime.timedelta(days=offset) for offset in range(-1, 4)]
+    rows = [
+        availability.CLINIC_SCOPE,
+        *(availability.practitioner_scope(p_id) for p_id in (1, 10)),
+        *(availability.room_scope(room_id, date) for room_id in (1, 10, 2) for date in dates),
+        f"rooms:{day.isoformat()}",
+    ]
+    AvailabilityScope.objects.all().delete()
+    # A value a row: the sum says which rows were read.
+    AvailabilityScope.objects.bulk_create(AvailabilityScope(scope=scope, value=2**n) for n, scope in enumerate(rows))
+    named = availability.answer_scopes([1], [1], day, day + datetime.timedelta(days=1))
+    assert availability.room_scope(1, day + datetime.timedelta(days=2)) in named and len(named) == 5
+    clinic, total = availability.answer_read([1], [1], day, day + datetime.timedelta(days=1)).state()
+    assert clinic == 1 and total == sum(2 ** rows.index(scope) for scope in named)
+
+
 def test_the_cache_can_be_turned_off(clinic, settings, django_assert_num_queries):
     treatment, practitioner, day = clinic
     settings.AVAILABILITY_CACHE = False
