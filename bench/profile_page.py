@@ -6,11 +6,13 @@
 Throughput under gunicorn (bench/throughput.py) moves with whatever else runs on the machine; these figures
 much less: the count of Python function calls a request (cProfile, deterministic for the same data and
 code), the process's CPU time a request (`time.process_time`, the median of `--runs`, without the
-profiler), the bytes of HTML and the queries. Requests go through Django's test client in one process with
-the production settings bench/throughput.py gives gunicorn (DEBUG off: the cached template loader), after
-two warm-up requests. The pages are those of bench/throughput.py: the desk's day view of the busiest coming
-day (by practitioner and by room), the booking page and its times list, the availability API (cached, and
-with the cache off) and the bare view.
+profiler), the CPU time of the PostgreSQL backend a request when the server runs on this machine (from
+/proc: under gunicorn it shares the same cores, so a page's queries cost throughput twice, in the worker and
+in PostgreSQL), the bytes of HTML and the queries. Requests go through Django's test client in one process
+with the production settings bench/throughput.py gives gunicorn (DEBUG off: the cached template loader),
+after two warm-up requests. The pages are those of bench/throughput.py: the desk's day view of the busiest
+coming day (by practitioner and by room), the booking page and its times list, the availability API
+(cached, and with the cache off) and the bare view.
 
 The bench database is only read: the sign-in's session row and anything a page writes are made inside one
 transaction that is rolled back at the end.
@@ -55,6 +57,21 @@ def pages(day) -> dict:
         "api": (f"{month}&practitioner=practitioner-0", None),
         "api-cache-off": (f"{week}&practitioner=practitioner-0", None),
     }
+
+
+def backend_cpu(connection) -> float | None:
+    """CPU seconds this connection's PostgreSQL backend has used, when the server runs on this machine (read
+    from /proc: clock ticks, so meaningful over many requests); None elsewhere."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def main() -> int:
@@ -102,10 +119,12 @@ def main() -> int:
         with connection.execute_wrapper(lambda execute, sql, *args: queries.append(sql) or execute(sql, *args)):
             body = get().content
         cpu = []
+        backend = backend_cpu(connection)
         for _ in range(options.runs):
             started = time.process_time()
             get()
             cpu.append(time.process_time() - started)
+        backend = backend_cpu(connection) - backend if backend is not None else None
         profile = cProfile.Profile()
         profile.runcall(get)
         transaction.set_rollback(True)
@@ -113,7 +132,9 @@ def main() -> int:
     print(f"page: {options.page} {path} ({count} live appointments that day)")
     print(f"python function calls a request: {stats.total_calls:,}")
     median, fastest = statistics.median(cpu) * 1000, min(cpu) * 1000
-    print(f"CPU a request: {median:.1f} ms (median of {options.runs}; min {fastest:.1f})")
+    print(f"CPU a request: {median:.2f} ms (median of {options.runs}; min {fastest:.2f})")
+    if backend is not None:  # the database's share of the machine, which a page that queries also uses
+        print(f"PostgreSQL backend CPU a request: {backend / options.runs * 1000:.2f} ms (mean of {options.runs})")
     # Under gunicorn CONN_HEALTH_CHECKS adds a SELECT 1 before a request's first query (the test client does
     # not send the signal that asks for it): round trips.
     checks = int(bool(connection.settings_dict.get("CONN_HEALTH_CHECKS")) and bool(queries))

@@ -9,6 +9,10 @@ from .forms import SignInForm
 handler404 = "api.views.not_found"
 
 urlpatterns = [
+    # First: the API is asked more than any page (the availability endpoint above all), and Django tries the
+    # patterns in order: after the "" includes below the API's URLs took 80 microseconds to resolve, here 20
+    # (bench/urls.py's pages in front). No other pattern matches a path starting with "api/".
+    path("api/", include("api.urls")),
     path("", views.home, name="home"),
     path("health/", health.health, name="health"),
     path("treatments/<slug:slug>/", views.treatment_detail, name="treatment_detail"),
@@ -37,7 +41,6 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("", include("bookings.urls")),
     path("", include("bookings.calendar_urls")),
-    path("api/", include("api.urls")),
     path("admin/", admin.site.urls),
 ]
 
