@@ -1012,10 +1012,14 @@ def cached(
     the ids of the practitioners whose time it reads; `rooms(catalogue)` the ids of the rooms it reads (None: every
     room); `days` the local (first, last) days whose rooms it reads (None: no rooms, e.g. an answer that is a
     refusal). One query when the set-up has not changed since this process last looked.
+
+    With the cache off (`AVAILABILITY_CACHE=0`) every answer is computed, as of now; the set-up still comes
+    from the catalogue of the current "clinic" value (one small query), as issue 16's "endpoint cold" has it:
+    the treatment and practitioner looked up under the same invalidation, not read again for every answer.
     """
     now = now or timezone.now()
     if not settings.AVAILABILITY_CACHE:
-        return compute(now, None)
+        return compute(now, catalogue())
 
     def read_of(known):
         if known is None:  # no catalogue yet: what it is, and what the answer reads once it is known

@@ -227,7 +227,8 @@ CLINIC = {
 # With REDIS_URL: Redis is broker and result store. Without: kombu's filesystem transport under var/,
 # which needs no server, so `make run` sends reminders on a bare machine.
 # Availability answers are cached per process, filed under a counter the database bumps on every write
-# that matters (bookings/availability.py, "cached reads"). AVAILABILITY_CACHE=0 turns it off.
+# that matters (bookings/availability.py, "cached reads"). AVAILABILITY_CACHE=0 turns it off: every answer
+# computed (the set-up still from the catalogue kept under the "clinic" scope).
 AVAILABILITY_CACHE = env.bool("AVAILABILITY_CACHE", default=True)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
