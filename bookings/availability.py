@@ -398,10 +398,18 @@ class Calendar:
     def _use(self, busy: Busy):
         self.time_off = busy.time_off
         self._appointment_rows = busy.appointments
-        self.appointments = {
-            p_id: Intervals((start, end) for start, end, _ in rows) for p_id, rows in busy.appointments.items()
-        }
+        self.appointments = {}  # practitioner id -> Intervals, made when first asked (`booked`)
         self.room_busy = busy.rooms
+
+    def booked(self, practitioner_id) -> Intervals:
+        """The practitioner's live appointments at any site. Made when first asked: the busy rows hold the
+        appointments of every practitioner who used the rooms read (~50 on the bench clinic), and an answer
+        for one practitioner asks about one."""
+        found = self.appointments.get(practitioner_id)
+        if found is None:
+            rows = self._appointment_rows.get(practitioner_id, ())
+            found = self.appointments[practitioner_id] = Intervals((start, end) for start, end, _ in rows)
+        return found
 
     def away(self, practitioner_id) -> tuple[Intervals, Intervals]:
         """When the practitioner is kept for another site: (their appointments there, their working spans
@@ -517,7 +525,7 @@ class Calendar:
             return Verdict.NOT_OFFERED, None
         if self.time_off.get(practitioner.pk, EMPTY).overlaps(start, busy_until):
             return Verdict.NOT_OFFERED, None
-        if self.appointments.get(practitioner.pk, EMPTY).overlaps(start, busy_until):
+        if self.booked(practitioner.pk).overlaps(start, busy_until):
             return Verdict.TAKEN, None
         booked_elsewhere, working_elsewhere = self.away(practitioner.pk)
         if working_elsewhere.overlaps(start, busy_until):
@@ -571,8 +579,8 @@ class Calendar:
         return result
 
     def practitioner_free(self, practitioner_id, start, busy_until) -> bool:
-        if self.time_off.get(practitioner_id, EMPTY).overlaps(start, busy_until) or self.appointments.get(
-            practitioner_id, EMPTY
+        if self.time_off.get(practitioner_id, EMPTY).overlaps(start, busy_until) or self.booked(
+            practitioner_id
         ).overlaps(start, busy_until):
             return False
         booked_elsewhere, working_elsewhere = self.away(practitioner_id)
