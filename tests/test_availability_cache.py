@@ -284,6 +284,25 @@ def test_an_update_that_changes_nothing_availability_reads_keeps_the_answers(cli
         offered_slots(treatment, practitioner, day, day)
 
 
+def test_a_practitioners_rename_reaches_the_cache_and_a_sign_in_or_a_patients_rename_does_not(clinic):
+    """The catalogue shows practitioners by their users' names (bookings 0022): renaming one is a change to
+    the set-up; a sign-in, a password or a patient's rename is not, and keeps every answer."""
+    treatment, practitioner, day = clinic
+    assert {slot.practitioner.name for slot in offered_slots(treatment, None, day, day)[day]} == {practitioner.name}
+    patient = PatientFactory()
+    before = availability.clinic_version()
+    patient.user.first_name = "Renamed"
+    patient.user.save()
+    practitioner.user.last_login = timezone.now()
+    practitioner.user.set_password("a new password 2027")
+    practitioner.user.save()
+    assert availability.clinic_version() == before
+    practitioner.user.first_name, practitioner.user.last_name = "Zoe", "Okafor"
+    practitioner.user.save()
+    assert availability.clinic_version() != before
+    assert {slot.practitioner.name for slot in offered_slots(treatment, None, day, day)[day]} == {"Zoe Okafor"}
+
+
 def test_an_appointment_across_midnight_utc_bumps_both_dates_of_its_room_as_answers_read_them(clinic):
     treatment, practitioner, day = clinic
     room = RoomFactory(name="A")
