@@ -902,6 +902,16 @@ class Catalogue:
         hours = {key: spans for key, spans in self.hours.items() if key[1] in ids}
         return Setup(practitioners, hours, self.rooms_for(treatment), self.zones, self.travel)
 
+    def practitioners_for(self, treatment) -> list:
+        """Who offers the treatment, in the order the booking page lists them (last name, first name)."""
+        return [self._by_id[p_id] for p_id in self.offering.get(treatment.pk, ())]
+
+    def sites_for(self, treatment) -> list:
+        """The sites where the treatment can be had (a room hosts it there), in the sites' order, as
+        `sites_offering` reads them."""
+        found = {room.site_id: room.site for room in self.rooms_for(treatment)}
+        return sorted(found.values(), key=lambda site: (site.display_order, site.name, site.pk))
+
     def works(self, practitioner_id) -> bool:
         working = self._working
         if working is None:
@@ -920,6 +930,27 @@ def catalogue(version: int | None = None) -> Catalogue:
     if current is None or current.version != version:
         current = _catalogue = Catalogue(version)
     return current
+
+
+class CatalogueChanged(Exception):
+    """The clinic's set-up changed since the catalogue a question was checked against was loaded: check it
+    again against the current one (`catalogue()`)."""
+
+
+def process_catalogue() -> Catalogue:
+    """The catalogue this process holds, without reading the "clinic" scope (loaded if there is none), so
+    it may be out of date. Who checks a question against it (the booking pages: the treatment, the
+    practitioner and site chosen) has it confirmed by the scope read of `cached(..., checked=...)` that
+    follows, or by `confirm`, either of which raises `CatalogueChanged` if the set-up changed since: a
+    request then pays no query for the set-up, and is never answered from an older one."""
+    known = _catalogue
+    return catalogue() if known is None else known
+
+
+def confirm(known: Catalogue) -> None:
+    """Raise `CatalogueChanged` unless `known` is the catalogue of the clinic's set-up now. One query."""
+    if clinic_version() != known.version:
+        raise CatalogueChanged
 
 
 def forget_cached_answers() -> None:
@@ -1013,13 +1044,16 @@ def cached(
     rooms=None,
     days=(None, None),
     now: datetime.datetime | None = None,
+    checked: Catalogue | None = None,
 ):
     """compute(as_of, catalogue) once per state of what it reads and time bucket.
 
     `key_parts` say what is computed, so they decide what it reads (kept per catalogue); `reads(catalogue)` gives
     the ids of the practitioners whose time it reads; `rooms(catalogue)` the ids of the rooms it reads (None: every
     room); `days` the local (first, last) days whose rooms it reads (None: no rooms, e.g. an answer that is a
-    refusal). One query when the set-up has not changed since this process last looked.
+    refusal). One query when the set-up has not changed since this process last looked. `checked`: the
+    catalogue (`process_catalogue`) the caller checked the question against; `CatalogueChanged` is raised,
+    and nothing computed, if the scope read finds the set-up changed since.
 
     With the cache off (`AVAILABILITY_CACHE=0`) every answer is computed, as of now; the set-up still comes
     from the catalogue of the current "clinic" value (one small query), as issue 16's "endpoint cold" has it:
@@ -1027,7 +1061,10 @@ def cached(
     """
     now = now or timezone.now()
     if not settings.AVAILABILITY_CACHE:
-        return compute(now, catalogue())
+        known = catalogue()
+        if checked is not None and checked.version != known.version:
+            raise CatalogueChanged
+        return compute(now, known)
 
     def read_of(known):
         if known is None:  # no catalogue yet: what it is, and what the answer reads once it is known
@@ -1040,6 +1077,8 @@ def cached(
     known = _catalogue
     read = _kept_read(known, key_parts, read_of)
     clinic, total = read.state()
+    if checked is not None and checked.version != clinic:
+        raise CatalogueChanged
     if known is None or known.version != clinic:
         known = catalogue(clinic_version() if clinic is None else clinic)  # a lost row is put back first
         fresh = _kept_read(known, key_parts, read_of)

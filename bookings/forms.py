@@ -4,6 +4,7 @@ import datetime
 
 from django import forms
 from django.conf import settings
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils import timezone
 
 from clinic import clock
@@ -11,23 +12,59 @@ from clinic.forms import DateInput
 
 from . import availability
 
+PRACTITIONER_CHOICE = {
+    "required": False,
+    "empty_label": "First available",
+    "error_messages": {"invalid_choice": "That practitioner does not offer this treatment: choose another."},
+}
+SITE_CHOICE = {
+    "required": False,
+    "empty_label": "Any site",
+    "error_messages": {"invalid_choice": "This treatment is not offered at that site: choose another."},
+}
 
-def practitioner_field(treatment):
-    return forms.ModelChoiceField(
-        queryset=availability.practitioners_offering(treatment).order_by("user__last_name", "user__first_name"),
-        required=False,
-        empty_label="First available",
-        error_messages={"invalid_choice": "That practitioner does not offer this treatment: choose another."},
-    )
+
+def practitioner_field(treatment, known=None):
+    """Who offers the treatment, or first available; from the availability catalogue `known` when given."""
+    if known is not None:
+        return ChoiceInMemory(known.practitioners_for(treatment), **PRACTITIONER_CHOICE)
+    queryset = availability.practitioners_offering(treatment).order_by("user__last_name", "user__first_name")
+    return forms.ModelChoiceField(queryset=queryset, **PRACTITIONER_CHOICE)
 
 
-def site_field(treatment):
-    return forms.ModelChoiceField(
-        queryset=availability.sites_offering(treatment),
-        required=False,
-        empty_label="Any site",
-        error_messages={"invalid_choice": "This treatment is not offered at that site: choose another."},
-    )
+def site_field(treatment, known=None):
+    """Where the treatment is had, or any site; from the availability catalogue `known` when given."""
+    if known is not None:
+        return ChoiceInMemory(known.sites_for(treatment), **SITE_CHOICE)
+    return forms.ModelChoiceField(queryset=availability.sites_offering(treatment), **SITE_CHOICE)
+
+
+class ChoiceInMemory(forms.Field):
+    """A `ModelChoiceField` over rows already in memory (the availability catalogue's practitioners or
+    sites): the same values, labels and errors, checked without a query. As Django's, a value is the row's
+    id as `int()` reads it (" 7" is 7), and anything else is an invalid choice."""
+
+    def __init__(self, rows, *, empty_label, **kwargs):
+        super().__init__(**kwargs)
+        self.rows, self.empty_label = rows, empty_label
+        self._by_pk = {row.pk: row for row in rows}
+
+    def label_from_instance(self, row) -> str:
+        return str(row)
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        ProhibitNullCharactersValidator()(value)
+        try:
+            found = self._by_pk.get(int(getattr(value, "pk", value)))
+        except (TypeError, ValueError, OverflowError):
+            found = None
+        if found is None:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value}
+            )
+        return found
 
 
 class DayChoiceForm(forms.Form):
@@ -35,10 +72,12 @@ class DayChoiceForm(forms.Form):
 
     day = forms.DateField(required=False, widget=DateInput)
 
-    def __init__(self, *args, treatment, **kwargs):
+    def __init__(self, *args, treatment, catalogue=None, **kwargs):
+        """`catalogue`: the availability catalogue to read the practitioners and sites from (no query; the
+        caller has it confirmed, `availability.process_catalogue`); without, the database."""
         super().__init__(*args, **kwargs)
-        self.fields["site"] = site_field(treatment)
-        self.fields["practitioner"] = practitioner_field(treatment)
+        self.fields["site"] = site_field(treatment, catalogue)
+        self.fields["practitioner"] = practitioner_field(treatment, catalogue)
         self.order_fields(["site", "practitioner", "day"])
         self.first_day, self.last_day = availability.bookable_days()
         self.fields["day"].widget.attrs.update(min=self.first_day.isoformat(), max=self.last_day.isoformat())
@@ -46,12 +85,12 @@ class DayChoiceForm(forms.Form):
     def _options(self, name) -> list[tuple[str, str, bool]]:
         """(value, label, selected) of each choice of a model select, its empty choice first, as the chooser
         writes them out (bookings/includes/chooser.html): the value sent (or given as initial) is selected,
-        as Django's select would; one query, as the widget's."""
+        as Django's select would; one query, as the widget's, or none from the catalogue."""
         sent = self[name].value()
         chosen = "" if sent is None else str(sent)
         field = self.fields[name]
         options = [("", field.empty_label, chosen == "")]
-        for choice in field.queryset:
+        for choice in field.rows if isinstance(field, ChoiceInMemory) else field.queryset:
             value = str(choice.pk)
             options.append((value, field.label_from_instance(choice), value == chosen))
         return options

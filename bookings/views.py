@@ -7,6 +7,7 @@ refusal is a `BookingError` whose message is shown as it is; nothing is written 
 import datetime
 
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
@@ -28,10 +29,13 @@ NEXT_DAYS_OFFERED = 5
 # --- choosing a time ----------------------------------------------------------------------------------
 
 
-def times_context(patient, treatment, form, *, ignore_appointment=None) -> dict:
+def times_context(patient, treatment, form, *, ignore_appointment=None, checked=None) -> dict:
     """What the times list shows for the form's practitioner and day: the free times, or why there are none
-    (a bad day, the course interval) and the next days that have free times."""
+    (a bad day, the course interval) and the next days that have free times. `checked`: the availability
+    catalogue the form was checked against, to confirm (`availability.CatalogueChanged` if out of date)."""
     if not form.is_valid():
+        if checked is not None:
+            availability.confirm(checked)  # the choices refused may have been added since it was loaded
         return {"form_errors": [error for errors in form.errors.values() for error in errors]}
     day, practitioner = form.cleaned_data["day"], form.cleaned_data["practitioner"]
     site = form.cleaned_data.get("site")  # None: any site (a move stays at its site, in the service)
@@ -42,7 +46,7 @@ def times_context(patient, treatment, form, *, ignore_appointment=None) -> dict:
     blocked = next((block for block in blocks if block.covers(day)), None)
     last_day = min(day + datetime.timedelta(days=DAYS_LOOKED_AHEAD), form.last_day)
     if ignore_appointment is None:
-        days, closed, several_sites = _offered_times(treatment, practitioner, day, last_day, site)
+        days, closed, several_sites = _offered_times(treatment, practitioner, day, last_day, site, checked)
     else:  # moving an appointment: its own time counts as free, an answer for this patient alone
         site = site or ignore_appointment.site  # a move stays at its site unless another is chosen
         days = availability.available_slots(
@@ -67,10 +71,11 @@ def times_context(patient, treatment, form, *, ignore_appointment=None) -> dict:
     }
 
 
-def _offered_times(treatment, practitioner, day, last_day, site=None):
+def _offered_times(treatment, practitioner, day, last_day, site=None, checked=None):
     """The free times from `day` to `last_day` (at `site`, or any site), why `day` is closed (or "") and
     whether the treatment is had at several sites, from availability's cache (its "cached reads"): the
-    closures and rooms come with the clinic's set-up there, so a page served from the cache reads none again."""
+    closures and rooms come with the clinic's set-up there, so a page served from the cache reads none again.
+    `checked`: the catalogue the question was checked against (confirmed by the cache's scope read)."""
 
     def compute(as_of, known):
         days = availability.available_slots(
@@ -89,7 +94,32 @@ def _offered_times(treatment, practitioner, day, last_day, site=None):
         reads=lambda known: known.practitioner_ids(treatment, practitioner),
         rooms=lambda known: known.room_ids(treatment, site),
         days=(day, last_day),
+        checked=checked,
     )
+
+
+def _with_current_catalogue(work):
+    """work(catalogue, checked) with the availability catalogue this process holds, to be confirmed
+    (`checked`), and once more with the current one if the clinic's set-up changed since
+    (`availability.process_catalogue`): the booking pages take the treatment and the chooser's practitioners
+    and sites from it, which costs no query, and the scope read of the times they show confirms it. The
+    second catalogue was read during this request, as a page reading the rows would read them: it is not
+    confirmed again (a set-up changing twice within one request would otherwise fail it)."""
+    known = availability.process_catalogue()
+    try:
+        return work(known, known)
+    except availability.CatalogueChanged:
+        return work(availability.catalogue(), None)
+
+
+def _bookable_treatment(known, slug, checked):
+    """The active treatment with this slug, from the catalogue, or 404."""
+    treatment = known.treatments.get(slug)
+    if treatment is None:
+        if checked is not None:
+            availability.confirm(checked)  # it may have been added since the catalogue was loaded
+        raise Http404("No such treatment.")
+    return treatment
 
 
 @access.patient_required
@@ -102,35 +132,35 @@ def book_start(request):
     return render(request, "bookings/book_start.html", {"treatments": treatments})
 
 
-def _booking_page_context(request, treatment):
+def _booking_page_context(request, slug, known, checked, *, times_only=False):
+    """The booking page's context (the times list's alone with `times_only`), every choice checked against
+    the availability catalogue `known` (confirmed if `checked`: `_with_current_catalogue`)."""
+    treatment = _bookable_treatment(known, slug, checked)
     eligibility = check_eligibility(request.patient, treatment)
-    form = DayChoiceForm(request.GET or None, treatment=treatment)
-    context = {"treatment": treatment, "form": form, "eligibility": eligibility}
+    form = DayChoiceForm(request.GET or None, treatment=treatment, catalogue=known)
+    context = {"treatment": treatment, "eligibility": eligibility, **_booking_urls(treatment)}
+    if not times_only:
+        context["form"] = form
     if eligibility.allowed:
         if not request.GET:
-            form = DayChoiceForm({}, treatment=treatment)  # the first day this patient may book
-        context.update(times_context(request.patient, treatment, form))
+            form = DayChoiceForm({}, treatment=treatment, catalogue=known)  # the first day this patient may book
+        context.update(times_context(request.patient, treatment, form, checked=checked))
+    elif checked is not None:
+        availability.confirm(checked)  # no times read: the treatment shown must still be the current one
     return context
 
 
 @access.patient_required
 def book_treatment(request, slug):
     """Step 1-3: practitioner or first available, day, time (times load in place with htmx)."""
-    treatment = get_object_or_404(bookable_treatments(), slug=slug)
-    context = _booking_page_context(request, treatment)
-    context.update(_booking_urls(treatment))
+    context = _with_current_catalogue(lambda *known: _booking_page_context(request, slug, *known))
     return render(request, "bookings/book_treatment.html", context)
 
 
 @access.patient_required
 def book_times(request, slug):
     """The times list alone, for htmx to swap in when the practitioner or day changes."""
-    treatment = get_object_or_404(bookable_treatments(), slug=slug)
-    eligibility = check_eligibility(request.patient, treatment)
-    form = DayChoiceForm(request.GET, treatment=treatment)
-    context = {"treatment": treatment, "eligibility": eligibility, **_booking_urls(treatment)}
-    if eligibility.allowed:
-        context.update(times_context(request.patient, treatment, form))
+    context = _with_current_catalogue(lambda *known: _booking_page_context(request, slug, *known, times_only=True))
     return render(request, "bookings/includes/times.html", context)
 
 

@@ -165,6 +165,54 @@ def test_the_time_buttons_are_the_templates_markup_written_out(treatment, practi
         assert len(items) == len(slots) and time_buttons(slots, **values) == "\n    ".join(items)
 
 
+def test_the_chooser_and_the_times_follow_each_change_to_who_offers_what_at_once(
+    client, patient, treatment, practitioner
+):
+    """The page takes the treatment, the practitioners and the sites from the availability catalogue this
+    process holds (no query); each change below comes after a page has loaded it, and shows on the next."""
+    day, page_url = in_days(7), reverse("book_treatment", args=[treatment.slug])
+    times_url = reverse("book_times", args=[treatment.slug])
+    assert ">Amelia Hart</option>" in client.get(page_url).content.decode()
+    colleague = PractitionerFactory(treatments=[treatment], user__first_name="Ben", user__last_name="Osei")
+    WorkingHoursFactory(practitioner=colleague, weekday=day.weekday(), start=datetime.time(9), end=datetime.time(17))
+    body = client.get(page_url, {"practitioner": colleague.pk, "day": day}).content.decode()
+    assert f'<option value="{colleague.pk}" selected>Ben Osei</option>' in body
+    assert f"practitioner={colleague.pk}&amp;start={key(at(day, 9))}" in body
+    practitioner.user.first_name = "Amy"
+    practitioner.user.save()
+    body = client.get(page_url, {"practitioner": "", "day": day}).content.decode()
+    assert ">Amy Hart</option>" in body and '<small class="d-block">Amy Hart</small>' in body
+    assert "Amelia" not in body
+    colleague.active = False
+    colleague.save()
+    body = client.get(times_url, {"practitioner": colleague.pk, "day": day}).content.decode()
+    assert "That practitioner does not offer this treatment" in body and "start=" not in body
+    assert "Ben Osei" not in client.get(page_url).content.decode()
+    annex = SiteFactory(name="Annex", slug="annex")
+    RoomFactory(name="Annex 1", site=annex)
+    assert f'<option value="{annex.pk}">Annex</option>' in client.get(page_url).content.decode()
+    treatment.name = "Microneedling: arms"
+    treatment.save()
+    assert '<h1 class="h2">Microneedling: arms</h1>' in client.get(page_url).content.decode()
+    added = TreatmentFactory(name="Microneedling: knees")
+    assert client.get(reverse("book_treatment", args=[added.slug])).status_code == 200
+    added.active = False
+    added.save()
+    assert client.get(reverse("book_times", args=[added.slug])).status_code == 404
+
+
+def test_a_chosen_practitioner_or_site_is_checked_as_django_would(client, patient, treatment, practitioner):
+    url, day = reverse("book_times", args=[treatment.slug]), in_days(7)
+    for sent in (str(practitioner.pk), f" {practitioner.pk} ", f"0{practitioner.pk}"):
+        assert f"start={key(at(day, 9))}" in client.get(url, {"practitioner": sent, "day": day}).content.decode()
+    for sent in ("abc", "1.5", "99999999999999999999999", "\x00", "[1]", str(practitioner.pk + 1000)):
+        body = client.get(url, {"practitioner": sent, "day": day}).content.decode()
+        assert "That practitioner does not offer this treatment" in body or "Null characters" in body
+        assert "start=" not in body
+    body = client.get(url, {"site": "abc", "day": day}).content.decode()
+    assert "This treatment is not offered at that site" in body and "start=" not in body
+
+
 def test_a_consultation_book_button_leads_into_the_flow(client, practitioner):
     consultation = ConsultationFactory()
     body = client.get(reverse("treatment_detail", args=[consultation.slug])).content.decode()
@@ -249,7 +297,7 @@ def test_times_partial_costs_a_fixed_number_of_queries(
 ):
     AppointmentFactory(practitioner=practitioner, treatment=treatment, start_at=at(in_days(7), 10))
     availability.catalogue()  # the clinic's set-up: loaded once a process, and again only when it changes
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(6):  # the treatment from the catalogue: 7 before
         client.get(reverse("book_times", args=[treatment.slug]), {"day": in_days(7)})
 
 

@@ -46,8 +46,9 @@ BUDGETS = {
     ("appointment_detail", "patient_a", ""): 4,
     ("appointment_ics", "patient_a", ""): 2,
     ("book_start", "patient_a", ""): 3,  # + the clearance: "Consultation first" marks
-    ("book_treatment", "patient_a", ""): 8,  # the closed day comes with the cached times (-1); the site choice (+1)
-    ("book_times", "patient_a", ""): 6,  # the closed day comes with the cached times
+    # The treatment and the chooser's practitioners and sites from the availability catalogue (-3, -1).
+    ("book_treatment", "patient_a", ""): 5,
+    ("book_times", "patient_a", ""): 5,  # the closed day comes with the cached times; the treatment (-1)
     ("intake_home", "patient_a", ""): 7,
     ("waitlist_mine", "patient_a", ""): 3,
     ("my_progress", "patient_a", ""): 7,
