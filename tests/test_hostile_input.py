@@ -24,11 +24,12 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.apps import apps
+from django.conf import settings as django_settings
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.messages import ERROR, SUCCESS, WARNING, get_messages
 from django.db import connection, transaction
 from django.forms import BaseForm, BaseFormSet
-from django.test.utils import ContextList
+from django.test.utils import ContextList, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
@@ -40,6 +41,7 @@ from hypothesis import strategies as st
 from bookings import availability, links
 from bookings.models import Appointment, SignedLink, WaitlistEntry, WaitlistOffer
 from clinic import roles
+from clinic.models import User
 from payments import services as payment_services
 from payments.models import Package, Payment
 from tests.factories import (
@@ -51,6 +53,7 @@ from tests.factories import (
     RoomFactory,
     TreatmentFactory,
     WorkingHoursFactory,
+    ensure_screening_rules,
     staff_user,
     submitted_intake,
 )
@@ -175,8 +178,29 @@ class World:
     kept_deposit: object = None
 
 
-@pytest.fixture
-def world(screening_rules):
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    """Built once for the module (0.3 s, for each of about 200 tests before), in a transaction rolled back at
+    its end: each test's own transaction is a savepoint inside it, as for the every-page scenario
+    (tests/scenario.py). The settings the tests' own fixtures give (tests/conftest.py) are given here too."""
+    overrides = override_settings(
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        SMS_BACKEND="clinic.sms.LocmemSmsBackend",
+        CLINIC={**django_settings.CLINIC, "CLOSED_ON_BANK_HOLIDAYS": False},
+    )
+    with overrides, django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            ensure_screening_rules()
+            yield build_world()
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+def build_world() -> World:
     treatment = TreatmentFactory(name="Thighs session", slug="microneedling-thighs")
     consultation = ConsultationFactory()
     room = RoomFactory()
@@ -270,8 +294,9 @@ class FormView:
 
 
 def _reset_link(client, world) -> str:
-    """A password reset link as the email gives it; the first visit swaps the token for the session's."""
-    user = world.patient.user
+    """A password reset link as the email gives it; the first visit swaps the token for the session's. (The
+    token is made from the user's row as it is now: a sign-in earlier in the test set its last_login.)"""
+    user = User.objects.get(pk=world.patient.user_id)
     url = reverse("password_reset_confirm", args=[urlsafe_base64_encode(force_bytes(user.pk)), "x"])
     url = url.replace("/x/", f"/{default_token_generator.make_token(user)}/")
     return client.get(url)["Location"]
@@ -780,16 +805,15 @@ def sign_in_as(client, world, who):
     client.logout()
     if who == "anonymous":
         return
-    if who == "admin_unverified":  # signed in with a password, second factor still to give
-        client.force_login(world.admin)
-        return
     user = {
         "patient": world.patient.user,
         "practitioner": world.practitioner.user,
         "desk": world.desk,
         "admin": world.admin,
+        "admin_unverified": world.admin,  # signed in with a password, second factor still to give
     }[who]
-    client.force_login(user)
+    # A copy of the row: a sign-in sets last_login on the object, and the module's tests share the world's.
+    client.force_login(User.objects.get(pk=user.pk))
     if who == "admin":
         from django_otp import DEVICE_ID_SESSION_KEY
 
@@ -866,7 +890,7 @@ def test_the_snapshot_sees_any_change_to_a_domain_row(world):
     Appointment.objects.filter(pk=world.upcoming.pk).update(source=Appointment.Source.PHONE)
     assert changed_tables(before, snapshot()) == ["bookings_appointment"]
     before = snapshot()
-    world.offer.delete()
+    WaitlistOffer.objects.filter(pk=world.offer.pk).delete()  # (the shared world's object keeps its pk)
     assert changed_tables(before, snapshot()) == ["bookings_waitlistoffer"]
     before = snapshot()
     world.practitioner.treatments.remove(world.consultation)
