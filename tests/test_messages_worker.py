@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -36,7 +35,7 @@ from clinic.tasks import health_check, send_due_notices
 from tests import twilio_standin
 from tests.factories import AppointmentFactory, PatientFactory
 from tests.helpers import LONDON, at
-from tests.test_reminders_worker import database_url, start_worker_process, wait_until
+from tests.test_reminders_worker import database_url, start_worker_process, wait_for_the_queued_tasks, wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 BASE_DIR = Path(django_settings.BASE_DIR)
@@ -270,7 +269,7 @@ def run_notice_until_killed_after_hand_over(tmp_path, notice: Notice, **worker_e
             return Notice.objects.get(pk=notice.pk).status not in (Notice.Status.PENDING, Notice.Status.SENDING)
 
         wait_until(beat_and_check, timeout=40, every=0.5, message="the interrupted notice to be resolved")
-        time.sleep(1)
+        wait_for_the_queued_tasks()
     finally:
         for process in (first, second):
             if process and process.poll() is None:

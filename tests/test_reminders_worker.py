@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from bookings.reminders import services
 from bookings.reminders.services import sync_reminders
 from bookings.tasks import dispatch_due_reminders, send_reminder
 from clinic.celery import app
+from clinic.tasks import health_check
 from tests import twilio_standin
 from tests.factories import AppointmentFactory
 
@@ -48,6 +50,14 @@ def wait_until(predicate, timeout=20.0, every=0.1, message="condition"):
             return
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def wait_for_the_queued_tasks():
+    """Wait until the worker has run every task queued so far: a solo worker takes them one at a time, in
+    order (prefetch 1), so the answer to a health check queued now means all those before it are done. A
+    fixed sleep instead would let a test pass on a machine too slow to have run them yet."""
+    token = uuid.uuid4().hex
+    assert health_check.delay(token).get(timeout=60) == {"ok": True, "token": token}
 
 
 def book_due_now(count=1) -> list[int]:
@@ -103,7 +113,7 @@ def test_two_beats_and_duplicated_tasks_still_send_each_reminder_once():
         for pk in ids:  # and once more, after they went
             publish(pk)
         dispatch_due_reminders.delay()
-        time.sleep(1)
+        wait_for_the_queued_tasks()
     assert delivered_ids() == Counter(ids)
     assert set(Reminder.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
 
@@ -157,7 +167,7 @@ def test_a_worker_killed_mid_send_gives_exactly_one_delivery_after_restart(tmp_p
             return all_sent([reminder_id])()
 
         wait_until(dispatch_and_check, timeout=30, every=0.5, message="the restarted worker to send it")
-        time.sleep(1)  # anything else in flight would show up now
+        wait_for_the_queued_tasks()  # anything else in flight would show up now
     finally:
         for process in (first, second):
             if process and process.poll() is None:
@@ -192,7 +202,7 @@ def run_until_killed_after_hand_over(tmp_path, reminder_id, **worker_env):
             return Reminder.objects.get(pk=reminder_id).status not in Reminder.UNSENT_STATUSES
 
         wait_until(dispatch_and_check, timeout=40, every=0.5, message="the interrupted reminder to be resolved")
-        time.sleep(1)
+        wait_for_the_queued_tasks()
     finally:
         for process in (first, second):
             if process and process.poll() is None:
@@ -313,7 +323,7 @@ def test_redis_stopped_and_started_again_sends_every_due_reminder_once(settings)
                     return all_sent(ids)()
 
                 wait_until(dispatch_and_check, timeout=30, every=0.5, message="every reminder after the outage")
-                time.sleep(1)
+                wait_for_the_queued_tasks()
     finally:
         stop_redis(redis)
     assert delivered_ids() == Counter(ids)
