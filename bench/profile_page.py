@@ -80,7 +80,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=15, help="timed requests (median CPU time)")
     parser.add_argument("--top", type=int, default=0, help="print the profile's N most expensive functions")
     parser.add_argument("--save", help="write the page's HTML to this file (to compare before and after)")
-    parser.add_argument("--sql", action="store_true", help="print the queries of one request")
+    parser.add_argument("--sql", action="store_true", help="print the queries of one request, each with its wall time")
     parser.add_argument("--sort", default="tottime", help="the profile's sort order (tottime, cumulative)")
     options = parser.parse_args()
 
@@ -115,8 +115,16 @@ def main() -> int:
             return response
 
         get(), get()  # warm: templates compiled, caches filled
-        queries = []
-        with connection.execute_wrapper(lambda execute, sql, *args: queries.append(sql) or execute(sql, *args)):
+        queries = []  # (sql, wall ms): the database's share of the request, as --sql prints it
+
+        def timed(execute, sql, *args):
+            started = time.perf_counter()
+            try:
+                return execute(sql, *args)
+            finally:
+                queries.append((sql, (time.perf_counter() - started) * 1000))
+
+        with connection.execute_wrapper(timed):
             body = get().content
         cpu = []
         backend = backend_cpu(connection)
@@ -142,8 +150,9 @@ def main() -> int:
     if options.save:
         Path(options.save).write_bytes(body)
     if options.sql:
-        for sql in queries:
-            print(f"  {sql[:300]}")
+        print(f"  {sum(ms for _, ms in queries):.1f} ms waiting on the database in all")
+        for sql, ms in queries:
+            print(f"  {ms:6.1f} ms  {sql[:300]}")
     if options.top:
         stats.sort_stats(options.sort).print_stats(options.top)
     return 0
