@@ -225,6 +225,11 @@ class WorkingHoursForm(forms.ModelForm):
         return self.cleaned_data.get("site") or default_site()
 
 
+# At most this many rows a submission (a week of spans at several sites fits many times over). Django's
+# default lets a posted TOTAL_FORMS of 2147483648 build, validate and show 2,000 forms before refusing it
+# (about 1 s of work a request here); past this many the submission is refused having built only these.
+MOST_ROWS = 100
+
 WorkingHoursFormSet = inlineformset_factory(
     Practitioner,
     WorkingHours,
@@ -232,6 +237,8 @@ WorkingHoursFormSet = inlineformset_factory(
     formset=BaseWorkingHoursFormSet,
     extra=2,
     can_delete=True,
+    max_num=MOST_ROWS,
+    absolute_max=MOST_ROWS,
 )
 
 

@@ -3,6 +3,7 @@ no time, online or at the desk; appointments already booked on a closed day are 
 the desk and admins edit practitioners' hours and time off on /desk/rota/ with the admin's checks."""
 
 import datetime
+import re
 
 import pytest
 from django.contrib.messages import get_messages
@@ -199,6 +200,20 @@ def test_hours_that_overlap_or_end_before_they_start_are_refused_as_in_the_admin
     assert "The end must be after the start." in response.content.decode()
     assert not WorkingHours.objects.filter(practitioner=practitioner).exists()
     assert not TimeOff.objects.exists()
+    assert [m.level_tag for m in get_messages(response.wsgi_request)] == ["error"]
+
+
+def test_a_rota_submission_claiming_millions_of_rows_is_refused_having_shown_a_hundred(client, desk, clinic):
+    """A tampered TOTAL_FORMS (a number, so the management form is valid) is refused after building at most
+    100 rows of each formset, not Django's default of 2,000 (about 1 s of work a request)."""
+    _, practitioner = clinic
+    huge = {"TOTAL_FORMS": "2147483648", "INITIAL_FORMS": "0"}
+    data = {f"{prefix}-{key}": value for prefix in ("hours", "off") for key, value in huge.items()}
+    response = client.post(reverse("desk:rota_edit", args=[practitioner.pk]), data)
+    page = response.content.decode()
+    assert response.status_code == 200 and "Please submit at most 100 forms." in page
+    assert len(re.findall(r'name="hours-\d+-weekday"', page)) == 100
+    assert len(re.findall(r'name="off-\d+-reason"', page)) == 100
     assert [m.level_tag for m in get_messages(response.wsgi_request)] == ["error"]
 
 

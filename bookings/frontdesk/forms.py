@@ -10,7 +10,7 @@ from django import forms
 from bookings.models import Appointment
 from clinic import clock
 from clinic.clock import local_to_utc
-from clinic.forms import CalendarDateField, DateInput, TimeInput
+from clinic.forms import MOST_ROWS, CalendarDateField, DateInput, TimeInput
 from clinic.models import Closure, Patient, Practitioner, TimeOff, Treatment, User, validate_adult
 from clinic.phones import PhoneField
 
@@ -220,7 +220,15 @@ class TimeOffForm(forms.ModelForm):
         fields = ["start_at", "end_at", "reason"]
 
 
-TimeOffFormSet = forms.inlineformset_factory(Practitioner, TimeOff, form=TimeOffForm, extra=1, can_delete=True)
+TimeOffFormSet = forms.inlineformset_factory(
+    Practitioner,
+    TimeOff,
+    form=TimeOffForm,
+    extra=1,
+    can_delete=True,
+    max_num=MOST_ROWS,  # as the working hours (clinic.forms.MOST_ROWS)
+    absolute_max=MOST_ROWS,
+)
 
 
 class FormLinkForm(forms.Form):
