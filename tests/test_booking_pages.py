@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from bookings import availability
 from bookings.models import Appointment
-from bookings.templatetags.booking_times import time_buttons
+from bookings.templatetags.booking_times import day_links, select_options, time_buttons
 from clinic.models import default_site
 from consultations.eligibility import Eligibility
 from tests.factories import (
@@ -211,6 +211,32 @@ def test_a_chosen_practitioner_or_site_is_checked_as_django_would(client, patien
         assert "start=" not in body
     body = client.get(url, {"site": "abc", "day": day}).content.decode()
     assert "This treatment is not offered at that site" in body and "start=" not in body
+
+
+# The other days' links and the chooser's options as the templates wrote them before (booking_times).
+DAYS_TEMPLATE = """{% for other in next_days %}
+    <li class="list-inline-item"><a href="{{ page_url }}?site={{ site.pk|default:'' }}&amp;practitioner=\
+{{ practitioner.pk|default:'' }}&amp;day={{ other|date:'Y-m-d' }}" hx-get="{{ times_url }}?site=\
+{{ site.pk|default:'' }}&amp;practitioner={{ practitioner.pk|default:'' }}&amp;day={{ other|date:'Y-m-d' }}" \
+hx-target="#times">{{ other|date:"D j M" }}</a></li>
+    {% endfor %}"""
+OPTIONS_TEMPLATE = """{% for value, label, selected in options %}<option value="{{ value }}"{% if selected %} \
+selected{% endif %}>{{ label }}</option>
+    {% endfor %}"""
+
+
+def test_the_day_links_and_the_options_are_the_templates_markup_written_out(treatment, practitioner):
+    days = [in_days(3), in_days(4), datetime.date(2027, 1, 1)]
+    annex = SiteFactory(name="Annex", slug="annex")
+    for site, who in ((None, None), (annex, practitioner)):
+        values = {"next_days": days, "page_url": "/book/a&b/", "times_url": "/book/a&b/times/"}
+        values.update(site=site, practitioner=who)
+        items = re.findall(r"<li .*?</li>", Template(DAYS_TEMPLATE).render(Context(values)))
+        written = day_links(days, values["page_url"], values["times_url"], site, who)
+        assert len(items) == 3 and written == "\n    ".join(items)
+    options = [("", "First available", False), ("7", "<script>O'Neil & Co</script>", True), ('"', "x", False)]
+    assert select_options(options) == Template(OPTIONS_TEMPLATE).render(Context({"options": options}))
+    assert "&lt;script&gt;O&#x27;Neil &amp; Co&lt;/script&gt;" in select_options(options)
 
 
 def test_a_consultation_book_button_leads_into_the_flow(client, practitioner):

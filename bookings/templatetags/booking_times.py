@@ -1,13 +1,20 @@
-"""`{% time_buttons slots choose_url practitioner site several_sites %}`: the times list's buttons on the
-patient's booking and moving pages (bookings/includes/times.html), one link per free time.
+"""The repeated parts of the patient's booking and moving pages, written as strings rather than in the
+template language, which spent most of those pages' time on them:
 
-Written as a string rather than in the template: a day of first-available times has 20 to 60 buttons, and
-the template language spent some fifteen variable lookups, a time format and a `{% localtime %}` on each,
-most of the times list's cost. The markup is the template's, value for value; every value that is not
-made of digits or an internal key is escaped (a practitioner's or a site's name, the URL).
+- `{% time_buttons slots choose_url practitioner site several_sites %}`: the times list's buttons
+  (bookings/includes/times.html), one link per free time: a day of first-available times has 20 to 60, and
+  the template spent some fifteen variable lookups, a time format and a `{% localtime %}` on each;
+- `{% day_links next_days page_url times_url site practitioner %}`: the times list's other days with free
+  times, two date formats each;
+- `{% select_options options %}`: the chooser's options (bookings/includes/chooser.html), up to one per
+  practitioner.
+
+The markup is the template's, value for value; every value that is not made of digits or an internal key is
+escaped (a practitioner's or a site's name, a URL).
 """
 
 from django import template
+from django.utils import dateformat
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
@@ -37,3 +44,29 @@ def time_buttons(slots, choose_url, practitioner=None, site=None, several_sites=
             f'{slot.practitioner.pk}&amp;start={slot.key}&amp;site={slot_site.pk}">{label}</a></li>'
         )
     return mark_safe("\n    ".join(items))  # noqa: S308 - every value above is escaped or made of digits
+
+
+@register.simple_tag
+def day_links(days, page_url, times_url, site=None, practitioner=None):
+    """The `<li>` of each other day with free times: a link to the page for that day, which htmx loads into
+    the times list in place."""
+    query = f"?site={site.pk if site else ''}&amp;practitioner={practitioner.pk if practitioner else ''}&amp;day="
+    page, times = escape(page_url) + query, escape(times_url) + query
+    items = [
+        f'<li class="list-inline-item"><a href="{page}{day.isoformat()}" hx-get="{times}{day.isoformat()}" '
+        f'hx-target="#times">{escape(dateformat.format(day, "D j M"))}</a></li>'
+        for day in days
+    ]
+    return mark_safe("\n    ".join(items))  # noqa: S308 - every value above is escaped or made of digits
+
+
+@register.simple_tag
+def select_options(options):
+    """The `<option>` of each (value, label, selected) of a chooser's select (`DayChoiceForm._options`),
+    each followed by the line break the template's loop wrote."""
+    return mark_safe(  # noqa: S308 - every value is escaped
+        "".join(
+            f'<option value="{escape(value)}"{" selected" if selected else ""}>{escape(label)}</option>\n    '
+            for value, label, selected in options
+        )
+    )
