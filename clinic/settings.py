@@ -252,7 +252,7 @@ if REDIS_URL:
     # Sessions are read from Redis and kept in the database (clinic/sessions.py): a signed-in request reads no
     # session row, and a Redis restart signs nobody out.
     CACHES["sessions"] = {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "clinic.sessions.KeptClientRedisCache",  # Django's, its client kept (clinic/sessions.py)
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": f"{REDIS_KEY_PREFIX}sessions",
     }

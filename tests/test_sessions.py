@@ -37,6 +37,18 @@ def sign_in(client, user):
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
+def test_the_session_cache_keeps_its_redis_client_and_still_reads_and_writes(client):
+    """One `redis.Redis` per connection pool, not one per operation (clinic.sessions.KeptClientRedisCache)."""
+    sessions = caches[settings.SESSION_CACHE_ALIAS]
+    assert sessions._cache.get_client("a") is sessions._cache.get_client("b", write=True)
+    sessions.set("kept-client", "value", 30)
+    assert sessions.get("kept-client") == "value"
+    sessions.delete("kept-client")
+    assert sessions.get("kept-client") is None
+    sign_in(client, PatientFactory().user)
+    assert client.get(reverse("my_appointments")).status_code == 200
+
+
 def test_a_signed_in_page_reads_no_session_row_and_the_user_with_roles_and_patient_in_one_query(client):
     sign_in(client, PatientFactory().user)
     client.get(reverse("profile"))
