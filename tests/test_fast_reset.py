@@ -79,7 +79,9 @@ def _a_busy_clinic():
 
 
 def _djangos_flush():
-    call_command("flush", verbosity=0, interactive=False, reset_sequences=False)
+    """Django's flush as TransactionTestCase runs it (fast_reset.flush runs nothing else before it), which
+    also leaves the test's own teardown the cheap way."""
+    fast_reset.flush()
 
 
 def _expect(way, expected):
