@@ -159,6 +159,23 @@ def test_desk_move_to_the_same_time(client):
     assert nothing_sent()
 
 
+def test_desk_rota_with_more_time_off_to_come_than_a_submission_adds(client):
+    """Each Friday off for the next two years, entered one by one: the page shows all 104 and saves them
+    unchanged (the formset's cap grows with the rows it shows; it once stopped at 100 and refused the save)."""
+    practitioner = PractitionerFactory()
+    first = timezone.localdate() + datetime.timedelta(days=1)
+    fridays = [first + datetime.timedelta(days=(4 - first.weekday()) % 7 + 7 * week) for week in range(104)]
+    TimeOff.objects.bulk_create(
+        TimeOff(practitioner=practitioner, start_at=at(day, 0, 0), end_at=at(day, 23, 59), reason="Day off")
+        for day in fridays
+    )
+    client.force_login(staff_user(roles.FRONT_DESK))
+    rows = TimeOff.objects.filter(practitioner=practitioner)
+    before = snapshot(rows)
+    submit_unchanged(client, reverse("desk:rota_edit", args=[practitioner.pk]))
+    assert snapshot(rows) == before
+
+
 def test_desk_rota_hours_and_time_off(client):
     practitioner = PractitionerFactory()
     WorkingHoursFactory(practitioner=practitioner, weekday=2, start=datetime.time(8, 45), end=datetime.time(12))

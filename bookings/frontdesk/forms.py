@@ -220,14 +220,19 @@ class TimeOffForm(forms.ModelForm):
         fields = ["start_at", "end_at", "reason"]
 
 
+class BaseTimeOffFormSet(forms.BaseInlineFormSet):
+    """Time off to come can outgrow a fixed cap (a day off entered for each Friday of the next two years is
+    104 rows), so the cap is the rows shown plus `MOST_ROWS` new ones: every row the page shows can always be
+    saved unchanged, and a tampered TOTAL_FORMS still builds no more than that (clinic.forms.MOST_ROWS)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The rows shown are read here once; the formset keeps them for its forms (no further query).
+        self.max_num = self.absolute_max = len(self.get_queryset()) + MOST_ROWS
+
+
 TimeOffFormSet = forms.inlineformset_factory(
-    Practitioner,
-    TimeOff,
-    form=TimeOffForm,
-    extra=1,
-    can_delete=True,
-    max_num=MOST_ROWS,  # as the working hours (clinic.forms.MOST_ROWS)
-    absolute_max=MOST_ROWS,
+    Practitioner, TimeOff, form=TimeOffForm, formset=BaseTimeOffFormSet, extra=1, can_delete=True
 )
 
 
