@@ -4,31 +4,91 @@ of their roles (PostgreSQL), instead of one query each before the view runs.
 Read afresh for every request, as Django's ModelBackend reads the user: a role given or taken away, a
 deactivated account, or a password change (the session's hash, checked by Django against this row) counts
 from the next request. Nothing is kept between requests (tests/test_sessions.py).
+
+The query is compiled once per process and database (`PreparedUserQuery`): building and compiling it
+through the ORM cost some 2,200 Python calls on every signed-in request, more than a bare page's whole
+request. Its rows become model instances as the ORM makes them (the compiler's converters, its related
+populators for the patient and the practitioner, the roles' annotation).
 """
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group
-from django.db import connection
+from django.db import connections, router
 from django.db.models import OuterRef
+from django.db.models.query import get_related_populators
 
 from . import roles
+
+MARK = -7_654_321  # the primary key the prepared query is compiled with, replaced by the user's id
+
+
+def users_with_roles():
+    """The signed-in user's query: with their patient and practitioner rows, and (PostgreSQL) their roles'
+    names. SQLite (`make run`) asks for the roles when first needed."""
+    users = get_user_model()._default_manager.select_related("patient", "practitioner")
+    if connections[router.db_for_read(users.model)].vendor == "postgresql":
+        from django.contrib.postgres.expressions import ArraySubquery
+
+        users = users.annotate(role_names=ArraySubquery(Group.objects.filter(user=OuterRef("pk")).values("name")))
+    return users
+
+
+class PreparedUserQuery:
+    """`users_with_roles().filter(pk=...)` compiled once for a database: its SQL with the primary key as a
+    parameter, and how its columns make a user (what Django's `ModelIterable` works out per query)."""
+
+    def __init__(self, alias):
+        queryset = users_with_roles().filter(pk=MARK).using(alias)
+        compiler = queryset.query.get_compiler(using=alias)
+        self.sql, params = compiler.as_sql()  # fills the compiler's select, klass_info and annotations
+        self.params = list(params)
+        if self.params.count(MARK) != 1:
+            raise ValueError("the user query's only parameter is expected to be the primary key")
+        self.mark = self.params.index(MARK)
+        self.alias, self.compiler, self.model = alias, compiler, queryset.model
+        klass_info, select = compiler.klass_info, compiler.select
+        fields = klass_info["select_fields"]
+        self.start, self.end = fields[0], fields[-1] + 1
+        self.init_list = [column[0].target.attname for column in select[self.start : self.end]]
+        self.populators = get_related_populators(klass_info, select, alias)
+        self.annotations = dict(compiler.annotation_col_map or {})
+
+    def get(self, user_id):
+        """The user with this primary key, or None."""
+        connection = connections[self.alias]
+        params = list(self.params)
+        params[self.mark] = self.model._meta.pk.get_db_prep_value(user_id, connection)
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            rows = cursor.fetchall()
+        for row in self.compiler.results_iter(results=[rows]):  # the ORM's converters, as a queryset applies them
+            user = self.model.from_db(self.alias, self.init_list, row[self.start : self.end])
+            for populator in self.populators:
+                populator.populate(row, user)
+            for name, position in self.annotations.items():
+                setattr(user, name, row[position])
+            return user
+        return None
+
+
+_prepared: dict[str, PreparedUserQuery] = {}
+
+
+def prepared_user_query(alias) -> PreparedUserQuery:
+    found = _prepared.get(alias)
+    if found is None:
+        found = _prepared[alias] = PreparedUserQuery(alias)
+    return found
 
 
 class UserBackend(ModelBackend):
     def get_user(self, user_id):
-        users = get_user_model()._default_manager.select_related("patient", "practitioner")
-        postgres = connection.vendor == "postgresql"
-        if postgres:  # SQLite (`make run`) asks for the roles when first needed, as before
-            from django.contrib.postgres.expressions import ArraySubquery
-
-            users = users.annotate(role_names=ArraySubquery(Group.objects.filter(user=OuterRef("pk")).values("name")))
-        try:
-            user = users.get(pk=user_id)
-        except users.model.DoesNotExist:
+        model = get_user_model()
+        alias = router.db_for_read(model)
+        user = prepared_user_query(alias).get(user_id)
+        if user is None or not self.user_can_authenticate(user):
             return None
-        if not self.user_can_authenticate(user):
-            return None
-        if postgres:
+        if connections[alias].vendor == "postgresql":
             roles.remember(user, user.role_names)
         return user

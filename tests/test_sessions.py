@@ -15,8 +15,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from clinic import roles
+from clinic.backends import UserBackend, users_with_roles
+from clinic.models import User
 from clinic.sessions import SIGNED_OUT, SessionStore
-from tests.factories import PASSWORD, PatientFactory, staff_user
+from tests.factories import PASSWORD, PatientFactory, PractitionerFactory, role_group, staff_user
 
 pytestmark = [pytest.mark.django_db, pytest.mark.redis, pytest.mark.postgres]
 
@@ -47,6 +49,26 @@ def test_the_session_cache_keeps_its_redis_client_and_still_reads_and_writes(cli
     assert sessions.get("kept-client") is None
     sign_in(client, PatientFactory().user)
     assert client.get(reverse("my_appointments")).status_code == 200
+
+
+def test_the_prepared_user_query_makes_the_users_the_orm_makes(django_assert_num_queries):
+    """clinic.backends compiles the signed-in user's query once a process: the same user, patient and
+    practitioner rows and roles as the queryset it was compiled from, for each kind of user and a string id."""
+    practitioner = PractitionerFactory()
+    staff_user(roles.FRONT_DESK).groups.add(role_group(roles.CLINIC_ADMIN))
+    users = [PatientFactory().user, practitioner.user, *User.objects.filter(groups__name=roles.FRONT_DESK)]
+    for user in users:
+        expected = users_with_roles().get(pk=user.pk)
+        with django_assert_num_queries(1):
+            found = UserBackend().get_user(str(user.pk))
+            fields = {name: getattr(found, name) for name in ("patient", "practitioner") if hasattr(found, name)}
+        assert {k: v for k, v in vars(found).items() if k not in ("_state", "_role_names")} == {
+            k: v for k, v in vars(expected).items() if k != "_state"
+        }
+        assert sorted(found.role_names) == sorted(expected.role_names) and not found._state.adding
+        for name, row in fields.items():
+            assert vars(row).keys() == vars(getattr(expected, name)).keys() and row.user is found
+    assert UserBackend().get_user(10**9) is None
 
 
 def test_a_signed_in_page_reads_no_session_row_and_the_user_with_roles_and_patient_in_one_query(client):
