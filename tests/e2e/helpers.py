@@ -10,6 +10,9 @@ from tests.factories import PASSWORD
 
 _axe = Axe()
 SERIOUS = ("serious", "critical")
+# A page half-way through a change: an htmx request in flight or its new content settling, a Bootstrap menu
+# opening or closing. Axe would judge that moment (a fading panel fails colour contrast), not the page.
+_SETTLED = "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added, .collapsing')"
 # What the browser says when a script runs while a click's navigation swaps the document under it: the old
 # document's context is gone, or the new one has no <html> yet. Seen in CI on a loaded machine.
 _SWAPPED_DOCUMENT = ("Execution context was destroyed", "reading 'documentElement'", "Cannot find context")
@@ -19,12 +22,14 @@ def assert_accessible(page):
     """No serious or critical axe-core violation on the page as it is now (axe served from the package).
 
     A click returns once its navigation has started, so the page may still be swapping documents: wait for the
-    new one to load and, should axe still catch the swap, run it again on the loaded page. A violation is never
-    retried away: only the browser's own "document gone" errors are.
+    new one to load, and for htmx's swaps and Bootstrap's transitions to settle, and, should axe still catch
+    a swap, run it again on the loaded page. A violation is never retried away: only the browser's own
+    "document gone" errors are.
     """
     for attempt in range(3):
         page.wait_for_load_state("load")
         try:
+            page.wait_for_function(_SETTLED)
             results = _axe.run(page)
             break
         except PlaywrightError as error:

@@ -90,6 +90,7 @@ def test_front_desk_books_checks_in_marks_a_no_show_and_moves(page):
     # Someone else did not come.
     page.goto(f"{page.base_url}/desk/")
     page.locator(f'[data-appointment="{missed.pk}"]').click()
+    expect(page.get_by_role("button", name="Mark no-show")).to_be_visible()
     assert_accessible(page)
     page.get_by_role("button", name="Mark no-show").click()
     expect(page.get_by_text("marked as a no-show")).to_be_visible()
