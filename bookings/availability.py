@@ -772,12 +772,6 @@ def utc_dates(start: datetime.datetime, end: datetime.datetime) -> list[datetime
     return list(days_between(first, last))
 
 
-def room_scopes(room_ids, start: datetime.datetime, end: datetime.datetime) -> list[str]:
-    """The scopes of these rooms on the UTC dates [start, end) touches (as the triggers name them)."""
-    dates = utc_dates(start, end)
-    return [room_scope(room_id, day) for room_id in room_ids for day in dates]
-
-
 def scope_versions(scopes) -> dict[str, int]:
     """The current value of each scope (absent: never written). One query. A lost "clinic" row (a flushed
     database) is put back with a value no earlier row can have reached (microseconds since 1970), and every
@@ -974,23 +968,13 @@ def _room_dates(first_day, last_day, zones=()) -> tuple[datetime.date, datetime.
     return dates[0], dates[-1]
 
 
-def answer_scopes(practitioner_ids, room_ids, first_day, last_day, zones=()) -> list[str]:
-    """The scopes an answer for these practitioners and rooms on these local days reads, each named (what
-    its `ScopeRead` reads, tests/test_availability_cache.py)."""
-    scopes = [CLINIC_SCOPE, *(practitioner_scope(p_id) for p_id in practitioner_ids)]
-    dates = _room_dates(first_day, last_day, zones)
-    if dates is not None:
-        scopes += [room_scope(room_id, day) for room_id in room_ids for day in days_between(*dates)]
-    return scopes
-
-
 class ScopeRead:
     """How one cached answer reads its scopes: one statement, answered in one row (the "clinic" value, and
     the sum of the values of every scope it reads), worked out once per catalogue and answer.
 
     Its rooms' scopes are read as one range of names a room, from "room:<id>:<first date>" to
-    "room:<id>:<last date>": ISO dates sort as their text, so the range holds exactly the named dates of
-    `answer_scopes` (compared byte by byte: PostgreSQL's `~>=~` and `~<=~`, which the primary key's
+    "room:<id>:<last date>": ISO dates sort as their text, so the range holds exactly the dates between
+    (compared byte by byte: PostgreSQL's `~>=~` and `~<=~`, which the primary key's
     pattern index serves whatever the database's collation; SQLite compares bytes). A month of one
     practitioner's answer reads ~320 room scopes: ten index ranges instead of ~320 lookups, and one row back
     instead of ~320 (PostgreSQL planned, ran and sent them in more time than the rest of a cached request).

@@ -163,25 +163,32 @@ def test_a_lost_scope_row_comes_back_past_every_value_it_had(clinic):
     assert offered_slots(treatment, practitioner, day, day)[day] == []
 
 
+@pytest.mark.clock  # the UTC dates read move with the season of the day asked
 def test_an_answer_reads_exactly_the_scopes_it_names():
     """An answer reads its rooms' scopes as one range of names a room (`ScopeRead`) and sums the values: the
-    rows summed are exactly those `answer_scopes` names, whatever else the table holds (a room whose id starts
+    rows summed are exactly the scopes it depends on, whatever else the table holds (a room whose id starts
     with the same digit, the dates either side, another practitioner, the old per-date rows)."""
-    day = next_weekday(2)
-    dates = [day + datetime.timedelta(days=offset) for offset in range(-1, 4)]
+    first, last = next_weekday(2), next_weekday(2) + datetime.timedelta(days=1)
+    # What an answer for these two local days depends on: the clinic, its practitioner, and its room on every
+    # UTC date from the first day's local midnight to the end of the last plus the longest appointment (in
+    # summer the UTC date before the first day too: London's midnight is 23:00 UTC).
+    start, end = at(first, 0), at(last + datetime.timedelta(days=1), 0) + availability.LONGEST_APPOINTMENT
+    last_date = (end - datetime.timedelta(microseconds=1)).date()
+    room_dates = [start.date() + datetime.timedelta(days=n) for n in range((last_date - start.date()).days + 1)]
+    read = [availability.CLINIC_SCOPE, "practitioner:1", *(f"room:1:{date.isoformat()}" for date in room_dates)]
+    dates = [first + datetime.timedelta(days=offset) for offset in range(-2, 4)]
     rows = [
         availability.CLINIC_SCOPE,
         *(availability.practitioner_scope(p_id) for p_id in (1, 10)),
         *(availability.room_scope(room_id, date) for room_id in (1, 10, 2) for date in dates),
-        f"rooms:{day.isoformat()}",
+        f"rooms:{first.isoformat()}",
     ]
+    assert set(read) < set(rows)  # every row read is there, beside rows that must not be
     AvailabilityScope.objects.all().delete()
     # A value a row: the sum says which rows were read.
     AvailabilityScope.objects.bulk_create(AvailabilityScope(scope=scope, value=2**n) for n, scope in enumerate(rows))
-    named = availability.answer_scopes([1], [1], day, day + datetime.timedelta(days=1))
-    assert availability.room_scope(1, day + datetime.timedelta(days=2)) in named and len(named) == 5
-    clinic, total = availability.answer_read([1], [1], day, day + datetime.timedelta(days=1)).state()
-    assert clinic == 1 and total == sum(2 ** rows.index(scope) for scope in named)
+    clinic, total = availability.answer_read([1], [1], first, last).state()
+    assert clinic == 1 and total == sum(2 ** rows.index(scope) for scope in read)
 
 
 def test_the_cache_can_be_turned_off(clinic, settings, django_assert_num_queries):
@@ -308,11 +315,8 @@ def test_an_appointment_across_midnight_utc_bumps_both_dates_of_its_room_as_answ
     room = RoomFactory(name="A")
     start = datetime.datetime.combine(day, datetime.time(23, 30), tzinfo=datetime.UTC)
     end = start + datetime.timedelta(hours=1)
-    scopes = availability.room_scopes([room.pk], start, end)
-    assert scopes == [
-        f"room:{room.pk}:{day.isoformat()}",
-        f"room:{room.pk}:{(day + datetime.timedelta(days=1)).isoformat()}",
-    ]
+    assert availability.utc_dates(start, end) == [day, day + datetime.timedelta(days=1)]  # as answers read them
+    scopes = [f"room:{room.pk}:{day.isoformat()}", f"room:{room.pk}:{(day + datetime.timedelta(days=1)).isoformat()}"]
     scopes.append(availability.practitioner_scope(practitioner.pk))
     before = availability.scope_versions(scopes)
     AppointmentFactory(practitioner=practitioner, treatment=treatment, room=room, start_at=start)
@@ -329,7 +333,7 @@ def test_a_booking_bumps_only_its_practitioner_and_its_room(two_practitioners):
     watched = [
         availability.practitioner_scope(first.pk),
         availability.practitioner_scope(second.pk),
-        *availability.room_scopes([room.pk, other_room.pk], *bounds),
+        *(availability.room_scope(r.pk, date) for r in (room, other_room) for date in availability.utc_dates(*bounds)),
     ]
     before = availability.scope_versions(watched)
     book_online(PatientFactory(), treatment, first, at(day, 9), room=room)
