@@ -846,7 +846,16 @@ class Catalogue:
         self._by_id = {p.pk: p for p in practitioners}
         self._rooms_by_id = {room.pk: room for room in self.rooms}
         self.reads = {}  # how each cached answer reads its scopes (`_kept_read`)
+        self._derived = {}
         self._working = None
+
+    def derived(self, key, make):
+        """make(), worked out once for this catalogue under `key`: for what follows from its rows alone (the
+        booking chooser's options, `bookings.forms.Choices`), which is then exactly as current as they are."""
+        found = self._derived.get(key)
+        if found is None:
+            found = self._derived[key] = make()
+        return found
 
     def reference(self, obj):
         """How a cached answer names one of this catalogue's practitioners or rooms (`_freeze`), or None."""

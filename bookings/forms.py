@@ -6,11 +6,13 @@ from django import forms
 from django.conf import settings
 from django.core.validators import ProhibitNullCharactersValidator
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
 from clinic import clock
 from clinic.forms import DateInput
 
 from . import availability
+from .templatetags.booking_times import option, select_options
 
 PRACTITIONER_CHOICE = {
     "required": False,
@@ -27,7 +29,11 @@ SITE_CHOICE = {
 def practitioner_field(treatment, known=None):
     """Who offers the treatment, or first available; from the availability catalogue `known` when given."""
     if known is not None:
-        return ChoiceInMemory(known.practitioners_for(treatment), **PRACTITIONER_CHOICE)
+        choices = known.derived(
+            ("practitioner choices", treatment.pk),
+            lambda: Choices(known.practitioners_for(treatment), PRACTITIONER_CHOICE["empty_label"]),
+        )
+        return ChoiceInMemory(choices, **PRACTITIONER_CHOICE)
     queryset = availability.practitioners_offering(treatment).order_by("user__last_name", "user__first_name")
     return forms.ModelChoiceField(queryset=queryset, **PRACTITIONER_CHOICE)
 
@@ -35,19 +41,46 @@ def practitioner_field(treatment, known=None):
 def site_field(treatment, known=None):
     """Where the treatment is had, or any site; from the availability catalogue `known` when given."""
     if known is not None:
-        return ChoiceInMemory(known.sites_for(treatment), **SITE_CHOICE)
+        choices = known.derived(
+            ("site choices", treatment.pk), lambda: Choices(known.sites_for(treatment), SITE_CHOICE["empty_label"])
+        )
+        return ChoiceInMemory(choices, **SITE_CHOICE)
     return forms.ModelChoiceField(queryset=availability.sites_offering(treatment), **SITE_CHOICE)
+
+
+class Choices:
+    """A chooser's rows (the availability catalogue's practitioners or sites for a treatment) with what a
+    request needs of them worked out once per catalogue (`Catalogue.derived`): the rows by id, to check a
+    value, and each option's markup, unselected and selected, to write the select. The booking page's 50
+    practitioners' options cost some 2,000 Python calls a request to work out and escape. Labels are the rows'
+    `str()`, as `ModelChoiceField` labels them."""
+
+    def __init__(self, rows, empty_label):
+        self.rows = rows
+        self.by_pk = {row.pk: row for row in rows}
+        options = [("", empty_label), *((str(row.pk), str(row)) for row in rows)]
+        self.count = len(options)
+        self.position = {value: i for i, (value, _) in enumerate(options)}
+        self.unselected = [option(value, label) for value, label in options]
+        self.selected = [option(value, label, True) for value, label in options]
+
+    def markup(self, chosen: str):
+        """The options, the one whose value is `chosen` (exactly, as Django's select compares) selected."""
+        i = self.position.get(chosen)
+        if i is None:
+            return mark_safe("".join(self.unselected))  # noqa: S308 - written escaped by `option`
+        return mark_safe("".join([*self.unselected[:i], self.selected[i], *self.unselected[i + 1 :]]))  # noqa: S308
 
 
 class ChoiceInMemory(forms.Field):
     """A `ModelChoiceField` over rows already in memory (the availability catalogue's practitioners or
-    sites): the same values, labels and errors, checked without a query. As Django's, a value is the row's
-    id as `int()` reads it (" 7" is 7), and anything else is an invalid choice."""
+    sites, `Choices`): the same values, labels and errors, checked without a query. As Django's, a value is
+    the row's id as `int()` reads it (" 7" is 7), and anything else is an invalid choice."""
 
-    def __init__(self, rows, *, empty_label, **kwargs):
+    def __init__(self, choices, *, empty_label, **kwargs):
         super().__init__(**kwargs)
-        self.rows, self.empty_label = rows, empty_label
-        self._by_pk = {row.pk: row for row in rows}
+        self.prepared, self.empty_label = choices, empty_label
+        self.rows, self._by_pk = choices.rows, choices.by_pk
 
     def label_from_instance(self, row) -> str:
         return str(row)
@@ -95,13 +128,24 @@ class DayChoiceForm(forms.Form):
             options.append((value, field.label_from_instance(choice), value == chosen))
         return options
 
-    def practitioner_options(self) -> list[tuple[str, str, bool]]:
-        return self._options("practitioner")
+    def _options_markup(self, name):
+        """The select's `<option>`s (bookings/includes/chooser.html): from the catalogue's `Choices`, written
+        once per catalogue, or written out for the rows read."""
+        field = self.fields[name]
+        if isinstance(field, ChoiceInMemory):
+            sent = self[name].value()
+            return field.prepared.markup("" if sent is None else str(sent))
+        return select_options(self._options(name))
 
-    def site_options(self) -> list[tuple[str, str, bool]]:
-        """The site choices; none when the treatment is had at one site (the chooser then shows no select)."""
-        options = self._options("site")
-        return options if len(options) > 2 else []
+    def practitioner_options(self):
+        return self._options_markup("practitioner")
+
+    def site_options(self):
+        """The site choices; none ("") when the treatment is had at one site (the chooser then shows no
+        select)."""
+        field = self.fields["site"]
+        several = field.prepared.count > 2 if isinstance(field, ChoiceInMemory) else len(self._options("site")) > 2
+        return self._options_markup("site") if several else ""
 
     def day_value(self):
         """The day as the date input shows it: what was sent, as it was sent (None: nothing)."""

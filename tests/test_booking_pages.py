@@ -239,6 +239,29 @@ def test_the_day_links_and_the_options_are_the_templates_markup_written_out(trea
     assert "&lt;script&gt;O&#x27;Neil &amp; Co&lt;/script&gt;" in select_options(options)
 
 
+def test_the_choosers_options_kept_with_the_catalogue_are_those_written_for_the_rows_read(treatment, practitioner):
+    """The booking page writes the chooser's options once per catalogue (`bookings.forms.Choices`); the
+    moving pages write them from the rows they read. The same markup for each value sent, escaped."""
+    from bookings.forms import DayChoiceForm
+
+    annex = SiteFactory(name="<b>Annex</b> & Co", slug="annex")
+    RoomFactory(name="Annex 1", site=annex)
+    hostile = PractitionerFactory(treatments=[treatment], user__first_name="<script>O'Neil", user__last_name="&")
+    known = availability.catalogue()
+    sent_values = ["", str(practitioner.pk), str(hostile.pk), f" {hostile.pk}", f"0{hostile.pk}", "abc", "\x00"]
+    for sent in [None, *sent_values]:
+        data = None if sent is None else {"practitioner": sent, "site": sent if sent else str(annex.pk)}
+        kept = DayChoiceForm(data, treatment=treatment, catalogue=known)
+        read = DayChoiceForm(data, treatment=treatment)
+        assert kept.practitioner_options() == read.practitioner_options()
+        assert kept.site_options() == read.site_options() != ""
+    body = DayChoiceForm({"practitioner": str(hostile.pk)}, treatment=treatment, catalogue=known).practitioner_options()
+    assert f'<option value="{hostile.pk}" selected>&lt;script&gt;O&#x27;Neil &amp;</option>' in body
+    assert body.count(" selected") == 1 and "<script>" not in body
+    sites = DayChoiceForm(None, treatment=treatment, catalogue=known).site_options()
+    assert "&lt;b&gt;Annex&lt;/b&gt; &amp; Co" in sites
+
+
 def test_a_consultation_book_button_leads_into_the_flow(client, practitioner):
     consultation = ConsultationFactory()
     body = client.get(reverse("treatment_detail", args=[consultation.slug])).content.decode()
