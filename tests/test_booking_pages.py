@@ -6,11 +6,11 @@ import re
 import pytest
 from django.template import Context, Template
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from bookings import availability
 from bookings.models import Appointment
-from bookings.templatetags.booking_times import day_links, select_options, time_buttons
+from bookings.templatetags.booking_times import day_heading, day_links, select_options, time_buttons
 from clinic.models import default_site
 from consultations.eligibility import Eligibility
 from tests.factories import (
@@ -234,6 +234,10 @@ def test_the_day_links_and_the_options_are_the_templates_markup_written_out(trea
         items = re.findall(r"<li .*?</li>", Template(DAYS_TEMPLATE).render(Context(values)))
         written = day_links(days, values["page_url"], values["times_url"], site, who)
         assert len(items) == 3 and written == "\n    ".join(items)
+    for day in days:  # the times list's heading, kept per day and language
+        assert day_heading(day) == Template('{{ day|date:"l j F Y" }}').render(Context({"day": day}))
+    with translation.override("de"):
+        assert day_heading(days[2]) == Template('{{ day|date:"l j F Y" }}').render(Context({"day": days[2]}))
     options = [("", "First available", False), ("7", "<script>O'Neil & Co</script>", True), ('"', "x", False)]
     assert select_options(options) == Template(OPTIONS_TEMPLATE).render(Context({"options": options}))
     assert "&lt;script&gt;O&#x27;Neil &amp; Co&lt;/script&gt;" in select_options(options)

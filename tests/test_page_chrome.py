@@ -112,3 +112,17 @@ def test_the_static_links_are_those_of_the_static_tag():
     body = page(Client())
     for path in ("clinic/favicon.svg", "vendor/bootstrap.min.css", "clinic/site.css", "vendor/htmx.min.js"):
         assert Template("{% load static %}{% static '" + path + "' %}").render(Context()) in body
+
+
+def test_kept_urls_are_reversed_for_the_script_prefix_served_under():
+    from django.urls import reverse, set_script_prefix
+
+    from clinic.kept_urls import reverse_kept
+
+    assert reverse_kept("book_times", "a-b") == reverse("book_times", args=["a-b"]) == "/book/a-b/times/"
+    try:
+        set_script_prefix("/clinic/")
+        assert reverse_kept("book_times", "a-b") == "/clinic/book/a-b/times/"
+    finally:
+        set_script_prefix("/")
+    assert reverse_kept("book_times", "a-b") == "/book/a-b/times/"

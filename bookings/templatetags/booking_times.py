@@ -7,18 +7,42 @@ template language, which spent most of those pages' time on them:
 - `{% day_links next_days page_url times_url site practitioner %}`: the times list's other days with free
   times, two date formats each;
 - `{% select_options options %}`: the chooser's options (bookings/includes/chooser.html), up to one per
-  practitioner.
+  practitioner;
+- `{% day_heading day %}`: the times list's day, as `{{ day|date:"l j F Y" }}` wrote it.
+
+A day's words ("Mon 4 Jan") are written once per process for each day, format and language (`day_text`):
+two date formats were a fifth of the times list's template.
 
 The markup is the template's, value for value; every value that is not made of digits or an internal key is
 escaped (a practitioner's or a site's name, a URL).
 """
 
+import functools
+
 from django import template
 from django.utils import dateformat
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
+
+from clinic import clock
 
 register = template.Library()
+
+
+def day_text(day, format_string: str) -> str:
+    """`dateformat.format(day, format_string)` of a date, escaped: as the `date` filter writes a date."""
+    return _day_text(day, format_string, get_language())
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_text(day, format_string, language):
+    return escape(dateformat.format(day, format_string))  # the language's day and month names
+
+
+@register.simple_tag
+def day_heading(day):
+    return day_text(day, "l j F Y")
 
 
 @register.simple_tag
@@ -27,21 +51,25 @@ def time_buttons(slots, choose_url, practitioner=None, site=None, several_sites=
     where (a treatment had at several sites, any site) in words a screen reader reads as one label."""
     url = escape(choose_url)
     show_name, show_site = not practitioner, bool(several_sites and not site)
-    names: dict = {}  # a practitioner's or a site's name, escaped once a list
+    # What is written of each practitioner and room, once a list: a list has 20 to 60 slots among a few of
+    # them (looked up by identity: the slots share the catalogue's rows).
+    people, rooms = {}, {}
     items = []
     for slot in slots:
-        slot_site = slot.site
-        label = f"{slot.local_start:%H:%M}"
-        if show_name:
-            who = slot.practitioner
-            name = names.get(who) or names.setdefault(who, escape(who.name))
-            label += f'<span class="visually-hidden"> with</span> <small class="d-block">{name}</small>'
-        if show_site:
-            name = names.get(slot_site) or names.setdefault(slot_site, escape(slot_site.name))
-            label += f'<span class="visually-hidden"> at</span> <small class="d-block">{name}</small>'
+        who, room = slot.practitioner, slot.room
+        person = people.get(id(who))
+        if person is None:
+            label = f'<span class="visually-hidden"> with</span> <small class="d-block">{escape(who.name)}</small>'
+            person = people[id(who)] = (who, who.pk, label if show_name else "")
+        where = rooms.get(id(room))
+        if where is None:
+            slot_site = slot.site
+            label = f'<span class="visually-hidden"> at</span> <small class="d-block">{escape(slot_site.name)}</small>'
+            where = rooms[id(room)] = (room, clock.zone(slot_site), slot_site.pk, label if show_site else "")
         items.append(
             f'<li class="list-inline-item mb-2"><a class="btn btn-outline-primary" href="{url}?practitioner='
-            f'{slot.practitioner.pk}&amp;start={slot.key}&amp;site={slot_site.pk}">{label}</a></li>'
+            f'{person[1]}&amp;start={slot.key}&amp;site={where[2]}">'
+            f"{slot.start_at.astimezone(where[1]):%H:%M}{person[2]}{where[3]}</a></li>"
         )
     return mark_safe("\n    ".join(items))  # noqa: S308 - every value above is escaped or made of digits
 
@@ -54,7 +82,7 @@ def day_links(days, page_url, times_url, site=None, practitioner=None):
     page, times = escape(page_url) + query, escape(times_url) + query
     items = [
         f'<li class="list-inline-item"><a href="{page}{day.isoformat()}" hx-get="{times}{day.isoformat()}" '
-        f'hx-target="#times">{escape(dateformat.format(day, "D j M"))}</a></li>'
+        f'hx-target="#times">{day_text(day, "D j M")}</a></li>'
         for day in days
     ]
     return mark_safe("\n    ".join(items))  # noqa: S308 - every value above is escaped or made of digits

@@ -20,12 +20,12 @@ from django.core.signals import setting_changed
 from django.template import Context, Engine
 from django.template.defaulttags import CsrfTokenNode
 from django.templatetags.static import static
-from django.urls import get_script_prefix, get_urlconf
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
 from clinic import access, roles
+from clinic.kept_urls import url_state
 
 register = template.Library()
 
@@ -39,7 +39,7 @@ def kept(template_name: str, **values) -> str:
     """The template rendered with `values` alone (each hashable), once per process for each set of them."""
     engine = Engine.get_default()
     compiled = engine.get_template(template_name)  # the cached loader's, until the loaders are reset
-    key = (template_name, settings.ROOT_URLCONF, get_urlconf(), get_script_prefix(), get_language(), *values.items())
+    key = (template_name, *url_state(), get_language(), *values.items())
     found = _kept.get(key)
     if found is None or found[0] is not compiled:
         if len(_kept) >= KEPT_AT_MOST:
