@@ -222,6 +222,24 @@ def bank_holidays(settings):
     settings.CLINIC = {**settings.CLINIC, "CLOSED_ON_BANK_HOLIDAYS": True}
 
 
+def clinic_noon() -> datetime.datetime:
+    """Noon of the clinic's day today, as a UTC instant: outside the quiet hours for texts."""
+    from clinic import clock
+
+    noon = datetime.datetime.combine(clock.today(), datetime.time(12), tzinfo=clock.zone())
+    return noon.astimezone(datetime.UTC)
+
+
+@pytest.fixture
+def daytime():
+    """Texts wait through the clinic's quiet hours (21:00-08:00, bookings/reminders/timing.py): a test about
+    something else that sends one runs at noon of the clinic's day, its clock ticking from there, so it
+    passes at any hour the suite runs. Yields that instant (give it to a worker process's clock too)."""
+    instant = clinic_noon()
+    with time_machine.travel(instant, tick=True):
+        yield instant
+
+
 @pytest.fixture(autouse=True)
 def _mail_in_memory(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

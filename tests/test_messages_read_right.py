@@ -51,7 +51,7 @@ def test_sign_up_sends_a_welcome_email_whose_next_step_is_the_health_form(
 
 
 def test_a_cancellation_is_confirmed_by_email_with_the_cancelled_calendar_event_and_by_text(
-    settings, django_capture_on_commit_callbacks
+    settings, django_capture_on_commit_callbacks, daytime
 ):
     patient = PatientFactory(phone="+447700900123", sms_opt_in=True)
     appointment = AppointmentFactory(patient=patient, start_at=hours_from_now(24 * 5))

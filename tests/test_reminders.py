@@ -322,6 +322,7 @@ def test_opting_out_after_booking_stops_the_non_essential_ones_at_send_time(djan
     assert str(reminder.pk) not in sent_kinds()
 
 
+@pytest.mark.usefixtures("daytime")  # texts wait through the quiet hours
 def test_a_patient_who_opted_in_to_texts_gets_them_too(django_capture_on_commit_callbacks):
     patient = PatientFactory(sms_opt_in=True, phone="07700 900555")
     appointment = book(hours_from_now(240), patient=patient)
@@ -334,6 +335,7 @@ def test_a_patient_who_opted_in_to_texts_gets_them_too(django_capture_on_commit_
     assert not PatientFactory().sms_opt_in  # by default, email only
 
 
+@pytest.mark.usefixtures("daytime")  # texts wait through the quiet hours
 def test_no_email_goes_to_an_address_that_cannot_receive_mail(django_capture_on_commit_callbacks):
     """A phone booking without an address has a reserved .invalid placeholder: texts only, if asked for."""
     texts = PatientFactory(user__email="no-email-abc123@patients.invalid", sms_opt_in=True, phone="07700 900556")
@@ -564,6 +566,7 @@ def test_the_booking_service_books_moves_cancels_and_completes_the_timeline(
     assert str(rows(appointment)[Kind.PRE_CARE].pk) not in sent_kinds()
 
 
+@pytest.mark.usefixtures("daytime")  # texts wait through the quiet hours
 def test_a_moved_appointment_gets_a_notice_with_the_new_time_and_calendar_file(django_capture_on_commit_callbacks):
     from bookings import services as booking
     from clinic import roles

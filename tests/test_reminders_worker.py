@@ -127,7 +127,11 @@ def database_url() -> str:
     return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def start_worker_process(mail_dir: Path, name: str, **extra_env) -> subprocess.Popen:
+def start_worker_process(
+    mail_dir: Path, name: str, clock: datetime.datetime | None = None, **extra_env
+) -> subprocess.Popen:
+    """A real `celery worker` process (solo pool); with `clock`, its clock starts there, ticking
+    (tests/clock_worker.py), as the test's own does under `daytime`."""
     env = {
         **os.environ,
         "DEBUG": "1",
@@ -139,6 +143,11 @@ def start_worker_process(mail_dir: Path, name: str, **extra_env) -> subprocess.P
         **extra_env,
     }
     command = [sys.executable, "-m", "celery", "-A", "clinic", "worker", "--pool=solo", "--loglevel=WARNING"]
+    if clock is not None:
+        clock_file = mail_dir / f"clock-{name}"
+        clock_file.write_text(clock.isoformat())
+        env["CLINIC_WORKER_CLOCK_FILE"] = str(clock_file)
+        command[1:3] = ["-m", "tests.clock_worker"]
     command += ["-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"]
     return subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -179,11 +188,11 @@ def test_a_worker_killed_mid_send_gives_exactly_one_delivery_after_restart(tmp_p
     assert reminder.attempts == 1 and reminder.claims >= 2  # re-claimed after the lease, maybe more than once
 
 
-def run_until_killed_after_hand_over(tmp_path, reminder_id, **worker_env):
+def run_until_killed_after_hand_over(tmp_path, reminder_id, clock=None, **worker_env):
     """A real worker sends the reminder; the backend holds right after the hand-over; the worker is
     SIGKILLed there. Then a second worker and the beat's dispatcher carry on. Returns the row."""
     (tmp_path / "hold-after").touch()
-    first = start_worker_process(tmp_path, "doomed", **worker_env)
+    first = start_worker_process(tmp_path, "doomed", clock, **worker_env)
     second = None
     try:
         assert services.dispatch_due_reminders(enqueue=publish) >= 1
@@ -195,7 +204,7 @@ def run_until_killed_after_hand_over(tmp_path, reminder_id, **worker_env):
         interrupted = Reminder.objects.get(pk=reminder_id)
         assert interrupted.status == Reminder.Status.SENDING and interrupted.attempt_started_at is not None
         (tmp_path / "hold-after").unlink()
-        second = start_worker_process(tmp_path, "survivor", **worker_env)
+        second = start_worker_process(tmp_path, "survivor", clock, **worker_env)
 
         def dispatch_and_check():
             services.dispatch_due_reminders(enqueue=publish)  # beat keeps ticking; the lease runs out
@@ -211,8 +220,9 @@ def run_until_killed_after_hand_over(tmp_path, reminder_id, **worker_env):
     return Reminder.objects.get(pk=reminder_id)
 
 
-def test_a_text_whose_worker_was_killed_after_twilio_accepted_it_is_not_sent_again(tmp_path, settings):
-    """Exactly once for texts: the restarted side asks Twilio (the stand-in) and finds the message."""
+def test_a_text_whose_worker_was_killed_after_twilio_accepted_it_is_not_sent_again(tmp_path, settings, daytime):
+    """Exactly once for texts: the restarted side asks Twilio (the stand-in) and finds the message. At noon,
+    in this process and the workers' (texts wait through the quiet hours)."""
     settings.REMINDER_LEASE_SECONDS = 2
     with transaction.atomic():
         appointment = AppointmentFactory(
@@ -227,6 +237,7 @@ def test_a_text_whose_worker_was_killed_after_twilio_accepted_it_is_not_sent_aga
         row = run_until_killed_after_hand_over(
             tmp_path,
             reminder_id,
+            daytime,
             SMS_BACKEND="tests.sms_backends.HoldAfterTwilioBackend",
             TWILIO_ACCOUNT_SID=twilio_standin.ACCOUNT_SID,
             TWILIO_AUTH_TOKEN=twilio_standin.AUTH_TOKEN,

@@ -30,7 +30,9 @@ PHONE, PHONE_E164 = "07700 900123", "+447700900123"
 
 
 @pytest.fixture
-def twilio(settings):
+def twilio(settings, daytime):
+    """Twilio's library against the stand-in, at noon (`daytime`): texts wait through the quiet hours, which
+    the tests of quiet hours below set out with instants of their own."""
     with twilio_standin.TwilioStandIn() as standin:
         settings.SMS_BACKEND = "clinic.sms.TwilioSmsBackend"
         settings.TWILIO_ACCOUNT_SID = twilio_standin.ACCOUNT_SID
@@ -198,7 +200,7 @@ def test_a_status_callback_settles_an_interrupted_hand_over(client, twilio):
 
 
 def test_without_evidence_the_desk_sees_delivery_uncertain_and_can_send_again(
-    client, settings, django_capture_on_commit_callbacks
+    client, settings, django_capture_on_commit_callbacks, daytime
 ):
     settings.SMS_BACKEND = "clinic.sms.LocmemSmsBackend"  # keeps no record the app can ask
     sms.outbox.clear()
