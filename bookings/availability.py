@@ -848,6 +848,7 @@ class Catalogue:
         self.reads = {}  # how each cached answer reads its scopes (`_kept_read`)
         self._derived = {}
         self._working = None
+        self._day_span = False  # not worked out yet (`day_span`)
 
     def derived(self, key, make):
         """make(), worked out once for this catalogue under `key`: for what follows from its rows alone (the
@@ -915,6 +916,26 @@ class Catalogue:
         found = {room.site_id: room.site for room in self.rooms_for(treatment)}
         return sorted(found.values(), key=lambda site: (site.display_order, site.name, site.pk))
 
+    def day_span(self) -> tuple[datetime.time, datetime.time, datetime.timedelta] | None:
+        """(the earliest start and the latest end of anyone's working span on any day at any site, the longest
+        buffer after any treatment), or None if nobody works: no time offered on a day starts before the
+        first on its clock or keeps a room busy past the second plus the third (a treatment ends within its
+        span). What an answer's room scopes must cover (`_room_dates`)."""
+        span = self._day_span
+        if span is False:
+            spans = [span for spans in self.hours.values() for span in spans]
+            buffers = [treatment.buffer_after for treatment in self.treatments.values()]
+            span = self._day_span = (
+                (
+                    min(start for start, _ in spans),
+                    max(end for _, end in spans),
+                    max(buffers, default=datetime.timedelta(0)),
+                )
+                if spans
+                else None
+            )
+        return span
+
     def works(self, practitioner_id) -> bool:
         working = self._working
         if working is None:
@@ -964,16 +985,28 @@ def forget_cached_answers() -> None:
     caches["availability"].clear()
 
 
-def _room_dates(first_day, last_day, zones=()) -> tuple[datetime.date, datetime.date] | None:
+def _room_dates(first_day, last_day, zones=(), span=None) -> tuple[datetime.date, datetime.date] | None:
     """The first and last UTC date whose room scopes an answer for these local days reads (None: no days).
-    `zones`: the zones of the sites whose days they are (the clinic's without). Appointments that overlap
-    the range touch one of its dates; a slot late on the last day may run past midnight (no appointment
-    lasts a day)."""
+    `zones`: the zones of the sites whose days they are (the clinic's without). An appointment that overlaps
+    a time offered touches a UTC date that time touches (the triggers bump every date an appointment
+    touches), so the dates read run from the earliest start of a working span on the first day to the latest
+    end of one on the last plus the longest buffer (`span`: `Catalogue.day_span`; each wall time taken at
+    whichever of its two readings on a clock-change day is further out). Without `span`, from the first
+    day's midnight to the last's plus a day (no appointment lasts a day). Reading the dates the clinic is
+    closed on (a night in UTC) made a booking early on the day after a week invalidate the answers for that
+    week too: a seventh of the busy clinic's misses (docs/benchmarks.md, issue #16's fifth pass)."""
     if first_day is None or last_day is None or first_day > last_day:
         return None
-    bounds = [day_bounds_utc(first_day, last_day, zone) for zone in zones or (clock.zone(),)]
-    start, end = min(b[0] for b in bounds), max(b[1] for b in bounds)
-    dates = utc_dates(start, end + LONGEST_APPOINTMENT)
+    zones = zones or (clock.zone(),)
+    if span is None:
+        bounds = [day_bounds_utc(first_day, last_day, zone) for zone in zones]
+        start, end = min(b[0] for b in bounds), max(b[1] for b in bounds) + LONGEST_APPOINTMENT
+    else:
+        earliest, latest, buffer = span
+        first, last = datetime.datetime.combine(first_day, earliest), datetime.datetime.combine(last_day, latest)
+        start = min(first.replace(tzinfo=zone, fold=fold).astimezone(UTC) for zone in zones for fold in (0, 1))
+        end = max(last.replace(tzinfo=zone, fold=fold).astimezone(UTC) for zone in zones for fold in (0, 1)) + buffer
+    dates = utc_dates(start, end)
     return dates[0], dates[-1]
 
 
@@ -1067,10 +1100,11 @@ def _execute_scope_read(cursor, params) -> None:
     wrapper.availability_scope_read = (raw, f"EXECUTE {name}(%s, %s)")
 
 
-def answer_read(practitioner_ids, room_ids, first_day, last_day, zones=(), *, key_parts=()) -> ScopeRead:
-    """The `ScopeRead` of an answer (`key_parts`) for these practitioners and rooms on these local days."""
+def answer_read(practitioner_ids, room_ids, first_day, last_day, zones=(), *, span=None, key_parts=()) -> ScopeRead:
+    """The `ScopeRead` of an answer (`key_parts`) for these practitioners and rooms on these local days
+    (`span`: `Catalogue.day_span`, see `_room_dates`)."""
     names = [CLINIC_SCOPE, *(practitioner_scope(p_id) for p_id in practitioner_ids)]
-    dates = _room_dates(first_day, last_day, zones)
+    dates = _room_dates(first_day, last_day, zones, span)
     rooms = [] if dates is None else [(room_scope(r_id, dates[0]), room_scope(r_id, dates[1])) for r_id in room_ids]
     return ScopeRead(names, rooms, key_parts)
 
@@ -1111,7 +1145,8 @@ def cached(
         room_ids = rooms(known) if rooms is not None else known.room_ids(None)
         asked = set(room_ids)
         zones = {known.zones[room.site_id] for room in known.rooms if room.pk in asked}
-        return answer_read(reads(known), room_ids, *days, zones=sorted(zones, key=str), key_parts=key_parts)
+        zones = sorted(zones, key=str)
+        return answer_read(reads(known), room_ids, *days, zones=zones, span=known.day_span(), key_parts=key_parts)
 
     known = _catalogue
     read = _kept_read(known, key_parts, read_of)

@@ -12,7 +12,7 @@ from bookings import availability, services
 from bookings.availability import available_slots, bucket_end, offered_slots
 from bookings.models import Appointment, AvailabilityScope
 from clinic import clock
-from clinic.models import WorkingHours
+from clinic.models import Room, WorkingHours
 from tests.factories import (
     AppointmentFactory,
     PatientFactory,
@@ -322,6 +322,47 @@ def test_an_appointment_across_midnight_utc_bumps_both_dates_of_its_room_as_answ
     AppointmentFactory(practitioner=practitioner, treatment=treatment, room=room, start_at=start)
     after = availability.scope_versions(scopes)
     assert all(after[scope] != before.get(scope) for scope in scopes)
+
+
+def practitioner_api_times(client, treatment, practitioner, day) -> list[str]:
+    """The start times the API offers a practitioner on one day, as a user reads them."""
+    response = client.get(
+        "/api/v1/availability/",
+        {"treatment": treatment.slug, "practitioner": practitioner.slug, "from": day, "to": day},
+    )
+    assert response.status_code == 200, response.content
+    (answer,) = response.json()["days"]
+    return [slot["start"] for slot in answer["slots"]]
+
+
+def test_a_booking_the_next_morning_leaves_a_days_answers_cached(two_practitioners, client, django_assert_num_queries):
+    """An answer reads its rooms on the UTC dates its times can touch, from the earliest start of a working
+    span to the latest end plus the longest buffer (`Catalogue.day_span`), not on the day after: a booking
+    early the next day in the same room (the first day of next week's answers) leaves it cached."""
+    treatment, (first, second), day, _ = two_practitioners
+    theirs = practitioner_api_times(client, treatment, second, day)
+    next_day = day + datetime.timedelta(days=1)
+    AppointmentFactory(practitioner=first, treatment=treatment, room=Room.objects.get(), start_at=at(next_day, 9))
+    with django_assert_num_queries(1):  # still served from the cache
+        assert practitioner_api_times(client, treatment, second, day) == theirs
+    # The first practitioner's answers read their own bookings, any day: computed again (the same times).
+    assert practitioner_api_times(client, treatment, first, day) == theirs
+
+
+def test_a_booking_after_midnight_takes_out_a_late_time_whose_buffer_runs_into_it(client):
+    """The other side of the same bound: a time late in the day whose buffer keeps the room busy past
+    midnight reads the next date's room scopes too, so a booking in that room just after midnight (by
+    another practitioner) takes it out of the cached answer."""
+    treatment = TreatmentFactory(duration_minutes=60, buffer_after_minutes=90, needs_cleared_intake=False)
+    room = RoomFactory(name="A")
+    day = next_weekday(2)
+    late, other = PractitionerFactory(treatments=[treatment]), PractitionerFactory(treatments=[treatment])
+    WorkingHoursFactory(practitioner=late, weekday=day.weekday(), start=datetime.time(20), end=datetime.time(23))
+    times, next_day = practitioner_api_times(client, treatment, late, day), day + datetime.timedelta(days=1)
+    assert len(times) == 9 and times[-1].startswith(f"{day.isoformat()}T22:00")
+    AppointmentFactory(practitioner=other, treatment=treatment, room=room, start_at=at(next_day, 0))
+    # 21:45 and 22:00 keep the room busy past midnight (until 00:15 and 00:30): taken out; 21:30 frees it at 00:00.
+    assert practitioner_api_times(client, treatment, late, day) == times[:-2]
 
 
 def test_a_booking_bumps_only_its_practitioner_and_its_room(two_practitioners):
