@@ -83,7 +83,7 @@ MIDDLEWARE = [
     "clinic.two_factor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "clinic.csp.CSPMiddleware",
     "clinic.middleware.StaffIdleTimeoutMiddleware",
     "clinic.middleware.BusyMiddleware",
     "axes.middleware.AxesMiddleware",
