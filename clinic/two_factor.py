@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.functional import LazyObject, empty
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django_otp import login as otp_login
@@ -41,11 +42,17 @@ def two_factor_required(user) -> bool:
 
 
 class TwoFactorMiddleware:
+    """Holds a user who must give a second factor on the verify (or set-up) page. It reads the user on every
+    request, so from here on the request carries the user itself rather than Django's lazy proxy of it
+    (`unwrapped_user`): each attribute read through the proxy costs calls, and the rest of the request (the
+    idle timeout, the view's guards, the templates) reads it dozens of times."""
+
     def __init__(self, get_response):
         self.get_response = get_response
         self.exempt_paths = None
 
     def __call__(self, request):
+        unwrapped_user(request)
         if self.must_verify_first(request):
             target = "two_factor_verify" if has_confirmed_device(request.user) else "two_factor_setup"
             return redirect(f"{reverse(target)}?next={request.get_full_path()}")
@@ -61,6 +68,16 @@ class TwoFactorMiddleware:
         if self.exempt_paths is None:
             self.exempt_paths = tuple(reverse(name) for name in EXEMPT_URL_NAMES)
         return path.startswith(self.exempt_paths) or path.startswith("/static/")
+
+
+def unwrapped_user(request) -> None:
+    """Replace `request.user`, Django's (and django-otp's) lazy proxy, by the user it stands for, loaded now:
+    the same object, so every attribute (`is_verified`, `otp_device`) and every later change is the same."""
+    user = request.user
+    if isinstance(user, LazyObject):
+        if user._wrapped is empty:
+            user._setup()
+        request.user = user._wrapped
 
 
 class TokenForm(forms.Form):
