@@ -53,6 +53,11 @@ class PreparedUserQuery:
         self.init_list = [column[0].target.attname for column in select[self.start : self.end]]
         self.populators = get_related_populators(klass_info, select, alias)
         self.annotations = dict(compiler.annotation_col_map or {})
+        # What results_iter works out again for every query (some 250 calls): the columns' converters.
+        columns = [column[0] for column in select[0 : compiler.col_count]]
+        if compiler.has_composite_fields(columns):
+            raise ValueError("the user query is not expected to select composite fields")
+        self.converters = compiler.get_converters(columns)
 
     def get(self, user_id):
         """The user with this primary key, or None."""
@@ -62,7 +67,9 @@ class PreparedUserQuery:
         with connection.cursor() as cursor:
             cursor.execute(self.sql, params)
             rows = cursor.fetchall()
-        for row in self.compiler.results_iter(results=[rows]):  # the ORM's converters, as a queryset applies them
+        if self.converters:  # the ORM's converters, as results_iter applies them
+            rows = self.compiler.apply_converters(rows, self.converters)
+        for row in rows:
             user = self.model.from_db(self.alias, self.init_list, row[self.start : self.end])
             for populator in self.populators:
                 populator.populate(row, user)
