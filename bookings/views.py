@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from clinic import access, clock
 from clinic.closures import closed_days, closed_on
-from clinic.kept_urls import reverse_kept
+from clinic.kept_urls import urls_kept
 from clinic.selectors import bookable_treatments
 from consultations.eligibility import check_eligibility
 from consultations.selectors import current_clearance
@@ -166,13 +166,17 @@ def book_times(request, slug):
 
 
 def _booking_urls(treatment) -> dict:
-    """The booking page's links for this treatment (worked out once per process: `clinic.kept_urls`)."""
-    return {
-        "page_url": reverse_kept("book_treatment", treatment.slug),
-        "times_url": reverse_kept("book_times", treatment.slug),
-        "choose_url": reverse_kept("book_confirm", treatment.slug),
-        "waitlist_url": reverse_kept("waitlist_join"),
-    }
+    """The booking page's links for this treatment (reversed once per process: `clinic.kept_urls`)."""
+    return urls_kept(
+        ("booking", treatment.slug),
+        lambda: {
+            "page_url": reverse("book_treatment", args=[treatment.slug]),
+            "times_url": reverse("book_times", args=[treatment.slug]),
+            "choose_url": reverse("book_confirm", args=[treatment.slug]),
+            "waitlist_url": reverse("waitlist_join"),
+            "start_url": reverse("book_start"),
+        },
+    )
 
 
 def _moving_urls(appointment) -> dict:

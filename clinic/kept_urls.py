@@ -7,9 +7,9 @@ A URL depends on the URL configuration and the script prefix the app is served u
 
 from django.conf import settings
 from django.core.signals import setting_changed
-from django.urls import get_script_prefix, get_urlconf, reverse
+from django.urls import get_script_prefix, get_urlconf
 
-KEPT_AT_MOST = 5000  # one a treatment for each booking link: forgotten all at once beyond
+KEPT_AT_MOST = 5000  # a page's links for each treatment: forgotten all at once beyond
 _kept: dict = {}
 
 
@@ -18,15 +18,15 @@ def url_state() -> tuple:
     return (settings.ROOT_URLCONF, get_urlconf(), get_script_prefix())
 
 
-def reverse_kept(viewname: str, *args) -> str:
-    """reverse(viewname, args=args), once per process for each (strings and numbers as arguments)."""
-    key = (viewname, args, *url_state())
-    found = _kept.get(key)
+def urls_kept(key, make) -> dict:
+    """make(): a dict of URLs reversed together (a page's links), once per process for `key`. A copy."""
+    full_key = ("urls", key, *url_state())
+    found = _kept.get(full_key)
     if found is None:
         if len(_kept) >= KEPT_AT_MOST:
             _kept.clear()
-        found = _kept[key] = reverse(viewname, args=args)
-    return found
+        found = _kept[full_key] = make()
+    return dict(found)
 
 
 def forget(**kwargs) -> None:
