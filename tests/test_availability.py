@@ -266,9 +266,45 @@ def test_the_busy_rows_written_in_sql_are_the_orms_rows(treatment, room):
     AppointmentFactory(practitioner=asked, treatment=treatment, room=room, start_at=at(MONDAY, 7, 0))  # ends 08:15
     TimeOffFactory(practitioner=asked, start_at=at(MONDAY, 12), end_at=at(MONDAY, 13))
     TimeOffFactory(practitioner=other, start_at=at(MONDAY, 12), end_at=at(MONDAY, 13))
+    TimeOffFactory(practitioner=asked, start_at=at(MONDAY, 6), end_at=at(MONDAY, 23))  # held inside the range
     start, end = at(MONDAY, 8, 15), at(MONDAY, 20)
     for ignore in (None, kept[0].pk):
         rows = busy_rows([asked.pk], [room.pk], start, end, ignore)
         assert sorted(rows, key=repr) == sorted(busy_rows_orm([asked.pk], [room.pk], start, end, ignore), key=repr)
-        assert len(rows) == (4 if ignore is None else 3)
+        assert len(rows) == (5 if ignore is None else 4)
+    # Instants are microseconds after the range's start, each held inside the range.
+    rows, minute = busy_rows([asked.pk], [room.pk], start, end), 60 * 1_000_000
+    assert (asked.pk, room.pk, room.site_id, 45 * minute, 120 * minute, False) in rows  # 09:00 to 10:15
+    assert (asked.pk, None, None, 0, (end - start) // datetime.timedelta(microseconds=1), True) in rows
     assert list(busy_rows([], [], start, end)) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_busy_rows_statement_is_prepared_once_a_connection(treatment, room):
+    """`busy_rows` prepares its statement the first time a connection runs it, then only executes it: after
+    a rolled-back transaction too (PostgreSQL keeps it for the session), and prepares it again on a new
+    connection."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from bookings.availability import busy_rows
+
+    practitioner = practitioner_with_hours(treatment)
+    AppointmentFactory(practitioner=practitioner, treatment=treatment, room=room, start_at=at(MONDAY, 9))
+
+    def statement():
+        with CaptureQueriesContext(connection) as captured:
+            assert len(busy_rows([practitioner.pk], [room.pk], at(MONDAY, 8), at(MONDAY, 20))) == 1
+        return captured[0]["sql"].split()[0]
+
+    connection.close()
+    assert statement() == "PREPARE"
+    assert statement() == "EXECUTE"
+    with transaction.atomic():
+        assert statement() == "EXECUTE"
+        transaction.set_rollback(True)
+    assert statement() == "EXECUTE"
+    connection.close()
+    assert statement() == "PREPARE"
+    assert statement() == "EXECUTE"
