@@ -213,11 +213,7 @@ def _days_asked(params):
 
 
 def _availability_body(query_params, as_of, known) -> bytes:
-    query = s.AvailabilityQuerySerializer(data=query_params, context={"catalogue": known})
-    query.is_valid(raise_exception=True)
-    treatment, practitioner = query.validated_data["treatment"], query.validated_data["practitioner"]
-    site = query.validated_data["site"]
-    first, last = query.validated_data["from"], query.validated_data["to"]
+    treatment, practitioner, site, first, last = s.availability_query(query_params, known)
     days = availability.available_slots(treatment, practitioner, first, last, site=site, now=as_of, catalogue=known)
     payload = {
         "treatment": treatment.slug,

@@ -22,6 +22,7 @@ from tests.factories import (
     PatientFactory,
     PractitionerFactory,
     RoomFactory,
+    SiteFactory,
     TreatmentFactory,
     staff_user,
 )
@@ -237,6 +238,51 @@ def test_the_written_out_answer_is_what_the_availability_serializer_gives(treatm
     payload = {**payload, "practitioner": "amelia-hart"}
     payload["days"] = [{"date": day, "unavailable_reason": "why", "slots": slots} for day, slots in days.items()]
     assert s.availability_data(payload) == s.AvailabilitySerializer(payload).data
+
+
+@pytest.mark.clock
+def test_the_query_string_read_directly_is_what_the_serializer_accepts_or_refuses(treatment, practitioner):
+    """The endpoint reads a plain query string itself (api.serializers.availability_query, for speed) and
+    leaves the rest to AvailabilityQuerySerializer: the same treatment, practitioner, site and days for every
+    query string the serializer accepts, and its refusals, word for word, for the others."""
+    from django.http import QueryDict
+    from rest_framework.exceptions import ValidationError
+
+    from api import serializers as s
+
+    PractitionerFactory(slug="other")
+    site = SiteFactory(slug="soho")
+    first, last = in_days(1).isoformat(), in_days(7).isoformat()
+    asked = [
+        f"treatment=thighs&from={first}&to={last}",
+        f"treatment=thighs&practitioner=amelia-hart&site=&from={first}&to={last}",
+        f"treatment=thighs&practitioner=&site={site.slug}&from={first}&to={first}",
+        f"treatment=nope&treatment=thighs&from={first}&to={last}&to={first}",  # the last of each counts
+        f"treatment=thighs&practitioner=other&from={first}&to={last}",
+        f"treatment=thighs&site=nowhere&from={first}&to={last}",
+        f"treatment=thighs&from={in_days(-1)}&to={last}",
+        f"treatment=thighs&from={last}&to={first}",
+        f"treatment=thighs&from={first}&to={in_days(40)}",
+        f"treatment=thighs&from={first}&to={in_days(120)}",
+        f"treatment=thighs&from={first.replace('-', '')}&to={last}",  # 20261202: read by the serializer alone
+        f"treatment=thighs&from=2026-13-45&to={last}",
+        f"treatment=thighs&from= {first}&to={last}",
+        f"treatment=&from={first}&to={last}",
+        f"from={first}&to={last}",
+    ]
+    known = catalogue()
+    for query in asked:
+        params = QueryDict(query)
+        serializer = s.AvailabilityQuerySerializer(data=params, context={"catalogue": known})
+        if serializer.is_valid():
+            data = serializer.validated_data
+            expected = (data["treatment"], data["practitioner"], data["site"], data["from"], data["to"])
+            assert s.availability_query(params, known) == expected, query
+        else:
+            with pytest.raises(ValidationError) as refusal:
+                s.availability_query(params, known)
+            assert refusal.value.detail == serializer.errors, query
+    assert s._plain_query(QueryDict(asked[1]), known) is not None  # the plain case is read directly
 
 
 def test_a_signed_in_patient_sees_why_a_day_is_not_available_to_them(patient_api, patient, treatment, practitioner):
