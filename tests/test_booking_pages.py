@@ -425,7 +425,8 @@ def test_inside_the_window_the_pages_say_to_call_the_clinic(client, patient, tre
 
 @pytest.mark.clock
 def test_reschedule_moves_it_and_frees_the_old_time(client, patient, treatment, practitioner):
-    old = at(in_days(7), 10)
+    old_day = in_days(7)  # once: a run that passes midnight would otherwise ask for the next day's times
+    old = at(old_day, 10)
     appointment = book_online(patient, treatment, practitioner, old)
     url = reverse("appointment_reschedule", args=[appointment.pk])
     page = client.get(url, {"day": in_days(8)}).content.decode()
@@ -439,7 +440,7 @@ def test_reschedule_moves_it_and_frees_the_old_time(client, patient, treatment, 
     event = appointment.events.last()
     assert (event.action, event.old_start_at, event.new_start_at) == ("rescheduled", old, new)
     client.force_login(ClearedPatientFactory().user)
-    times = client.get(reverse("book_times", args=[treatment.slug]), {"day": in_days(7)}).content.decode()
+    times = client.get(reverse("book_times", args=[treatment.slug]), {"day": old_day}).content.decode()
     assert f"start={key(old)}" in times
 
 
