@@ -55,9 +55,9 @@ def main() -> int:
         start = first + datetime.timedelta(days=7 * week)
         for practitioner in [*Practitioner.objects.filter(active=True).order_by("pk"), None]:
             ids = [practitioner.pk] if practitioner else known.practitioner_ids(treatment, None)
-            read = availability.answer_read(
-                ids, rooms, start, start + datetime.timedelta(days=6), zones, span=known.day_span()
-            )
+            last = start + datetime.timedelta(days=6)
+            span, travel = known.day_span(), known.travel.longest()  # as the API's answers read them
+            read = availability.answer_read(ids, rooms, start, last, zones, span=span, travel=travel)
             answers.append((week, practitioner.pk if practitioner else None, read))
 
     # The load generator's bookings (bench/throughput.py, BookingLoad).

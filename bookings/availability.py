@@ -72,6 +72,7 @@ from clinic.prepared import execute_prepared
 from .models import Appointment, AvailabilityScope
 
 LONGEST_APPOINTMENT = datetime.timedelta(days=1)
+LONGEST_TRAVEL = datetime.timedelta(days=1)  # SiteTravel.minutes is at most a day
 ONE_DAY = datetime.timedelta(days=1)
 
 
@@ -849,13 +850,14 @@ def check_slot(
 # bulk update, another process):
 # - "clinic": the set-up (sites, treatments and where they are offered, practitioners and what they offer,
 #   working hours, rooms, closures);
-# - "practitioner:<id>": that practitioner's time off and live appointments, at every site (an answer at one
-#   site reads the practitioner's appointments at the others: never in two places, the travel time between);
+# - "practitioner:<id>:<YYYY-MM-DD>": that practitioner's time off and live appointments, at every site, that
+#   touch that UTC date (an answer at one site reads the practitioner's appointments at the others: never in
+#   two places, the travel time between; bookings migration 0024, before it one row for all their days);
 # - "room:<id>:<YYYY-MM-DD>": the live appointments that occupy that room on that UTC date. An answer reads
 #   the rooms of the site(s) asked for, on its dates.
-# A booking bumps its practitioner's row and its room's rows of its dates, nothing else (bookings migration
-# 0020): bookings of other practitioners in other rooms, at the same site or another, never wait on the
-# same row, and answers for other sites and other days are still read.
+# A booking bumps its practitioner's rows and its room's rows of its dates, nothing else (bookings migrations
+# 0020, 0024): bookings of other practitioners in other rooms, at the same site or another, never wait on
+# the same row, and answers for other sites and other days are still read.
 # An answer is filed under the values of the scopes it read (their sum, in one row: `ScopeRead`), so once a
 # write commits, the answers that read what it changed are never read again, and all others still are: one
 # booking leaves the answers for other days alone. (A reader that read the old values just before a commit
@@ -870,8 +872,8 @@ CACHE_BUCKET_SECONDS = 300
 CLINIC_SCOPE = "clinic"
 
 
-def practitioner_scope(practitioner_id) -> str:
-    return f"practitioner:{practitioner_id}"
+def practitioner_scope(practitioner_id, utc_day: datetime.date) -> str:
+    return f"practitioner:{practitioner_id}:{utc_day.isoformat()}"
 
 
 def room_scope(room_id, utc_day: datetime.date) -> str:
@@ -1040,7 +1042,7 @@ class Catalogue:
         """(the earliest start and the latest end of anyone's working span on any day at any site, the longest
         buffer after any treatment), or None if nobody works: no time offered on a day starts before the
         first on its clock or keeps a room busy past the second plus the third (a treatment ends within its
-        span). What an answer's room scopes must cover (`_room_dates`)."""
+        span). What an answer's scopes must cover (`_answer_dates`)."""
         span = self._day_span
         if span is False:
             spans = [span for spans in self.hours.values() for span in spans]
@@ -1105,8 +1107,12 @@ def forget_cached_answers() -> None:
     caches["availability"].clear()
 
 
-def _room_dates(first_day, last_day, zones=(), span=None) -> tuple[datetime.date, datetime.date] | None:
-    """The first and last UTC date whose room scopes an answer for these local days reads (None: no days).
+def _answer_dates(
+    first_day, last_day, zones=(), span=None, travel=datetime.timedelta(0)
+) -> tuple[datetime.date, datetime.date] | None:
+    """The first and last UTC date whose room scopes an answer for these local days reads (None: no days);
+    with `travel` (the longest travel time between two sites), whose practitioner scopes it reads: an
+    appointment of theirs at another site nearer than that to a time offered takes it out too.
     `zones`: the zones of the sites whose days they are (the clinic's without). An appointment that overlaps
     a time offered touches a UTC date that time touches (the triggers bump every date an appointment
     touches), so the dates read run from the earliest start of a working span on the first day to the latest
@@ -1126,7 +1132,7 @@ def _room_dates(first_day, last_day, zones=(), span=None) -> tuple[datetime.date
         first, last = datetime.datetime.combine(first_day, earliest), datetime.datetime.combine(last_day, latest)
         start = min(first.replace(tzinfo=zone, fold=fold).astimezone(UTC) for zone in zones for fold in (0, 1))
         end = max(last.replace(tzinfo=zone, fold=fold).astimezone(UTC) for zone in zones for fold in (0, 1)) + buffer
-    dates = utc_dates(start, end)
+    dates = utc_dates(start - travel, end + travel)
     return dates[0], dates[-1]
 
 
@@ -1135,8 +1141,9 @@ class ScopeRead:
     the sum of the values of every scope it reads), worked out once per catalogue and answer.
 
     Its rooms' scopes are read as one range of names a room, from "room:<id>:<first date>" to
-    "room:<id>:<last date>": ISO dates sort as their text, so the range holds exactly the dates between
-    (compared byte by byte: PostgreSQL's `~>=~` and `~<=~`, which the primary key's
+    "room:<id>:<last date>" (its practitioners' likewise, "practitioner:<id>:<date>", on the dates
+    `_answer_dates` gives with the travel time): ISO dates sort as their text, so the range holds exactly
+    the dates between (compared byte by byte: PostgreSQL's `~>=~` and `~<=~`, which the primary key's
     pattern index serves whatever the database's collation; SQLite compares bytes). A month of one
     practitioner's answer reads ~320 room scopes: ten index ranges instead of ~320 lookups, and one row back
     instead of ~320 (PostgreSQL planned, ran and sent them in more time than the rest of a cached request).
@@ -1220,13 +1227,22 @@ def _execute_scope_read(cursor, params) -> None:
     wrapper.availability_scope_read = (raw, f"EXECUTE {name}(%s, %s)")
 
 
-def answer_read(practitioner_ids, room_ids, first_day, last_day, zones=(), *, span=None, key_parts=()) -> ScopeRead:
+def answer_read(
+    practitioner_ids, room_ids, first_day, last_day, zones=(), *, span=None, travel=None, key_parts=()
+) -> ScopeRead:
     """The `ScopeRead` of an answer (`key_parts`) for these practitioners and rooms on these local days
-    (`span`: `Catalogue.day_span`, see `_room_dates`)."""
-    names = [CLINIC_SCOPE, *(practitioner_scope(p_id) for p_id in practitioner_ids)]
-    dates = _room_dates(first_day, last_day, zones, span)
-    rooms = [] if dates is None else [(room_scope(r_id, dates[0]), room_scope(r_id, dates[1])) for r_id in room_ids]
-    return ScopeRead(names, rooms, key_parts)
+    (`span`: `Catalogue.day_span`; `travel`: the longest travel time between two sites, by default the
+    longest there can be; see `_answer_dates`)."""
+    travel = LONGEST_TRAVEL if travel is None else travel
+    dates = _answer_dates(first_day, last_day, zones, span)
+    if dates is None:  # an answer without days (a refusal) reads the set-up only
+        return ScopeRead([CLINIC_SCOPE], [], key_parts)
+    met = _answer_dates(first_day, last_day, zones, span, travel)
+    ranges = [
+        *((practitioner_scope(p_id, met[0]), practitioner_scope(p_id, met[1])) for p_id in practitioner_ids),
+        *((room_scope(r_id, dates[0]), room_scope(r_id, dates[1])) for r_id in room_ids),
+    ]
+    return ScopeRead([CLINIC_SCOPE], ranges, key_parts)
 
 
 def cached(
@@ -1266,7 +1282,15 @@ def cached(
         asked = set(room_ids)
         zones = {known.zones[room.site_id] for room in known.rooms if room.pk in asked}
         zones = sorted(zones, key=str)
-        return answer_read(reads(known), room_ids, *days, zones=zones, span=known.day_span(), key_parts=key_parts)
+        return answer_read(
+            reads(known),
+            room_ids,
+            *days,
+            zones=zones,
+            span=known.day_span(),
+            travel=known.travel.longest(),
+            key_parts=key_parts,
+        )
 
     known = _catalogue
     read = _kept_read(known, key_parts, read_of)

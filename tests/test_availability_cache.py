@@ -165,21 +165,27 @@ def test_a_lost_scope_row_comes_back_past_every_value_it_had(clinic):
 
 @pytest.mark.clock  # the UTC dates read move with the season of the day asked
 def test_an_answer_reads_exactly_the_scopes_it_names():
-    """An answer reads its rooms' scopes as one range of names a room (`ScopeRead`) and sums the values: the
-    rows summed are exactly the scopes it depends on, whatever else the table holds (a room whose id starts
-    with the same digit, the dates either side, another practitioner, the old per-date rows)."""
+    """An answer reads its practitioners' and rooms' scopes as one range of names each (`ScopeRead`) and sums
+    the values: the rows summed are exactly the scopes it depends on, whatever else the table holds (a room
+    or practitioner whose id starts with the same digit, the dates either side, another practitioner, the
+    old rows: per date for every room, one for all of a practitioner's days)."""
     first, last = next_weekday(2), next_weekday(2) + datetime.timedelta(days=1)
-    # What an answer for these two local days depends on: the clinic, its practitioner, and its room on every
-    # UTC date from the first day's local midnight to the end of the last plus the longest appointment (in
-    # summer the UTC date before the first day too: London's midnight is 23:00 UTC).
+    # What an answer for these two local days depends on: the clinic, and its practitioner and its room on
+    # every UTC date from the first day's local midnight to the end of the last plus the longest appointment
+    # (in summer the UTC date before the first day too: London's midnight is 23:00 UTC); no travel time.
     start, end = at(first, 0), at(last + datetime.timedelta(days=1), 0) + availability.LONGEST_APPOINTMENT
     last_date = (end - datetime.timedelta(microseconds=1)).date()
     room_dates = [start.date() + datetime.timedelta(days=n) for n in range((last_date - start.date()).days + 1)]
-    read = [availability.CLINIC_SCOPE, "practitioner:1", *(f"room:1:{date.isoformat()}" for date in room_dates)]
+    read = [
+        availability.CLINIC_SCOPE,
+        *(f"practitioner:1:{date.isoformat()}" for date in room_dates),
+        *(f"room:1:{date.isoformat()}" for date in room_dates),
+    ]
     dates = [first + datetime.timedelta(days=offset) for offset in range(-2, 4)]
     rows = [
         availability.CLINIC_SCOPE,
-        *(availability.practitioner_scope(p_id) for p_id in (1, 10)),
+        *(availability.practitioner_scope(p_id, date) for p_id in (1, 10) for date in dates),
+        "practitioner:1",
         *(availability.room_scope(room_id, date) for room_id in (1, 10, 2) for date in dates),
         f"rooms:{first.isoformat()}",
     ]
@@ -187,7 +193,7 @@ def test_an_answer_reads_exactly_the_scopes_it_names():
     AvailabilityScope.objects.all().delete()
     # A value a row: the sum says which rows were read.
     AvailabilityScope.objects.bulk_create(AvailabilityScope(scope=scope, value=2**n) for n, scope in enumerate(rows))
-    clinic, total = availability.answer_read([1], [1], first, last).state()
+    clinic, total = availability.answer_read([1], [1], first, last, travel=datetime.timedelta(0)).state()
     assert clinic == 1 and total == sum(2 ** rows.index(scope) for scope in read)
 
 
@@ -317,7 +323,9 @@ def test_an_appointment_across_midnight_utc_bumps_both_dates_of_its_room_as_answ
     end = start + datetime.timedelta(hours=1)
     assert availability.utc_dates(start, end) == [day, day + datetime.timedelta(days=1)]  # as answers read them
     scopes = [f"room:{room.pk}:{day.isoformat()}", f"room:{room.pk}:{(day + datetime.timedelta(days=1)).isoformat()}"]
-    scopes.append(availability.practitioner_scope(practitioner.pk))
+    scopes += [
+        availability.practitioner_scope(practitioner.pk, date) for date in (day, day + datetime.timedelta(days=1))
+    ]
     before = availability.scope_versions(scopes)
     AppointmentFactory(practitioner=practitioner, treatment=treatment, room=room, start_at=start)
     after = availability.scope_versions(scopes)
@@ -365,22 +373,49 @@ def test_a_booking_after_midnight_takes_out_a_late_time_whose_buffer_runs_into_i
     assert practitioner_api_times(client, treatment, late, day) == times[:-2]
 
 
+def test_a_booking_leaves_its_practitioners_answers_for_other_weeks_cached(
+    two_practitioners, client, django_assert_num_queries
+):
+    """A practitioner's scopes are per UTC date (bookings 0024): their booking next week leaves their answer
+    and first available's for this week cached, and reaches next week's."""
+    treatment, (first, _), day, next_week = two_practitioners
+    theirs = practitioner_api_times(client, treatment, first, day)
+    anyone = api_days(client, treatment, day)
+    later = practitioner_api_times(client, treatment, first, next_week)
+    book_online(PatientFactory(), treatment, first, at(next_week, 9))
+    with django_assert_num_queries(2):  # still served from the cache, one query each
+        assert practitioner_api_times(client, treatment, first, day) == theirs
+        assert api_days(client, treatment, day) == anyone
+    assert practitioner_api_times(client, treatment, first, next_week) == later[4:]  # 09:00 to 10:00 taken
+
+
+def test_time_off_reaches_the_answers_of_its_dates_only(two_practitioners, client, django_assert_num_queries):
+    treatment, (first, _), day, next_week = two_practitioners
+    theirs = practitioner_api_times(client, treatment, first, day)
+    TimeOffFactory(practitioner=first, start_at=at(next_week, 9), end_at=at(next_week, 12))
+    with django_assert_num_queries(1):
+        assert practitioner_api_times(client, treatment, first, day) == theirs
+    assert practitioner_api_times(client, treatment, first, next_week) == []
+    TimeOffFactory(practitioner=first, start_at=at(day - datetime.timedelta(days=1), 9), end_at=at(day, 10))
+    assert practitioner_api_times(client, treatment, first, day) == theirs[4:]  # from 10:00
+
+
 def test_a_booking_bumps_only_its_practitioner_and_its_room(two_practitioners):
     """Per practitioner and per room (bookings 0020): another room's row and another practitioner's row are
     not written, so bookings elsewhere never wait on them."""
     treatment, (first, second), day, _ = two_practitioners
     room, other_room = RoomFactory(name="A"), RoomFactory(name="B")
     bounds = clock.day_bounds_utc(day, day)
+    dates = [*availability.utc_dates(*bounds), day + datetime.timedelta(days=7)]
     watched = [
-        availability.practitioner_scope(first.pk),
-        availability.practitioner_scope(second.pk),
-        *(availability.room_scope(r.pk, date) for r in (room, other_room) for date in availability.utc_dates(*bounds)),
+        *(availability.practitioner_scope(p.pk, date) for p in (first, second) for date in dates),
+        *(availability.room_scope(r.pk, date) for r in (room, other_room) for date in dates),
     ]
     before = availability.scope_versions(watched)
     book_online(PatientFactory(), treatment, first, at(day, 9), room=room)
     after = availability.scope_versions(watched)
     changed = {scope for scope in watched if after.get(scope) != before.get(scope)}
-    assert changed == {availability.practitioner_scope(first.pk), availability.room_scope(room.pk, day)}
+    assert changed == {availability.practitioner_scope(first.pk, day), availability.room_scope(room.pk, day)}
 
 
 @pytest.mark.django_db(transaction=True)
