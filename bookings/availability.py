@@ -1187,7 +1187,7 @@ class ScopeRead:
         """(the "clinic" value, None if its row is lost; the sum of the values read). One query."""
         with connection.cursor() as cursor:
             if self.sql is None:
-                _execute_scope_read(cursor, self.params)
+                execute_prepared(cursor, "availability_scope_read", SCOPE_READ, ("text[]", "text[]"), self.params)
             else:
                 cursor.execute(self.sql, self.params)
             clinic, total = cursor.fetchone()
@@ -1195,7 +1195,7 @@ class ScopeRead:
 
 
 # The scope read on PostgreSQL: the sum of the scopes whose names lie between low and high, for each (low,
-# high) of two arrays, and the "clinic" value. Prepared once a connection (`_execute_scope_read`).
+# high) of two arrays, and the "clinic" value. Prepared once a connection (`clinic.prepared`).
 # Each range is read by its own index scan (the LATERAL subquery, kept apart by OFFSET 0): joined plainly, the
 # plan made once for every size of the arrays could be, on a table full of dead rows, one scan of the whole
 # table matched against every range (seen: 7.6 ms instead of 0.25).
@@ -1205,26 +1205,6 @@ SCOPE_READ = (
     f"SELECT scope, value FROM {AvailabilityScope._meta.db_table} WHERE scope ~>=~ low AND scope ~<=~ high OFFSET 0"
     f") AS read"
 )
-
-
-def _execute_scope_read(cursor, params) -> None:
-    """Execute the scope read prepared on this connection, preparing it first, in the same round trip, on a
-    connection that has not prepared it yet. PostgreSQL keeps a prepared statement for the session whatever
-    becomes of the transaction it was made in, and plans it once (the arrays' sizes do not change its plan:
-    one index range each); a new connection (after `CONN_MAX_AGE`, or a lost one) prepares it again. The
-    connection's wrapper (one a thread) remembers which database connection it prepared on, and under which
-    name: a failure between preparing and executing leaves the next attempt a new name, so no name is
-    prepared twice on one connection."""
-    wrapper = cursor.db  # this thread's connection wrapper
-    raw, prepared = wrapper.connection, wrapper.__dict__.get("availability_scope_read")
-    if prepared is not None and prepared[0] is raw:
-        cursor.execute(prepared[1], params)
-        return
-    attempt = wrapper.__dict__.get("availability_scope_read_attempts", 0) + 1
-    wrapper.availability_scope_read_attempts = attempt
-    name = f"availability_scope_read_{attempt}"
-    cursor.execute(f"PREPARE {name}(text[], text[]) AS {SCOPE_READ}; EXECUTE {name}(%s, %s)", params)
-    wrapper.availability_scope_read = (raw, f"EXECUTE {name}(%s, %s)")
 
 
 def answer_read(
