@@ -852,7 +852,8 @@ def check_slot(
 #   working hours, rooms, closures);
 # - "practitioner:<id>:<YYYY-MM-DD>": that practitioner's time off and live appointments, at every site, that
 #   touch that UTC date (an answer at one site reads the practitioner's appointments at the others: never in
-#   two places, the travel time between; bookings migration 0024, before it one row for all their days);
+#   two places, the travel time between; bookings migration 0024), and "practitioner:<id>" for all their
+#   days, bumped too (0025): an answer about one practitioner reads the first, about several the second;
 # - "room:<id>:<YYYY-MM-DD>": the live appointments that occupy that room on that UTC date. An answer reads
 #   the rooms of the site(s) asked for, on its dates.
 # A booking bumps its practitioner's rows and its room's rows of its dates, nothing else (bookings migrations
@@ -872,7 +873,10 @@ CACHE_BUCKET_SECONDS = 300
 CLINIC_SCOPE = "clinic"
 
 
-def practitioner_scope(practitioner_id, utc_day: datetime.date) -> str:
+def practitioner_scope(practitioner_id, utc_day: datetime.date | None = None) -> str:
+    """A practitioner's scope on one UTC date, or for all their days (`utc_day` None)."""
+    if utc_day is None:
+        return f"practitioner:{practitioner_id}"
     return f"practitioner:{practitioner_id}:{utc_day.isoformat()}"
 
 
@@ -1212,17 +1216,23 @@ def answer_read(
 ) -> ScopeRead:
     """The `ScopeRead` of an answer (`key_parts`) for these practitioners and rooms on these local days
     (`span`: `Catalogue.day_span`; `travel`: the longest travel time between two sites, by default the
-    longest there can be; see `_answer_dates`)."""
+    longest there can be; see `_answer_dates`). An answer about one practitioner reads their scopes per date
+    (a booking of theirs on other days leaves it alone); an answer about several (first available) reads
+    each one's scope for all their days, one row a practitioner (bookings 0025: per date, a month of 50
+    practitioners read about 1,550 rows, and its read cost twice as much)."""
     travel = LONGEST_TRAVEL if travel is None else travel
     dates = _answer_dates(first_day, last_day, zones, span)
     if dates is None:  # an answer without days (a refusal) reads the set-up only
         return ScopeRead([CLINIC_SCOPE], [], key_parts)
-    met = _answer_dates(first_day, last_day, zones, span, travel)
-    ranges = [
-        *((practitioner_scope(p_id, met[0]), practitioner_scope(p_id, met[1])) for p_id in practitioner_ids),
-        *((room_scope(r_id, dates[0]), room_scope(r_id, dates[1])) for r_id in room_ids),
-    ]
-    return ScopeRead([CLINIC_SCOPE], ranges, key_parts)
+    names, ranges = [CLINIC_SCOPE], [(room_scope(r_id, dates[0]), room_scope(r_id, dates[1])) for r_id in room_ids]
+    if len(practitioner_ids) == 1:
+        met = _answer_dates(first_day, last_day, zones, span, travel)
+        ranges.append(
+            (practitioner_scope(practitioner_ids[0], met[0]), practitioner_scope(practitioner_ids[0], met[1]))
+        )
+    else:
+        names += [practitioner_scope(p_id) for p_id in practitioner_ids]
+    return ScopeRead(names, ranges, key_parts)
 
 
 def cached(

@@ -460,15 +460,14 @@ class AvailabilityScope(models.Model):
     """One row per part of what availability reads, whose value names its current state.
 
     Scopes: "clinic" (treatments, practitioners and what they offer, working hours, rooms),
-    "practitioner:<id>:<UTC date>" (their time off and live appointments that day; migration 0024, before it
-    one row for all their days) and "room:<id>:<UTC date>" (the live appointments occupying that room that
-    day; migration 0020). Database triggers bump the scopes a write
-    touches, in the writing transaction itself: whatever makes the write (a service, the admin, a bulk
-    update, another process), cached answers that read it are never read again once the write commits;
-    others stay. A row first written starts at the
-    microseconds since 1970, so a lost row never comes back at a value it had before; a value only grows,
-    which lets a cached answer name the state of what it read by the sum of their values
-    (`bookings.availability.ScopeRead`).
+    "practitioner:<id>:<UTC date>" (their time off and live appointments that day; migration 0024),
+    "practitioner:<id>" (the same on all their days, what answers about several practitioners read; 0025)
+    and "room:<id>:<UTC date>" (the live appointments occupying that room that day; migration 0020).
+    Database triggers bump the scopes a write touches, in the writing transaction itself: whatever makes the write
+    (a service, the admin, a bulk update, another process), cached answers that read it are never read again once
+    the write commits; others stay. A row first written starts at the microseconds since 1970, so a lost row never
+    comes back at a value it had before; a value only grows, which lets a cached answer name the state of what it
+    read by the sum of their values (`bookings.availability.ScopeRead`).
     """
 
     scope = models.CharField(max_length=80, primary_key=True)
