@@ -1,10 +1,11 @@
 """The availability computation on integers (issue #16's fifth pass) gives exactly the answers of the one it
 replaced (datetimes all the way, kept in tests/availability_before.py), on seeded random clinics: several
 sites on their own clocks (London, Madrid, New York, Sydney) with travel times between them, practitioners
-working at more than one site, spans over the hours the clocks skip or repeat, time off and appointments at
-odd seconds and microseconds, closures, cancelled appointments, and "now" anywhere around both clock changes
-(minimum notice, horizon). Every offered time (when, until when, with whom, in which room) and the verdict on
-single starts (the booking service's re-check, with and without a room, moving an appointment) must agree."""
+working at more than one site, some with the same hours as another (first available's shared grids), spans
+over the hours the clocks skip or repeat, time off and appointments at odd seconds and microseconds,
+closures, cancelled appointments, and "now" anywhere around both clock changes (minimum notice, horizon).
+Every offered time (when, until when, with whom, in which room) and the verdict on single starts (the
+booking service's re-check, with and without a room, moving an appointment) must agree."""
 
 import datetime
 import random
@@ -71,6 +72,12 @@ def random_clinic(seed):
             slug=f"practitioner-{seed}-{n}", treatments=rng.sample(treatments, k=rng.randint(1, 2))
         )
         practitioners.append(practitioner)
+        if n and rng.random() < 0.5:  # the same hours as the one before: first available shares their grid
+            for span in WorkingHours.objects.filter(practitioner=practitioners[n - 1]):
+                WorkingHours.objects.create(
+                    practitioner=practitioner, site=span.site, weekday=span.weekday, start=span.start, end=span.end
+                )
+            continue
         for weekday in range(7):
             if rng.random() < 0.25:
                 continue
