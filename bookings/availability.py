@@ -1072,6 +1072,14 @@ class Catalogue:
 _catalogue: Catalogue | None = None
 
 
+def held_catalogue(version: int) -> Catalogue | None:
+    """The catalogue this process holds if it is that of this value of the "clinic" scope, else None: a
+    page that read the value already (the desk's day view, bookings/frontdesk/day_cache.py) takes the
+    set-up from it without a query, or reads what it needs itself."""
+    known = _catalogue
+    return known if known is not None and known.version == version else None
+
+
 def catalogue(version: int | None = None) -> Catalogue:
     """The process's catalogue for this value of the "clinic" scope (the current one if not given)."""
     global _catalogue

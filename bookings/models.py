@@ -462,7 +462,10 @@ class AvailabilityScope(models.Model):
     Scopes: "clinic" (treatments, practitioners and what they offer, working hours, rooms),
     "practitioner:<id>:<UTC date>" (their time off and live appointments that day; migration 0024),
     "practitioner:<id>" (the same on all their days, what answers about several practitioners read; 0025)
-    and "room:<id>:<UTC date>" (the live appointments occupying that room that day; migration 0020).
+    and "room:<id>:<UTC date>" (the live appointments occupying that room that day; migration 0020). The
+    desk's kept day view reads two more kinds (migration 0026, bookings/frontdesk/day_cache.py):
+    "patient:<id>" (what a calendar card shows of the patient and their appointments beyond availability's
+    columns) and "time-off:<UTC date>" (time off touching that date).
     Database triggers bump the scopes a write touches, in the writing transaction itself: whatever makes the write
     (a service, the admin, a bulk update, another process), cached answers that read it are never read again once
     the write commits; others stay. A row first written starts at the microseconds since 1970, so a lost row never

@@ -8,7 +8,10 @@
   practice adds the patient's course plans.
 - `DESK_APPOINTMENT_COLUMNS`: annotations for the appointments the desk's calendars and day sheet read (no
   kwargs), so they cost no extra query; practice adds `form_confirmed` (the patient confirmed their health
-  form for this visit), which `bookings.selectors.paperwork_due` reads when it is there.
+  form for this visit), which `bookings.selectors.paperwork_due` reads when it is there. The desk's day view
+  is kept until a scope it reads is bumped (bookings/frontdesk/day_cache.py): a column read from a new table
+  needs a trigger that bumps its patient's "patient:<id>" scope (as migration 0026 does for
+  `form_confirmed`), and a test in tests/test_desk_day_cache.py.
 """
 
 from django.dispatch import Signal

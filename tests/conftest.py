@@ -251,8 +251,10 @@ def _fresh_availability_cache():
     """Cached availability is filed under scope values that a rolled-back test rolls back too (and SQLite
     reuses ids): start every test with an empty cache, as a freshly started process does."""
     from bookings.availability import forget_cached_answers
+    from bookings.frontdesk import day_cache
 
     forget_cached_answers()
+    day_cache.forget()
 
 
 @pytest.fixture(scope="session")

@@ -83,10 +83,12 @@ def _appointment_blocks(appointments):
     return [Block("appointment", a.start_at, a.end_at, appointment=a) for a in appointments]
 
 
-def day_by_practitioner(day: datetime.date, now, site_ids=(), sites=None) -> Calendar:
+def day_by_practitioner(day: datetime.date, now, site_ids=(), sites=None, catalogue=None) -> Calendar:
     """Every practitioner's day; with `site_ids` (the desk's chosen sites), only the appointments and working
     hours at those sites, and only the practitioners working or booked there that day. `sites`: the sites
-    shown (the chosen ones, or every site), whose clocks say when the day is; None: the clinic's only."""
+    shown (the chosen ones, or every site), whose clocks say when the day is; None: the clinic's only.
+    `catalogue`: the availability catalogue of the set-up as of the rows read (bookings/frontdesk/day_cache.py),
+    whose working hours save a query."""
     zone, label_zones = _drawn_on(sites or [])
     start_at, end_at = clock.sites_day_bounds(day, day, sites or [])
     appointments = _on_day(at_sites(selectors.appointments_between(start_at, end_at), site_ids), day)
@@ -97,7 +99,10 @@ def day_by_practitioner(day: datetime.date, now, site_ids=(), sites=None) -> Cal
         if appointment.practitioner_id not in known:
             practitioners.append(appointment.practitioner)
             known.add(appointment.practitioner_id)
-    spans = selectors.working_spans(known, [day], site_ids=site_ids)
+    if catalogue is not None:
+        spans = selectors.catalogue_working_spans(catalogue, known, [day], site_ids=site_ids)
+    else:
+        spans = selectors.working_spans(known, [day], site_ids=site_ids)
     if site_ids:
         booked_here = {a.practitioner_id for a in shown}
         practitioners = [p for p in practitioners if (p.pk, day) in spans or p.pk in booked_here]
@@ -135,13 +140,15 @@ def day_by_practitioner(day: datetime.date, now, site_ids=(), sites=None) -> Cal
     )
 
 
-def day_by_room(day: datetime.date, now, site_ids=(), sites=None) -> Calendar:
-    """Every room's day (of the chosen sites), each room's on its site's day; see `day_by_practitioner`."""
+def day_by_room(day: datetime.date, now, site_ids=(), sites=None, catalogue=None) -> Calendar:
+    """Every room's day (of the chosen sites), each room's on its site's day; see `day_by_practitioner`
+    (`catalogue`: its active rooms save a query)."""
     zone, label_zones = _drawn_on(sites or [])
     start_at, end_at = clock.sites_day_bounds(day, day, sites or [])
     appointments = _on_day(at_sites(selectors.appointments_between(start_at, end_at), site_ids), day)
     shown, cancelled = _split(appointments, label_zones)
-    rooms = [room for room in selectors.desk_rooms() if not site_ids or room.site_id in site_ids]
+    active = list(catalogue.rooms) if catalogue is not None else selectors.desk_rooms()  # both in name order
+    rooms = [room for room in active if not site_ids or room.site_id in site_ids]
     known = {room.pk for room in rooms}
     for appointment in shown:
         if appointment.room_id not in known:

@@ -12,6 +12,7 @@ The window shows 08:00 to 20:00 local time, widened to the hour to whatever fall
 import datetime
 import functools
 import math
+import secrets
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -30,6 +31,9 @@ DEFAULT_OPEN = datetime.time(8)
 DEFAULT_CLOSE = datetime.time(20)
 MAX_LANES = 3
 SHORT_SPAN = 4  # 20 minutes or less: the card lays its time, name and badges out on fewer lines
+# Where a kept grid leaves a hole for what depends on the moment (day_cache.py): unguessable, so no text
+# written on the page can pass for one.
+DEFERRED = f"\x00{secrets.token_hex(8)}:"
 
 
 @dataclass
@@ -69,6 +73,7 @@ class Column:
     rows: int = 0
     cells: tuple = ()  # ((start, markup), ...) of the day's cells (`cell_markup`), shown from `now` on
     now: datetime.datetime | None = None
+    deferred: int | None = None  # the column's index in a grid kept with holes (day_cache.keep_holes)
 
     @property
     def appointments(self):
@@ -80,9 +85,27 @@ class Column:
 
     @property
     def cells_html(self):
-        """The cells' markup from now on (see `cell_markup`)."""
+        """The cells' markup from now on (see `cell_markup`), or a hole for them in a kept grid."""
+        if self.deferred is not None:
+            return mark_safe(f"{DEFERRED}cells:{self.deferred}\x00")  # noqa: S308
         now = self.now
         return mark_safe("".join(html for instant, html in self.cells if now is None or instant >= now))  # noqa: S308
+
+    @property
+    def now_html(self):
+        """The "now" line where now falls in the column's window, or a hole for it in a kept grid."""
+        if self.deferred is not None:
+            return mark_safe(f"{DEFERRED}now:{self.deferred}\x00")  # noqa: S308
+        return mark_safe(_now_line(self.now_row) if self.now_row else "")  # noqa: S308
+
+
+def now_markup(start_at, end_at, now) -> str:
+    """The "now" line of a column whose window is [start_at, end_at) (as `place` finds its row), or ""."""
+    return _now_line((now - start_at) // STEP + 1) if start_at <= now < end_at else ""
+
+
+def _now_line(row) -> str:
+    return f'<div class="cal-now cal-r-{row} cal-s-1" title="Now"><span class="visually-hidden">Now</span></div>'
 
 
 def cell_markup(practitioner, day, spans, taken, window, label_zones=False) -> tuple:

@@ -11,8 +11,9 @@ import datetime
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, HttpResponseNotAllowed
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -33,7 +34,7 @@ from clinic.sms import PermanentDeliveryError
 from consultations.alerts import patients_with_alerts
 from consultations.selectors import latest_consent, screening_status
 
-from . import calendar, panel
+from . import calendar, day_cache, panel
 from .forms import (
     BookForm,
     CancelForm,
@@ -112,27 +113,60 @@ def _site_choice(request) -> dict:
 
 @access.desk_required
 def calendar_day(request):
+    """The day by practitioner or by room. The grid is kept per process for the state of what it shows
+    (`day_cache`): a reload that finds nothing changed writes only the page around it, and the minute's
+    cells and "now" line."""
     by_room = request.GET.get("view") == "rooms"
     sites = _site_choice(request)
     day = _day(request, sites["today"])
-    site_ids = {s.pk for s in sites["chosen_sites"]}
-    built = (calendar.day_by_room if by_room else calendar.day_by_practitioner)(
-        day, timezone.now(), site_ids, sites["shown_sites"]
+    chosen, shown = sites["chosen_sites"], sites["shown_sites"]
+    site_ids = {s.pk for s in chosen}
+    poll_url = _poll_url(request)
+    start_at, end_at = clock.sites_day_bounds(day, day, shown)
+
+    def build(catalogue):
+        built = (calendar.day_by_room if by_room else calendar.day_by_practitioner)(
+            day, None, site_ids, shown, catalogue=catalogue
+        )
+        # One site: its own closed days (bank holidays of its calendar); several: those of every site.
+        closed = closed_on(day, site=chosen[0] if len(chosen) == 1 else None)
+        day_cache.keep_holes(built.grid.columns)
+        grid_context = {
+            "calendar": built,
+            "closed": closed,
+            "by_room": by_room,
+            "poll_url": poll_url,
+            "show_site_on_cards": sites["show_site_on_cards"],
+        }
+        rendered = render_to_string("bookings/frontdesk/_grid.html", grid_context)
+        return day_cache.kept_from(rendered, built.grid.columns, closed)
+
+    key_parts = (
+        "day",
+        by_room,
+        day,
+        poll_url,
+        sites["show_site_on_cards"],
+        sorted(site_ids),
+        # What the grid reads of the shown sites was read before the state: their clocks, their holidays.
+        [(s.pk, s.time_zone, s.bank_holidays) for s in shown],
+        day_cache.today_parts(),
     )
-    chosen = sites["chosen_sites"]
+    kept = day_cache.grid_for(key_parts, start_at, end_at, build)
+    grid_html = kept.html(timezone.now())
+    if request.headers.get("HX-Request"):  # htmx reloads the grid alone (every minute, and after a change)
+        return HttpResponse(grid_html)
     context = {
         **sites,
-        "calendar": built,
-        # One site: its own closed days (bank holidays of its calendar); several: those of every site.
-        "closed": closed_on(day, site=chosen[0] if len(chosen) == 1 else None),
+        "grid_html": grid_html,
+        "closed": kept.closed,
         "by_room": by_room,
-        "poll_url": _poll_url(request),
         "desk_tab": "rooms" if by_room else "calendar",
         "view_tab": "rooms" if by_room else "day",
         **_nav_days(day, sites["today"]),
         **_opened_panel(request),
     }
-    return _calendar_page(request, "bookings/frontdesk/calendar_day.html", context)
+    return render(request, "bookings/frontdesk/calendar_day.html", context)
 
 
 def _poll_url(request) -> str:

@@ -1,0 +1,356 @@
+"""The desk's day view is kept per process for the state of what it shows (bookings/frontdesk/day_cache.py):
+every kind of change a card, a cell or the page shows must be on the next load, with the kept grid warm.
+
+Each test loads the day twice (the second load must come from the kept grid: nothing built), makes one
+change the way the clinic makes it (a service, a form, the admin's save), and reads the change on the next
+load. Without the database trigger that bumps the scope of that change, the next load would be the kept
+grid again and the test fails: that is what these tests are for (a stale desk could show a flagged patient
+as cleared). The clock is set to a fixed morning, so nothing depends on the hour the tests run.
+"""
+
+import datetime
+import re
+
+import pytest
+from django.db import connection
+
+from bookings import services
+from bookings.frontdesk import calendar
+from bookings.models import Appointment
+from clinic import roles
+from clinic.models import Closure, WorkingHours
+from clinic.services import close_clinic
+from consultations import services as consultation_services
+from consultations.consent import CONSENT_VERSION
+from consultations.selectors import CLEARED, FLAGGED, NO_FORM, PENDING
+from practice.models import IntakeConfirmation
+from tests.factories import (
+    AppointmentFactory,
+    ConsultationFactory,
+    PatientFactory,
+    PractitionerFactory,
+    RoomFactory,
+    TimeOffFactory,
+    TreatmentFactory,
+    WorkingHoursFactory,
+    clear_patient,
+    staff_user,
+    submitted_intake,
+)
+from tests.helpers import at, set_clock
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="kept only where the triggers keep it right"),
+]
+
+DAY = datetime.date(2027, 1, 12)  # a Tuesday
+
+
+class Desk:
+    """The day view as the desk loads it, counting the grids built (a load from the kept grid builds none)."""
+
+    def __init__(self, client, monkeypatch):
+        self.client, self.builds = client, 0
+        for name in ("day_by_practitioner", "day_by_room"):
+            monkeypatch.setattr(calendar, name, self._counted(getattr(calendar, name)))
+
+    def _counted(self, build):
+        def counted(*args, **kwargs):
+            self.builds += 1
+            return build(*args, **kwargs)
+
+        return counted
+
+    def page(self, view="", **headers) -> str:
+        response = self.client.get(f"/desk/?date={DAY:%Y-%m-%d}{view}", headers=headers)
+        assert response.status_code == 200
+        return response.content.decode()
+
+    def warm(self, view="") -> str:
+        """Load twice; the second load must be the kept grid."""
+        self.page(view)
+        built = self.builds
+        page = self.page(view)
+        assert self.builds == built, "the second load built the grid again: nothing is kept"
+        return page
+
+    def card(self, appointment, view="") -> str:
+        found = re.search(rf'<a class="cal-appt[^>]*data-appointment="{appointment.pk}".*?</a>', self.page(view), re.S)
+        return found.group(0) if found else ""
+
+
+@pytest.fixture
+def desk_user(client, monkeypatch):
+    set_clock(monkeypatch, at(DAY, 7))  # 07:00 that morning: the whole grid ahead (it starts at 08:00)
+    user = staff_user(roles.FRONT_DESK)
+    client.force_login(user)
+    return user
+
+
+@pytest.fixture
+def desk(client, monkeypatch, desk_user):
+    return Desk(client, monkeypatch)
+
+
+@pytest.fixture
+def consultation():
+    return ConsultationFactory(name="Skin consultation", duration_minutes=60, buffer_after_minutes=0)
+
+
+@pytest.fixture
+def practitioner(consultation):
+    practitioner = PractitionerFactory(user__first_name="Amelia", user__last_name="Hart", treatments=[consultation])
+    WorkingHoursFactory(practitioner=practitioner, weekday=DAY.weekday())  # 09:00-17:00
+    RoomFactory()
+    return practitioner
+
+
+@pytest.fixture
+def booked(practitioner, consultation):
+    patient = PatientFactory(user__first_name="Jo", user__last_name="Bloggs")
+    return AppointmentFactory(patient=patient, practitioner=practitioner, treatment=consultation, start_at=at(DAY, 10))
+
+
+def cell(desk_page, practitioner, hour, minute=0) -> str:
+    """'free', 'covered' or 'gone' for the practitioner's cell at that time."""
+    slot = f'data-slot="{practitioner.pk}@{at(DAY, hour, minute):%Y-%m-%dT%H:%MZ}"'
+    if slot not in desk_page:
+        return "gone"
+    return "covered" if "cal-covered" in desk_page.split(slot)[0][-120:] else "free"
+
+
+# --- appointments ------------------------------------------------------------------------------------------
+
+
+def test_a_booking_shows_at_once(desk, desk_user, practitioner, consultation):
+    assert cell(desk.warm(), practitioner, 13) == "free"
+    patient = PatientFactory(user__first_name="Nia", user__last_name="Walker")
+    services.book_appointment(
+        patient=patient,
+        treatment=consultation,
+        practitioner=practitioner,
+        start_at=at(DAY, 13),
+        booked_by=desk_user,
+        source=Appointment.Source.PHONE,
+    )
+    page = desk.page()
+    assert "Nia Walker" in page and cell(page, practitioner, 13) == "covered"
+
+
+def test_a_cancellation_shows_at_once(desk, desk_user, booked, practitioner):
+    assert "Jo Bloggs" in desk.card(booked) and cell(desk.warm(), practitioner, 10) == "covered"
+    services.cancel_appointment(booked, by=desk_user, reason="Feeling unwell")
+    page = desk.page()
+    assert desk.card(booked) == "" and cell(page, practitioner, 10) == "free"
+    assert "Cancelled (1)" in page and "Feeling unwell" in page
+
+
+def test_a_check_in_shows_at_once(desk, desk_user, booked):
+    desk.warm()
+    assert "status-booked" in desk.card(booked)
+    services.check_in(booked, by=desk_user)
+    assert "status-checked_in" in desk.card(booked)
+
+
+def test_a_no_show_shows_at_once(desk, desk_user, booked, monkeypatch):
+    set_clock(monkeypatch, at(DAY, 11, 30))  # after it started
+    desk.warm()
+    services.mark_no_show(booked, by=desk_user)
+    assert "status-no_show" in desk.card(booked)
+
+
+def test_a_move_shows_at_once(desk, desk_user, booked, practitioner):
+    assert desk.warm() and "10:00–11:00" in desk.card(booked)
+    services.reschedule_appointment(booked, new_start_at=at(DAY, 14), by=desk_user)
+    page = desk.page()
+    assert "14:00–15:00" in desk.card(booked)
+    assert cell(page, practitioner, 10) == "free" and cell(page, practitioner, 14) == "covered"
+
+
+def test_a_move_to_another_practitioner_shows_in_their_column(desk, desk_user, booked, consultation):
+    ben = PractitionerFactory(user__first_name="Ben", user__last_name="Cole", treatments=[consultation])
+    WorkingHoursFactory(practitioner=ben, weekday=DAY.weekday())
+    page = desk.warm()
+    assert cell(page, ben, 10) == "free"
+    services.reschedule_appointment(booked, new_start_at=at(DAY, 10), practitioner=ben, by=desk_user)
+    assert cell(desk.page(), ben, 10) == "covered"
+
+
+def test_a_confirmation_shows_at_once(desk, booked):
+    desk.warm()
+    assert "Confirmed" not in desk.card(booked)
+    services.confirm_appointment(booked, by=booked.patient.user, via="text")
+    assert "Confirmed" in desk.card(booked)
+
+
+def test_a_paid_deposit_shows_at_once(desk, practitioner, consultation):
+    held = AppointmentFactory(
+        practitioner=practitioner,
+        treatment=consultation,
+        start_at=at(DAY, 15),
+        status=Appointment.Status.AWAITING_DEPOSIT,
+    )
+    desk.warm()
+    assert "status-awaiting_deposit" in desk.card(held)
+    assert services.confirm_awaited_deposit(held)  # what payments calls once Stripe says it is paid
+    assert "status-booked" in desk.card(held)
+
+
+# --- the practitioners' days --------------------------------------------------------------------------------
+
+
+def test_time_off_shows_at_once(desk, practitioner):
+    assert cell(desk.warm(), practitioner, 15) == "free"
+    TimeOffFactory(practitioner=practitioner, start_at=at(DAY, 14), end_at=at(DAY, 16))
+    page = desk.page()
+    assert cell(page, practitioner, 15) == "covered" and 'title="Time off"' in page
+
+
+def test_a_closure_shows_at_once(desk, desk_user, practitioner):
+    assert cell(desk.warm(), practitioner, 15) == "free"
+    close_clinic(first_day=DAY, last_day=DAY, reason="Staff training", by=desk_user)
+    page = desk.page()
+    assert "Closed: Staff training" in page and cell(page, practitioner, 15) == "gone"
+    Closure.objects.all().delete()
+    assert cell(desk.page(), practitioner, 15) == "free"
+
+
+def test_working_hours_show_at_once(desk, practitioner):
+    assert cell(desk.warm(), practitioner, 18) == "gone"
+    WorkingHours.objects.filter(practitioner=practitioner).update(end=datetime.time(19))
+    assert cell(desk.page(), practitioner, 18) == "free"
+
+
+def test_a_practitioners_new_name_shows_at_once(desk, practitioner):
+    desk.warm()
+    practitioner.user.last_name = "Stone"
+    practitioner.user.save()
+    assert "Amelia Stone" in desk.page()
+
+
+def test_a_rooms_new_name_shows_at_once_by_room(desk, booked):
+    assert booked.room.name in desk.warm("&view=rooms")
+    booked.room.name = "Garden room"
+    booked.room.save()
+    assert "Garden room" in desk.page("&view=rooms")
+
+
+# --- the patients -------------------------------------------------------------------------------------------
+
+
+def test_a_patients_new_name_shows_at_once(desk, booked):
+    desk.warm()
+    booked.patient.user.first_name = "Joanna"
+    booked.patient.user.save()
+    assert "Joanna Bloggs" in desk.card(booked)
+
+
+def test_a_health_form_sent_shows_at_once(desk, booked):
+    desk.warm()
+    assert NO_FORM.label in desk.card(booked)
+    submitted_intake(booked.patient)
+    assert PENDING.label in desk.card(booked)
+
+
+def test_a_flagged_form_shows_at_once_even_after_a_clearance(desk, practitioner, consultation):
+    """The case that matters most: a cleared patient sends a form that flags; the desk must not say cleared."""
+    patient = clear_patient(PatientFactory())
+    appointment = AppointmentFactory(
+        patient=patient, practitioner=practitioner, treatment=consultation, start_at=at(DAY, 11)
+    )
+    desk.warm()
+    assert CLEARED.label in desk.card(appointment)
+    submitted_intake(patient, anticoagulants=["warfarin"])
+    card = desk.card(appointment)
+    assert CLEARED.label not in card and "Alert: see practitioner" in card, card
+
+
+def test_a_form_that_flags_shows_at_once(desk, booked):
+    desk.warm()
+    submitted_intake(booked.patient, anticoagulants=["warfarin"])
+    card = desk.card(booked)
+    assert FLAGGED.label in card and "Alert: see practitioner" in card
+
+
+def test_a_review_shows_at_once(desk, booked, practitioner):
+    intake = submitted_intake(booked.patient)
+    desk.warm()
+    assert PENDING.label in desk.card(booked)
+    consultation_services.record_review(intake, reviewer=practitioner.user, decision="cleared")
+    assert CLEARED.label in desk.card(booked)
+
+
+def test_a_pinned_alert_shows_at_once(desk, booked, practitioner):
+    desk.warm()
+    assert "Alert: see practitioner" not in desk.card(booked)
+    consultation_services.pin_alert(booked.patient, by=practitioner.user, text="Latex allergy")
+    assert "Alert: see practitioner" in desk.card(booked)
+
+
+def test_a_signed_consent_shows_at_once(desk, practitioner):
+    session = TreatmentFactory(name="Thighs session", duration_minutes=60, buffer_after_minutes=0)
+    appointment = AppointmentFactory(practitioner=practitioner, treatment=session, start_at=at(DAY, 12))
+    desk.warm()
+    assert "To do: consent" in desk.card(appointment)
+    consultation_services.sign_consent(appointment.patient, signed_name="Pat Example")
+    assert CONSENT_VERSION and "To do: consent" not in desk.card(appointment)
+
+
+def test_a_confirmed_health_form_shows_at_once(desk, practitioner):
+    session = TreatmentFactory(name="Thighs session", duration_minutes=60, buffer_after_minutes=0)
+    patient = clear_patient(PatientFactory())
+    appointment = AppointmentFactory(
+        patient=patient, practitioner=practitioner, treatment=session, start_at=at(DAY, 12)
+    )
+    desk.warm()
+    assert "To do: confirm health form" in desk.card(appointment)
+    intake = patient.intake
+    IntakeConfirmation.objects.create(appointment=appointment, intake=intake, intake_version=intake.version)
+    assert "To do: confirm health form" not in desk.card(appointment)
+
+
+# --- the moment, and who asks -------------------------------------------------------------------------------
+
+
+def test_the_kept_grid_follows_the_clock(desk, practitioner, monkeypatch):
+    """Cells before now and the "now" line are put in at each load, not kept."""
+    page = desk.warm()
+    assert cell(page, practitioner, 9) == "free" and "cal-now" not in page  # 07:00: before the window
+    built = desk.builds
+    set_clock(monkeypatch, at(DAY, 12, 10))
+    page = desk.page()
+    assert desk.builds == built  # the same kept grid
+    assert cell(page, practitioner, 9) == "gone" and cell(page, practitioner, 12, 15) == "free"
+    assert re.search(r'<div class="cal-now cal-r-\d+ cal-s-1" title="Now">', page)
+    assert desk.page(**{"HX-Request": "true"}).count('title="Now"') == 1  # htmx's reload: the grid alone
+
+
+def test_a_kept_grid_is_the_grid_built_fresh(desk, booked, monkeypatch):
+    set_clock(monkeypatch, at(DAY, 10, 20))  # a "now" line and cells from now on
+    fresh = desk.page(**{"HX-Request": "true"})
+    built = desk.builds
+    assert desk.page(**{"HX-Request": "true"}) == fresh and desk.builds == built
+
+
+def test_what_depends_on_who_asks_is_not_kept(client, desk, booked):
+    first = desk.warm()
+    other = staff_user(roles.FRONT_DESK, first_name="Other", last_name="Desk")
+    client.force_login(other)
+    built = desk.builds
+    second = desk.page()
+    assert desk.builds == built  # the grid kept for the first user
+    token = re.compile(r'"X-CSRFToken": "([^"]+)"')
+    assert token.search(first).group(1) != token.search(second).group(1)
+
+
+def test_a_kept_load_reads_only_the_state_and_who_asks(desk, booked):
+    """Cold, the day view costs its pinned queries (tests/test_query_budgets.py); kept, the state and the page
+    around the grid: the user, their second factor, the desk's sites, the state."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    desk.warm()
+    with CaptureQueriesContext(connection) as kept:
+        desk.page()
+    assert len(kept) == 4, [q["sql"][:120] for q in kept.captured_queries]
