@@ -58,16 +58,18 @@ def _state_sql() -> str:
         Room._meta.db_table,
         Appointment._meta.db_table,
     )
+    # The names as one array (`= ANY`): each row found through the primary key. Joined to the names instead,
+    # PostgreSQL hashed them and read the whole table (9 ms instead of 3.5 on the bench clinic).
     return f"""
-WITH wanted(scope) AS (
+SELECT max(CASE WHEN s.scope = %s THEN s.value END), md5(string_agg(s.scope || '=' || s.value, ',' ORDER BY s.scope))
+FROM {scopes} AS s
+WHERE s.scope = ANY(ARRAY(
     SELECT %s::text
     UNION SELECT 'time-off:' || d FROM unnest(%s::text[]) AS d
     UNION SELECT 'room:' || r.id || ':' || d FROM {rooms} AS r CROSS JOIN unnest(%s::text[]) AS d
     UNION SELECT 'patient:' || a.patient_id FROM {appointments} AS a
         WHERE a.start_at < %s AND a.end_at > %s AND a.start_at >= %s
-)
-SELECT max(CASE WHEN s.scope = %s THEN s.value END), md5(string_agg(s.scope || '=' || s.value, ',' ORDER BY s.scope))
-FROM wanted JOIN {scopes} AS s ON s.scope = wanted.scope
+))
 """
 
 
@@ -78,7 +80,7 @@ def state(start_at: datetime.datetime, end_at: datetime.datetime) -> tuple[int |
     lower = start_at - LONGEST_APPOINTMENT
     dates = [day.isoformat() for day in availability.utc_dates(lower, end_at)]
     with connection.cursor() as cursor:
-        cursor.execute(_state_sql(), [CLINIC_SCOPE, dates, dates, end_at, start_at, lower, CLINIC_SCOPE])
+        cursor.execute(_state_sql(), [CLINIC_SCOPE, CLINIC_SCOPE, dates, dates, end_at, start_at, lower])
         return cursor.fetchone()
 
 
