@@ -32,7 +32,7 @@ def policies() -> dict:
             (HEADER_REPORT_ONLY, "CONTENT_SECURITY_POLICY_REPORT_ONLY", True),
         ):
             built = build_policy(report_only=report_only)
-            excluded = tuple((getattr(settings, setting, None) or {}).get("EXCLUDE_URL_PREFIXES", None) or ())
+            excluded = tuple((getattr(settings, setting) or {}).get("EXCLUDE_URL_PREFIXES", None) or ())
             _policies[header] = (built, excluded)
     return _policies
 

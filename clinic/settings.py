@@ -418,6 +418,8 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     },
 }
+# No report-only policy (django-csp reads it too; clinic/csp.py builds both headers once per process).
+CONTENT_SECURITY_POLICY_REPORT_ONLY = None
 
 # Logs go to stderr. In production (DEBUG off) or with LOG_FORMAT=json, one JSON object per line (time in UTC,
 # level, logger, message, and any `extra=` fields), which a log shipper reads without parsing text;
