@@ -902,10 +902,14 @@ def scope_versions(scopes) -> dict[str, int]:
         cursor.execute(f"SELECT scope, value FROM {table} WHERE scope IN ({marks})", list(scopes))
         versions = dict(cursor.fetchall())
         if CLINIC_SCOPE in scopes and CLINIC_SCOPE not in versions:
-            fresh = int(timezone.now().timestamp() * 1_000_000)
+            # On the database's clock where the triggers have one (they start and bump rows by it): the
+            # application's clock may be behind it (a test's clock, skew between machines).
+            if connection.vendor == "postgresql":
+                fresh, params = "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint", [CLINIC_SCOPE]
+            else:
+                fresh, params = "%s", [CLINIC_SCOPE, int(timezone.now().timestamp() * 1_000_000)]
             cursor.execute(
-                f"INSERT INTO {table} (scope, value) VALUES (%s, %s) ON CONFLICT (scope) DO NOTHING",
-                [CLINIC_SCOPE, fresh],
+                f"INSERT INTO {table} (scope, value) VALUES (%s, {fresh}) ON CONFLICT (scope) DO NOTHING", params
             )
             cursor.execute(f"SELECT value FROM {table} WHERE scope = %s", [CLINIC_SCOPE])
             versions[CLINIC_SCOPE] = cursor.fetchone()[0]
@@ -1167,12 +1171,14 @@ class ScopeRead:
     bench clinic (docs/benchmarks.md, issue #16's fifth pass), a month of one practitioner: 0.32 to 0.44 ms
     of PostgreSQL CPU a read before, 0.25 to 0.32 prepared, 0.16 once the table is dense (bookings 0023).
 
-    Why a sum names the state as well as the list of values did: a value only grows (a trigger adds one;
-    a row first written starts at the microseconds since 1970), so any write to a scope read makes the sum
-    larger than every sum read before it, and snapshots only gain commits, so no later read can find an
-    earlier sum after a write it sees. Rows are never deleted, except all of them at once (a flushed
-    database), and then the "clinic" row comes back at a value no earlier one reached (`scope_versions`):
-    the key holds that value too."""
+    Why a sum names the state as well as the list of values did: a value only grows (a trigger sets it to
+    the database clock's microseconds since 1970, or adds one when that is not past it; a row first written
+    starts at that clock), so any write to a scope read makes the sum larger than every sum read before it,
+    and snapshots only gain commits, so no later read can find an earlier sum after a write it sees. Bumps
+    that a rollback took back are not made again with the same values (migration 0027): the clock has moved
+    on, so an answer kept inside a rolled-back transaction is never read for a later state. Rows are never
+    deleted, except all of them at once (a flushed database), and then the "clinic" row comes back at a value
+    no earlier one reached (`scope_versions`): the key holds that value too."""
 
     __slots__ = ("sql", "params", "digest")
 

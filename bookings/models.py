@@ -468,9 +468,10 @@ class AvailabilityScope(models.Model):
     columns) and "time-off:<UTC date>" (time off touching that date).
     Database triggers bump the scopes a write touches, in the writing transaction itself: whatever makes the write
     (a service, the admin, a bulk update, another process), cached answers that read it are never read again once
-    the write commits; others stay. A row first written starts at the microseconds since 1970, so a lost row never
-    comes back at a value it had before; a value only grows, which lets a cached answer name the state of what it
-    read by the sum of their values (`bookings.availability.ScopeRead`).
+    the write commits; others stay. A row first written starts at the database clock's microseconds since 1970, and
+    a bump sets it to that clock when it is past value + 1 (0027: values never repeat, even after a rollback), so a
+    lost row never comes back at a value it had before; a value only grows, which lets a cached answer name the
+    state of what it read by the sum of their values (`bookings.availability.ScopeRead`).
     """
 
     scope = models.CharField(max_length=80, primary_key=True)

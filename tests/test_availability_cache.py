@@ -5,7 +5,7 @@ import datetime
 import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from bookings import availability, services
@@ -75,6 +75,22 @@ def test_a_booking_takes_its_time_out_of_the_cached_answer(clinic):
     treatment, practitioner, day = clinic
     book_slot(PatientFactory(), offered_slots(treatment, practitioner, day, day)[day][0])
     assert starts(offered_slots(treatment, practitioner, day, day), day)[:2] == ["10:00", "10:15"]
+
+
+def test_an_answer_read_inside_a_rolled_back_booking_is_never_served_after_another_booking(clinic):
+    """A transaction that books, reads the times (caching them under the values its booking wrote) and then
+    rolls back takes those values back with it. The next booking must not write the same values again, or
+    the kept answer (which holds the rolled-back booking, not this one) would offer this booking's time."""
+    treatment, practitioner, day = clinic
+    first, second, last = offered_slots(treatment, practitioner, day, day)[day][:9:4]  # 09:00, 10:00, 11:00
+    book_slot(PatientFactory(), last)  # the day's scope rows exist from here on: later writes bump them
+    with pytest.raises(RuntimeError), transaction.atomic():
+        book_slot(PatientFactory(), first)
+        assert starts(offered_slots(treatment, practitioner, day, day), day)[0] == "10:00"  # kept, then undone
+        raise RuntimeError("the payment failed")
+    book_slot(PatientFactory(), second)
+    after = starts(offered_slots(treatment, practitioner, day, day), day)
+    assert after[0] == "09:00" and "10:00" not in after
 
 
 def test_a_bulk_update_that_sends_no_signal_still_reaches_the_cache(clinic):
