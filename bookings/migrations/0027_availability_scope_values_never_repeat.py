@@ -14,25 +14,22 @@ from django.db import migrations
 
 NOW_MICROS = "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
 
-POSTGRES_FORWARD = rf"""
+
+def bump_function(new_value: str) -> str:
+    """bookings_bump_availability (0015) with `new_value` as what a bump sets an existing row to."""
+    return rf"""
 CREATE OR REPLACE FUNCTION bookings_bump_availability(scopes text[]) RETURNS void LANGUAGE sql AS $$
     INSERT INTO bookings_availabilityscope (scope, value)
     SELECT scope, {NOW_MICROS}
     FROM (SELECT DISTINCT unnest(scopes) AS scope) AS wanted
     ORDER BY scope
-    ON CONFLICT (scope) DO UPDATE SET value = greatest(bookings_availabilityscope.value + 1, EXCLUDED.value)
+    ON CONFLICT (scope) DO UPDATE SET value = {new_value}
 $$;
 """
 
-POSTGRES_BACKWARD = rf"""
-CREATE OR REPLACE FUNCTION bookings_bump_availability(scopes text[]) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO bookings_availabilityscope (scope, value)
-    SELECT scope, {NOW_MICROS}
-    FROM (SELECT DISTINCT unnest(scopes) AS scope) AS wanted
-    ORDER BY scope
-    ON CONFLICT (scope) DO UPDATE SET value = bookings_availabilityscope.value + 1
-$$;
-"""
+
+POSTGRES_FORWARD = bump_function("greatest(bookings_availabilityscope.value + 1, EXCLUDED.value)")
+POSTGRES_BACKWARD = bump_function("bookings_availabilityscope.value + 1")
 
 
 def forward(apps, schema_editor):
