@@ -166,35 +166,31 @@ def desk_rooms():
     return list(Room.objects.filter(active=True).order_by("name", "pk"))
 
 
-def working_spans(practitioner_ids, days, *, site_ids=None):
-    """{(practitioner id, date): [(start, end, site)]} for the given days, the times on that site's clock;
-    with `site_ids`, only the spans worked at those sites (the desk's calendar of one site). One query."""
-    weekdays = {day.weekday() for day in days}
-    spans = {}
-    found = WorkingHours.objects.filter(practitioner_id__in=practitioner_ids, weekday__in=weekdays)
-    if site_ids:
-        found = found.filter(site_id__in=site_ids)
-    for hours in found.select_related("site").order_by("start"):
-        for day in days:
-            if day.weekday() == hours.weekday:
-                spans.setdefault((hours.practitioner_id, day), []).append((hours.start, hours.end, hours.site))
-    return spans
-
-
-def catalogue_working_spans(catalogue, practitioner_ids, days, *, site_ids=None):
-    """`working_spans` from the availability catalogue's working hours (`availability.Catalogue.hours`, every
-    practitioner's, in start order): no query."""
+def working_spans(practitioner_ids, days, *, site_ids=None, catalogue=None):
+    """{(practitioner id, date): [(start, end, site)]} in start order for the given days, the times on that
+    site's clock; with `site_ids`, only the spans worked at those sites (the desk's calendar of one site).
+    One query, or none from the availability `catalogue` of the set-up as of the rows read (the desk's kept
+    day view: bookings/frontdesk/day_cache.py)."""
     ids, weekdays = set(practitioner_ids), {day.weekday() for day in days}
+    if catalogue is None:
+        found = WorkingHours.objects.filter(practitioner_id__in=ids, weekday__in=weekdays)
+        if site_ids:
+            found = found.filter(site_id__in=site_ids)
+        rows = ((h.site, h.practitioner_id, h.weekday, h.start, h.end) for h in found.select_related("site"))
+    else:
+        rows = (
+            (catalogue.sites[site_id], p_id, weekday, start, end)
+            for (site_id, p_id, weekday), hours in catalogue.hours.items()
+            if p_id in ids and weekday in weekdays and (not site_ids or site_id in site_ids)
+            for start, end in hours
+        )
     spans = {}
-    for (site_id, p_id, weekday), hours in catalogue.hours.items():
-        if p_id not in ids or weekday not in weekdays or (site_ids and site_id not in site_ids):
-            continue
-        site = catalogue.sites[site_id]
+    for site, p_id, weekday, start, end in rows:
         for day in days:
             if day.weekday() == weekday:
-                spans.setdefault((p_id, day), []).extend((start, end, site) for start, end in hours)
-    for found in spans.values():
-        found.sort(key=lambda span: span[0])
+                spans.setdefault((p_id, day), []).append((start, end, site))
+    for found_spans in spans.values():
+        found_spans.sort(key=lambda span: span[0])
     return spans
 
 

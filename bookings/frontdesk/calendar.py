@@ -99,10 +99,7 @@ def day_by_practitioner(day: datetime.date, now, site_ids=(), sites=None, catalo
         if appointment.practitioner_id not in known:
             practitioners.append(appointment.practitioner)
             known.add(appointment.practitioner_id)
-    if catalogue is not None:
-        spans = selectors.catalogue_working_spans(catalogue, known, [day], site_ids=site_ids)
-    else:
-        spans = selectors.working_spans(known, [day], site_ids=site_ids)
+    spans = selectors.working_spans(known, [day], site_ids=site_ids, catalogue=catalogue)
     if site_ids:
         booked_here = {a.practitioner_id for a in shown}
         practitioners = [p for p in practitioners if (p.pk, day) in spans or p.pk in booked_here]
