@@ -16,14 +16,13 @@ Everything it books is rolled back (one transaction).
 import argparse
 import datetime
 import os
-import random
 import sys
 from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-WEEKS_ASKED = 4  # as bench/throughput.py
+from bench.throughput import WEEKS_ASKED, booking_choices  # noqa: E402
 
 
 def main() -> int:
@@ -41,9 +40,8 @@ def main() -> int:
     from django.utils import timezone
 
     from bookings import availability
-    from bookings.models import Appointment
     from bookings.services import BookingError, book_appointment
-    from clinic.models import Patient, Practitioner, Treatment
+    from clinic.models import Practitioner
 
     known = availability.catalogue()
     treatment = known.treatments["microneedling"]  # what the busy clinic asks for
@@ -60,36 +58,17 @@ def main() -> int:
             read = availability.answer_read(ids, rooms, start, last, zones, span=span, travel=travel)
             answers.append((week, practitioner.pk if practitioner else None, read))
 
-    # The load generator's bookings (bench/throughput.py, BookingLoad).
-    rng = random.Random(16)
-    consultation = Treatment.objects.get(slug="consultation")
-    practitioners = list(Practitioner.objects.filter(active=True, treatments=consultation).order_by("pk"))
-    patients = iter(
-        Patient.objects.select_related("user").exclude(appointments__start_at__gte=timezone.now())[
-            : options.bookings + 10
-        ]
-    )
-    booking_first = timezone.localdate() + datetime.timedelta(days=2)
     stale, made = Counter(), 0
     with transaction.atomic():
-        for n in range(options.bookings):
-            practitioner = practitioners[n % len(practitioners)]
-            day = booking_first + datetime.timedelta(days=rng.randrange(7 * WEEKS_ASKED))
-            slots = availability.available_slots(consultation, practitioner, day, day)[day]
-            if not slots:
+        for choice in booking_choices(options.bookings):  # the load generator's bookings (bench/throughput.py)
+            if choice is None:
                 continue
+            day, booking = choice
+            practitioner = booking["practitioner"]
             before = [read.state() for _, _, read in answers]
-            patient = next(patients)
             try:
                 with transaction.atomic():
-                    book_appointment(
-                        patient=patient,
-                        treatment=consultation,
-                        practitioner=practitioner,
-                        start_at=rng.choice(slots).start_at,
-                        booked_by=patient.user,
-                        source=Appointment.Source.ONLINE,
-                    )
+                    book_appointment(**booking)
             except BookingError:
                 continue
             made += 1

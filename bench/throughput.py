@@ -139,6 +139,47 @@ def rotating_script(paths: list[str]) -> str:
     )
 
 
+def booking_choices(count: int):
+    """The load generator's bookings, seeded so that every run (and bench/stale_answers.py) makes the same
+    ones: for each of `count` turns, across the practitioners offering a consultation in turn, a day in the
+    coming weeks and, if it has a free time, (that day, the booking service's arguments for one of them);
+    None when the day is full. The slots are read when the turn comes, so earlier bookings count."""
+    import random
+
+    from django.utils import timezone
+
+    from bookings.availability import available_slots
+    from bookings.models import Appointment
+    from clinic.models import Patient, Practitioner, Treatment
+
+    rng = random.Random(16)
+    consultation = Treatment.objects.get(slug="consultation")
+    practitioners = list(Practitioner.objects.filter(active=True, treatments=consultation).order_by("pk"))
+    patients = iter(
+        Patient.objects.select_related("user").exclude(appointments__start_at__gte=timezone.now())[: count + 10]
+    )
+    first = timezone.localdate() + datetime.timedelta(days=2)
+    for n in range(count):
+        practitioner = practitioners[n % len(practitioners)]
+        day = first + datetime.timedelta(days=rng.randrange(7 * WEEKS_ASKED))
+        slots = available_slots(consultation, practitioner, day, day)[day]
+        if not slots:
+            yield None
+            continue
+        patient = next(patients)
+        yield (
+            day,
+            {
+                "patient": patient,
+                "treatment": consultation,
+                "practitioner": practitioner,
+                "start_at": rng.choice(slots).start_at,
+                "booked_by": patient.user,
+                "source": Appointment.Source.ONLINE,
+            },
+        )
+
+
 class BookingLoad:
     """Books one appointment a second, across the 50 practitioners in turn, at a free time in the coming
     weeks, through the booking service (its lock, re-check and insert): what fires the availability triggers
@@ -149,46 +190,19 @@ class BookingLoad:
         self.thread = threading.Thread(target=self.run, daemon=True)
 
     def run(self):
-        import random
-
         from django.db import connection
-        from django.utils import timezone
 
-        from bookings.availability import available_slots
-        from bookings.models import Appointment
         from bookings.services import BookingError, book_appointment
-        from clinic.models import Patient, Practitioner, Treatment
 
-        rng = random.Random(16)
-        consultation = Treatment.objects.get(slug="consultation")
-        practitioners = list(Practitioner.objects.filter(active=True, treatments=consultation).order_by("pk"))
-        patients = iter(
-            Patient.objects.select_related("user").exclude(appointments__start_at__gte=timezone.now())[
-                : self.seconds + 10
-            ]
-        )
-        first = timezone.localdate() + datetime.timedelta(days=2)
         deadline = time.monotonic() + self.seconds
         try:
-            for n in range(self.seconds):  # one a second, bounded
+            for choice in booking_choices(self.seconds):  # one a second, bounded
                 tick = time.monotonic()
                 if tick >= deadline:
                     break
-                practitioner = practitioners[n % len(practitioners)]
-                day = first + datetime.timedelta(days=rng.randrange(7 * WEEKS_ASKED))
-                slots = available_slots(consultation, practitioner, day, day)[day]
-                if slots:
-                    patient = next(patients)
+                if choice is not None:
                     try:
-                        appointment = book_appointment(
-                            patient=patient,
-                            treatment=consultation,
-                            practitioner=practitioner,
-                            start_at=rng.choice(slots).start_at,
-                            booked_by=patient.user,
-                            source=Appointment.Source.ONLINE,
-                        )
-                        self.made.append(appointment.pk)
+                        self.made.append(book_appointment(**choice[1]).pk)
                     except BookingError:
                         self.refused += 1
                 time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
