@@ -40,8 +40,9 @@ import datetime
 import hashlib
 import io
 import pickle
+import threading
 from bisect import bisect_left
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from enum import Enum
 from zoneinfo import ZoneInfo
@@ -1121,6 +1122,8 @@ def forget_cached_answers() -> None:
     global _catalogue
     _catalogue = None
     caches["availability"].clear()
+    with _thawed_lock:
+        _thawed.clear()
 
 
 def _answer_dates(
@@ -1258,6 +1261,7 @@ def cached(
     days=(None, None),
     now: datetime.datetime | None = None,
     checked: Catalogue | None = None,
+    shared: bool = False,
 ):
     """compute(as_of, catalogue) once per state of what it reads and time bucket.
 
@@ -1266,7 +1270,9 @@ def cached(
     room); `days` the local (first, last) days whose rooms it reads (None: no rooms, e.g. an answer that is a
     refusal). One query when the set-up has not changed since this process last looked. `checked`: the
     catalogue (`process_catalogue`) the caller checked the question against; `CatalogueChanged` is raised,
-    and nothing computed, if the scope read finds the set-up changed since.
+    and nothing computed, if the scope read finds the set-up changed since. `shared`: the caller never changes
+    the value (nor anything in it), so the value thawed from the cache is kept as it is for the next requests
+    that find the same entry (`_thawed`), which then cost no unpickling.
 
     With the cache off (`AVAILABILITY_CACHE=0`) every answer is computed, as of now; the set-up still comes
     from the catalogue of the current "clinic" value (one small query), as issue 16's "endpoint cold" has it:
@@ -1314,13 +1320,44 @@ def cached(
     cache = caches["availability"]
     frozen = cache.get(key)
     if frozen is not None:
+        if shared:
+            thawed = _thawed.get(key)
+            if thawed is not None and thawed[0] is known and thawed[1] == frozen:
+                return thawed[2]
         try:
-            return _thaw(frozen, known)
+            value = _thaw(frozen, known)
         except KeyError:  # names a practitioner or room of another catalogue of this version: compute again
             pass
+        else:
+            if shared:
+                _keep_thawed(key, known, frozen, value)
+            return value
     value = compute(as_of, known)
-    cache.set(key, _freeze(value, known), timeout=2 * CACHE_BUCKET_SECONDS)
+    frozen = _freeze(value, known)
+    cache.set(key, frozen, timeout=2 * CACHE_BUCKET_SECONDS)
+    if shared:
+        _keep_thawed(key, known, frozen, value)
     return value
+
+
+# Answers as `cached(..., shared=True)` thawed them, per process: (catalogue, the cached bytes, the value) by
+# key. Unpickling the booking page's first-available times (about 600 slots) cost a millisecond of every
+# request (docs/benchmarks.md, issue #16's sixth pass). A kept value is served only while the availability
+# cache holds the very bytes it was thawed from under the same key (a name of the state of everything the
+# answer reads: a write to any of it gives a key never seen before), for the same catalogue object: so it is
+# never newer nor older than what the cache gives, and emptying the cache (or the entry's expiry or eviction)
+# forgets it too.
+THAWED_KEPT = 64
+_thawed: OrderedDict = OrderedDict()
+_thawed_lock = threading.Lock()
+
+
+def _keep_thawed(key, known, frozen, value) -> None:
+    with _thawed_lock:
+        _thawed[key] = (known, frozen, value)
+        _thawed.move_to_end(key)
+        while len(_thawed) > THAWED_KEPT:
+            _thawed.popitem(last=False)
 
 
 SCOPES_KEPT = 4096

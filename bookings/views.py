@@ -96,6 +96,7 @@ def _offered_times(treatment, practitioner, day, last_day, site=None, checked=No
         rooms=lambda known: known.room_ids(treatment, site),
         days=(day, last_day),
         checked=checked,
+        shared=True,  # only read (times_context): kept thawed, per process
     )
 
 

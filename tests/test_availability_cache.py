@@ -515,3 +515,64 @@ def test_concurrent_readers_never_see_a_time_booked_before_they_asked():
         thread.join(60)
     assert not failures, failures[:5]
     assert len(committed) >= 8  # the bookers really booked while the readers read
+
+
+def test_a_booking_made_elsewhere_takes_its_time_off_the_patients_booking_page_at_once(clinic, client):
+    """The booking page and its times list keep their answer as thawed, per process (`cached(shared=True)`):
+    another patient's booking (here through the pages, as they book) gives the next request a new name of the
+    state, so the page never offers the time just taken, not even once."""
+    from django.test import Client
+    from django.urls import reverse
+
+    treatment, practitioner, day = clinic
+    client.force_login(PatientFactory().user)
+    page, times = reverse("book_treatment", args=[treatment.slug]), reverse("book_times", args=[treatment.slug])
+    asked = {"practitioner": "", "day": day.isoformat()}
+    ten = f"start={at(day, 10).strftime('%Y-%m-%dT%H:%MZ')}"
+    for url in (page, times, page, times):  # the later two from the kept answer
+        assert ten in client.get(url, asked).content.decode()
+    assert availability._thawed, "the answer is kept thawed"
+    other = Client()
+    other.force_login(PatientFactory().user)
+    chosen = {"practitioner": practitioner.pk, "start": ten.removeprefix("start=")}
+    booked = other.post(reverse("book_confirm", args=[treatment.slug]), chosen)
+    assert booked.status_code == 302 and Appointment.objects.filter(start_at=at(day, 10)).exists()
+    for url in (times, page):
+        body = client.get(url, asked).content.decode()
+        assert ten not in body and f"start={at(day, 11).strftime('%Y-%m-%dT%H:%MZ')}" in body
+    Appointment.objects.get(start_at=at(day, 10)).delete()  # freed (a cancellation, a desk's bulk delete)
+    assert ten in client.get(times, asked).content.decode()
+
+
+def test_a_shared_answer_is_kept_thawed_only_while_the_cache_holds_what_it_was_thawed_from(clinic):
+    """`cached(shared=True)` gives the same object while the state of what it reads and the cached entry are
+    the same, and a new one after a booking, after the cache is emptied, or when the catalogue is another."""
+    from django.core.cache import caches
+
+    treatment, practitioner, day = clinic
+
+    def answer():
+        return availability.cached(
+            ("test shared", treatment.pk, practitioner.pk, day),
+            lambda as_of, known: available_slots(treatment, practitioner, day, day, now=as_of, catalogue=known),
+            reads=lambda known: [practitioner.pk],
+            rooms=lambda known: known.room_ids(treatment),
+            days=(day, day),
+            shared=True,
+        )
+
+    first = answer()
+    assert answer() is first and starts(first, day)[0] == "09:00"
+    book_slot(PatientFactory(), first[day][0])
+    after_booking = answer()
+    assert after_booking is not first and starts(after_booking, day)[0] == "10:00"
+    assert starts(first, day)[0] == "09:00"  # what earlier requests were given is left as it was
+    assert answer() is after_booking
+    caches["availability"].clear()  # an entry expired or evicted: thawed or computed again, never kept longer
+    emptied = answer()
+    assert emptied is not after_booking and starts(emptied, day) == starts(after_booking, day)
+    availability.forget_cached_answers()
+    assert not availability._thawed
+    for n in range(availability.THAWED_KEPT + 5):  # bounded
+        availability.cached(("test bound", n), lambda as_of, known, n=n: n, reads=lambda known: [], shared=True)
+    assert len(availability._thawed) == availability.THAWED_KEPT
