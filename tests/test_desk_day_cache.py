@@ -13,9 +13,10 @@ import re
 
 import pytest
 from django.db import connection
+from django.test import Client
 
-from bookings import services
-from bookings.frontdesk import calendar
+from bookings import services, states
+from bookings.frontdesk import calendar, day_cache
 from bookings.models import Appointment
 from clinic import roles
 from clinic.models import Closure, WorkingHours
@@ -30,6 +31,7 @@ from tests.factories import (
     PatientFactory,
     PractitionerFactory,
     RoomFactory,
+    SiteFactory,
     TimeOffFactory,
     TreatmentFactory,
     WorkingHoursFactory,
@@ -352,3 +354,89 @@ def test_a_kept_load_reads_only_the_state_and_who_asks(desk, booked):
     with CaptureQueriesContext(connection) as kept:
         desk.page()
     assert len(kept) == 4, [q["sql"][:120] for q in kept.captured_queries]
+
+
+def test_a_visit_moved_in_from_another_day_shows_at_once(desk, desk_user, practitioner, consultation):
+    """A patient with nothing that day until a move: the day's state names no scope of theirs, so only the
+    room's scope on the new date (bumped by the move) can tell the kept day that it changed."""
+    other_day = DAY + datetime.timedelta(days=7)
+    patient = PatientFactory(user__first_name="Ada", user__last_name="Moved")
+    visit = AppointmentFactory(patient=patient, practitioner=practitioner, treatment=consultation,
+                               start_at=at(other_day, 10))  # fmt: skip
+    assert "Ada Moved" not in desk.warm()
+    services.reschedule_appointment(visit, new_start_at=at(DAY, 15), by=desk_user)
+    page = desk.page()
+    assert "Ada Moved" in page and cell(page, practitioner, 15) == "covered"
+
+
+# --- the page around the grid -------------------------------------------------------------------------------
+
+CSRF = re.compile(r'(name="csrfmiddlewaretoken" value="|"X-CSRFToken": ")([^"]+)"')
+
+
+def test_a_kept_page_renders_no_template_and_reads_as_one_rendered_afresh(client, desk, booked):
+    desk.warm()
+    response = client.get(f"/desk/?date={DAY:%Y-%m-%d}")
+    assert response.status_code == 200 and response.templates == []  # the kept page: nothing rendered
+    kept = response.content.decode()
+    assert len(CSRF.findall(kept)) == 2 and "Jo Bloggs" in kept
+    day_cache.forget()
+    fresh = desk.page()
+    assert desk.builds == 2
+    assert CSRF.sub(r"\1TOKEN", kept) == CSRF.sub(r"\1TOKEN", fresh)
+
+
+def test_a_kept_pages_token_is_the_requests_own_and_the_desk_acts_with_it(desk_user, booked):
+    """Who acts from a kept page (htmx sends the page's token) is checked as from any page; what they did is
+    shown by the next load, its message once (written afresh), then the kept page again."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(desk_user)
+    day_page = f"/desk/?date={DAY:%Y-%m-%d}"
+    client.get(day_page)
+    page = client.get(day_page)
+    assert page.templates == []
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', page.content.decode()).group(1)
+    url = f"/desk/appointments/{booked.pk}/{states.CHECK_IN}/"
+    assert client.post(url, {"next": day_page}).status_code == 403  # no token: refused
+    assert client.post(url, {"next": day_page}, headers={"X-CSRFToken": token}).status_code == 302
+    shown = client.get(day_page)
+    assert shown.templates != [] and "Jo Bloggs (" in shown.content.decode() and "checked in" in shown.content.decode()
+    again = client.get(day_page).content.decode()
+    assert "checked in." not in again and "status-checked_in" in again
+    assert client.get(day_page).templates == []  # kept again
+
+
+def test_each_desk_user_gets_their_own_page_around_the_grid(client, desk, desk_user, booked):
+    """The navigation for each one's roles, the site switcher with each one's own site."""
+    from clinic.models import default_site
+
+    london = default_site()
+    manchester = SiteFactory(name="Manchester", slug="manchester")
+    first = desk.warm("&site=all")
+    assert "(your site)" not in first and 'href="/admin/"' not in first
+    other = staff_user(roles.FRONT_DESK, first_name="Other", last_name="Desk")
+    other.is_staff = True  # sees the admin's link
+    other.save()
+    london.staff.add(other)
+    client.force_login(other)
+    built = desk.builds
+    page = desk.page("&site=all")
+    assert desk.builds == built  # the same kept grid, another page around it
+    assert 'href="/admin/"' in page
+    switcher = page.split('aria-label="Sites"')[1].split("</nav>")[0]
+    assert re.search(rf'{london.name} <span class="visually-hidden">\(your site\)</span>', switcher)
+    assert "Manchester <span" not in switcher and manchester.slug in switcher
+    # The first user again: their page, still without either.
+    client.force_login(desk_user)
+    again = desk.page("&site=all")
+    assert "(your site)" not in again and 'href="/admin/"' not in again
+
+
+def test_a_panel_opened_by_the_address_is_written_for_that_request(client, desk, booked, practitioner):
+    desk.warm()
+    slot = f"{practitioner.pk}@{at(DAY, 13):%Y-%m-%dT%H:%MZ}"
+    response = client.get(f"/desk/?date={DAY:%Y-%m-%d}&book={slot}")
+    assert response.templates != []  # written for this request
+    opened = response.content.decode().split('id="desk-panel"')[1].split("</aside>")[0]
+    assert "New appointment" in opened and "with Amelia Hart" in opened
+    assert "New appointment" not in desk.page()  # the kept page again: no panel

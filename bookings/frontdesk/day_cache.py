@@ -18,11 +18,15 @@ The name holds a digest of every (scope, value) read, not a sum: the set of pati
 rows. Values only grow, so a write to anything shown gives a name never seen before; the state is read
 before the rows, so a kept grid is never older than its name. Rows shown that no scope covers would be
 shown stale: a new kind of thing on a card needs its trigger first (tests/test_desk_day_cache.py has a test
-per kind of change, each failing without its trigger).
+per kind of change, each failing without its trigger). A day kept already is checked by the values of the
+names it read alone (no appointment read to learn the patients again: `state` says why that is enough).
 
 What depends on the moment (the cells from now on, the "now" line) is left out of what is kept and put in
-at each request (`Kept.html`); what depends on who asks (the CSRF token, the site switcher, the user's
-name) is outside the grid, in the page around it. On SQLite (no triggers) nothing is kept.
+at each request (`Kept.html`). The page around the grid is kept with it (`page_for`), once for each thing it
+depends on besides the grid (who asks: the navigation for their roles, their sites; the address asked for;
+today), with a hole for the request's CSRF token: a reload that finds nothing changed renders no template.
+A page written for one request alone (a message to show once, a panel opened by the address) is not kept.
+On SQLite (no triggers) nothing is kept.
 """
 
 import bisect
@@ -34,6 +38,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from django.core.signals import setting_changed
 from django.db import connection
 from django.utils.safestring import mark_safe
 
@@ -58,30 +63,65 @@ def _state_sql() -> str:
         Room._meta.db_table,
         Appointment._meta.db_table,
     )
-    # The names as one array (`= ANY`): each row found through the primary key. Joined to the names instead,
-    # PostgreSQL hashed them and read the whole table (9 ms instead of 3.5 on the bench clinic).
+    # First the values of the names read last time (`kept`): equal to what they were, nothing shown changed
+    # and the rest is never run (a one-time filter: no appointment read). Otherwise the names anew, each
+    # found through the primary key (`= ANY`: joined to them instead, PostgreSQL hashed them and read the
+    # whole table, 9 ms instead of 3.5 on the bench clinic).
     return f"""
-SELECT max(CASE WHEN s.scope = %s THEN s.value END), md5(string_agg(s.scope || '=' || s.value, ',' ORDER BY s.scope))
+WITH kept AS MATERIALIZED (
+    SELECT md5(string_agg(k.scope || '=' || k.value, ',' ORDER BY k.scope)) AS digest
+    FROM {scopes} AS k WHERE k.scope = ANY(%s::text[])
+), names AS MATERIALIZED (
+    SELECT ARRAY(
+        SELECT %s::text
+        UNION SELECT 'time-off:' || d FROM unnest(%s::text[]) AS d
+        UNION SELECT 'room:' || r.id || ':' || d FROM {rooms} AS r CROSS JOIN unnest(%s::text[]) AS d
+        UNION SELECT 'patient:' || a.patient_id FROM {appointments} AS a
+            WHERE a.start_at < %s AND a.busy_until > %s AND a.start_at >= %s
+    ) AS names
+    WHERE (SELECT digest FROM kept) IS DISTINCT FROM %s
+)
+SELECT max(CASE WHEN s.scope = %s THEN s.value END),
+    md5(string_agg(s.scope || '=' || s.value, ',' ORDER BY s.scope)), (SELECT names FROM names)
 FROM {scopes} AS s
-WHERE s.scope = ANY(ARRAY(
-    SELECT %s::text
-    UNION SELECT 'time-off:' || d FROM unnest(%s::text[]) AS d
-    UNION SELECT 'room:' || r.id || ':' || d FROM {rooms} AS r CROSS JOIN unnest(%s::text[]) AS d
-    UNION SELECT 'patient:' || a.patient_id FROM {appointments} AS a
-        WHERE a.start_at < %s AND a.end_at > %s AND a.start_at >= %s
-))
+WHERE s.scope = ANY(CAST((SELECT names FROM names) AS text[]))
 """
 
 
-def state(start_at: datetime.datetime, end_at: datetime.datetime) -> tuple[int | None, str | None]:
-    """(the "clinic" value, None if its row is lost; a digest of every scope value read) for a day view that
-    reads the appointments touching [start_at, end_at) (as `selectors.appointments_between`) and the time
-    off, working hours and set-up of that range. One query."""
+@dataclass(frozen=True)
+class State:
+    """What one state read found: the "clinic" value (None if its row is lost), a digest of every (scope,
+    value) of `names`, the scopes the day view depends on (absent rows included: a first bump is a change)."""
+
+    clinic: int | None
+    digest: str | None
+    names: list
+
+
+def state(start_at: datetime.datetime, end_at: datetime.datetime, known: State | None = None) -> State:
+    """The state of what a day view reads that touches [start_at, end_at) (the appointments as
+    `selectors.appointments_between` reads them, the time off, working hours and set-up of that range): `known`
+    itself if none of its scopes changed since, else read anew. One query.
+
+    Unchanged values of `known.names` mean unchanged names too, so the appointments need not be read again to
+    learn the patients: the patients named are those of every appointment starting in the range's dates whose
+    `busy_until` is past its start (the rows the view reads, and the few whose buffer alone reaches into it:
+    `busy_until >= end_at`, a check in the database), and such a row comes into that set only by an insert or
+    a new start or `busy_until`, which bumps its room's scope on its new start's date (named: every room's on
+    every date of the range; a new room bumps "clinic"); it leaves it, or changes patient, only by a write
+    that bumps its old patient's (named)."""
     lower = start_at - LONGEST_APPOINTMENT
     dates = [day.isoformat() for day in availability.utc_dates(lower, end_at)]
+    kept_names, kept_digest = (known.names, known.digest) if known is not None else ([], "")
     with connection.cursor() as cursor:
-        cursor.execute(_state_sql(), [CLINIC_SCOPE, CLINIC_SCOPE, dates, dates, end_at, start_at, lower])
-        return cursor.fetchone()
+        cursor.execute(
+            _state_sql(),
+            [kept_names, CLINIC_SCOPE, dates, dates, end_at, start_at, lower, kept_digest, CLINIC_SCOPE],
+        )
+        clinic, digest, names = cursor.fetchone()
+    if known is not None and names is None:  # the one-time filter held: nothing read anew
+        return known
+    return State(clinic, digest, names)
 
 
 @dataclass(frozen=True)
@@ -132,35 +172,94 @@ def kept_from(rendered: str, columns, closed: str) -> Kept:
     return Kept(closed, tuple(texts), tuple(holes))
 
 
-def grid_for(key_parts: tuple, start_at, end_at, build) -> Kept:
-    """The day view's `Kept` grid: kept if this process has it for the state read now, else
-    `build(catalogue)` (the availability catalogue of that state when this process holds it, else None),
-    kept for the next request. `key_parts`: everything else the grid depends on (the day, the view, the
-    sites and their clocks, the poll URL, today's date)."""
+@dataclass
+class Day:
+    """A day view kept for one `state`: its `grid`, and the pages around it (`pages`, None when nothing may be
+    kept: SQLite, a lost "clinic" row), each filed under what the page depends on besides the grid."""
+
+    state: State | None
+    grid: Kept
+    pages: OrderedDict | None = None
+
+
+def day_for(key_parts: tuple, start_at, end_at, build) -> Day:
+    """The day view: kept if this process has it for the state read now, else `build(catalogue)` (the
+    availability catalogue of that state when this process holds it, else None), kept for the next request.
+    `key_parts`: everything else the grid depends on (the day, the view, the sites and their clocks, the poll
+    URL, today's date). One query, whether kept or not."""
     if connection.vendor != "postgresql":  # no triggers: nothing kept
-        return build(None)
-    clinic, digest = state(start_at, end_at)
-    if clinic is None:  # a lost "clinic" row: answered, not kept (availability puts it back)
-        return build(None)
-    key = hashlib.sha256(repr((clinic, digest, key_parts)).encode()).hexdigest()
+        return Day(None, build(None))
+    key = hashlib.sha256(repr(key_parts).encode()).hexdigest()
     with _lock:
         found = _kept.get(key)
         if found is not None:
             _kept.move_to_end(key)
-            return found
-    kept = build(availability.held_catalogue(clinic))
+    read = state(start_at, end_at, found.state if found is not None else None)
+    if found is not None and read is found.state:
+        return found
+    if read.clinic is None:  # a lost "clinic" row: answered, not kept (availability puts it back)
+        return Day(None, build(None))
+    day = Day(read, build(availability.held_catalogue(read.clinic)), OrderedDict())
     with _lock:
-        _kept[key] = kept
+        _kept[key] = day
+        _kept.move_to_end(key)
         while len(_kept) > KEEP:
             _kept.popitem(last=False)
-    return kept
+    return day
 
 
-def forget() -> None:
-    """Empty this process's kept grids (tests start each from nothing: a rolled-back test rolls the scope
-    values back too)."""
+def forget(**kwargs) -> None:
+    """Empty this process's kept days (tests start each from nothing: a rolled-back test rolls the scope
+    values back too; a change of settings may change any page)."""
     with _lock:
         _kept.clear()
+
+
+setting_changed.connect(forget, dispatch_uid="bookings.frontdesk.day_cache.forget")
+
+
+PAGES_A_DAY = 8  # pages kept around one kept grid: one a desk user, view and site choice (~10 KB each)
+GRID_HOLE = f"{grid.DEFERRED}page:grid\x00"  # where the page around a kept grid holds it
+CSRF_HOLE = f"{grid.DEFERRED}page:csrf\x00"  # and the request's CSRF token (safe in HTML: nothing escaped)
+_PAGE_HOLE = re.compile(f"({re.escape(GRID_HOLE)}|{re.escape(CSRF_HOLE)})")
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page rendered around a kept grid with holes for the grid and the request's CSRF token: `texts`
+    around `holes` (GRID_HOLE or CSRF_HOLE)."""
+
+    texts: tuple
+    holes: tuple
+
+    def html(self, grid_html: str, csrf_token: str) -> str:
+        parts = [self.texts[0]]
+        for hole, text in zip(self.holes, self.texts[1:], strict=True):
+            parts.append(grid_html if hole == GRID_HOLE else csrf_token)
+            parts.append(text)
+        return "".join(parts)
+
+
+def page_for(day: Day, key: tuple, render) -> Page | None:
+    """The page around `day`'s grid for `key` (everything the page depends on besides the grid and the
+    token: who asks, what they asked for), rendered by `render()` with GRID_HOLE for the grid and CSRF_HOLE
+    for the token the first time, then kept with the day (a new state renders it again). None when nothing
+    may be kept (`day.pages` is None)."""
+    if day.pages is None:
+        return None
+    with _lock:
+        found = day.pages.get(key)
+        if found is not None:
+            day.pages.move_to_end(key)
+            return found
+    pieces = _PAGE_HOLE.split(render())
+    assert pieces.count(GRID_HOLE) == 1, "the page holds the grid once"
+    page = Page(tuple(pieces[0::2]), tuple(pieces[1::2]))
+    with _lock:
+        day.pages[key] = page
+        while len(day.pages) > PAGES_A_DAY:
+            day.pages.popitem(last=False)
+    return page
 
 
 def today_parts() -> tuple:

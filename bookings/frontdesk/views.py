@@ -12,10 +12,13 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template import Engine
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.views.decorators.http import require_POST
 
 from bookings import availability, hooks, selectors, services, states
@@ -27,10 +30,12 @@ from clinic import access, clock
 from clinic import selectors as clinic_selectors
 from clinic.closures import closed_on
 from clinic.forms import WorkingHoursFormSet, read_calendar_day
+from clinic.kept_urls import url_state
 from clinic.models import Closure, Notice, Patient, Practitioner, Site
 from clinic.redirects import safe_next
 from clinic.services import close_clinic, register_phone_patient, reopen_clinic
 from clinic.sms import PermanentDeliveryError
+from clinic.templatetags import chrome
 from consultations.alerts import patients_with_alerts
 from consultations.selectors import latest_consent, screening_status
 
@@ -113,9 +118,9 @@ def _site_choice(request) -> dict:
 
 @access.desk_required
 def calendar_day(request):
-    """The day by practitioner or by room. The grid is kept per process for the state of what it shows
-    (`day_cache`): a reload that finds nothing changed writes only the page around it, and the minute's
-    cells and "now" line."""
+    """The day by practitioner or by room. The grid and the page around it are kept per process for the
+    state of what they show (`day_cache`): a reload that finds nothing changed renders no template; it puts
+    in the minute's cells and "now" line, and the request's CSRF token."""
     by_room = request.GET.get("view") == "rooms"
     sites = _site_choice(request)
     day = _day(request, sites["today"])
@@ -152,21 +157,49 @@ def calendar_day(request):
         [(s.pk, s.time_zone, s.bank_holidays) for s in shown],
         day_cache.today_parts(),
     )
-    kept = day_cache.grid_for(key_parts, start_at, end_at, build)
-    grid_html = kept.html(timezone.now())
+    kept = day_cache.day_for(key_parts, start_at, end_at, build)
+    grid_html = kept.grid.html(timezone.now())
     if request.headers.get("HX-Request"):  # htmx reloads the grid alone (every minute, and after a change)
         return HttpResponse(grid_html)
     context = {
         **sites,
-        "grid_html": grid_html,
-        "closed": kept.closed,
+        "closed": kept.grid.closed,
         "by_room": by_room,
         "desk_tab": "rooms" if by_room else "calendar",
         "view_tab": "rooms" if by_room else "day",
         **_nav_days(day, sites["today"]),
-        **_opened_panel(request),
     }
-    return render(request, "bookings/frontdesk/calendar_day.html", context)
+    template = "bookings/frontdesk/calendar_day.html"
+    opened = _opened_panel(request)
+    if opened or messages.get_messages(request):  # shown once: the page is written for this request alone
+        return render(request, template, {**context, **opened, "grid_html": grid_html})
+    page = day_cache.page_for(
+        kept,
+        _page_key(request, sites, template),
+        lambda: render_to_string(
+            template, {**context, "grid_html": day_cache.GRID_HOLE, "csrf_token": day_cache.CSRF_HOLE}, request
+        ),
+    )
+    if page is None:
+        return render(request, template, {**context, "grid_html": grid_html})
+    return HttpResponse(page.html(grid_html, get_token(request)))
+
+
+def _page_key(request, sites: dict, template: str) -> tuple:
+    """Everything the day view's page around the grid shows, besides the grid and the CSRF token: the address
+    asked for (the day, the view, the site), who asks (the navigation for their roles, their sites and which
+    is theirs), today, and what links and the template depend on."""
+    return (
+        request.get_full_path(),
+        request.user.pk,
+        tuple(sorted(chrome.nav_values(request.user, request).items())),
+        tuple((site.pk, site.slug, site.name, site.mine) for site in sites["desk_sites"]),
+        tuple(sorted(sites["chosen_site_slugs"])),
+        sites["today"],
+        url_state(),
+        get_language(),
+        Engine.get_default().get_template(template),  # the compiled template: an edited one is rendered again
+    )
 
 
 def _poll_url(request) -> str:

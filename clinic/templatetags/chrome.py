@@ -56,16 +56,14 @@ def forget(**kwargs) -> None:
 setting_changed.connect(forget, dispatch_uid="clinic.templatetags.chrome.forget")
 
 
-@register.simple_tag(takes_context=True)
-def main_nav(context):
-    """The main navigation for whoever is signed in (templates/includes/nav.html sees only the values below)."""
-    user = context.get("user")
+def nav_values(user, request) -> dict:
+    """What the main navigation shows for `user` (signed in by `request`): the values it is rendered from,
+    which a page kept whole (the desk's day view) holds in its key too."""
     signed_in = bool(getattr(user, "is_authenticated", False))
     values = {"signed_in": signed_in, "clinic_name": settings.CLINIC["NAME"]}
     if signed_in:
         practitioner = roles.is_practitioner(user)
         patient = not practitioner and access.patient_of(user) is not None
-        request = context.get("request")
         by_link = patient and request is not None and bool(request.session.get("signed_in_by_link"))
         values.update(
             practitioner=practitioner,
@@ -77,8 +75,15 @@ def main_nav(context):
             staff=bool(user.is_staff),
             csrf_token=CSRF_PLACEHOLDER,
         )
+    return values
+
+
+@register.simple_tag(takes_context=True)
+def main_nav(context):
+    """The main navigation for whoever is signed in (templates/includes/nav.html sees only the values below)."""
+    values = nav_values(context.get("user"), context.get("request"))
     markup = kept("includes/nav.html", **values)
-    if not signed_in:
+    if not values["signed_in"]:
         return mark_safe(markup)  # noqa: S308 - rendered by the template engine, autoescaped
     before, placeholder, after = markup.partition(CsrfTokenNode().render({"csrf_token": CSRF_PLACEHOLDER}))
     assert placeholder and CSRF_PLACEHOLDER not in after, "the navigation holds one sign-out form"
