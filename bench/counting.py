@@ -5,13 +5,14 @@ Served only under bench.settings (bench/urls.py): the app itself never counts.
 
 import os
 
-from django.core.cache.backends.locmem import LocMemCache
 from django.http import JsonResponse
+
+from bookings.answer_cache import AnswerCache
 
 _MISSING = object()
 
 
-class CountingLocMemCache(LocMemCache):
+class CountingAnswerCache(AnswerCache):
     """The availability cache, counting what it finds: availability's cached reads ask it once a request."""
 
     hits = 0
@@ -20,15 +21,15 @@ class CountingLocMemCache(LocMemCache):
     def get(self, key, default=None, version=None):
         value = super().get(key, _MISSING, version)
         if value is _MISSING:
-            CountingLocMemCache.misses += 1
+            CountingAnswerCache.misses += 1
             return default
-        CountingLocMemCache.hits += 1
+        CountingAnswerCache.hits += 1
         return value
 
 
 def cache_stats(request):
     """This worker process's counts (bench/throughput.py asks until it has heard from every worker)."""
     return JsonResponse(
-        {"pid": os.getpid(), "hits": CountingLocMemCache.hits, "misses": CountingLocMemCache.misses},
+        {"pid": os.getpid(), "hits": CountingAnswerCache.hits, "misses": CountingAnswerCache.misses},
         headers={"Connection": "close"},
     )

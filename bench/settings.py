@@ -8,6 +8,6 @@ from clinic.settings import *  # noqa: F403
 from clinic.settings import BASE_DIR, CACHES, TEMPLATES
 
 ROOT_URLCONF = "bench.urls"
-# The same local-memory cache, counting its hits and misses (bench/counting.py).
-CACHES["availability"]["BACKEND"] = "bench.counting.CountingLocMemCache"
+# The same answer cache, counting its hits and misses (bench/counting.py).
+CACHES["availability"]["BACKEND"] = "bench.counting.CountingAnswerCache"
 TEMPLATES[0]["DIRS"] = [*TEMPLATES[0]["DIRS"], BASE_DIR / "bench" / "templates"]

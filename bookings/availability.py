@@ -68,7 +68,7 @@ from clinic.models import (
     WorkingHours,
     default_travel_time,
 )
-from clinic.prepared import execute_prepared
+from clinic.prepared import arguments_sql, execute_prepared
 
 from .models import Appointment, AvailabilityScope
 
@@ -1183,7 +1183,7 @@ class ScopeRead:
     deleted, except all of them at once (a flushed database), and then the "clinic" row comes back at a value
     no earlier one reached (`scope_versions`): the key holds that value too."""
 
-    __slots__ = ("sql", "params", "digest")
+    __slots__ = ("sql", "params", "digest", "arguments")
 
     def __init__(self, names, rooms, key_parts):
         names = list(dict.fromkeys(names))  # each scope summed once
@@ -1200,6 +1200,9 @@ class ScopeRead:
             )
         # Parts may be long, hostile query strings: the key holds a digest.
         self.digest = hashlib.sha256(repr(key_parts).encode()).hexdigest()
+        # The arrays as SQL text, rendered at the first read: adapting ~24 names for every request cost the
+        # process more than the rest of the read (docs/benchmarks.md, issue #16's sixth pass).
+        self.arguments = None
 
     def __eq__(self, other):
         return isinstance(other, ScopeRead) and (self.sql, self.params) == (other.sql, other.params)
@@ -1208,7 +1211,10 @@ class ScopeRead:
         """(the "clinic" value, None if its row is lost; the sum of the values read). One query."""
         with connection.cursor() as cursor:
             if self.sql is None:
-                execute_prepared(cursor, "availability_scope_read", SCOPE_READ, ("text[]", "text[]"), self.params)
+                arguments = self.arguments
+                if arguments is None:
+                    arguments = self.arguments = arguments_sql(cursor, self.params)
+                execute_prepared(cursor, "availability_scope_read", SCOPE_READ, SCOPE_READ_TYPES, arguments=arguments)
             else:
                 cursor.execute(self.sql, self.params)
             clinic, total = cursor.fetchone()
@@ -1226,6 +1232,9 @@ SCOPE_READ = (
     f"SELECT scope, value FROM {AvailabilityScope._meta.db_table} WHERE scope ~>=~ low AND scope ~<=~ high OFFSET 0"
     f") AS read"
 )
+
+
+SCOPE_READ_TYPES = ("text[]", "text[]")
 
 
 def answer_read(
@@ -1315,38 +1324,43 @@ def cached(
             clinic, total = read.state()
             if clinic != known.version:  # the set-up changed again meanwhile: answered, not kept
                 return compute(bucket_end(now), known)
-    as_of = bucket_end(now)
-    key = f"availability:{int(as_of.timestamp())}:{read.digest}:{clinic}:{total}"
+    # The key: the answer asked (a digest), its time bucket and the state read (bookings/answer_cache.py).
+    key = (read.digest, int(now.timestamp()) // CACHE_BUCKET_SECONDS, clinic, total)
     cache = caches["availability"]
-    frozen = cache.get(key)
-    if frozen is not None:
+    found = cache.get(key)
+    if found is not None:
+        if type(found) is bytes:  # JSON bytes as sent (the API): immutable, handed out as they are
+            return found
         if shared:
             thawed = _thawed.get(key)
-            if thawed is not None and thawed[0] is known and thawed[1] == frozen:
+            if thawed is not None and thawed[0] is known and thawed[1] is found:
                 return thawed[2]
         try:
-            value = _thaw(frozen, known)
+            value = _thaw(found.frozen, known)
         except KeyError:  # names a practitioner or room of another catalogue of this version: compute again
             pass
         else:
             if shared:
-                _keep_thawed(key, known, frozen, value)
+                _keep_thawed(key, known, found, value)
             return value
-    value = compute(as_of, known)
-    frozen = _freeze(value, known)
-    cache.set(key, frozen, timeout=2 * CACHE_BUCKET_SECONDS)
+    value = compute(bucket_end(now), known)
+    if type(value) is bytes:
+        cache.set(key, value)
+        return value
+    found = Frozen(_freeze(value, known))
+    cache.set(key, found)
     if shared:
-        _keep_thawed(key, known, frozen, value)
+        _keep_thawed(key, known, found, value)
     return value
 
 
-# Answers as `cached(..., shared=True)` thawed them, per process: (catalogue, the cached bytes, the value) by
+# Answers as `cached(..., shared=True)` thawed them, per process: (catalogue, the cached entry, the value) by
 # key. Unpickling the booking page's first-available times (about 600 slots) cost a millisecond of every
 # request (docs/benchmarks.md, issue #16's sixth pass). A kept value is served only while the availability
-# cache holds the very bytes it was thawed from under the same key (a name of the state of everything the
-# answer reads: a write to any of it gives a key never seen before), for the same catalogue object: so it is
-# never newer nor older than what the cache gives, and emptying the cache (or the entry's expiry or eviction)
-# forgets it too.
+# cache holds the very entry (`Frozen`) it was thawed from under the same key (a name of the state of
+# everything the answer reads: a write to any of it gives a key never seen before), for the same catalogue
+# object: so it is never newer nor older than what the cache gives, and emptying the cache (or the entry's
+# eviction) forgets it too.
 THAWED_KEPT = 64
 _thawed: OrderedDict = OrderedDict()
 _thawed_lock = threading.Lock()
@@ -1376,6 +1390,14 @@ def _kept_read(known, key_parts, read_of) -> ScopeRead:
             kept.clear()
         found = kept[key_parts] = read_of(known)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class Frozen:
+    """A cached answer that is not bytes (`_freeze`): thawed into a fresh copy for every reader, who may change
+    it (an answer of bytes is kept and served as it is)."""
+
+    frozen: bytes
 
 
 class _Freezer(pickle.Pickler):

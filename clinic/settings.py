@@ -232,8 +232,8 @@ CLINIC = {
 AVAILABILITY_CACHE = env.bool("AVAILABILITY_CACHE", default=True)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "availability": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "availability": {  # answers kept as they are served, in a dict of the process (bookings/answer_cache.py)
+        "BACKEND": "bookings.answer_cache.AnswerCache",
         "LOCATION": "availability",
         "OPTIONS": {"MAX_ENTRIES": 2000},
     },

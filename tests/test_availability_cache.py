@@ -169,6 +169,28 @@ def test_a_write_made_on_another_connection_is_seen_once_it_commits_and_not_befo
     assert starts(offered_slots(treatment, practitioner, day, day), day)[0] == "10:00"
 
 
+def test_every_reader_of_a_kept_answer_gets_their_own_copy(clinic):
+    """The booking pages' answers are thawed for every reader (only the API's JSON bytes are handed out as they
+    are kept): one reader changing theirs never reaches the next."""
+    treatment, practitioner, day = clinic
+    offered_slots(treatment, practitioner, day, day)[day].clear()
+    assert starts(offered_slots(treatment, practitioner, day, day), day)[0] == "09:00"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_connection_reads_the_scopes_again_and_sees_a_booking(clinic, django_assert_num_queries):
+    """The scope read's arguments are rendered once per answer, its statement prepared once per connection:
+    on a new connection (CONN_MAX_AGE, a lost one) it is prepared again with the same arguments."""
+    treatment, practitioner, day = clinic
+    slot = offered_slots(treatment, practitioner, day, day)[day][0]
+    connection.close()
+    with django_assert_num_queries(1):
+        assert starts(offered_slots(treatment, practitioner, day, day), day)[0] == "09:00"
+    book_slot(PatientFactory(), slot)
+    connection.close()
+    assert starts(offered_slots(treatment, practitioner, day, day), day)[0] == "10:00"
+
+
 def test_a_lost_scope_row_comes_back_past_every_value_it_had(clinic):
     treatment, practitioner, day = clinic
     offered_slots(treatment, practitioner, day, day)
