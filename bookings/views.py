@@ -7,7 +7,7 @@ refusal is a `BookingError` whose message is shown as it is; nothing is written 
 import datetime
 
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
@@ -19,7 +19,7 @@ from clinic.selectors import bookable_treatments
 from consultations.eligibility import check_eligibility
 from consultations.selectors import current_clearance
 
-from . import availability, hooks, selectors, services
+from . import availability, hooks, kept_times, selectors, services
 from .forms import CancelForm, DayChoiceForm, TimeChoiceForm
 from .models import Appointment
 
@@ -46,8 +46,10 @@ def times_context(patient, treatment, form, *, ignore_appointment=None, checked=
             day += datetime.timedelta(days=1)
     blocked = next((block for block in blocks if block.covers(day)), None)
     last_day = min(day + datetime.timedelta(days=DAYS_LOOKED_AHEAD), form.last_day)
+    answer = None  # the cached answer, shared (kept thawed per process): the times list is kept under it
     if ignore_appointment is None:
-        days, closed, several_sites = _offered_times(treatment, practitioner, day, last_day, site, checked)
+        answer = _offered_times(treatment, practitioner, day, last_day, site, checked)
+        days, closed, several_sites = answer
     else:  # moving an appointment: its own time counts as free, an answer for this patient alone
         site = site or ignore_appointment.site  # a move stays at its site unless another is chosen
         days = availability.available_slots(
@@ -69,6 +71,7 @@ def times_context(patient, treatment, form, *, ignore_appointment=None, checked=
         "course_reason": blocked.message if blocked else "",
         "slots": [] if blocked else days.get(day, []),
         "next_days": next_days,
+        "times_answer": answer,  # bookings.kept_times
     }
 
 
@@ -156,6 +159,7 @@ def _booking_page_context(request, slug, known, checked, *, times_only=False):
 def book_treatment(request, slug):
     """Step 1-3: practitioner or first available, day, time (times load in place with htmx)."""
     context = _with_current_catalogue(lambda *known: _booking_page_context(request, slug, *known))
+    context["times_html"] = kept_times.times_html(context)
     return render(request, "bookings/book_treatment.html", context)
 
 
@@ -163,7 +167,7 @@ def book_treatment(request, slug):
 def book_times(request, slug):
     """The times list alone, for htmx to swap in when the practitioner or day changes."""
     context = _with_current_catalogue(lambda *known: _booking_page_context(request, slug, *known, times_only=True))
-    return render(request, "bookings/includes/times.html", context)
+    return HttpResponse(kept_times.times_html(context))  # the list reads nothing of the request's context
 
 
 def _booking_urls(treatment) -> dict:

@@ -546,6 +546,8 @@ def test_a_booking_made_elsewhere_takes_its_time_off_the_patients_booking_page_a
     from django.test import Client
     from django.urls import reverse
 
+    from bookings import kept_times
+
     treatment, practitioner, day = clinic
     client.force_login(PatientFactory().user)
     page, times = reverse("book_treatment", args=[treatment.slug]), reverse("book_times", args=[treatment.slug])
@@ -554,6 +556,7 @@ def test_a_booking_made_elsewhere_takes_its_time_off_the_patients_booking_page_a
     for url in (page, times, page, times):  # the later two from the kept answer
         assert ten in client.get(url, asked).content.decode()
     assert availability._thawed, "the answer is kept thawed"
+    assert kept_times._kept, "and the list written from it"
     other = Client()
     other.force_login(PatientFactory().user)
     chosen = {"practitioner": practitioner.pk, "start": ten.removeprefix("start=")}

@@ -354,6 +354,43 @@ def test_times_partial_costs_a_fixed_number_of_queries(
         client.get(reverse("book_times", args=[treatment.slug]), {"day": in_days(7)})
 
 
+def test_the_kept_times_list_is_the_templates_and_never_shows_one_patient_what_is_anothers(
+    client, patient, treatment, practitioner
+):
+    """The times list is kept per process for each cached answer and everything else it shows
+    (bookings.kept_times): what it writes from the kept copy is what the template writes, and one patient's
+    course interval, one practitioner's or day's list, one language's words never reach another's."""
+    from django.test import Client
+
+    from bookings import kept_times
+
+    day = in_days(9)
+    AppointmentFactory(patient=patient, practitioner=practitioner, treatment=treatment, start_at=at(in_days(8), 10))
+    other = Client()
+    other.force_login(ClearedPatientFactory().user)
+    times = reverse("book_times", args=[treatment.slug])
+    first_available, named = {"practitioner": "", "day": day}, {"practitioner": practitioner.pk, "day": day}
+
+    def lists():
+        return [who.get(times, asked).content.decode() for who in (client, other) for asked in (first_available, named)]
+
+    written = lists()  # each written by the template
+    assert kept_times._kept
+    mine, mine_named, theirs, theirs_named = written
+    assert "your next session can be from" in mine and "start=" not in mine.split("Days with free times")[0]
+    assert "your next session can be from" not in theirs and f"start={key(at(day, 10))}" in theirs
+    assert "Amelia Hart" in theirs and "Amelia Hart" not in theirs_named  # first available names who
+    assert lists() == written  # from the kept copies, each its own
+    with translation.override("de"):
+        german = other.get(times, first_available).content.decode()
+        assert day_heading(day) in german
+    assert day_heading(day) in theirs and day_heading(day) not in german
+    kept_times.forget()
+    assert lists() == written  # written by the template again: the same
+    page = client.get(reverse("book_treatment", args=[treatment.slug]), first_available).content.decode()
+    assert mine.strip() in page  # the page holds the same list
+
+
 # --- my appointments, reschedule, cancel ---------------------------------------------------------------
 
 
