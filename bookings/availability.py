@@ -41,10 +41,12 @@ import hashlib
 import io
 import pickle
 import threading
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from enum import Enum
+from itertools import accumulate
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -135,22 +137,30 @@ def days_between(first: datetime.date, last: datetime.date):
 
 
 class Intervals:
-    """Half-open busy intervals, merged and sorted, answering 'does [a, b) touch any?' in O(log n). The
-    computation gives them as integer microseconds (`Calendar`): comparing two ints costs a fraction of
-    comparing two aware datetimes, and an answer makes thousands of comparisons."""
+    """Half-open busy intervals, sorted, answering 'does [a, b) touch any?' in O(log n). The computation gives
+    them as integer microseconds (`Calendar`): comparing two ints costs a fraction of comparing two aware
+    datetimes, and an answer makes thousands of comparisons.
+
+    They are not merged: each end is the latest of those so far (`ends` grows), so the last interval that
+    starts before b says whether any reaches past a, the answer merging gave, and the union of the pairs is
+    that of the intervals given. Sorting and the running latest end run in C: merging in a Python loop was a
+    tenth of first available's answer over 60 days (docs/benchmarks.md, issue #16's sixth pass)."""
 
     __slots__ = ("starts", "ends")
 
     def __init__(self, pairs):
-        starts, ends = [], []
-        for start, end in sorted(pairs):
-            if ends and start <= ends[-1]:
-                if end > ends[-1]:
-                    ends[-1] = end
-            else:
-                starts.append(start)
-                ends.append(end)
-        self.starts, self.ends = starts, ends
+        pairs = sorted(pairs)
+        self.starts = [start for start, _ in pairs]
+        self.ends = list(accumulate([end for _, end in pairs], max))
+
+    @classmethod
+    def of_rows(cls, rows, start=0, end=1) -> "Intervals":
+        """The intervals of rows holding their start and end at these positions (busy rows, unsorted)."""
+        rows = sorted(rows, key=itemgetter(start))
+        made = cls.__new__(cls)
+        made.starts = [row[start] for row in rows]
+        made.ends = list(accumulate([row[end] for row in rows], max))
+        return made
 
     def overlaps(self, start, end) -> bool:
         index = bisect_left(self.starts, end) - 1
@@ -324,32 +334,35 @@ def busy_rows_orm(practitioner_ids, room_ids, range_start, range_end, ignore_app
 
 @dataclass
 class Busy:
-    """The busy rows of a range, by practitioner (time off; appointments with their site) and by room, in
-    microseconds after `origin` (the range's start). Loaded once and shared by the calendars of every site an
-    answer looks at."""
+    """The busy rows of a range, by practitioner (time off; appointments) and by room, in microseconds after
+    `origin` (the range's start). Loaded once and shared by the calendars of every site an answer looks at."""
 
     origin: datetime.datetime
     time_off: dict  # practitioner id -> [(start, end)]
-    appointments: dict  # practitioner id -> [(start, busy_until, site id)], of the practitioners asked about
+    appointments: dict  # practitioner id -> their busy rows (start and end at 3 and 4, the site at 2)
     rooms: dict  # room id -> Intervals
 
     @classmethod
     def load(cls, practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id=None) -> "Busy":
         rows = busy_rows(practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id)
-        asked = set(practitioner_ids)
+        return cls.of_rows(range_start, rows)
+
+    @classmethod
+    def of_rows(cls, origin, rows) -> "Busy":
+        """The rows as `busy_rows` gives them, grouped without making a tuple a row (first available over 60
+        days reads 4,630)."""
         time_off_by, by_practitioner, by_room = defaultdict(list), defaultdict(list), defaultdict(list)
-        for p_id, room_id, site_id, start, end, off in rows:
-            if off:
-                time_off_by[p_id].append((start, end))
-                continue
-            if p_id in asked:  # the others' appointments matter for their rooms only
-                by_practitioner[p_id].append((start, end, site_id))
-            by_room[room_id].append((start, end))
+        for row in rows:
+            if row[5]:
+                time_off_by[row[0]].append((row[3], row[4]))
+            else:
+                by_practitioner[row[0]].append(row)
+                by_room[row[1]].append(row)
         return cls(
-            range_start,
+            origin,
             dict(time_off_by),
             dict(by_practitioner),
-            {room_id: Intervals(pairs) for room_id, pairs in by_room.items()},
+            {room_id: Intervals.of_rows(room_rows, 3, 4) for room_id, room_rows in by_room.items()},
         )
 
 
@@ -360,6 +373,28 @@ def busy_range(sites, first_day, last_day, occupied, travel: TravelTimes | None 
     bounds = [day_bounds_utc(first_day, last_day, clock.zone(site)) for site in sites or (None,)]
     travel = travel.longest() if travel is not None else default_travel_time()
     return min(start for start, _ in bounds) - travel, max(end for _, end in bounds) + occupied + travel
+
+
+def _wall_us(wall: datetime.time) -> int:
+    """A wall time as microseconds after midnight."""
+    return ((wall.hour * 60 + wall.minute) * 60 + wall.second) * 1_000_000 + wall.microsecond
+
+
+def _open_ranges(grid, low, high, starts, ends, shift):
+    """The indices from `low` to `high` (excluded) of `grid` (ascending starts) whose start lies in none of the
+    half-open ranges [starts[j] - shift, ends[j]) (`starts` and `ends` each ascending), as `range`s: two
+    bisects a range ruled out, none a start."""
+    if low >= high:
+        return
+    at, count, position = bisect_right(ends, grid[low]), len(starts), low  # ranges before `at` end before the grid
+    while position < high and at < count:
+        stop = bisect_left(grid, starts[at] - shift, position, high)
+        if stop > position:
+            yield range(position, stop)
+        position = bisect_left(grid, ends[at], stop, high)
+        at += 1
+    if position < high:
+        yield range(position, high)
 
 
 class Calendar:
@@ -423,6 +458,8 @@ class Calendar:
         self._steady_days: dict = {}
         self._away: dict = {}
         self._blocked: dict = {}
+        self._teams_on: dict = {}
+        self._no_room = None
         self.time_off, self.appointments, self.room_busy, self._appointment_rows = {}, {}, {}, {}
         self._time_off_rows: dict = {}
         if busy is None and load and self.practitioners and self.rooms:
@@ -434,6 +471,7 @@ class Calendar:
         self._step = self.step // MICROSECOND
         self._duration = self.duration // MICROSECOND
         self._buffer = self.buffer_after // MICROSECOND
+        self._occupied = self._duration + self._buffer
         if busy is not None:
             self._use(busy)
 
@@ -487,7 +525,7 @@ class Calendar:
         found = self.appointments.get(practitioner_id)
         if found is None:
             rows = self._appointment_rows.get(practitioner_id, ())
-            found = self.appointments[practitioner_id] = Intervals((start, end) for start, end, _ in rows)
+            found = self.appointments[practitioner_id] = Intervals.of_rows(rows, 3, 4)
         return found
 
     def away(self, practitioner_id) -> tuple[Intervals, Intervals]:
@@ -497,7 +535,7 @@ class Calendar:
         found = self._away.get(practitioner_id)
         if found is None:
             booked, spans_there = [], []
-            for start, end, site_id in self._appointment_rows.get(practitioner_id, ()):
+            for _, _, site_id, start, end, _ in self._appointment_rows.get(practitioner_id, ()):
                 if site_id != self.site_id:
                     travel = self.travel.between(self.site_id, site_id) // MICROSECOND
                     booked.append((start - travel, end + travel))
@@ -523,7 +561,7 @@ class Calendar:
         if found is None:
             booked_elsewhere, working_elsewhere = self.away(practitioner_id)
             pairs = [*self._time_off_rows.get(practitioner_id, ())]
-            pairs += [(start, end) for start, end, _ in self._appointment_rows.get(practitioner_id, ())]
+            pairs += [(row[3], row[4]) for row in self._appointment_rows.get(practitioner_id, ())]
             for intervals in (booked_elsewhere, working_elsewhere):
                 pairs += zip(intervals.starts, intervals.ends, strict=True)
             found = self._blocked[practitioner_id] = Intervals(pairs)
@@ -536,11 +574,14 @@ class Calendar:
         the origin); none on a day the clinic is closed."""
         if day in self.closed:
             return
+        duration = self._duration
         for span_start, span_end in self.hours.get((practitioner.pk, day.weekday()), ()):
-            yield from self.span_candidates(day, span_start, span_end)
+            for start in self.span_candidates(day, span_start, span_end):
+                yield start, start + duration
 
     def span_candidates(self, day, span_start, span_end):
-        """The grid of one span on one day; practitioners with the same hours share it (computed once)."""
+        """The starts on the grid of one span on one day, ascending, each ending `duration` later (a `range`
+        on a day without a clock change); practitioners with the same hours share it (computed once)."""
         key = (day, span_start, span_end)
         grid = self._grid.get(key)
         if grid is None:
@@ -548,12 +589,13 @@ class Calendar:
         return grid
 
     def _span_grid(self, day, span_start, span_end):
-        limit = self.us(span_end_utc(day, span_end, self.zone))
-        first = local_to_utc(day, span_start, self.zone)
         duration = self._duration
-        if first is not None and self._no_clock_change(day):
-            # No clock change inside the span (every day but two a year): wall steps are UTC steps.
-            return [(start, start + duration) for start in range(self.us(first), limit - duration + 1, self._step)]
+        midnight = self._steady_midnight(day)
+        if midnight is not None:
+            # No clock change that day: a wall time is the local midnight plus its time, wall steps are UTC steps.
+            limit = midnight + _wall_us(span_end)
+            return range(midnight + _wall_us(span_start), limit - duration + 1, self._step)
+        limit = self.us(span_end_utc(day, span_end, self.zone))
         grid = []
         wall = datetime.datetime.combine(day, span_start)
         span_end_wall = datetime.datetime.combine(day, span_end)
@@ -561,25 +603,26 @@ class Calendar:
             start = local_to_utc(day, wall.time(), self.zone)
             if start is not None:
                 start = self.us(start)
-                end = start + duration
-                if end > limit:
+                if start + duration > limit:
                     break
-                grid.append((start, end))
+                grid.append(start)
             wall += self.step
+        grid.sort()  # ascending as instants whatever the clock does that day: the slot loop bisects it
         return grid
 
-    def _no_clock_change(self, day) -> bool:
-        """The zone's UTC offset is the same all day (every day but two a year): wall steps are UTC steps."""
-        steady = self._steady_days.get(day)
-        if steady is None:
+    def _steady_midnight(self, day) -> int | None:
+        """The day's local midnight (microseconds after the origin) if the zone's UTC offset is the same all day
+        (every day but two a year), else None."""
+        found = self._steady_days.get(day, False)
+        if found is False:
             midnight = datetime.datetime.combine(day, datetime.time.min, tzinfo=self.zone)
-            next_midnight = datetime.datetime.combine(
-                day + datetime.timedelta(days=1), datetime.time.min, tzinfo=self.zone
-            )
-            steady = self._steady_days[day] = (
-                midnight.utcoffset() == next_midnight.utcoffset() == (next_midnight.replace(fold=1).utcoffset())
-            )
-        return steady
+            next_midnight = datetime.datetime.combine(day + ONE_DAY, datetime.time.min, tzinfo=self.zone)
+            offset = midnight.utcoffset()
+            found = None
+            if offset == next_midnight.utcoffset() == next_midnight.replace(fold=1).utcoffset():
+                found = self.us(datetime.datetime.combine(day, datetime.time.min, tzinfo=UTC) - offset)
+            self._steady_days[day] = found
+        return found
 
     # verdicts -----------------------------------------------------------------------------------------
 
@@ -612,6 +655,34 @@ class Calendar:
             ]
         return self._rooms_busy
 
+    def _no_room_starts(self) -> tuple[list, list]:
+        """(starts, ends), both ascending: the half-open ranges of starts at which every room is taken at some
+        moment of [start, start + duration + buffer). A start outside them has a room; first available looks
+        for one only there. Worked out once a calendar, in one sweep over the rooms' intervals (each a range
+        of starts it rules out; merged per room, then counted: where the count is the number of rooms, none
+        is free), instead of asking every room at every start of the grids (~3,900 starts for 60 days)."""
+        found = self._no_room
+        if found is None:
+            shift = self._occupied - 1  # [a, b) rules out the starts from a - duration - buffer + 1 to b - 1
+            events = []  # 2 * instant, + 1 where a range of one room begins (so that, at one instant, ends come first)
+            for _, busy_starts, ends in self._room_intervals():
+                if not busy_starts:
+                    found = ([], [])  # a room free all along: there is always a room
+                    break
+                starts = [start - shift for start in busy_starts]
+                events.append(starts[0] * 2 + 1)
+                events += [start * 2 + 1 for start, before in zip(starts[1:], ends, strict=False) if start > before]
+                events += [end * 2 for end, after in zip(ends, starts[1:], strict=False) if after > end]
+                events.append(ends[-1] * 2)
+            else:
+                events.sort()
+                full = len(self.rooms)
+                counts = accumulate([(event & 1) * 2 - 1 for event in events])
+                at = [index for index, count in enumerate(counts) if count == full]
+                found = ([events[index] >> 1 for index in at], [events[index + 1] >> 1 for index in at])
+            self._no_room = found
+        return found
+
     def verdict(self, practitioner, start: int, end: int, wanted_room=None) -> tuple[Verdict, Room | None]:
         busy_until = end + self._buffer
         if not self.within_policy(start):
@@ -637,68 +708,92 @@ class Calendar:
         """Every local day of the range, with its free starts; with several practitioners, each start once,
         given to the first practitioner (in the practitioners' order) who is free then.
 
-        Practitioners with the same hours that day share one grid, and a start's room is looked for once:
-        a start no room can host (the usual case in a busy clinic) costs nothing per practitioner. A
-        practitioner alone on a grid is asked first (one question, `blocked`), and a room looked for only
-        at the starts they are free: the usual case for one practitioner's times is that they are busy."""
-        ranked = [(n, practitioner.pk, practitioner) for n, practitioner in enumerate(self.practitioners)]
-        earliest, latest, buffer = self._earliest, self._latest, self._buffer
+        Practitioners with the same hours that day share one grid (`_shared`): a room is looked for only at
+        the starts where one is free (`_no_room_starts`), and the team asked in order only there. A
+        practitioner alone on a grid (`_alone`) is asked first, and a room looked for only at the starts
+        they are free: the usual case for one practitioner's times is that they are busy. Either way the
+        starts ruled out are skipped a range at a time (`_open_ranges`), not one by one."""
         result = {}
+        origin, duration, buffer = self.origin, self.duration, self.buffer_after
         for day in days_between(self.first_day, self.last_day):
             if day in self.closed:  # the whole clinic is closed: no time with anyone
                 result[day] = []
                 continue
-            teams = defaultdict(list)  # the same spans that day -> those practitioners, in order
-            weekday = day.weekday()
-            for member in ranked:
-                spans = self.hours.get((member[1], weekday))
-                if spans:
-                    teams[tuple(spans)].append(member)
-            chosen: dict[int, tuple] = {}  # start -> (rank, practitioner, end, room)
-            for spans, team in teams.items():
+            chosen: dict[int, tuple] = {}  # start -> (rank, practitioner, room)
+            for spans, team in self._teams(day.weekday()):
                 if len(team) == 1:
                     self._alone(day, spans, team[0], chosen)
-                    continue
-                blocked = [(rank, practitioner, self.blocked(p_id)) for rank, p_id, practitioner in team]
-                for span_start, span_end in spans:
-                    for start, end in self.span_candidates(day, span_start, span_end):
-                        if start < earliest or start >= latest:
-                            continue
-                        busy_until = end + buffer
-                        room = self.free_room(start, busy_until)
-                        if room is None:
-                            continue
-                        taken_by = chosen[start][0] if start in chosen else len(ranked)
-                        for rank, practitioner, intervals in blocked:
-                            if rank >= taken_by:
-                                break
-                            if not intervals.overlaps(start, busy_until):
-                                chosen[start] = (rank, practitioner, end, room)
-                                break
-            result[day] = [
-                self.slot(chosen[start][1], start, chosen[start][2], chosen[start][3]) for start in sorted(chosen)
-            ]
+                else:
+                    self._shared(day, spans, team, chosen)
+            slots = result[day] = []
+            for start in sorted(chosen):
+                _, practitioner, room = chosen[start]
+                start_at = origin + datetime.timedelta(microseconds=start)
+                end_at = start_at + duration
+                slots.append(Slot(start_at, end_at, end_at + buffer, practitioner, room))
         return result
+
+    def _teams(self, weekday) -> list:
+        """[(spans, [(rank, practitioner id, practitioner), ...])]: the practitioners with the same spans on
+        that weekday, in the practitioners' order (of each team's first)."""
+        found = self._teams_on.get(weekday)
+        if found is None:
+            teams = defaultdict(list)
+            for rank, practitioner in enumerate(self.practitioners):
+                spans = self.hours.get((practitioner.pk, weekday))
+                if spans:
+                    teams[tuple(spans)].append((rank, practitioner.pk, practitioner))
+            found = self._teams_on[weekday] = list(teams.items())
+        return found
+
+    def _shared(self, day, spans, team, chosen):
+        """`slots_by_day` for practitioners sharing a grid that day."""
+        occupied, everyone = self._occupied, len(self.practitioners)
+        no_room = self._no_room_starts()
+        blocked = None
+        for span_start, span_end in spans:
+            grid = self.span_candidates(day, span_start, span_end)
+            low, high = bisect_left(grid, self._earliest), bisect_left(grid, self._latest)
+            for indices in _open_ranges(grid, low, high, *no_room, 0):
+                if blocked is None:
+                    blocked = [(rank, practitioner, self.blocked(p_id)) for rank, p_id, practitioner in team]
+                for index in indices:
+                    start = grid[index]
+                    busy_until = start + occupied
+                    room = self.free_room(start, busy_until)
+                    if room is None:
+                        continue
+                    taken_by = chosen[start][0] if start in chosen else everyone
+                    for rank, practitioner, intervals in blocked:
+                        if rank >= taken_by:
+                            break
+                        if not intervals.overlaps(start, busy_until):
+                            chosen[start] = (rank, practitioner, room)
+                            break
 
     def _alone(self, day, spans, member, chosen):
         """`slots_by_day` for a practitioner with nobody else on their grid that day."""
         rank, practitioner_id, practitioner = member
-        earliest, latest, buffer = self._earliest, self._latest, self._buffer
+        occupied = self._occupied
         blocked = self.blocked(practitioner_id)
-        starts, ends = blocked.starts, blocked.ends
+        # With others (first available) the rooms' sweep is shared by every grid: a start it rules out costs
+        # a bisect. For one practitioner the few starts they are free are asked of each room instead.
+        no_starts, no_ends = self._no_room_starts() if len(self.practitioners) > 1 else ((), ())
         for span_start, span_end in spans:
-            for start, end in self.span_candidates(day, span_start, span_end):
-                if start < earliest or start >= latest:
-                    continue
-                busy_until = end + buffer
-                index = bisect_left(starts, busy_until) - 1
-                if index >= 0 and ends[index] > start:
-                    continue
-                if start in chosen and chosen[start][0] <= rank:
-                    continue
-                room = self.free_room(start, busy_until)
-                if room is not None:
-                    chosen[start] = (rank, practitioner, end, room)
+            grid = self.span_candidates(day, span_start, span_end)
+            low, high = bisect_left(grid, self._earliest), bisect_left(grid, self._latest)
+            for indices in _open_ranges(grid, low, high, blocked.starts, blocked.ends, occupied - 1):
+                for index in indices:
+                    start = grid[index]
+                    if start in chosen and chosen[start][0] <= rank:
+                        continue
+                    if no_starts:
+                        at = bisect_right(no_starts, start) - 1
+                        if at >= 0 and no_ends[at] > start:
+                            continue
+                    room = self.free_room(start, start + occupied)
+                    if room is not None:
+                        chosen[start] = (rank, practitioner, room)
 
     def check(self, practitioner, start_at, wanted_room=None) -> tuple[Verdict, Slot | None]:
         """Is this exact start bookable with this practitioner (and room, if given)?"""
