@@ -535,10 +535,11 @@ class Calendar:
         found = self._away.get(practitioner_id)
         if found is None:
             booked, spans_there = [], []
-            for _, _, site_id, start, end, _ in self._appointment_rows.get(practitioner_id, ()):
-                if site_id != self.site_id:
-                    travel = self.travel.between(self.site_id, site_id) // MICROSECOND
-                    booked.append((start - travel, end + travel))
+            site_here = self.site_id
+            elsewhere = [row for row in self._appointment_rows.get(practitioner_id, ()) if row[2] != site_here]
+            for _, _, site_id, start, end, _ in elsewhere:
+                travel = self.travel.between(site_here, site_id) // MICROSECOND
+                booked.append((start - travel, end + travel))
             for site_id, weekday, spans in self._spans_elsewhere.get(practitioner_id, ()):
                 zone = self.zones.get(site_id) or self.zone
                 travel = self.travel.between(self.site_id, site_id)
@@ -560,11 +561,16 @@ class Calendar:
         found = self._blocked.get(practitioner_id)
         if found is None:
             booked_elsewhere, working_elsewhere = self.away(practitioner_id)
-            pairs = [*self._time_off_rows.get(practitioner_id, ())]
-            pairs += [(row[3], row[4]) for row in self._appointment_rows.get(practitioner_id, ())]
-            for intervals in (booked_elsewhere, working_elsewhere):
-                pairs += zip(intervals.starts, intervals.ends, strict=True)
-            found = self._blocked[practitioner_id] = Intervals(pairs)
+            time_off = self._time_off_rows.get(practitioner_id)
+            if time_off or booked_elsewhere.starts or working_elsewhere.starts:
+                pairs = [*(time_off or ())]
+                pairs += [(row[3], row[4]) for row in self._appointment_rows.get(practitioner_id, ())]
+                for intervals in (booked_elsewhere, working_elsewhere):
+                    pairs += zip(intervals.starts, intervals.ends, strict=True)
+                found = Intervals(pairs)
+            else:  # their appointments alone (at this site, no time off): the usual case
+                found = self.booked(practitioner_id)
+            self._blocked[practitioner_id] = found
         return found
 
     # candidates ---------------------------------------------------------------------------------------
@@ -720,11 +726,11 @@ class Calendar:
                 result[day] = []
                 continue
             chosen: dict[int, tuple] = {}  # start -> (rank, practitioner, room)
-            for spans, team in self._teams(day.weekday()):
+            for spans, team, blocked in self._teams(day.weekday()):
                 if len(team) == 1:
                     self._alone(day, spans, team[0], chosen)
                 else:
-                    self._shared(day, spans, team, chosen)
+                    self._shared(day, spans, team, blocked, chosen)
             slots = result[day] = []
             for start in sorted(chosen):
                 _, practitioner, room = chosen[start]
@@ -734,8 +740,8 @@ class Calendar:
         return result
 
     def _teams(self, weekday) -> list:
-        """[(spans, [(rank, practitioner id, practitioner), ...])]: the practitioners with the same spans on
-        that weekday, in the practitioners' order (of each team's first)."""
+        """[(spans, [(rank, practitioner id, practitioner), ...], their blocked time once asked)]: the
+        practitioners with the same spans on that weekday, in the practitioners' order (of each team's first)."""
         found = self._teams_on.get(weekday)
         if found is None:
             teams = defaultdict(list)
@@ -743,32 +749,33 @@ class Calendar:
                 spans = self.hours.get((practitioner.pk, weekday))
                 if spans:
                     teams[tuple(spans)].append((rank, practitioner.pk, practitioner))
-            found = self._teams_on[weekday] = list(teams.items())
+            found = self._teams_on[weekday] = [(spans, team, []) for spans, team in teams.items()]
         return found
 
-    def _shared(self, day, spans, team, chosen):
-        """`slots_by_day` for practitioners sharing a grid that day."""
+    def _shared(self, day, spans, team, blocked, chosen):
+        """`slots_by_day` for practitioners sharing a grid that day (`blocked`: their blocked time, filled in
+        when first needed and kept for the team's other days)."""
         occupied, everyone = self._occupied, len(self.practitioners)
         no_room = self._no_room_starts()
-        blocked = None
         for span_start, span_end in spans:
             grid = self.span_candidates(day, span_start, span_end)
             low, high = bisect_left(grid, self._earliest), bisect_left(grid, self._latest)
             for indices in _open_ranges(grid, low, high, *no_room, 0):
-                if blocked is None:
-                    blocked = [(rank, practitioner, self.blocked(p_id)) for rank, p_id, practitioner in team]
+                if not blocked:
+                    blocked += [(rank, practitioner, self.blocked(p_id)) for rank, p_id, practitioner in team]
                 for index in indices:
                     start = grid[index]
                     busy_until = start + occupied
-                    room = self.free_room(start, busy_until)
-                    if room is None:
-                        continue
                     taken_by = chosen[start][0] if start in chosen else everyone
                     for rank, practitioner, intervals in blocked:
                         if rank >= taken_by:
                             break
-                        if not intervals.overlaps(start, busy_until):
-                            chosen[start] = (rank, practitioner, room)
+                        at = bisect_left(intervals.starts, busy_until) - 1
+                        if at < 0 or intervals.ends[at] <= start:
+                            # A room is free here (outside `no_room`): which one, asked only now.
+                            room = self.free_room(start, busy_until)
+                            if room is not None:
+                                chosen[start] = (rank, practitioner, room)
                             break
 
     def _alone(self, day, spans, member, chosen):
@@ -1084,11 +1091,11 @@ class Catalogue:
 
     def reference(self, obj):
         """How a cached answer names one of this catalogue's practitioners or rooms (`_freeze`), or None."""
-        if isinstance(obj, Practitioner) and self._by_id.get(obj.pk) is obj:
-            return ("practitioner", obj.pk)
-        if isinstance(obj, Room) and self._rooms_by_id.get(obj.pk) is obj:
-            return ("room", obj.pk)
-        return None
+        kind = _REFERENCED.get(type(obj))  # asked of every object an answer holds: one lookup for most
+        if kind is None:
+            return None
+        table = self._by_id if kind == "practitioner" else self._rooms_by_id
+        return (kind, obj.pk) if table.get(obj.pk) is obj else None
 
     def referenced(self, reference):
         kind, pk = reference
@@ -1169,6 +1176,7 @@ class Catalogue:
         return practitioner_id in working
 
 
+_REFERENCED = {Practitioner: "practitioner", Room: "room"}  # what a catalogue holds, by exact type
 _catalogue: Catalogue | None = None
 
 
@@ -1495,20 +1503,26 @@ class Frozen:
     frozen: bytes
 
 
+def _catalogue_reference(kind, pk):
+    """What a frozen answer names a practitioner or room of its catalogue by (`_Freezer`); `_Thawer` answers
+    it from the catalogue it thaws with."""
+    raise RuntimeError("a catalogue's reference is thawed by _Thawer")
+
+
 class _Freezer(pickle.Pickler):
+    """No `persistent_id`: pickle calls it for every object (13,500 of them for 60 days of first available,
+    a fifth of that answer's cost), `reducer_override` only for those of other than the built-in types."""
+
     def __init__(self, file, known):
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.known = known
-
-    def persistent_id(self, obj):
-        return "catalogue" if obj is self.known else None
 
     def reducer_override(self, obj):
         reference = self.known.reference(obj)
         if reference is None:
             return NotImplemented
         # Looked up once per practitioner or room: pickle remembers it for the answer's other slots.
-        return Catalogue.referenced, (self.known, reference)
+        return _catalogue_reference, reference
 
 
 class _Thawer(pickle.Unpickler):
@@ -1516,8 +1530,13 @@ class _Thawer(pickle.Unpickler):
         super().__init__(file)
         self.known = known
 
-    def persistent_load(self, pid):
-        return self.known
+    def find_class(self, module, name):
+        if module == __name__ and name == "_catalogue_reference":
+            return self._referenced
+        return super().find_class(module, name)
+
+    def _referenced(self, kind, pk):
+        return self.known.referenced((kind, pk))
 
 
 def _freeze(value, known) -> bytes:
