@@ -43,6 +43,7 @@ import pickle
 import threading
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict, defaultdict
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import Enum
 from itertools import accumulate
@@ -240,7 +241,7 @@ MICROSECOND = datetime.timedelta(microseconds=1)
 LONGEST_RANGE = datetime.timedelta(days=3660)
 
 
-def busy_rows(practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id=None):
+def busy_rows(practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id=None, *, clinic=False):
     """The one query of a computation: (practitioner id, room id, site id, start, end, is time off) for the
     practitioners' time off and the live appointments of those practitioners (at any site: a practitioner is
     in one place at a time) or in those rooms that overlap [range_start, range_end). bench/large.py times it
@@ -256,11 +257,19 @@ def busy_rows(practitioner_ids, room_ids, range_start, range_end, ignore_appoint
     building and compiling the ORM union cost more than running it (2.3 ms of CPU against 1.3 ms to run it and
     fetch the rows, for 7 days of one practitioner on the bench clinic). It is prepared once a connection
     (`clinic.prepared`): planning it took as much of PostgreSQL's time as running it (0.9 -> 0.55 ms of
-    PostgreSQL CPU for that week); its one plan (each index read for its range) serves every answer."""
+    PostgreSQL CPU for that week); its one plan (each index read for its range) serves every answer.
+
+    clinic=True: (the "clinic" scope's value, None if its row is lost; the rows), read in the same statement
+    (`BUSY_CLINIC_SQL`): an answer with the cache off confirms its catalogue without a round trip of its own
+    (`_uncached`)."""
     if range_end - range_start > LONGEST_RANGE:
         raise ValueError(f"busy_rows reads at most {LONGEST_RANGE.days} days at a time")
     if connection.vendor != "postgresql":
-        return busy_rows_orm(practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id)
+        rows = busy_rows_orm(practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id)
+        if not clinic:
+            return rows
+        value = AvailabilityScope.objects.filter(scope=CLINIC_SCOPE).values_list("value", flat=True).first()
+        return value, rows
     params = [
         range_end,
         range_start,
@@ -270,8 +279,17 @@ def busy_rows(practitioner_ids, room_ids, range_start, range_end, ignore_appoint
         ignore_appointment_id,
     ]
     with connection.cursor() as cursor:
-        execute_prepared(cursor, "availability_busy_rows", BUSY_SQL, BUSY_TYPES, params)
-        return cursor.fetchall()
+        if not clinic:
+            execute_prepared(cursor, "availability_busy_rows", BUSY_SQL, BUSY_TYPES, params)
+            return cursor.fetchall()
+        execute_prepared(cursor, "availability_busy_rows_clinic", BUSY_CLINIC_SQL, BUSY_TYPES, params)
+        rows = cursor.fetchall()
+    # The clinic's row is the first (no time off flag): the first part of a UNION ALL comes first. Looked for
+    # anywhere all the same, should a plan ever give it elsewhere.
+    if rows and rows[0][5] is None:
+        return rows[0][3], rows[1:]
+    values = [row[3] for row in rows if row[5] is None]
+    return (values[0] if values else None), [row for row in rows if row[5] is not None]
 
 
 # A timestamp column as microseconds after the range's start ($2), held inside the range (to $1): through
@@ -343,8 +361,18 @@ class Busy:
     rooms: dict  # room id -> Intervals
 
     @classmethod
-    def load(cls, practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id=None) -> "Busy":
-        rows = busy_rows(practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id)
+    def load(
+        cls, practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id=None, *, confirm=None
+    ) -> "Busy":
+        """`confirm`: a catalogue to confirm in the same statement (`CatalogueChanged` if the set-up changed)."""
+        if confirm is None:
+            return cls.of_rows(
+                range_start, busy_rows(practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id)
+            )
+        value, rows = busy_rows(practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id, clinic=True)
+        if value != confirm.version:
+            raise CatalogueChanged
+        _unconfirmed.set(None)
         return cls.of_rows(range_start, rows)
 
     @classmethod
@@ -890,6 +918,7 @@ def available_slots(
         [room.pk for room in setup.rooms if room.site_id in {s.pk for s in sites}],
         *busy_range(sites, date_from, date_to, occupied, setup.travel),
         getattr(ignore_appointment, "pk", None),
+        confirm=catalogue if catalogue is not None and _unconfirmed.get() is catalogue else None,
     )
     for each in sites:
         calendar = Calendar(
@@ -974,6 +1003,13 @@ def check_slot(
 
 CACHE_BUCKET_SECONDS = 300
 CLINIC_SCOPE = "clinic"
+
+# `BUSY_SQL` with the "clinic" scope's value first (a row whose time off flag is NULL): `busy_rows(clinic=True)`.
+BUSY_CLINIC_SQL = f"""
+SELECT NULL::bigint, NULL::bigint, NULL::bigint, value, NULL::bigint, NULL::boolean
+  FROM {AvailabilityScope._meta.db_table} WHERE scope = '{CLINIC_SCOPE}'
+UNION ALL {BUSY_SQL.strip()}
+"""
 
 
 def practitioner_scope(practitioner_id, utc_day: datetime.date | None = None) -> str:
@@ -1387,15 +1423,12 @@ def cached(
     that find the same entry (`_thawed`), which then cost no unpickling.
 
     With the cache off (`AVAILABILITY_CACHE=0`) every answer is computed, as of now; the set-up still comes
-    from the catalogue of the current "clinic" value (one small query), as issue 16's "endpoint cold" has it:
-    the treatment and practitioner looked up under the same invalidation, not read again for every answer.
+    from the catalogue of the current "clinic" value, as issue 16's "endpoint cold" has it: the treatment
+    and practitioner looked up under the same invalidation, not read again for every answer (`_uncached`).
     """
     now = now or timezone.now()
     if not settings.AVAILABILITY_CACHE:
-        known = catalogue()
-        if checked is not None and checked.version != known.version:
-            raise CatalogueChanged
-        return compute(now, known)
+        return _uncached(compute, now, checked)
 
     def read_of(known):
         if known is None:  # no catalogue yet: what it is, and what the answer reads once it is known
@@ -1475,6 +1508,44 @@ def _keep_thawed(key, known, frozen, value) -> None:
         _thawed.move_to_end(key)
         while len(_thawed) > THAWED_KEPT:
             _thawed.popitem(last=False)
+
+
+# The catalogue an answer computed with the cache off has not confirmed yet (`_uncached`): its busy rows'
+# statement reads the "clinic" value too, and confirms it (`Busy.load`).
+_unconfirmed: ContextVar = ContextVar("availability_unconfirmed", default=None)
+
+
+def _uncached(compute, now, checked):
+    """compute(now, catalogue) with the catalogue this process holds, confirmed by the statement that reads
+    the answer's busy rows (one round trip for both, where the scope read and then the rows took two: with
+    the cache off, a week of one practitioner's times costs one query). An answer that reads no busy rows (a
+    refusal, nobody offering the treatment) confirms it with a query of its own, after. If the set-up
+    changed, the answer is computed again from the current one (or `CatalogueChanged` raised for a caller
+    who `checked` the question against the one it had)."""
+    known = _catalogue
+    if known is None or (checked is not None and checked is not known):
+        known = catalogue()
+        if checked is not None and checked.version != known.version:
+            raise CatalogueChanged
+        return compute(now, known)
+    token = _unconfirmed.set(known)
+    try:
+        value = compute(now, known)
+    except CatalogueChanged:
+        changed = True
+    except Exception:
+        if _unconfirmed.get() is not known or clinic_version() == known.version:
+            raise  # a refusal from the current set-up
+        changed = True
+    else:
+        changed = _unconfirmed.get() is known and clinic_version() != known.version
+    finally:
+        _unconfirmed.reset(token)
+    if not changed:
+        return value
+    if checked is not None:
+        raise CatalogueChanged
+    return compute(now, catalogue())
 
 
 SCOPES_KEPT = 4096

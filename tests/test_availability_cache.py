@@ -240,10 +240,27 @@ def test_the_cache_can_be_turned_off(clinic, settings, django_assert_num_queries
     treatment, practitioner, day = clinic
     settings.AVAILABILITY_CACHE = False
     assert starts(offered_slots(treatment, practitioner, day, day), day)[0] == "09:00"
-    with django_assert_num_queries(2):  # the clinic's value and the busy rows, every time
+    with django_assert_num_queries(1):  # the busy rows, read with the clinic's value, every time
         offered_slots(treatment, practitioner, day, day)
     WorkingHours.objects.filter(practitioner=practitioner).update(start=datetime.time(10))
     assert starts(offered_slots(treatment, practitioner, day, day), day)[0] == "10:00"
+
+
+def test_with_the_cache_off_an_answer_that_reads_no_busy_rows_still_confirms_its_catalogue(clinic, settings, client):
+    """A question the process's catalogue would refuse (a treatment added since it was loaded) is asked
+    again of the current one: the busy rows' statement confirms the catalogue of an answer that reads them,
+    and one that does not (a refusal) confirms it with a query of its own."""
+    treatment, practitioner, day = clinic
+    settings.AVAILABILITY_CACHE = False
+    assert api_days(client, treatment, day)[0]["slots"]  # the catalogue is loaded
+    added = TreatmentFactory(slug="added-since", duration_minutes=60, needs_cleared_intake=False)
+    practitioner.treatments.add(added)
+    (answer,) = api_days(client, added, day)
+    assert answer["slots"][0]["start"][11:16] == "09:00" and answer["slots"][-1]["start"][11:16] == "11:00"
+    added.active = False
+    added.save()
+    response = client.get("/api/v1/availability/", {"treatment": added.slug, "from": day, "to": day})
+    assert response.status_code == 400, response.content
 
 
 def api_days(client, treatment, day):
