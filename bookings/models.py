@@ -463,9 +463,9 @@ class AvailabilityScope(models.Model):
     "practitioner:<id>:<UTC date>" (their time off and live appointments that day; migration 0024),
     "practitioner:<id>" (the same on all their days, what answers about several practitioners read; 0025)
     and "room:<id>:<UTC date>" (the live appointments occupying that room that day; migration 0020). The
-    desk's kept day view reads two more kinds (migration 0026, bookings/frontdesk/day_cache.py):
-    "patient:<id>" (what a calendar card shows of the patient and their appointments beyond availability's
-    columns) and "time-off:<UTC date>" (time off touching that date).
+    desk's kept day view reads two more kinds (migrations 0026 and 0028, bookings/frontdesk/day_cache.py):
+    "desk:<UTC date>" (what a calendar card shows of the patient and their appointments beyond availability's
+    columns, on the dates their appointments start) and "time-off:<UTC date>" (time off touching that date).
     Database triggers bump the scopes a write touches, in the writing transaction itself: whatever makes the write
     (a service, the admin, a bulk update, another process), cached answers that read it are never read again once
     the write commits; others stay. A row first written starts at the database clock's microseconds since 1970, and

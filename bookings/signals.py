@@ -10,8 +10,8 @@
   kwargs), so they cost no extra query; practice adds `form_confirmed` (the patient confirmed their health
   form for this visit), which `bookings.selectors.paperwork_due` reads when it is there. The desk's day view
   is kept until a scope it reads is bumped (bookings/frontdesk/day_cache.py): a column read from a new table
-  needs a trigger that bumps its patient's "patient:<id>" scope (as migration 0026 does for
-  `form_confirmed`), and a test in tests/test_desk_day_cache.py.
+  needs a trigger that bumps its patient's dates' "desk:<UTC date>" scopes (`bookings_desk_patient_dates`,
+  as migrations 0026 and 0028 do for `form_confirmed`), and a test in tests/test_desk_day_cache.py.
 """
 
 from django.dispatch import Signal

@@ -311,6 +311,23 @@ def test_a_confirmed_health_form_shows_at_once(desk, practitioner):
     assert "To do: confirm health form" not in desk.card(appointment)
 
 
+def test_a_form_shows_on_every_day_the_patient_comes_and_leaves_other_days_kept(desk, booked, practitioner):
+    """What a card shows of a patient is bumped on the dates their visits start (bookings 0028): their other
+    day shows it too; a day they do not come on is kept as it was."""
+    later = AppointmentFactory(patient=booked.patient, practitioner=practitioner, treatment=booked.treatment,
+                               start_at=at(DAY + datetime.timedelta(days=14), 10))  # fmt: skip
+    other_view = f"&date={DAY + datetime.timedelta(days=14):%Y-%m-%d}"
+    quiet_view = f"&date={DAY + datetime.timedelta(days=7):%Y-%m-%d}"
+    desk.warm(quiet_view)
+    desk.page(other_view)
+    assert NO_FORM.label in desk.card(later, other_view) and NO_FORM.label in desk.card(booked)
+    built = desk.builds
+    submitted_intake(booked.patient, anticoagulants=["warfarin"])
+    desk.page(quiet_view)
+    assert desk.builds == built  # nothing of that day changed: kept
+    assert FLAGGED.label in desk.card(booked) and FLAGGED.label in desk.card(later, other_view)
+
+
 # --- the moment, and who asks -------------------------------------------------------------------------------
 
 

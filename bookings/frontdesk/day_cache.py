@@ -11,15 +11,16 @@ bump whenever such a row is written, in the writing transaction:
   its times, room, practitioner, site or status, at its old and new dates (0020), so one that comes into
   the day or leaves it, is cancelled, checked in, completed, marked a no-show or has its deposit paid;
 - "time-off:<UTC date>" of those dates: time off (0026);
-- "patient:<id>" of every patient with an appointment in the day's range: any other write to their
-  appointments (a confirmation, a cancellation's reason, another treatment), their name, their health
-  forms, flags, reviews, pinned alerts, consents and health-form confirmations (0026).
-The name holds a digest of every (scope, value) read, not a sum: the set of patients read changes with the
-rows. Values only grow, so a write to anything shown gives a name never seen before; the state is read
-before the rows, so a kept grid is never older than its name. Rows shown that no scope covers would be
-shown stale: a new kind of thing on a card needs its trigger first (tests/test_desk_day_cache.py has a test
-per kind of change, each failing without its trigger). A day kept already is checked by the values of the
-names it read alone (no appointment read to learn the patients again: `state` says why that is enough).
+- "desk:<UTC date>" of those dates: what a card shows beyond availability's columns, bumped on the start
+  date of every appointment of the patient it concerns (0028): any other write to an appointment (a
+  confirmation, a cancellation's reason, another treatment or patient), the patient's name, their health
+  forms, flags, reviews, pinned alerts, consents and health-form confirmations.
+So a day reads a few dozen rows whatever it holds (one a room and date, two a date and "clinic", each
+found by its primary key), and never the appointments. The name holds a digest of every (scope, value) read. Values only
+grow, so a write to anything shown gives a name never seen before; the state is read before the rows, so a
+kept grid is never older than its name. Rows shown that no scope covers would be shown stale: a new kind of
+thing on a card needs its trigger first (tests/test_desk_day_cache.py has a test per kind of change, each
+failing without its trigger).
 
 What depends on the moment (the cells from now on, the "now" line) is left out of what is kept and put in
 at each request (`Kept.html`). The page around the grid is kept with it (`page_for`), once for each thing it
@@ -44,7 +45,7 @@ from django.utils.safestring import mark_safe
 
 from bookings import availability
 from bookings.availability import CLINIC_SCOPE, LONGEST_APPOINTMENT
-from bookings.models import Appointment, AvailabilityScope
+from bookings.models import AvailabilityScope
 from clinic import clock
 from clinic.models import Room
 
@@ -58,70 +59,38 @@ _HOLE = re.compile(re.escape(grid.DEFERRED) + r"(cells|now):(\d+)\x00")
 
 
 def _state_sql() -> str:
-    scopes, rooms, appointments = (
-        AvailabilityScope._meta.db_table,
-        Room._meta.db_table,
-        Appointment._meta.db_table,
-    )
-    # First the values of the names read last time (`kept`): equal to what they were, nothing shown changed
-    # and the rest is never run (a one-time filter: no appointment read). Otherwise the names anew, each
-    # found through the primary key (`= ANY`: joined to them instead, PostgreSQL hashed them and read the
-    # whole table, 9 ms instead of 3.5 on the bench clinic).
+    scopes, rooms = AvailabilityScope._meta.db_table, Room._meta.db_table
+    # The names as one array (`= ANY`): each row found through the primary key. Joined to the names instead,
+    # PostgreSQL hashed them and read the whole table.
     return f"""
-WITH kept AS MATERIALIZED (
-    SELECT md5(string_agg(k.scope || '=' || k.value, ',' ORDER BY k.scope)) AS digest
-    FROM {scopes} AS k WHERE k.scope = ANY(%s::text[])
-), names AS MATERIALIZED (
-    SELECT ARRAY(
-        SELECT %s::text
-        UNION SELECT 'time-off:' || d FROM unnest(%s::text[]) AS d
-        UNION SELECT 'room:' || r.id || ':' || d FROM {rooms} AS r CROSS JOIN unnest(%s::text[]) AS d
-        UNION SELECT 'patient:' || a.patient_id FROM {appointments} AS a
-            WHERE a.start_at < %s AND a.busy_until > %s AND a.start_at >= %s
-    ) AS names
-    WHERE (SELECT digest FROM kept) IS DISTINCT FROM %s
-)
-SELECT max(CASE WHEN s.scope = %s THEN s.value END),
-    md5(string_agg(s.scope || '=' || s.value, ',' ORDER BY s.scope)), (SELECT names FROM names)
+SELECT max(CASE WHEN s.scope = %s THEN s.value END), md5(string_agg(s.scope || '=' || s.value, ',' ORDER BY s.scope))
 FROM {scopes} AS s
-WHERE s.scope = ANY(CAST((SELECT names FROM names) AS text[]))
+WHERE s.scope = ANY(ARRAY(
+    SELECT %s::text
+    UNION ALL SELECT kind || d FROM unnest(%s::text[]) AS d CROSS JOIN unnest(ARRAY['time-off:', 'desk:']) AS kind
+    UNION ALL SELECT 'room:' || r.id || ':' || d FROM {rooms} AS r CROSS JOIN unnest(%s::text[]) AS d
+))
 """
 
 
 @dataclass(frozen=True)
 class State:
     """What one state read found: the "clinic" value (None if its row is lost), a digest of every (scope,
-    value) of `names`, the scopes the day view depends on (absent rows included: a first bump is a change)."""
+    value) read."""
 
     clinic: int | None
     digest: str | None
-    names: list
 
 
-def state(start_at: datetime.datetime, end_at: datetime.datetime, known: State | None = None) -> State:
+def state(start_at: datetime.datetime, end_at: datetime.datetime) -> State:
     """The state of what a day view reads that touches [start_at, end_at) (the appointments as
-    `selectors.appointments_between` reads them, the time off, working hours and set-up of that range): `known`
-    itself if none of its scopes changed since, else read anew. One query.
-
-    Unchanged values of `known.names` mean unchanged names too, so the appointments need not be read again to
-    learn the patients: the patients named are those of every appointment starting in the range's dates whose
-    `busy_until` is past its start (the rows the view reads, and the few whose buffer alone reaches into it:
-    `busy_until >= end_at`, a check in the database), and such a row comes into that set only by an insert or
-    a new start or `busy_until`, which bumps its room's scope on its new start's date (named: every room's on
-    every date of the range; a new room bumps "clinic"); it leaves it, or changes patient, only by a write
-    that bumps its old patient's (named)."""
-    lower = start_at - LONGEST_APPOINTMENT
-    dates = [day.isoformat() for day in availability.utc_dates(lower, end_at)]
-    kept_names, kept_digest = (known.names, known.digest) if known is not None else ([], "")
+    `selectors.appointments_between` reads them, from `start_at - LONGEST_APPOINTMENT` on, the time off,
+    working hours and set-up of that range). One query, of one scope row a room and date and two a date
+    whatever the day holds: each row the view reads bumps one of those on its start's date when written."""
+    dates = [day.isoformat() for day in availability.utc_dates(start_at - LONGEST_APPOINTMENT, end_at)]
     with connection.cursor() as cursor:
-        cursor.execute(
-            _state_sql(),
-            [kept_names, CLINIC_SCOPE, dates, dates, end_at, start_at, lower, kept_digest, CLINIC_SCOPE],
-        )
-        clinic, digest, names = cursor.fetchone()
-    if known is not None and names is None:  # the one-time filter held: nothing read anew
-        return known
-    return State(clinic, digest, names)
+        cursor.execute(_state_sql(), [CLINIC_SCOPE, CLINIC_SCOPE, dates, dates])
+        return State(*cursor.fetchone())
 
 
 @dataclass(frozen=True)
@@ -194,8 +163,8 @@ def day_for(key_parts: tuple, start_at, end_at, build) -> Day:
         found = _kept.get(key)
         if found is not None:
             _kept.move_to_end(key)
-    read = state(start_at, end_at, found.state if found is not None else None)
-    if found is not None and read is found.state:
+    read = state(start_at, end_at)
+    if found is not None and read == found.state:
         return found
     if read.clinic is None:  # a lost "clinic" row: answered, not kept (availability puts it back)
         return Day(None, build(None))
