@@ -172,6 +172,7 @@ def _cached_availability(query_params, params) -> bytes:
         reads=lambda known: _practitioners_asked(params, known),
         rooms=lambda known: _rooms_asked(params, known),
         days=_days_asked(params),
+        pooled=True,  # JSON bytes: shared with the other processes (bookings/answer_cache.py)
     )
 
 

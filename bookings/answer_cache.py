@@ -13,10 +13,15 @@ never takes the lock (a dict's get is atomic); writers do, so that dropping and 
 `clear()` empties it, as the benches and tests that measure a cold answer expect of the availability cache.
 """
 
+import contextlib
 import itertools
+import re
 import threading
 
+from django.conf import settings
+from django.core.cache import caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+from redis.exceptions import RedisError
 
 _stores: dict[str, dict] = {}
 _locks: dict[str, threading.Lock] = {}
@@ -59,3 +64,60 @@ class AnswerCache(BaseCache):
     def clear(self):
         with self._lock:
             self._store.clear()
+        forget_pooled()
+
+
+# --- answers pooled between the processes (Redis) ----------------------------------------------------------
+# Each process keeps its own answers, so an answer a write made stale was computed again once by every process
+# asked for it: in the busy clinic of bench/throughput.py (one booking a second, 204 answers asked in turn,
+# 54 made stale by each booking), every worker computed each of them (about 4 ms of CPU each, against a
+# fraction of a millisecond for a hit). With Redis (`CACHES["answers"]`, settings), the first process to
+# compute an answer of JSON bytes (the API's) leaves it there under the same key (what is asked, its time
+# bucket, the state read), and the others take it from there on their own miss: one more round trip on a
+# miss, no computation. The key names the state exactly as the process's key does, so an answer found there
+# is exactly the one the process would have computed; it lives two time buckets. Redis unreachable: computed,
+# as without it.
+
+
+def pooled_key(key) -> str:
+    return ":".join(str(part) for part in key)
+
+
+def pooled_get(key) -> bytes | None:
+    pool = _pool()
+    if pool is None:
+        return None
+    try:
+        found = pool.get(pooled_key(key))
+    except RedisError:
+        return None
+    return found if type(found) is bytes else None
+
+
+def pooled_set(key, value: bytes, timeout: int) -> None:
+    pool = _pool()
+    if pool is not None:
+        with contextlib.suppress(RedisError):
+            pool.set(pooled_key(key), value, timeout=timeout)
+
+
+def forget_pooled() -> None:
+    """Remove the pooled answers (only this clinic's keys, `KEY_PREFIX`: the Redis database is shared with the
+    sessions and the task queue): for the tests and benches that measure a cold answer."""
+    pool = _pool()
+    if pool is None:
+        return
+    try:
+        client = pool._cache.get_client(write=True)
+        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", pool.make_key("")) + "*"
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        if keys:
+            client.delete(*keys)
+    except RedisError:
+        pass
+
+
+def _pool():
+    if "answers" not in settings.CACHES:
+        return None
+    return caches["answers"]

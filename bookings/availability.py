@@ -73,6 +73,7 @@ from clinic.models import (
 )
 from clinic.prepared import arguments_sql, execute_prepared
 
+from .answer_cache import pooled_get, pooled_set
 from .models import Appointment, AvailabilityScope
 
 LONGEST_APPOINTMENT = datetime.timedelta(days=1)
@@ -1410,6 +1411,7 @@ def cached(
     now: datetime.datetime | None = None,
     checked: Catalogue | None = None,
     shared: bool = False,
+    pooled: bool = False,
 ):
     """compute(as_of, catalogue) once per state of what it reads and time bucket.
 
@@ -1420,7 +1422,9 @@ def cached(
     catalogue (`process_catalogue`) the caller checked the question against; `CatalogueChanged` is raised,
     and nothing computed, if the scope read finds the set-up changed since. `shared`: the caller never changes
     the value (nor anything in it), so the value thawed from the cache is kept as it is for the next requests
-    that find the same entry (`_thawed`), which then cost no unpickling.
+    that find the same entry (`_thawed`), which then cost no unpickling. `pooled`: the value is JSON bytes (the
+    API's), shared with the other processes through Redis when there is one (bookings/answer_cache.py): a
+    process that misses takes it from there before computing it.
 
     With the cache off (`AVAILABILITY_CACHE=0`) every answer is computed, as of now; the set-up still comes
     from the catalogue of the current "clinic" value, as issue 16's "endpoint cold" has it: the treatment
@@ -1479,9 +1483,16 @@ def cached(
             if shared:
                 _keep_thawed(key, known, found, value)
             return value
+    if pooled:
+        value = pooled_get(key)
+        if value is not None:
+            cache.set(key, value)
+            return value
     value = compute(bucket_end(now), known)
     if type(value) is bytes:
         cache.set(key, value)
+        if pooled:
+            pooled_set(key, value, timeout=2 * CACHE_BUCKET_SECONDS)
         return value
     found = Frozen(_freeze(value, known))
     cache.set(key, found)

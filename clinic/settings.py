@@ -258,6 +258,15 @@ if REDIS_URL:
     }
     SESSION_ENGINE = "clinic.sessions"
     SESSION_CACHE_ALIAS = "sessions"
+    # The API's availability answers, pooled between the processes: one computes an answer a write made
+    # stale, the others take it from here (bookings/answer_cache.py).
+    CACHES["answers"] = {
+        "BACKEND": "clinic.sessions.KeptClientRedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"{REDIS_KEY_PREFIX}answers",
+        # Never wait long on it: without it an answer is computed (a blackholed Redis must not hang the API).
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
 else:
     CELERY_BROKER_URL = "filesystem://localhost/"  # a host named: kombu warns on every connection without one
     CELERY_RESULT_BACKEND = f"file://{VAR_DIR / 'celery-results'}"

@@ -618,3 +618,35 @@ def test_a_shared_answer_is_kept_thawed_only_while_the_cache_holds_what_it_was_t
     for n in range(availability.THAWED_KEPT + 5):  # bounded
         availability.cached(("test bound", n), lambda as_of, known, n=n: n, reads=lambda known: [], shared=True)
     assert len(availability._thawed) == availability.THAWED_KEPT
+
+
+@pytest.mark.redis
+def test_a_process_that_misses_takes_the_apis_answer_another_computed_and_never_a_stale_one(
+    clinic, client, django_assert_num_queries
+):
+    """The API's answers are pooled in Redis (bookings/answer_cache.py): a process that never saw an answer (its
+    own answers emptied, Redis's kept) takes it from there with the scope read alone; after a booking the key
+    names another state, so it computes the new answer, without the time booked."""
+    from bookings import answer_cache
+
+    treatment, practitioner, day = clinic
+    first = api_days(client, treatment, day)
+    answer_cache._stores["availability"].clear()  # another process: nothing kept of its own
+    with django_assert_num_queries(1):  # the scope read; the answer from Redis
+        assert api_days(client, treatment, day) == first
+    book_slot(PatientFactory(), offered_slots(treatment, practitioner, day, day)[day][0])
+    answer_cache._stores["availability"].clear()
+    after = api_days(client, treatment, day)
+    assert [slot["start"] for slot in after[0]["slots"]][:1] != [slot["start"] for slot in first[0]["slots"]][:1]
+    assert len(after[0]["slots"]) == len(first[0]["slots"]) - 4  # 09:00 taken: 09:00 to 09:45 no longer fit
+
+
+@pytest.mark.redis
+def test_without_redis_the_api_computes_its_answers(clinic, client, settings):
+    treatment, _, day = clinic
+    settings.CACHES = {
+        **settings.CACHES,
+        "answers": {**settings.CACHES["answers"], "LOCATION": "redis://127.0.0.1:1/0"},
+    }
+    first = api_days(client, treatment, day)
+    assert first and api_days(client, treatment, day) == first
