@@ -8,7 +8,9 @@ import datetime
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
@@ -159,8 +161,19 @@ def _booking_page_context(request, slug, known, checked, *, times_only=False):
 def book_treatment(request, slug):
     """Step 1-3: practitioner or first available, day, time (times load in place with htmx)."""
     context = _with_current_catalogue(lambda *known: _booking_page_context(request, slug, *known))
-    context["times_html"] = kept_times.times_html(context)
-    return render(request, "bookings/book_treatment.html", context)
+    times = kept_times.times_html(context)
+    key = kept_times.page_key(request, context, context["form"])
+    if key is None or messages.get_messages(request):  # a message is shown once: written for this request
+        return render(request, kept_times.PAGE, {**context, "times_html": times})
+    return HttpResponse(
+        kept_times.page_html(
+            key,
+            context,
+            times,
+            lambda: get_token(request),
+            lambda holes: render_to_string(kept_times.PAGE, {**context, **holes}, request),
+        )
+    )
 
 
 @access.patient_required

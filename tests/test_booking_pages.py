@@ -391,6 +391,46 @@ def test_the_kept_times_list_is_the_templates_and_never_shows_one_patient_what_i
     assert mine.strip() in page  # the page holds the same list
 
 
+def test_the_kept_booking_page_is_the_templates_with_a_fresh_working_token_and_a_message_shown_once(
+    patient, treatment, practitioner
+):
+    """The page around the times list is kept too (bookings.kept_times.page_html): the same markup as the
+    template writes but for the CSRF token, masked afresh for each response and accepted by the next step; a
+    page with a message to show is written for that request, which shows it once."""
+    from django.test import Client
+
+    from bookings import kept_times
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(patient.user)
+    page, day = reverse("book_treatment", args=[treatment.slug]), in_days(7)
+    asked = {"practitioner": "", "day": day.isoformat()}
+
+    def token(response):
+        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', response.content.decode()).group(1)
+
+    def without_token(response):
+        return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())
+
+    written = browser.get(page, asked)
+    assert kept_times._pages
+    kept = browser.get(page, asked)
+    assert token(kept) != token(written) and without_token(kept) == without_token(written)
+    assert f"start={key(at(day, 10))}" in kept.content.decode() and "Amelia Hart" in kept.content.decode()
+    kept_times.forget()
+    assert without_token(browser.get(page, asked)) == without_token(kept)  # what the template writes
+    booked = browser.post(
+        confirm_url(treatment),
+        {"practitioner": practitioner.pk, "start": key(at(day, 10)), "csrfmiddlewaretoken": token(kept)},
+    )
+    assert booked.status_code == 302 and Appointment.objects.count() == 1
+    shown = browser.get(page, asked).content.decode()  # the booking's message, not read yet
+    assert 'class="messages"' in shown and f"start={key(at(day, 10))}" not in shown
+    again = browser.get(page, asked).content.decode()  # shown once: kept again from here on
+    assert 'class="messages"' not in again and f"start={key(at(day, 10))}" not in again
+    assert "You have one on" in again  # the patient's own course interval now covers the day
+
+
 # --- my appointments, reschedule, cancel ---------------------------------------------------------------
 
 
