@@ -109,3 +109,28 @@ def test_the_desk_s_week_of_a_practitioner_shows_both_sites(client, two_sites):
     client.force_login(desk)
     page = client.get(reverse("desk:week", args=[practitioner.pk]), {"date": DAY.isoformat()}).content.decode()
     assert "Lola London" in page and "Mo Manchester" in page and 'class="cal-site small">Manchester<' in page
+
+
+def test_the_desks_sites_are_those_the_orm_reads_in_its_order_each_with_whether_it_is_the_users(client, two_sites):
+    """`sites_for_desk` writes its SQL once from the model (clinic/selectors.py): the same sites, order and
+    `mine` as the ORM's query, for a user of one site, of none, and for nobody signed in; as the switcher shows."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.db.models import Exists, OuterRef
+
+    from clinic.models import Site
+    from clinic.selectors import sites_for_desk
+
+    london, manchester, *_ = two_sites
+    SiteFactory(name="Aberdeen", slug="aberdeen", display_order=5)
+    SiteFactory(name="Closed", slug="closed", active=False)
+    desk = staff_user(roles.FRONT_DESK)
+    manchester.staff.add(desk)
+    for user in (desk, staff_user(roles.FRONT_DESK), AnonymousUser()):
+        works_here = Site.staff.through.objects.filter(site_id=OuterRef("pk"), user_id=user.pk)
+        expected = [
+            (s.pk, s.name, s.slug, s.time_zone, s.mine) for s in Site.objects.active().annotate(mine=Exists(works_here))
+        ]
+        assert [(s.pk, s.name, s.slug, s.time_zone, s.mine) for s in sites_for_desk(user)] == expected
+    client.force_login(desk)
+    switcher = calendar(client, site="all").split('aria-label="Sites"')[1].split("</nav>")[0]
+    assert 'Manchester <span class="visually-hidden">(your site)</span>' in switcher and "Closed" not in switcher
