@@ -242,7 +242,9 @@ MICROSECOND = datetime.timedelta(microseconds=1)
 LONGEST_RANGE = datetime.timedelta(days=3660)
 
 
-def busy_rows(practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id=None, *, clinic=False):
+def busy_rows(
+    practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id=None, *, clinic=False, rooms_within=None
+):
     """The one query of a computation: (practitioner id, room id, site id, start, end, is time off) for the
     practitioners' time off and the live appointments of those practitioners (at any site: a practitioner is
     in one place at a time) or in those rooms that overlap [range_start, range_end). bench/large.py times it
@@ -262,7 +264,15 @@ def busy_rows(practitioner_ids, room_ids, range_start, range_end, ignore_appoint
 
     clinic=True: (the "clinic" scope's value, None if its row is lost; the rows), read in the same statement
     (`BUSY_CLINIC_SQL`): an answer with the cache off confirms its catalogue without a round trip of its own
-    (`_uncached`)."""
+    (`_uncached`).
+
+    rooms_within: for ONE practitioner (`practitioner_ids`), the instants outside which the rooms' rows cannot
+    be in the way of their slots (`room_windows`, a `tstzmultirange`'s text), or None: all are read. On
+    PostgreSQL a room's row is then read only if it overlaps them outside that practitioner's own busy time
+    (their appointments and time off, in the statement: a start whose session meets those is blocked whatever
+    the rooms hold). One practitioner's week on the bench clinic: 592 rows -> 338, the client's fetching and
+    grouping a third less (docs/benchmarks.md, issue #16's sixth pass: the rooms' rows). Through the ORM all
+    are read (more rows, the same answer)."""
     if range_end - range_start > LONGEST_RANGE:
         raise ValueError(f"busy_rows reads at most {LONGEST_RANGE.days} days at a time")
     if connection.vendor != "postgresql":
@@ -278,6 +288,7 @@ def busy_rows(practitioner_ids, room_ids, range_start, range_end, ignore_appoint
         list(practitioner_ids),
         list(room_ids),
         ignore_appointment_id,
+        rooms_within,
     ]
     with connection.cursor() as cursor:
         if not clinic:
@@ -303,13 +314,26 @@ _UNTIL = "(date_part('epoch', least({}, $1) - $2) * 1000000)::int8"
 _LIVE = ", ".join(f"'{status}'" for status in Appointment.LIVE_STATUSES)
 
 # $1 range end, $2 range start, $3 the earliest start that can reach the range, $4 practitioner ids, $5 room
-# ids, $6 an appointment to leave out (or NULL).
-BUSY_TYPES = ("timestamptz", "timestamptz", "timestamptz", "bigint[]", "bigint[]", "bigint")
+# ids, $6 an appointment to leave out (or NULL), $7 where the rooms' rows can matter for the one practitioner
+# of $4 (NULL: everywhere), less that practitioner's busy time (an InitPlan, run once). The overlap is written
+# `tstzrange(start_at, busy_until)`, not as the exclusion constraints' GiST indexes spell it: with it matching
+# them, PostgreSQL planned each execution afresh (its custom plans priced lower), scanning a GiST index: 1.3
+# -> 3-5 ms of its CPU; as written its one generic plan filters the (room, start) index's rows.
+BUSY_TYPES = ("timestamptz", "timestamptz", "timestamptz", "bigint[]", "bigint[]", "bigint", "tstzmultirange")
 BUSY_SQL = f"""
 SELECT practitioner_id, room_id, site_id, {_FROM.format("start_at")}, {_UNTIL.format("busy_until")}, false
   FROM {Appointment._meta.db_table}
  WHERE status IN ({_LIVE}) AND start_at < $1 AND busy_until > $2 AND start_at >= $3
-   AND (practitioner_id = ANY($4) OR room_id = ANY($5))
+   AND (practitioner_id = ANY($4)
+        OR (room_id = ANY($5) AND ($7 IS NULL OR tstzrange(start_at, busy_until) && (
+            SELECT $7 - coalesce(range_agg(taken), '{{}}') FROM (
+                SELECT tstzrange(start_at, busy_until, '[)') FROM {Appointment._meta.db_table}
+                 WHERE status IN ({_LIVE}) AND start_at < $1 AND busy_until > $2 AND start_at >= $3
+                   AND practitioner_id = ANY($4) AND id IS DISTINCT FROM $6
+                UNION ALL
+                SELECT tstzrange(start_at, end_at, '[)') FROM {TimeOff._meta.db_table}
+                 WHERE practitioner_id = ANY($4) AND start_at < $1 AND end_at > $2
+            ) AS theirs (taken)))))
    AND id IS DISTINCT FROM $6
 UNION ALL
 SELECT practitioner_id, NULL, NULL, {_FROM.format("start_at")}, {_UNTIL.format("end_at")}, true
@@ -363,14 +387,22 @@ class Busy:
 
     @classmethod
     def load(
-        cls, practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id=None, *, confirm=None
+        cls,
+        practitioner_ids,
+        room_ids,
+        range_start,
+        range_end,
+        ignore_appointment_id=None,
+        *,
+        confirm=None,
+        rooms_within=None,
     ) -> "Busy":
-        """`confirm`: a catalogue to confirm in the same statement (`CatalogueChanged` if the set-up changed)."""
+        """`confirm`: a catalogue to confirm in the same statement (`CatalogueChanged` if the set-up changed).
+        `rooms_within`: `busy_rows`'."""
+        args = (practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id)
         if confirm is None:
-            return cls.of_rows(
-                range_start, busy_rows(practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id)
-            )
-        value, rows = busy_rows(practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id, clinic=True)
+            return cls.of_rows(range_start, busy_rows(*args, rooms_within=rooms_within))
+        value, rows = busy_rows(*args, clinic=True, rooms_within=rooms_within)
         if value != confirm.version:
             raise CatalogueChanged
         _unconfirmed.set(None)
@@ -395,6 +427,38 @@ class Busy:
         )
 
 
+def room_windows(setup: Setup, sites, first_day, last_day, treatment) -> str:
+    """Where a room's appointment can be in the way of a slot of the set-up's practitioners at these sites on
+    these local days, as a `tstzmultirange`'s text (`busy_rows(rooms_within=...)`): each working span from
+    its start to its end plus the buffer after (a slot starts in the span, ends in it, and keeps its room for
+    the buffer). On a day the site's clock changes, the whole local day and the time a slot late in it
+    occupies after: its wall times are not a fixed offset from midnight (`Calendar._span_grid`). Closures,
+    notice and horizon are not looked at: a wider window reads more rows, never a different answer."""
+    windows = []
+    buffer, occupied = treatment.buffer_after, treatment.duration + treatment.buffer_after
+    for site in sites:
+        zone, site_id = clock.zone(site), getattr(site, "pk", None)
+        spans_by_weekday = defaultdict(list)
+        for (s_id, _, weekday), spans in setup.hours.items():
+            if s_id == site_id:
+                spans_by_weekday[weekday] += spans
+        for day in days_between(first_day, last_day):
+            spans = spans_by_weekday.get(day.weekday())
+            if not spans:
+                continue
+            utc_midnight = steady_midnight(day, zone)
+            if utc_midnight is not None:
+                for span_start, span_end in spans:
+                    opens = utc_midnight + datetime.timedelta(microseconds=_wall_us(span_start))
+                    closes = utc_midnight + datetime.timedelta(microseconds=_wall_us(span_end)) + buffer
+                    if opens < closes:
+                        windows.append((opens, closes))
+            else:
+                opens, closes = day_bounds_utc(day, day, zone)
+                windows.append((opens, closes + occupied))
+    return "{" + ",".join(f'["{opens.isoformat()}","{closes.isoformat()}")' for opens, closes in windows) + "}"
+
+
 def busy_range(sites, first_day, last_day, occupied, travel: TravelTimes | None = None):
     """The instants whose busy rows matter for these sites' local days: the range's days, a little after (a
     slot late on the last day occupies time after midnight), and the longest travel time either side (a
@@ -402,6 +466,17 @@ def busy_range(sites, first_day, last_day, occupied, travel: TravelTimes | None 
     bounds = [day_bounds_utc(first_day, last_day, clock.zone(site)) for site in sites or (None,)]
     travel = travel.longest() if travel is not None else default_travel_time()
     return min(start for start, _ in bounds) - travel, max(end for _, end in bounds) + occupied + travel
+
+
+def steady_midnight(day, zone) -> datetime.datetime | None:
+    """The day's local midnight (in UTC) if the zone's UTC offset is the same all day (every day but two a
+    year), else None: on such a day a wall time is that midnight plus its time."""
+    midnight = datetime.datetime.combine(day, datetime.time.min, tzinfo=zone)
+    next_midnight = datetime.datetime.combine(day + ONE_DAY, datetime.time.min, tzinfo=zone)
+    offset = midnight.utcoffset()
+    if offset == next_midnight.utcoffset() == next_midnight.replace(fold=1).utcoffset():
+        return datetime.datetime.combine(day, datetime.time.min, tzinfo=UTC) - offset
+    return None
 
 
 def _wall_us(wall: datetime.time) -> int:
@@ -650,13 +725,8 @@ class Calendar:
         (every day but two a year), else None."""
         found = self._steady_days.get(day, False)
         if found is False:
-            midnight = datetime.datetime.combine(day, datetime.time.min, tzinfo=self.zone)
-            next_midnight = datetime.datetime.combine(day + ONE_DAY, datetime.time.min, tzinfo=self.zone)
-            offset = midnight.utcoffset()
-            found = None
-            if offset == next_midnight.utcoffset() == next_midnight.replace(fold=1).utcoffset():
-                found = self.us(datetime.datetime.combine(day, datetime.time.min, tzinfo=UTC) - offset)
-            self._steady_days[day] = found
+            midnight = steady_midnight(day, self.zone)
+            found = self._steady_days[day] = None if midnight is None else self.us(midnight)
         return found
 
     # verdicts -----------------------------------------------------------------------------------------
@@ -914,12 +984,15 @@ def available_slots(
     if not sites or not setup.practitioners:
         return result
     occupied = treatment.duration + treatment.buffer_after
+    # One practitioner: their rooms' rows only where they can be in the way (first available reads all).
+    alone = len(setup.practitioners) == 1
     busy = Busy.load(
         [p.pk for p in setup.practitioners],
         [room.pk for room in setup.rooms if room.site_id in {s.pk for s in sites}],
         *busy_range(sites, date_from, date_to, occupied, setup.travel),
         getattr(ignore_appointment, "pk", None),
         confirm=catalogue if catalogue is not None and _unconfirmed.get() is catalogue else None,
+        rooms_within=room_windows(setup, sites, date_from, date_to, treatment) if alone else None,
     )
     for each in sites:
         calendar = Calendar(

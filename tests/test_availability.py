@@ -116,6 +116,42 @@ def test_a_shared_room_in_use_blocks_another_practitioner(treatment, room):
     assert local_times(slots)[0] == "09:00" and slots[0].room.name == "B"
 
 
+def test_a_room_taken_just_outside_the_hours_still_blocks_what_reaches_it(treatment, room):
+    """One practitioner's answer reads the room's other appointments only around their hours: one that ends
+    inside the first slot and one that only the last slot's buffer reaches are read all the same."""
+    asked, other = practitioner_with_hours(treatment), practitioner_with_hours(treatment, spans=((7, 19),))
+    AppointmentFactory(practitioner=other, treatment=treatment, room=room, start_at=at(MONDAY, 8, 5))  # to 09:20
+    AppointmentFactory(practitioner=other, treatment=treatment, room=room, start_at=at(MONDAY, 12, 10))
+    AppointmentFactory(practitioner=other, treatment=treatment, room=room, start_at=at(MONDAY, 14))
+    expected = ["09:30", "09:45", "10:00", "10:15", "10:30", "10:45"]
+    assert local_times(slots_on(MONDAY, treatment, asked)) == expected
+
+
+@pytest.mark.postgres
+def test_one_practitioners_busy_rows_leave_out_the_rooms_rows_that_cannot_matter(treatment, room):
+    """The rooms' rows read for one practitioner (hours 09:00 to 12:00, busy 09:00 to 10:15): those that
+    overlap their hours (with the last slot's buffer, to 12:15) outside their own busy time."""
+    from bookings.availability import Busy, busy_range, load_setup, room_windows
+
+    other_room = RoomFactory(name="B")
+    asked = practitioner_with_hours(treatment)
+    other, third = (practitioner_with_hours(treatment, spans=((7, 19),)) for _ in range(2))
+    AppointmentFactory(practitioner=asked, treatment=treatment, room=room, start_at=at(MONDAY, 9))
+    AppointmentFactory(practitioner=other, treatment=treatment, room=room, start_at=at(MONDAY, 7, 45))  # to 09:00
+    AppointmentFactory(practitioner=other, treatment=treatment, room=room, start_at=at(MONDAY, 12, 15))
+    AppointmentFactory(practitioner=third, treatment=treatment, room=other_room, start_at=at(MONDAY, 9))  # to 10:15
+    AppointmentFactory(practitioner=third, treatment=treatment, room=other_room, start_at=at(MONDAY, 12, 14))
+    setup = load_setup(treatment, asked)
+    sites, occupied = setup.sites(), treatment.duration + treatment.buffer_after
+    asked_of = ([asked.pk], [room.pk, other_room.pk], *busy_range(sites, MONDAY, MONDAY, occupied))
+    busy = Busy.load(*asked_of)
+    assert (len(busy.rooms[room.pk].starts), len(busy.rooms[other_room.pk].starts)) == (3, 2)
+    busy = Busy.load(*asked_of, rooms_within=room_windows(setup, sites, MONDAY, MONDAY, treatment))
+    assert (len(busy.rooms[room.pk].starts), len(busy.rooms[other_room.pk].starts)) == (1, 1)
+    at_12_14 = (at(MONDAY, 12, 14) - busy.origin) // datetime.timedelta(microseconds=1)
+    assert busy.rooms[other_room.pk].starts == [at_12_14]
+
+
 def test_no_active_room_means_no_slots(treatment):
     RoomFactory(name="Closed", active=False)
     practitioner = practitioner_with_hours(treatment)
