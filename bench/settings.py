@@ -10,4 +10,6 @@ from clinic.settings import BASE_DIR, CACHES, TEMPLATES
 ROOT_URLCONF = "bench.urls"
 # The same answer cache, counting its hits and misses (bench/counting.py).
 CACHES["availability"]["BACKEND"] = "bench.counting.CountingAnswerCache"
+if "answers" in CACHES:  # pooled in Redis: what a process's miss finds there is counted too
+    CACHES["answers"]["BACKEND"] = "bench.counting.CountingAnswerPool"
 TEMPLATES[0]["DIRS"] = [*TEMPLATES[0]["DIRS"], BASE_DIR / "bench" / "templates"]
