@@ -478,12 +478,13 @@ def test_a_booking_bumps_only_its_practitioner_and_its_room(two_practitioners):
     }
 
 
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_readers_never_see_a_time_booked_before_they_asked():
-    """Real threads on PostgreSQL: two book, one by one, the times the cache offers for three practitioners
-    sharing two rooms, while two others read the cached answers (each practitioner's and first available)
-    over and over. Every answer a reader gets must be free of every booking that had committed before it
-    asked: no time of a practitioner already booked, and no time at which both rooms were already taken."""
+def race_readers_against_bookers(make_reader, *, booking_slots, reads: int) -> None:
+    """Real threads on PostgreSQL: two book, one by one, times offered for three practitioners sharing two
+    rooms (`booking_slots`), while two others read answers over and over, each through its own
+    `make_reader(treatment, practitioners, day)`: a function giving every time offered, as (practitioner id,
+    start, end), for each practitioner and first available. Every answer a reader gets must be free of every
+    booking that had committed before it asked: no time of a practitioner already booked, and no time at which
+    both rooms were already taken."""
     from django.db import connections
 
     treatment = TreatmentFactory(duration_minutes=60, buffer_after_minutes=0, needs_cleared_intake=False)
@@ -505,7 +506,7 @@ def test_concurrent_readers_never_see_a_time_booked_before_they_asked():
             for n in range(8):
                 patient = patients[offset * 8 + n]
                 for practitioner in practitioners[offset:] + practitioners[:offset]:
-                    slots = offered_slots(treatment, practitioner, day, day)[day]
+                    slots = booking_slots(treatment, practitioner, day, day)[day]
                     if not slots:
                         continue
                     try:
@@ -524,20 +525,17 @@ def test_concurrent_readers_never_see_a_time_booked_before_they_asked():
 
     def reader():
         try:
-            for _ in range(200):  # bounded; stops once the bookers are done
+            read = make_reader(treatment, practitioners, day)
+            for _ in range(reads):  # bounded; stops once the bookers are done
                 if done.is_set():
                     break
                 with lock:
                     before = list(committed)
-                for asked in (*practitioners, None):
-                    for slot in offered_slots(treatment, asked, day, day)[day]:
-                        end = slot.busy_until
-                        overlapping = [b for b in before if b[2] < end and b[3] > slot.start_at]
-                        mine = [b for b in overlapping if b[0] == slot.practitioner.pk]
-                        if mine or len({b[1] for b in overlapping}) == len(rooms):
-                            failures.append(
-                                f"offered {slot.local_start:%H:%M} ({slot.practitioner}) after {overlapping}"
-                            )
+                for practitioner_id, start, end in read():
+                    overlapping = [b for b in before if b[2] < end and b[3] > start]
+                    mine = [b for b in overlapping if b[0] == practitioner_id]
+                    if mine or len({b[1] for b in overlapping}) == len(rooms):
+                        failures.append(f"offered {start:%H:%M} ({practitioner_id}) after {overlapping}")
         except Exception as error:  # noqa: BLE001 - reported by the test below
             failures.append(f"reader: {error!r}")
         finally:
@@ -554,6 +552,21 @@ def test_concurrent_readers_never_see_a_time_booked_before_they_asked():
         thread.join(60)
     assert not failures, failures[:5]
     assert len(committed) >= 8  # the bookers really booked while the readers read
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_readers_never_see_a_time_booked_before_they_asked():
+    """`race_readers_against_bookers`, the readers asking the availability cache in this process."""
+
+    def make_reader(treatment, practitioners, day):
+        def read():
+            for asked in (*practitioners, None):
+                for slot in offered_slots(treatment, asked, day, day)[day]:
+                    yield slot.practitioner.pk, slot.start_at, slot.busy_until
+
+        return read
+
+    race_readers_against_bookers(make_reader, booking_slots=offered_slots, reads=200)
 
 
 def test_a_booking_made_elsewhere_takes_its_time_off_the_patients_booking_page_at_once(clinic, client):
@@ -659,82 +672,26 @@ def test_api_readers_taking_answers_from_redis_never_see_a_time_booked_before_th
     reader's request a miss of the process's own answers (emptied before each, as in a worker that never saw
     it), so each answer comes from Redis where another reader left it, or is computed and left there: no answer
     taken from Redis offers a time of a booking that had committed before it was asked for."""
-    from django.db import connections
     from django.test import Client
 
     from bookings import answer_cache
 
-    treatment = TreatmentFactory(duration_minutes=60, buffer_after_minutes=0, needs_cleared_intake=False)
-    rooms = [RoomFactory(name="A"), RoomFactory(name="B")]
-    day = next_weekday(2)
-    practitioners = [PractitionerFactory(treatments=[treatment]) for _ in range(3)]
-    for practitioner in practitioners:
-        WorkingHoursFactory(
-            practitioner=practitioner, weekday=day.weekday(), start=datetime.time(9), end=datetime.time(17)
-        )
-    slugs = {practitioner.slug: practitioner.pk for practitioner in practitioners}
-    patients = [PatientFactory() for _ in range(16)]
-    committed: list[tuple] = []  # (practitioner id, room id, start, busy until) of each committed booking
-    lock = threading.Lock()
-    done = threading.Event()
-    failures: list[str] = []
     own = answer_cache._stores["availability"]
 
-    def booker(offset):
-        try:
-            for n in range(8):
-                patient = patients[offset * 8 + n]
-                for practitioner in practitioners[offset:] + practitioners[:offset]:
-                    slots = available_slots(treatment, practitioner, day, day)[day]
-                    if not slots:
-                        continue
-                    try:
-                        appointment = book_online(patient, treatment, practitioner, slots[n % len(slots)].start_at)
-                    except services.BookingError:
-                        continue
-                    with lock:
-                        committed.append(
-                            (practitioner.pk, appointment.room_id, appointment.start_at, appointment.busy_until)
-                        )
-                    break
-        except Exception as error:  # noqa: BLE001 - reported by the test below
-            failures.append(f"booker: {error!r}")
-        finally:
-            connections.close_all()
-
-    def reader():
+    def make_reader(treatment, practitioners, day):
         client = Client()
-        try:
-            for _ in range(100):  # bounded; stops once the bookers are done
-                if done.is_set():
-                    break
-                with lock:
-                    before = list(committed)
-                for asked in (*slugs, ""):
-                    own.clear()  # this process's answers only: Redis's are kept
-                    query = {"treatment": treatment.slug, "practitioner": asked, "from": day, "to": day}
-                    response = client.get("/api/v1/availability/", query)
-                    assert response.status_code == 200, response.content
-                    for slot in response.json()["days"][0]["slots"]:
-                        start = datetime.datetime.fromisoformat(slot["start"])
-                        end = datetime.datetime.fromisoformat(slot["end"])
-                        overlapping = [b for b in before if b[2] < end and b[3] > start]
-                        mine = [b for b in overlapping if b[0] == slugs[slot["practitioner"]]]
-                        if mine or len({b[1] for b in overlapping}) == len(rooms):
-                            failures.append(f"offered {slot['start']} ({slot['practitioner']}) after {overlapping}")
-        except Exception as error:  # noqa: BLE001 - reported by the test below
-            failures.append(f"reader: {error!r}")
-        finally:
-            connections.close_all()
+        slugs = {practitioner.slug: practitioner.pk for practitioner in practitioners}
 
-    bookers = [threading.Thread(target=booker, args=(n,)) for n in range(2)]
-    readers = [threading.Thread(target=reader) for _ in range(2)]
-    for thread in (*readers, *bookers):
-        thread.start()
-    for thread in bookers:
-        thread.join(60)
-    done.set()
-    for thread in readers:
-        thread.join(60)
-    assert not failures, failures[:5]
-    assert len(committed) >= 8  # the bookers really booked while the readers read
+        def read():
+            for asked in (*slugs, ""):
+                own.clear()  # this process's answers only: Redis's are kept
+                query = {"treatment": treatment.slug, "practitioner": asked, "from": day, "to": day}
+                response = client.get("/api/v1/availability/", query)
+                assert response.status_code == 200, response.content
+                for slot in response.json()["days"][0]["slots"]:
+                    start = datetime.datetime.fromisoformat(slot["start"])
+                    yield slugs[slot["practitioner"]], start, datetime.datetime.fromisoformat(slot["end"])
+
+        return read
+
+    race_readers_against_bookers(make_reader, booking_slots=available_slots, reads=100)
