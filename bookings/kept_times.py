@@ -14,17 +14,15 @@ book, is written each time. Nothing in the list depends on who asks beyond what 
 token, no name), so a kept list is exactly what the template would write.
 
 The page around the list (bookings/book_treatment.html in base.html: the chooser, the navigation, the footer,
-some 1,500 of the page's Python calls) is kept too (`page_for`), rendered once with a hole for the list and one
-for the request's CSRF token, which are put in at each request (the token masked afresh by Django's
-`get_token`, as `{% csrf_token %}` does, its cookie set). Its key (`page_key`) holds everything else the page
-shows: the address asked for (the chooser's values), the navigation's values for who asks, the days the day
-input allows, the treatment object of the catalogue (held, compared by identity: the treatment's words and
-the chooser's options are the catalogue's), the URL configuration and the language. A page with a message to
-show once, or whose list is not kept, is rendered for that request alone.
+some 1,500 of the page's Python calls) is kept too (`page_html`, cut and filled as clinic/kept_pages.py
+says): rendered once with a hole for the list and one for the request's CSRF token, which are put in at each
+request. Its key (`page_key`) holds everything else the page shows: the address asked for (the chooser's
+values), the navigation's values for who asks, the days the day input allows, the treatment object of the
+catalogue (held, compared by identity: the treatment's words and the chooser's options are the catalogue's),
+the URL configuration and the language. A page with a message to show once, or whose list is not kept, is
+rendered for that request alone.
 """
 
-import re
-import secrets
 import threading
 from collections import OrderedDict
 
@@ -32,6 +30,7 @@ from django.core.signals import setting_changed
 from django.template.loader import get_template
 from django.utils.translation import get_language
 
+from clinic import kept_pages
 from clinic.kept_urls import url_state
 from clinic.templatetags import chrome
 
@@ -89,11 +88,6 @@ def times_html(context: dict) -> str:
 PAGE = "bookings/book_treatment.html"
 PAGES_KEPT = 64
 _pages: OrderedDict = OrderedDict()
-# Where a kept page holds the list and the token: unguessable, so no text a page shows can contain one (and
-# nothing in them is escaped in HTML).
-_HOLE = f"\x00{secrets.token_hex(8)}:"
-TIMES_HOLE, CSRF_HOLE = f"{_HOLE}times\x00", f"{_HOLE}csrf\x00"
-_HOLES = re.compile(f"({re.escape(TIMES_HOLE)}|{re.escape(CSRF_HOLE)})")
 
 
 def page_key(request, context: dict, form) -> tuple | None:
@@ -113,23 +107,23 @@ def page_key(request, context: dict, form) -> tuple | None:
 
 
 def page_html(key: tuple, context: dict, times: str, token, render) -> str:
-    """The page for `key` with `times` (the list) and the request's CSRF token put in: `render(holes)` (the
-    page rendered with `holes`, a dict of the context's list and token) the first time, then kept."""
+    """The page for `key` with `times` (the list) and the request's CSRF token (`token()`) put in:
+    `render(holes)` (the page rendered with `holes`, the context's list and token as `kept_pages`' holes) the
+    first time, then kept."""
     compiled, treatment = get_template(PAGE).template, context["treatment"]
     found = _pages.get(key)
     if found is None or found[0] is not compiled or found[1] is not treatment:
-        pieces = _HOLES.split(render({"times_html": TIMES_HOLE, "csrf_token": CSRF_HOLE}))
-        assert pieces.count(TIMES_HOLE) == 1 and pieces.count(CSRF_HOLE) == 1, "one list, one sign-out form"
-        found = (compiled, treatment, tuple(pieces))
+        page = kept_pages.HoledPage.cut(
+            render({"times_html": kept_pages.CONTENT_HOLE, "csrf_token": kept_pages.CSRF_HOLE})
+        )
+        assert page.holes.count(kept_pages.CSRF_HOLE) == 1, "one sign-out form"
+        found = (compiled, treatment, page)
         with _lock:
             _pages[key] = found
             _pages.move_to_end(key)
             while len(_pages) > PAGES_KEPT:
                 _pages.popitem(last=False)
-    parts = list(found[2])
-    for i in range(1, len(parts), 2):
-        parts[i] = times if parts[i] == TIMES_HOLE else token()
-    return "".join(parts)
+    return found[2].html(times, token())
 
 
 def forget(**kwargs) -> None:

@@ -47,6 +47,7 @@ from bookings import availability
 from bookings.availability import CLINIC_SCOPE, LONGEST_APPOINTMENT
 from bookings.models import AvailabilityScope
 from clinic import clock
+from clinic.kept_pages import HoledPage
 from clinic.models import Room
 from clinic.prepared import execute_prepared
 
@@ -190,32 +191,13 @@ setting_changed.connect(forget, dispatch_uid="bookings.frontdesk.day_cache.forge
 
 
 PAGES_A_DAY = 8  # pages kept around one kept grid: one a desk user, view and site choice (~10 KB each)
-GRID_HOLE = f"{grid.DEFERRED}page:grid\x00"  # where the page around a kept grid holds it
-CSRF_HOLE = f"{grid.DEFERRED}page:csrf\x00"  # and the request's CSRF token (safe in HTML: nothing escaped)
-_PAGE_HOLE = re.compile(f"({re.escape(GRID_HOLE)}|{re.escape(CSRF_HOLE)})")
 
 
-@dataclass(frozen=True)
-class Page:
-    """A page rendered around a kept grid with holes for the grid and the request's CSRF token: `texts`
-    around `holes` (GRID_HOLE or CSRF_HOLE)."""
-
-    texts: tuple
-    holes: tuple
-
-    def html(self, grid_html: str, csrf_token: str) -> str:
-        parts = [self.texts[0]]
-        for hole, text in zip(self.holes, self.texts[1:], strict=True):
-            parts.append(grid_html if hole == GRID_HOLE else csrf_token)
-            parts.append(text)
-        return "".join(parts)
-
-
-def page_for(day: Day, key: tuple, render) -> Page | None:
+def page_for(day: Day, key: tuple, render) -> HoledPage | None:
     """The page around `day`'s grid for `key` (everything the page depends on besides the grid and the
-    token: who asks, what they asked for), rendered by `render()` with GRID_HOLE for the grid and CSRF_HOLE
-    for the token the first time, then kept with the day (a new state renders it again). None when nothing
-    may be kept (`day.pages` is None)."""
+    token: who asks, what they asked for), rendered by `render()` with `kept_pages.CONTENT_HOLE` for the grid
+    and `CSRF_HOLE` for the token the first time (clinic/kept_pages.py), then kept with the day (a new state
+    renders it again). None when nothing may be kept (`day.pages` is None)."""
     if day.pages is None:
         return None
     with _lock:
@@ -223,9 +205,7 @@ def page_for(day: Day, key: tuple, render) -> Page | None:
         if found is not None:
             day.pages.move_to_end(key)
             return found
-    pieces = _PAGE_HOLE.split(render())
-    assert pieces.count(GRID_HOLE) == 1, "the page holds the grid once"
-    page = Page(tuple(pieces[0::2]), tuple(pieces[1::2]))
+    page = HoledPage.cut(render())
     with _lock:
         day.pages[key] = page
         while len(day.pages) > PAGES_A_DAY:

@@ -26,7 +26,7 @@ from bookings.models import Appointment, InboundMessage, Reminder
 from bookings.reminders import inbound
 from bookings.reminders.services import send_again, send_health_form_link
 from bookings.signals import DESK_PATIENT_PAGE
-from clinic import access, clock
+from clinic import access, clock, kept_pages
 from clinic import selectors as clinic_selectors
 from clinic.closures import closed_on
 from clinic.forms import WorkingHoursFormSet, read_calendar_day
@@ -177,7 +177,7 @@ def calendar_day(request):
         kept,
         _page_key(request, sites, template),
         lambda: render_to_string(
-            template, {**context, "grid_html": day_cache.GRID_HOLE, "csrf_token": day_cache.CSRF_HOLE}, request
+            template, {**context, "grid_html": kept_pages.CONTENT_HOLE, "csrf_token": kept_pages.CSRF_HOLE}, request
         ),
     )
     if page is None:
