@@ -38,18 +38,21 @@ class AnswerCache(BaseCache):
 
     def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
         with self._lock:
-            store = self._store
-            if key not in store and len(store) >= self._max_entries:
-                for old in list(itertools.islice(store, max(1, len(store) // 3))):
-                    del store[old]
-            store[key] = value
+            self._put(key, value)
 
     def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        with self._lock:
+        with self._lock:  # checked and put under one hold: two adders never both succeed
             if key in self._store:
                 return False
-        self.set(key, value, timeout, version)
-        return True
+            self._put(key, value)
+            return True
+
+    def _put(self, key, value):
+        store = self._store
+        if key not in store and len(store) >= self._max_entries:
+            for old in list(itertools.islice(store, max(1, len(store) // 3))):
+                del store[old]
+        store[key] = value
 
     def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
         return key in self._store
