@@ -26,6 +26,11 @@ EXEMPT_URL_NAMES = ("two_factor_setup", "two_factor_verify", "logout")
 
 
 def has_confirmed_device(user) -> bool:
+    # The signed-in user of a request comes with the answer, read in the same query as the user
+    # (clinic.backends.users_with_roles): as fresh as the user row itself. Any other user object asks.
+    known = user.__dict__.get("has_confirmed_totp")
+    if known is not None:
+        return known
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
@@ -74,10 +79,11 @@ def unwrapped_user(request) -> None:
     """Replace `request.user`, Django's (and django-otp's) lazy proxy, by the user it stands for, loaded now:
     the same object, so every attribute (`is_verified`, `otp_device`) and every later change is the same."""
     user = request.user
-    if isinstance(user, LazyObject):
+    while isinstance(user, LazyObject):  # django-otp's proxy wraps Django's: both, down to the user
         if user._wrapped is empty:
             user._setup()
-        request.user = user._wrapped
+        user = user._wrapped
+    request.user = user
 
 
 class TokenForm(forms.Form):

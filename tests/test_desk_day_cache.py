@@ -364,13 +364,14 @@ def test_what_depends_on_who_asks_is_not_kept(client, desk, booked):
 
 def test_a_kept_load_reads_only_the_state_and_who_asks(desk, booked):
     """Cold, the day view costs its pinned queries (tests/test_query_budgets.py); kept, the state and the page
-    around the grid: the user, their second factor, the desk's sites, the state."""
+    around the grid: the user (with whether they have a second factor, clinic.backends), the desk's sites, the
+    state."""
     from django.test.utils import CaptureQueriesContext
 
     desk.warm()
     with CaptureQueriesContext(connection) as kept:
         desk.page()
-    assert len(kept) == 4, [q["sql"][:120] for q in kept.captured_queries]
+    assert len(kept) == 3, [q["sql"][:120] for q in kept.captured_queries]
 
 
 def test_a_visit_moved_in_from_another_day_shows_at_once(desk, desk_user, practitioner, consultation):

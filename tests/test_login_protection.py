@@ -114,6 +114,20 @@ def test_staff_without_a_device_and_patients_are_not_held(client):
     assert client.get(reverse("two_factor_setup")).status_code == 302
 
 
+def test_a_device_confirmed_while_signed_in_holds_the_next_request(client):
+    """Whether the user has a confirmed device is read with the signed-in user (clinic.backends), afresh for
+    every request: one confirmed elsewhere counts from the next request, an unconfirmed one does not."""
+    desk = staff_user(roles.FRONT_DESK)
+    client.force_login(desk)
+    assert client.get(reverse("home")).status_code == 200
+    device = TOTPDevice.objects.create(user=desk, confirmed=False, name="phone")
+    assert client.get(reverse("home")).status_code == 200
+    device.confirmed = True
+    device.save()
+    response = client.get(reverse("home"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("two_factor_verify"))
+
+
 @pytest.mark.parametrize("target", ["//evil.example/", "/\\evil.example/", "https://evil.example/"])
 def test_next_cannot_send_a_verified_user_off_site(client, target):
     admin = staff_user(roles.CLINIC_ADMIN)

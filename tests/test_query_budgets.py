@@ -56,30 +56,30 @@ BUDGETS = {
     ("api_appointment_list", "patient_a", ""): 2,
     ("api_appointment_detail", "patient_a", ""): 2,
     ("api_availability", "patient_a", "availability"): 5,
-    ("my_day", "related", ""): 13,  # + the clinical alert banners (consultations.alerts: 3)
-    ("practice_patient", "related", ""): 19,  # + the alert banner (3; it holds the conditions) and unpinned alerts
-    ("review_queue", "related", ""): 6,
-    ("intake_review", "related", ""): 14,  # + the alert banner
+    ("my_day", "related", ""): 12,  # + the clinical alert banners (consultations.alerts: 3)
+    ("practice_patient", "related", ""): 18,  # + the alert banner (3; it holds the conditions) and unpinned alerts
+    ("review_queue", "related", ""): 5,
+    ("intake_review", "related", ""): 13,  # + the alert banner
     ("practitioner_calendar_feed", "anon", ""): 2,
     ("health", "anon", ""): 0,  # its SELECT 1 runs on a connection of its own (a check may not share one)
     # The desk's screening status and alert come from one read (screening_and_alerts): 4 queries, not 6.
-    ("desk:calendar", "desk", ""): 12,  # + 'Closed: ...' banner, + "Alert: see practitioner" (1), + the sites (1)
-    ("desk:calendar", "desk", "rooms"): 10,  # + "Alert: see practitioner", + the site switcher's sites
-    ("desk:week", "desk", ""): 11,  # + "Alert: see practitioner", + whether there are several sites
-    ("desk:week_all", "desk", ""): 10,  # + "Alert: see practitioner", + the site switcher's sites
-    ("desk:month", "desk", ""): 3,
-    ("desk:panel_appointment", "desk", ""): 8,  # + "Alert: see practitioner"
-    ("desk:day_sheet", "desk", ""): 8,  # + "Alert: see practitioner"
-    ("desk:patients", "desk", "search"): 4,
+    ("desk:calendar", "desk", ""): 11,  # + 'Closed: ...' banner, + "Alert: see practitioner" (1), + the sites (1)
+    ("desk:calendar", "desk", "rooms"): 9,  # + "Alert: see practitioner", + the site switcher's sites
+    ("desk:week", "desk", ""): 10,  # + "Alert: see practitioner", + whether there are several sites
+    ("desk:week_all", "desk", ""): 9,  # + "Alert: see practitioner", + the site switcher's sites
+    ("desk:month", "desk", ""): 2,
+    ("desk:panel_appointment", "desk", ""): 7,  # + "Alert: see practitioner"
+    ("desk:day_sheet", "desk", ""): 7,  # + "Alert: see practitioner"
+    ("desk:patients", "desk", "search"): 3,
     # The till (payments, through bookings' hooks): payments, their refunds and receipts, packages (+5 each).
-    ("desk:patient", "desk", ""): 18,  # + "Alert: see practitioner"
-    ("desk:inbox", "desk", ""): 4,
-    ("desk:appointment", "desk", ""): 13,  # + "Alert: see practitioner"
-    ("desk:closures", "desk", ""): 5,
-    ("desk:rota", "desk", ""): 4,
-    ("desk:rota_edit", "desk", ""): 8,  # the sites, once for every span row (+1)
-    ("desk:patients", "desk", ""): 4,  # today's and recent patients
-    ("waitlist_desk", "desk", ""): 6,  # + each entry's offers
+    ("desk:patient", "desk", ""): 17,  # + "Alert: see practitioner"
+    ("desk:inbox", "desk", ""): 3,
+    ("desk:appointment", "desk", ""): 12,  # + "Alert: see practitioner"
+    ("desk:closures", "desk", ""): 4,
+    ("desk:rota", "desk", ""): 3,
+    ("desk:rota_edit", "desk", ""): 7,  # the sites, once for every span row (+1)
+    ("desk:patients", "desk", ""): 3,  # today's and recent patients
+    ("waitlist_desk", "desk", ""): 5,  # + each entry's offers
     ("payments:mine", "patient_a", ""): 6,
     # The owner's reports (reports/selectors.py): aggregates in SQL, the same count for a day or three years.
     # Each page's first 2 are the signed-in admin's (the user with their roles, the second factor's device; the
