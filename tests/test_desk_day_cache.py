@@ -424,6 +424,33 @@ def test_a_kept_pages_token_is_the_requests_own_and_the_desk_acts_with_it(desk_u
     assert client.get(day_page).templates == []  # kept again
 
 
+def test_each_reload_of_a_kept_page_carries_a_token_of_its_own(desk_user, booked):
+    """The kept page is handed out as bytes (clinic/kept_pages.py): each reload still gets a token masked
+    afresh for it (as a rendered page gets one), of the request's own secret, in both places the page holds
+    one; the rest is the same bytes, and the grid's minute reload is the page's grid."""
+    from django.conf import settings
+    from django.middleware.csrf import _unmask_cipher_token
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(desk_user)
+    day_page = f"/desk/?date={DAY:%Y-%m-%d}"
+    client.get(day_page)
+    pages = [client.get(day_page) for _ in range(3)]
+    assert all(page.templates == [] for page in pages)  # kept
+    found = [CSRF.findall(page.content.decode()) for page in pages]
+    assert all(len(one) == 2 and one[0][1] == one[1][1] for one in found)  # one token a page, as rendered
+    tokens = [one[0][1] for one in found]
+    assert len(set(tokens)) == 3  # each reload's own
+    secret = client.cookies[settings.CSRF_COOKIE_NAME].value
+    assert {_unmask_cipher_token(token) for token in tokens} == {secret}
+    texts = {CSRF.sub(r"\1TOKEN", page.content.decode()) for page in pages}
+    assert len(texts) == 1
+    grid = client.get(day_page, headers={"HX-Request": "true"}).content.decode()
+    assert grid.startswith('<div id="desk-grid"') and grid in texts.pop() and "Jo Bloggs" in grid
+    url = f"/desk/appointments/{booked.pk}/{states.CHECK_IN}/"
+    assert client.post(url, {"next": day_page}, headers={"X-CSRFToken": tokens[0]}).status_code == 302
+
+
 def test_each_desk_user_gets_their_own_page_around_the_grid(client, desk, desk_user, booked):
     """The navigation for each one's roles, the site switcher with each one's own site."""
     from clinic.models import default_site

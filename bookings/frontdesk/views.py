@@ -158,9 +158,9 @@ def calendar_day(request):
         day_cache.today_parts(),
     )
     kept = day_cache.day_for(key_parts, start_at, end_at, build)
-    grid_html = kept.grid.html(timezone.now())
+    now = timezone.now()
     if request.headers.get("HX-Request"):  # htmx reloads the grid alone (every minute, and after a change)
-        return HttpResponse(grid_html)
+        return HttpResponse(b"".join(kept.grid.pieces(now)))
     context = {
         **sites,
         "closed": kept.grid.closed,
@@ -172,7 +172,7 @@ def calendar_day(request):
     template = "bookings/frontdesk/calendar_day.html"
     opened = _opened_panel(request)
     if opened or messages.get_messages(request):  # shown once: the page is written for this request alone
-        return render(request, template, {**context, **opened, "grid_html": grid_html})
+        return render(request, template, {**context, **opened, "grid_html": kept.grid.html(now)})
     page = day_cache.page_for(
         kept,
         _page_key(request, sites, template),
@@ -181,8 +181,9 @@ def calendar_day(request):
         ),
     )
     if page is None:
-        return render(request, template, {**context, "grid_html": grid_html})
-    return HttpResponse(page.html(grid_html, get_token(request)))
+        return render(request, template, {**context, "grid_html": kept.grid.html(now)})
+    # The kept bytes and the request's own token: nothing encoded again (clinic/kept_pages.py).
+    return HttpResponse(page.body(kept.grid.pieces(now), get_token(request)))
 
 
 def _page_key(request, sites: dict, template: str) -> tuple:
