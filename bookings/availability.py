@@ -168,8 +168,20 @@ class Intervals:
         index = bisect_left(self.starts, end) - 1
         return index >= 0 and self.ends[index] > start
 
+    @classmethod
+    def outside(cls, pieces) -> "Intervals":
+        """Every instant outside these pieces (disjoint, each non-empty): the busy time of a room given as its
+        free pieces (`Busy.of_rows`)."""
+        pieces = sorted(pieces)
+        made = cls.__new__(cls)
+        made.starts = [-FOREVER, *(end for _, end in pieces)]
+        made.ends = [*(start for start, _ in pieces), FOREVER]
+        return made
 
+
+FOREVER = 1 << 62  # microseconds: further than any instant an answer counts (`LONGEST_RANGE`)
 EMPTY = Intervals([])
+ALWAYS = Intervals([(-FOREVER, FOREVER)])  # a room with no free piece (`Busy.of_rows`): never offered
 
 
 # --- what one computation needs: the set-up (rarely changes) and the busy rows (change all day) ---------------
@@ -243,7 +255,15 @@ LONGEST_RANGE = datetime.timedelta(days=3660)
 
 
 def busy_rows(
-    practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id=None, *, clinic=False, rooms_within=None
+    practitioner_ids,
+    room_ids,
+    range_start,
+    range_end,
+    ignore_appointment_id=None,
+    *,
+    clinic=False,
+    rooms_within=None,
+    occupied=None,
 ):
     """The one query of a computation: (practitioner id, room id, site id, start, end, is time off) for the
     practitioners' time off and the live appointments of those practitioners (at any site: a practitioner is
@@ -267,12 +287,15 @@ def busy_rows(
     (`_uncached`).
 
     rooms_within: for ONE practitioner (`practitioner_ids`), the instants outside which the rooms' rows cannot
-    be in the way of their slots (`room_windows`, a `tstzmultirange`'s text), or None: all are read. On
-    PostgreSQL a room's row is then read only if it overlaps them outside that practitioner's own busy time
-    (their appointments and time off, in the statement: a start whose session meets those is blocked whatever
-    the rooms hold). One practitioner's week on the bench clinic: 592 rows -> 338, the client's fetching and
-    grouping a third less (docs/benchmarks.md, issue #16's sixth pass: the rooms' rows). Through the ORM all
-    are read (more rows, the same answer)."""
+    be in the way of their slots (`room_windows`, a `tstzmultirange`'s text), or None: all are read; with
+    `occupied`, the time a slot occupies (duration and buffer). On PostgreSQL the rooms' rows are then not
+    sent at all (`FREE_ROOMS_SQL`): instead, for each room, the pieces of those instants outside that
+    practitioner's own busy time (their appointments and time off: a start whose session meets those is
+    blocked whatever the rooms hold) and outside the room's appointments, at least `occupied` long, as rows
+    (None, room id, None, start, end, False): the only times a slot of theirs can have that room. A room with
+    no such piece gives no row. One practitioner's week on the bench clinic: 338 rows -> 18 (592 before the
+    sixth pass; docs/benchmarks.md, issue #16's seventh pass). `Busy.load` turns the pieces back into the
+    room's busy time (their complement). Through the ORM every row is read (more rows, the same answer)."""
     if range_end - range_start > LONGEST_RANGE:
         raise ValueError(f"busy_rows reads at most {LONGEST_RANGE.days} days at a time")
     if connection.vendor != "postgresql":
@@ -288,13 +311,21 @@ def busy_rows(
         list(practitioner_ids),
         list(room_ids),
         ignore_appointment_id,
-        rooms_within,
     ]
+    if rooms_within is None:
+        name, sql, types = "availability_busy_rows", (BUSY_CLINIC_SQL if clinic else BUSY_SQL), BUSY_TYPES
+    else:
+        name, sql, types = (
+            "availability_free_rooms",
+            (FREE_ROOMS_CLINIC_SQL if clinic else FREE_ROOMS_SQL),
+            FREE_ROOMS_TYPES,
+        )
+        params += [rooms_within, occupied or datetime.timedelta(0)]  # no length: every piece, the same answer
     with connection.cursor() as cursor:
         if not clinic:
-            execute_prepared(cursor, "availability_busy_rows", BUSY_SQL, BUSY_TYPES, params)
+            execute_prepared(cursor, name, sql, types, params)
             return cursor.fetchall()
-        execute_prepared(cursor, "availability_busy_rows_clinic", BUSY_CLINIC_SQL, BUSY_TYPES, params)
+        execute_prepared(cursor, f"{name}_clinic", sql, types, params)
         rows = cursor.fetchall()
     # The clinic's row is the first (no time off flag): the first part of a UNION ALL comes first. Looked for
     # anywhere all the same, should a plan ever give it elsewhere.
@@ -314,31 +345,61 @@ _UNTIL = "(date_part('epoch', least({}, $1) - $2) * 1000000)::int8"
 _LIVE = ", ".join(f"'{status}'" for status in Appointment.LIVE_STATUSES)
 
 # $1 range end, $2 range start, $3 the earliest start that can reach the range, $4 practitioner ids, $5 room
-# ids, $6 an appointment to leave out (or NULL), $7 where the rooms' rows can matter for the one practitioner
-# of $4 (NULL: everywhere), less that practitioner's busy time (an InitPlan, run once). The overlap is written
-# `tstzrange(start_at, busy_until)`, not as the exclusion constraints' GiST indexes spell it: with it matching
-# them, PostgreSQL planned each execution afresh (its custom plans priced lower), scanning a GiST index: 1.3
-# -> 3-5 ms of its CPU; as written its one generic plan filters the (room, start) index's rows.
-BUSY_TYPES = ("timestamptz", "timestamptz", "timestamptz", "bigint[]", "bigint[]", "bigint", "tstzmultirange")
+# ids, $6 an appointment to leave out (or NULL).
+BUSY_TYPES = ("timestamptz", "timestamptz", "timestamptz", "bigint[]", "bigint[]", "bigint")
 BUSY_SQL = f"""
 SELECT practitioner_id, room_id, site_id, {_FROM.format("start_at")}, {_UNTIL.format("busy_until")}, false
   FROM {Appointment._meta.db_table}
  WHERE status IN ({_LIVE}) AND start_at < $1 AND busy_until > $2 AND start_at >= $3
-   AND (practitioner_id = ANY($4)
-        OR (room_id = ANY($5) AND ($7 IS NULL OR tstzrange(start_at, busy_until) && (
-            SELECT $7 - coalesce(range_agg(taken), '{{}}') FROM (
-                SELECT tstzrange(start_at, busy_until, '[)') FROM {Appointment._meta.db_table}
-                 WHERE status IN ({_LIVE}) AND start_at < $1 AND busy_until > $2 AND start_at >= $3
-                   AND practitioner_id = ANY($4) AND id IS DISTINCT FROM $6
-                UNION ALL
-                SELECT tstzrange(start_at, end_at, '[)') FROM {TimeOff._meta.db_table}
-                 WHERE practitioner_id = ANY($4) AND start_at < $1 AND end_at > $2
-            ) AS theirs (taken)))))
+   AND (practitioner_id = ANY($4) OR room_id = ANY($5))
    AND id IS DISTINCT FROM $6
 UNION ALL
 SELECT practitioner_id, NULL, NULL, {_FROM.format("start_at")}, {_UNTIL.format("end_at")}, true
   FROM {TimeOff._meta.db_table}
  WHERE practitioner_id = ANY($4) AND start_at < $1 AND end_at > $2
+"""
+
+# `BUSY_SQL` for ONE practitioner ($4), with the rooms ($5) given as their free time instead of their rows
+# (`busy_rows(rooms_within=...)`): $7 where the rooms can matter to that practitioner's slots, $8 the time a
+# slot occupies (duration and buffer, an interval). `_THEIR_FREE_TIME` is $7 less their appointments and time
+# off (one row); each room's pieces are that less the room's live appointments overlapping it (read in one
+# scan of the (room, start) index and grouped by room: a scan a room read the same heap pages ten times, twice
+# PostgreSQL's time), kept when a slot fits in them. The overlap is written `tstzrange(start_at, busy_until)`,
+# not as the exclusion constraints' GiST indexes spell it: with it matching them, PostgreSQL planned each
+# execution afresh (its custom plans priced lower) with a GiST index scan, 3 to 5 ms of its CPU instead of ~1
+# (issue #16's sixth pass).
+_THEIR_FREE_TIME = f"""(
+    SELECT $7 - coalesce(range_agg(taken), '{{}}') FROM (
+        SELECT tstzrange(start_at, busy_until, '[)') FROM {Appointment._meta.db_table}
+         WHERE status IN ({_LIVE}) AND start_at < $1 AND busy_until > $2 AND start_at >= $3
+           AND practitioner_id = ANY($4) AND id IS DISTINCT FROM $6
+        UNION ALL
+        SELECT tstzrange(start_at, end_at, '[)') FROM {TimeOff._meta.db_table}
+         WHERE practitioner_id = ANY($4) AND start_at < $1 AND end_at > $2
+    ) AS theirs (taken))"""
+FREE_ROOMS_TYPES = (*BUSY_TYPES, "tstzmultirange", "interval")
+FREE_ROOMS_SQL = f"""
+SELECT practitioner_id, room_id, site_id, {_FROM.format("start_at")}, {_UNTIL.format("busy_until")}, false
+  FROM {Appointment._meta.db_table}
+ WHERE status IN ({_LIVE}) AND start_at < $1 AND busy_until > $2 AND start_at >= $3
+   AND practitioner_id = ANY($4) AND id IS DISTINCT FROM $6
+UNION ALL
+SELECT practitioner_id, NULL, NULL, {_FROM.format("start_at")}, {_UNTIL.format("end_at")}, true
+  FROM {TimeOff._meta.db_table}
+ WHERE practitioner_id = ANY($4) AND start_at < $1 AND end_at > $2
+UNION ALL
+SELECT NULL, rooms.id, NULL, {_FROM.format("lower(piece)")}, {_UNTIL.format("upper(piece)")}, false
+  FROM {_THEIR_FREE_TIME} AS free (time)
+ CROSS JOIN unnest($5) AS rooms (id)
+  LEFT JOIN (
+        SELECT room_id, range_agg(tstzrange(start_at, busy_until)) FROM {Appointment._meta.db_table}
+         WHERE status IN ({_LIVE}) AND start_at < $1 AND busy_until > $2 AND start_at >= $3
+           AND room_id = ANY($5) AND id IS DISTINCT FROM $6
+           AND tstzrange(start_at, busy_until) && {_THEIR_FREE_TIME}
+         GROUP BY room_id
+       ) AS taken (room_id, time) ON taken.room_id = rooms.id
+ CROSS JOIN LATERAL unnest(free.time - coalesce(taken.time, '{{}}')) AS pieces (piece)
+ WHERE upper(piece) - lower(piece) >= $8
 """
 
 
@@ -384,6 +445,7 @@ class Busy:
     time_off: dict  # practitioner id -> [(start, end)]
     appointments: dict  # practitioner id -> their busy rows (start and end at 3 and 4, the site at 2)
     rooms: dict  # room id -> Intervals
+    rooms_free: bool = False  # the rooms' busy time is the complement of their free pieces (`of_rows`)
 
     @classmethod
     def load(
@@ -396,35 +458,48 @@ class Busy:
         *,
         confirm=None,
         rooms_within=None,
+        occupied=None,
     ) -> "Busy":
         """`confirm`: a catalogue to confirm in the same statement (`CatalogueChanged` if the set-up changed).
-        `rooms_within`: `busy_rows`'."""
+        `rooms_within`, `occupied`: `busy_rows`' (the rooms then come as their free pieces, on PostgreSQL)."""
         args = (practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id)
+        options = {"rooms_within": rooms_within, "occupied": occupied}
         if confirm is None:
-            return cls.of_rows(range_start, busy_rows(*args, rooms_within=rooms_within))
-        value, rows = busy_rows(*args, clinic=True, rooms_within=rooms_within)
-        if value != confirm.version:
-            raise CatalogueChanged
-        _unconfirmed.set(None)
-        return cls.of_rows(range_start, rows)
+            rows = busy_rows(*args, **options)
+        else:
+            value, rows = busy_rows(*args, clinic=True, **options)
+            if value != confirm.version:
+                raise CatalogueChanged
+            _unconfirmed.set(None)
+        free_rooms = room_ids if rooms_within is not None and connection.vendor == "postgresql" else None
+        return cls.of_rows(range_start, rows, free_rooms)
 
     @classmethod
-    def of_rows(cls, origin, rows) -> "Busy":
+    def of_rows(cls, origin, rows, free_rooms=None) -> "Busy":
         """The rows as `busy_rows` gives them, grouped without making a tuple a row (first available over 60
-        days reads 4,630)."""
+        days reads 4,630). `free_rooms`: the ids of the rooms whose rows are their free pieces (`busy_rows`
+        with `rooms_within`, on PostgreSQL), whose busy time is then everything else."""
         time_off_by, by_practitioner, by_room = defaultdict(list), defaultdict(list), defaultdict(list)
+        if free_rooms is None:
+            for row in rows:
+                if row[5]:
+                    time_off_by[row[0]].append((row[3], row[4]))
+                else:
+                    by_practitioner[row[0]].append(row)
+                    by_room[row[1]].append(row)
+            rooms = {room_id: Intervals.of_rows(room_rows, 3, 4) for room_id, room_rows in by_room.items()}
+            return cls(origin, dict(time_off_by), dict(by_practitioner), rooms)
         for row in rows:
             if row[5]:
                 time_off_by[row[0]].append((row[3], row[4]))
+            elif row[0] is None:
+                by_room[row[1]].append((row[3], row[4]))
             else:
                 by_practitioner[row[0]].append(row)
-                by_room[row[1]].append(row)
-        return cls(
-            origin,
-            dict(time_off_by),
-            dict(by_practitioner),
-            {room_id: Intervals.of_rows(room_rows, 3, 4) for room_id, room_rows in by_room.items()},
-        )
+        rooms = {
+            room_id: Intervals.outside(by_room[room_id]) if room_id in by_room else ALWAYS for room_id in free_rooms
+        }
+        return cls(origin, dict(time_off_by), dict(by_practitioner), rooms, rooms_free=True)
 
 
 def room_windows(setup: Setup, sites, first_day, last_day, treatment) -> str:
@@ -559,6 +634,8 @@ class Calendar:
         self._grid: dict = {}
         self._room_at: dict = {}
         self._rooms_busy = None
+        self._rooms_open = None
+        self._rooms_free = False
         self._steady_days: dict = {}
         self._away: dict = {}
         self._blocked: dict = {}
@@ -614,6 +691,7 @@ class Calendar:
         self._appointment_rows = busy.appointments
         self.appointments = {}  # practitioner id -> Intervals, made when first asked (`booked`)
         self.room_busy = busy.rooms
+        self._rooms_free = busy.rooms_free
 
     def off(self, practitioner_id) -> Intervals:
         """The practitioner's time off."""
@@ -745,7 +823,7 @@ class Calendar:
         if found is not self:
             return found
         found = None
-        for room, starts, ends in self._room_intervals():
+        for room, starts, ends in self._rooms_ever_free():
             index = bisect_left(starts, busy_until) - 1
             if index < 0 or ends[index] <= start:
                 found = room
@@ -759,6 +837,15 @@ class Calendar:
                 (room, busy.starts, busy.ends) for room in self.rooms for busy in (self.room_busy.get(room.pk, EMPTY),)
             ]
         return self._rooms_busy
+
+    def _rooms_ever_free(self):
+        """`_room_intervals` less the rooms taken all along (`ALWAYS`: no free piece for one practitioner,
+        `Busy.of_rows`), which no start can have: on the bench clinic most of the ten for a week."""
+        if self._rooms_open is None:
+            self._rooms_open = [
+                entry for entry in self._room_intervals() if self.room_busy.get(entry[0].pk) is not ALWAYS
+            ]
+        return self._rooms_open
 
     def _no_room_starts(self) -> tuple[list, list]:
         """(starts, ends), both ascending: the half-open ranges of starts at which every room is taken at some
@@ -883,8 +970,10 @@ class Calendar:
         occupied = self._occupied
         blocked = self.blocked(practitioner_id)
         # With others (first available) the rooms' sweep is shared by every grid: a start it rules out costs
-        # a bisect. For one practitioner the few starts they are free are asked of each room instead.
-        no_starts, no_ends = self._no_room_starts() if len(self.practitioners) > 1 else ((), ())
+        # a bisect. For one practitioner the few starts they are free are asked of each room instead, unless
+        # the rooms came as their free pieces (a few intervals a room: the sweep is then cheaper than asking).
+        sweep = len(self.practitioners) > 1 or self._rooms_free
+        no_starts, no_ends = self._no_room_starts() if sweep else ((), ())
         for span_start, span_end in spans:
             grid = self.span_candidates(day, span_start, span_end)
             low, high = bisect_left(grid, self._earliest), bisect_left(grid, self._latest)
@@ -993,6 +1082,7 @@ def available_slots(
         getattr(ignore_appointment, "pk", None),
         confirm=catalogue if catalogue is not None and _unconfirmed.get() is catalogue else None,
         rooms_within=room_windows(setup, sites, date_from, date_to, treatment) if alone else None,
+        occupied=occupied,
     )
     for each in sites:
         calendar = Calendar(
@@ -1078,12 +1168,14 @@ def check_slot(
 CACHE_BUCKET_SECONDS = 300
 CLINIC_SCOPE = "clinic"
 
-# `BUSY_SQL` with the "clinic" scope's value first (a row whose time off flag is NULL): `busy_rows(clinic=True)`.
-BUSY_CLINIC_SQL = f"""
+# `BUSY_SQL` (and `FREE_ROOMS_SQL`) with the "clinic" scope's value first (a row whose time off flag is NULL):
+# `busy_rows(clinic=True)`.
+_CLINIC_ROW = f"""
 SELECT NULL::bigint, NULL::bigint, NULL::bigint, value, NULL::bigint, NULL::boolean
   FROM {AvailabilityScope._meta.db_table} WHERE scope = '{CLINIC_SCOPE}'
-UNION ALL {BUSY_SQL.strip()}
-"""
+UNION ALL """
+BUSY_CLINIC_SQL = _CLINIC_ROW + BUSY_SQL.strip()
+FREE_ROOMS_CLINIC_SQL = _CLINIC_ROW + FREE_ROOMS_SQL.strip()
 
 
 def practitioner_scope(practitioner_id, utc_day: datetime.date | None = None) -> str:

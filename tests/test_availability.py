@@ -128,28 +128,42 @@ def test_a_room_taken_just_outside_the_hours_still_blocks_what_reaches_it(treatm
 
 
 @pytest.mark.postgres
-def test_one_practitioners_busy_rows_leave_out_the_rooms_rows_that_cannot_matter(treatment, room):
-    """The rooms' rows read for one practitioner (hours 09:00 to 12:00, busy 09:00 to 10:15): those that
-    overlap their hours (with the last slot's buffer, to 12:15) outside their own busy time."""
-    from bookings.availability import Busy, busy_range, load_setup, room_windows
+def test_one_practitioners_busy_rows_give_each_room_as_its_free_time_where_a_slot_fits(treatment, room):
+    """The rooms for one practitioner (hours 09:00 to 12:00, busy 09:00 to 10:15): not their rows, but the
+    pieces of the hours (with the last slot's buffer, to 12:15) outside that practitioner's busy time and the
+    room's appointments, where a slot (60 minutes and 15 of buffer) fits; a room with none is taken all along."""
+    from bookings.availability import ALWAYS, FOREVER, Busy, busy_range, load_setup, room_windows
 
-    other_room = RoomFactory(name="B")
+    other_room, full_room = RoomFactory(name="B"), RoomFactory(name="C")
     asked = practitioner_with_hours(treatment)
-    other, third = (practitioner_with_hours(treatment, spans=((7, 19),)) for _ in range(2))
+    other, third, fourth = (practitioner_with_hours(treatment, spans=((7, 19),)) for _ in range(3))
     AppointmentFactory(practitioner=asked, treatment=treatment, room=room, start_at=at(MONDAY, 9))
     AppointmentFactory(practitioner=other, treatment=treatment, room=room, start_at=at(MONDAY, 7, 45))  # to 09:00
     AppointmentFactory(practitioner=other, treatment=treatment, room=room, start_at=at(MONDAY, 12, 15))
     AppointmentFactory(practitioner=third, treatment=treatment, room=other_room, start_at=at(MONDAY, 9))  # to 10:15
     AppointmentFactory(practitioner=third, treatment=treatment, room=other_room, start_at=at(MONDAY, 12, 14))
+    AppointmentFactory(practitioner=other, treatment=treatment, room=full_room, start_at=at(MONDAY, 10))  # to 11:15
+    AppointmentFactory(practitioner=fourth, treatment=treatment, room=full_room, start_at=at(MONDAY, 11, 15))
     setup = load_setup(treatment, asked)
     sites, occupied = setup.sites(), treatment.duration + treatment.buffer_after
-    asked_of = ([asked.pk], [room.pk, other_room.pk], *busy_range(sites, MONDAY, MONDAY, occupied))
+    assert occupied == datetime.timedelta(minutes=75)
+    asked_of = ([asked.pk], [room.pk, other_room.pk, full_room.pk], *busy_range(sites, MONDAY, MONDAY, occupied))
     busy = Busy.load(*asked_of)
-    assert (len(busy.rooms[room.pk].starts), len(busy.rooms[other_room.pk].starts)) == (3, 2)
-    busy = Busy.load(*asked_of, rooms_within=room_windows(setup, sites, MONDAY, MONDAY, treatment))
-    assert (len(busy.rooms[room.pk].starts), len(busy.rooms[other_room.pk].starts)) == (1, 1)
-    at_12_14 = (at(MONDAY, 12, 14) - busy.origin) // datetime.timedelta(microseconds=1)
-    assert busy.rooms[other_room.pk].starts == [at_12_14]
+    assert [len(busy.rooms[each.pk].starts) for each in (room, other_room, full_room)] == [3, 2, 2]
+    busy = Busy.load(*asked_of, rooms_within=room_windows(setup, sites, MONDAY, MONDAY, treatment), occupied=occupied)
+
+    def us(hour, minute=0):
+        return (at(MONDAY, hour, minute) - busy.origin) // datetime.timedelta(microseconds=1)
+
+    # Free from 10:15 to 12:15 (its appointment at 12:15 is outside), from 10:15 to 12:14 (the one at 12:14
+    # is in the way after), and never in the third (taken 10:00 to 12:30): no room's rows are sent.
+    assert (busy.rooms[room.pk].starts, busy.rooms[room.pk].ends) == ([-FOREVER, us(12, 15)], [us(10, 15), FOREVER])
+    assert (busy.rooms[other_room.pk].starts, busy.rooms[other_room.pk].ends) == (
+        [-FOREVER, us(12, 14)],
+        [us(10, 15), FOREVER],
+    )
+    assert busy.rooms[full_room.pk] is ALWAYS
+    assert set(busy.appointments) == {asked.pk}
 
 
 def test_no_active_room_means_no_slots(treatment):
