@@ -240,6 +240,38 @@ def test_fall_back_offers_the_repeated_hour_once_at_its_first_occurrence(room):
     assert starts == sorted(starts)
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("day", [datetime.date(2027, 3, 28), datetime.date(2026, 10, 25)])  # spring, autumn
+def test_one_practitioners_rooms_as_free_pieces_on_a_clock_change_day(room, day):
+    """One practitioner's rooms come as their free pieces (`FREE_ROOMS_SQL`); on the days the clock skips or
+    repeats an hour, rooms taken across that hour give the same times and rooms as the computation that read
+    every room's rows (tests/availability_before.py)."""
+    from tests import availability_before as before
+
+    treatment = TreatmentFactory(duration_minutes=30, buffer_after_minutes=15)
+    second = RoomFactory(name="B")
+    practitioner = night_owl(treatment, day, 5)
+    others = [practitioner_with_hours(treatment, spans=((0, 23),), weekday=day.weekday()) for _ in range(4)]
+    midnight = datetime.datetime.combine(day, datetime.time(0), tzinfo=datetime.UTC)
+    for who, where, minutes in [
+        (others[0], room, 0),  # room A from 00:00 UTC, then 01:15 to 02:00: across the hour the clock changes
+        (others[1], room, 75),
+        (others[2], second, 45),  # room B from 00:45 UTC
+        (others[3], second, 150),
+        (practitioner, room, 180),  # their own, in A: their time, not the room's
+    ]:
+        AppointmentFactory(
+            practitioner=who, treatment=treatment, room=where, start_at=midnight + datetime.timedelta(minutes=minutes)
+        )
+    now = datetime.datetime.combine(day - datetime.timedelta(days=10), datetime.time(0), tzinfo=datetime.UTC)
+    found = available_slots(treatment, practitioner, day, day, now=now)[day]
+    expected = before.available_slots(treatment, practitioner, day, day, now=now)[day]
+    assert [(slot.start_at, slot.end_at, slot.room.name) for slot in found] == [
+        (slot.start_at, slot.end_at, slot.room.name) for slot in expected
+    ]
+    assert {slot.room.name for slot in found} == {"A", "B"}  # each room gave some times, and none the others
+
+
 def test_a_normal_day_after_dst_uses_the_new_offset(room):
     treatment = TreatmentFactory(duration_minutes=60)
     practitioner = practitioner_with_hours(treatment, spans=((9, 10),), weekday=0)
