@@ -24,7 +24,9 @@ class TwilioStandIn:
         self.refuse_next: list[tuple[int, int, str]] = []  # (http status, twilio code, message)
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # shutdown() waits for the serving loop to look at its flag, which it does once a poll_interval (0.5 s by
+        # default): each test's stop waited up to that long doing nothing.
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     @property
     def base_url(self) -> str:
