@@ -19,7 +19,6 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
-from fpdf import FPDF
 
 from bookings.selectors import patient_site
 from clinic import clock
@@ -78,6 +77,10 @@ def _latin1(text: str) -> str:
 
 
 def render_pdf(document) -> bytes:
+    # Imported here, not at the top: fpdf2 brings fontTools (0.2 s of CPU), and this module is imported by every
+    # process at start-up (payments' booking steps), though only a request for a PDF draws one.
+    from fpdf import FPDF
+
     html = render_to_string("payments/document_pdf.html", document_context(document))
     pdf = FPDF(format="A4")
     pdf.set_title(f"{document.get_kind_display()} {document.number}")
