@@ -46,6 +46,7 @@ from collections import OrderedDict, defaultdict
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 from itertools import accumulate
 from operator import itemgetter
 from zoneinfo import ZoneInfo
@@ -543,9 +544,12 @@ def busy_range(sites, first_day, last_day, occupied, travel: TravelTimes | None 
     return min(start for start, _ in bounds) - travel, max(end for _, end in bounds) + occupied + travel
 
 
+@lru_cache(maxsize=4096)
 def steady_midnight(day, zone) -> datetime.datetime | None:
     """The day's local midnight (in UTC) if the zone's UTC offset is the same all day (every day but two a
-    year), else None: on such a day a wall time is that midnight plus its time."""
+    year), else None: on such a day a wall time is that midnight plus its time. Kept per (day, zone): a week's
+    answer asks it for every day twice (its rooms' windows and its grids), three datetimes made and three
+    offsets looked up each time, and a zone's rules do not change while the process runs."""
     midnight = datetime.datetime.combine(day, datetime.time.min, tzinfo=zone)
     next_midnight = datetime.datetime.combine(day + ONE_DAY, datetime.time.min, tzinfo=zone)
     offset = midnight.utcoffset()
@@ -1073,15 +1077,17 @@ def available_slots(
     if not sites or not setup.practitioners:
         return result
     occupied = treatment.duration + treatment.buffer_after
-    # One practitioner: their rooms' rows only where they can be in the way (first available reads all).
-    alone = len(setup.practitioners) == 1
+    # One practitioner: their rooms only where they can be in the way (first available reads all).
+    windows = None
+    if len(setup.practitioners) == 1:
+        windows = (catalogue.room_windows if catalogue else room_windows)(setup, sites, date_from, date_to, treatment)
     busy = Busy.load(
         [p.pk for p in setup.practitioners],
         [room.pk for room in setup.rooms if room.site_id in {s.pk for s in sites}],
         *busy_range(sites, date_from, date_to, occupied, setup.travel),
         getattr(ignore_appointment, "pk", None),
         confirm=catalogue if catalogue is not None and _unconfirmed.get() is catalogue else None,
-        rooms_within=room_windows(setup, sites, date_from, date_to, treatment) if alone else None,
+        rooms_within=windows,
         occupied=occupied,
     )
     for each in sites:
@@ -1282,6 +1288,7 @@ class Catalogue:
         self._derived = {}
         self._working = None
         self._day_span = False  # not worked out yet (`day_span`)
+        self._windows = {}  # `room_windows` kept per answer asked
 
     def derived(self, key, make):
         """make(), worked out once for this catalogue under `key`: for what follows from its rows alone (the
@@ -1305,6 +1312,27 @@ class Catalogue:
 
     def closed_days(self, first, last, site=None):
         return closed_days(first, last, closures=self.closures, site=site)
+
+    def room_windows(self, setup: Setup, sites, first_day, last_day, treatment) -> str:
+        """`room_windows` of a set-up of this catalogue, worked out once per practitioner, treatment, sites and
+        days: with the cache off every answer for one practitioner asks for it, and its text (a span a day,
+        each end written out) was a tenth of that answer's computing (docs/benchmarks.md, issue #16's
+        seventh pass). It follows from the catalogue's hours and the site's clock alone; query strings are the
+        caller's, so it is bounded as the scope reads are (`SCOPES_KEPT`)."""
+        key = (
+            tuple(p.pk for p in setup.practitioners),
+            tuple(getattr(site, "pk", None) for site in sites),
+            first_day,
+            last_day,
+            treatment.duration,
+            treatment.buffer_after,
+        )
+        found = self._windows.get(key)
+        if found is None:
+            if len(self._windows) >= SCOPES_KEPT:
+                self._windows.clear()
+            found = self._windows[key] = room_windows(setup, sites, first_day, last_day, treatment)
+        return found
 
     def rooms_for(self, treatment, site=None) -> list:
         """The rooms that can host the treatment, at the site or anywhere."""
