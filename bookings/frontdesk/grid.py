@@ -14,7 +14,6 @@ import functools
 import math
 import secrets
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
 from django.conf import settings
 from django.urls import reverse
@@ -120,10 +119,13 @@ def cell_markup(practitioner, day, spans, taken, window, label_zones=False) -> t
     Written as strings rather than in the template (a day of 50 practitioners has some 1,600 cells: a date
     format, a time format and a URL each took the template language about half a second), and remembered
     per process for the same inputs: every value the markup depends on is in the key (the practitioner and
-    their name, the day, the window, the spans and their sites' zones, what is taken, the slot step, the
-    panel's URL), all read by this request, so a remembered column can never show a time that has since been
-    taken or freed; a booking changes only its practitioner's key. The panel they open is the column's
-    `hx-target` (htmx inherits it), not written 1,600 times."""
+    their name, the day, the window, the spans and their sites' zones, what is taken, the slot step), all
+    read by this request, so a remembered column can never show a time that has since been
+    taken or freed; a booking changes only its practitioner's key. A click opens the booking panel for the
+    cell's `data-slot` at the grid's `data-book-url` (static/bookings/desk_calendar.js), in the column's
+    `hx-target`: neither the URL nor the target is written 1,600 times (a busy day's cells were most of its
+    400 KB). The visible time is part of the label (the label names the button: "Book Fri 11 Dec 09:00 with
+    ...")."""
     return _cell_markup(
         practitioner.pk,
         practitioner.name,
@@ -133,12 +135,11 @@ def cell_markup(practitioner, day, spans, taken, window, label_zones=False) -> t
         tuple(sorted(taken)),
         label_zones,
         settings.CLINIC["SLOT_STEP_MINUTES"],
-        reverse("desk:panel_book"),
     )
 
 
 @functools.lru_cache(maxsize=512)  # ~10 KB a column: ten days of 50 practitioners
-def _cell_markup(pk, name, day, window, spans, taken, label_zones, step_minutes, book_url) -> tuple:
+def _cell_markup(pk, name, day, window, spans, taken, label_zones, step_minutes) -> tuple:
     step = datetime.timedelta(minutes=step_minutes)
     window_start, window_end = window
     name = escape(name)
@@ -167,9 +168,7 @@ def _cell_markup(pk, name, day, window, spans, taken, label_zones, step_minutes,
                 (
                     instant,
                     f'<button type="button" class="cal-cell {css}" data-slot="{slot}" '
-                    f'hx-get="{book_url}?slot={pk}@{quote(key, safe="/")}" '
-                    f'aria-label="Book {label_day} {time} with {name}">'
-                    f'<span aria-hidden="true">{time}</span></button>',
+                    f'aria-label="Book {label_day} {time} with {name}">{time}</button>',
                 )
             )
     return tuple(cells)

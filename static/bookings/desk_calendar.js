@@ -119,7 +119,23 @@
   document.addEventListener("click", function (event) {
     if (event.target.closest && event.target.closest("[data-panel-close]")) {
       closePanel();
+      return;
     }
+    // A free cell (a button, so Enter and Space click it too) opens the booking panel for its slot: the URL
+    // is written once on the grid and the target once a column (hx-target), not on each of a day's 1,600
+    // cells. An ordinary htmx request from the cell, so the panel's focus handling sees the cell open it.
+    var cell = event.target.closest ? event.target.closest("button.cal-cell[data-slot]") : null;
+    var grid = cell && cell.closest("[data-book-url]");
+    if (!grid) {
+      return;
+    }
+    var body = cell.closest("[hx-target]");
+    htmx.ajax("GET", grid.getAttribute("data-book-url"), {
+      source: cell,
+      target: body ? body.getAttribute("hx-target") : "#desk-panel",
+      swap: "innerHTML",
+      values: { slot: cell.getAttribute("data-slot") },
+    });
   });
 
   document.addEventListener("keydown", function (event) {
