@@ -11,14 +11,24 @@ request. Its rows become model instances as the ORM makes them (the compiler's c
 populators for the patient and the practitioner, the roles' annotation). On PostgreSQL it is also prepared
 once a connection (`clinic.prepared`): PostgreSQL planned its three tables and the roles' subquery again on
 every request, 0.3 ms of its CPU against 0.1 ms to run it (docs/benchmarks.md, issue #16's sixth pass).
+
+The same query joined to the session's row (`PreparedUserQuery.with_session`) reads a session and its user
+in one round trip (clinic.sessions); the user it reads is handed to `UserBackend` for that request alone,
+through `AuthenticationMiddleware` (Django's, which then checks the session's hash against it as always).
 """
 
+from contextvars import ContextVar
+
+from django.contrib import auth
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.middleware import AuthenticationMiddleware as DjangoAuthenticationMiddleware
 from django.contrib.auth.models import Group
+from django.contrib.sessions.models import Session
 from django.db import connections, router
 from django.db.models import Exists, OuterRef
 from django.db.models.query import get_related_populators
+from django.utils.functional import SimpleLazyObject
 
 from . import roles
 from .prepared import execute_prepared
@@ -94,6 +104,28 @@ class PreparedUserQuery:
             else:
                 cursor.execute(self.sql, params)
             rows = cursor.fetchall()
+        return self._user(rows)
+
+    def with_session(self, session_key, now, user_id):
+        """(the session row's data, the user with this primary key or None), in one query, or None when the
+        session has no row unexpired at `now` (PostgreSQL only: `self.prepared`; clinic.sessions)."""
+        connection = connections[self.alias]
+        pk = self.model._meta.pk.get_db_prep_value(user_id, connection)
+        user_sql, (pk_type,) = self.prepared  # the user's primary key its only parameter, $1: here $3
+        statement = (
+            f"SELECT s.session_data, u.* FROM {Session._meta.db_table} s LEFT JOIN ({user_sql.replace('$1', '$3')}) u "
+            "ON true WHERE s.session_key = $1 AND s.expire_date > $2"
+        )
+        with connection.cursor() as cursor:
+            execute_prepared(
+                cursor, "clinic_session_user", statement, ("varchar", "timestamptz", pk_type), [session_key, now, pk]
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        return row[0], (self._user([row[1:]]) if row[1] is not None else None)
+
+    def _user(self, rows):
         if self.converters:  # the ORM's converters, as results_iter applies them
             rows = self.compiler.apply_converters(rows, self.converters)
         for row in rows:
@@ -116,13 +148,41 @@ def prepared_user_query(alias) -> PreparedUserQuery:
     return found
 
 
+# The session store of the request whose user Django's `auth.get_user` is reading (`AuthenticationMiddleware`):
+# its session may have been read with the user in one query (clinic.sessions), handed over here once.
+_reading_session: ContextVar = ContextVar("clinic_reading_session", default=None)
+
+
 class UserBackend(ModelBackend):
     def get_user(self, user_id):
         model = get_user_model()
         alias = router.db_for_read(model)
-        user = prepared_user_query(alias).get(user_id)
+        session = _reading_session.get()
+        read = session.__dict__.pop("signed_in_user", None) if session is not None else None
+        # Read with the session row in this request, or else now.
+        user = read[1] if read is not None and read[0] == user_id else prepared_user_query(alias).get(user_id)
         if user is None or not self.user_can_authenticate(user):
             return None
         if connections[alias].vendor == "postgresql":
             roles.remember(user, user.role_names)
         return user
+
+
+class AuthenticationMiddleware(DjangoAuthenticationMiddleware):
+    """Django's, its lazy `request.user` read by Django's `auth.get_user` (the session's hash checked, an
+    inactive user refused, exactly as there) with the request's session store at hand for `UserBackend`: a
+    session read from its row with the user in one query (clinic.sessions) gives the user it read."""
+
+    def process_request(self, request):
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: signed_in_user(request))
+
+
+def signed_in_user(request):
+    if not hasattr(request, "_cached_user"):
+        token = _reading_session.set(request.session)
+        try:
+            request._cached_user = auth.get_user(request)
+        finally:
+            _reading_session.reset(token)
+    return request._cached_user

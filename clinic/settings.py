@@ -78,7 +78,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "clinic.backends.AuthenticationMiddleware",  # Django's, the user read with the session
     "django_otp.middleware.OTPMiddleware",
     "clinic.two_factor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

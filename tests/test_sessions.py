@@ -5,6 +5,8 @@ back, not even through a request that was reading it while the user signed out; 
 leaves signed-in pages working and refuses a sign-out rather than leaving a copy behind.
 """
 
+import datetime
+
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -14,11 +16,21 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from clinic import roles
+from clinic import roles, sessions
 from clinic.backends import UserBackend, users_with_roles
 from clinic.models import User
 from clinic.sessions import SIGNED_OUT, SessionStore
-from tests.factories import PASSWORD, PatientFactory, PractitionerFactory, role_group, staff_user
+from tests.factories import (
+    PASSWORD,
+    ClearedPatientFactory,
+    PatientFactory,
+    PractitionerFactory,
+    RoomFactory,
+    TreatmentFactory,
+    WorkingHoursFactory,
+    role_group,
+    staff_user,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.redis, pytest.mark.postgres]
 
@@ -71,26 +83,58 @@ def test_the_prepared_user_query_makes_the_users_the_orm_makes(django_assert_num
     assert UserBackend().get_user(10**9) is None
 
 
-def test_a_signed_in_page_reads_no_session_row_and_the_user_with_roles_and_patient_in_one_query(client):
-    sign_in(client, PatientFactory().user)
+def test_a_signed_in_page_reads_its_session_row_with_the_user_their_roles_and_patient_in_one_query(client):
+    key = sign_in(client, PatientFactory().user)
     client.get(reverse("profile"))
+    caches["sessions"].delete(SessionStore.cache_key_prefix + key)  # not read from Redis: not put back there
     with CaptureQueriesContext(connection) as captured:
         assert client.get(reverse("profile")).status_code == 200
     assert len(captured) == 1  # the profile shows the user and their patient row: nothing else to read
     (query,) = captured.captured_queries
-    # The user's statement, prepared once this connection (clinic.backends): only executed from then on.
-    assert query["sql"].startswith("EXECUTE clinic_signed_in_user_")
+    # The session's and user's statement, prepared once this connection (clinic.backends): only executed then.
+    assert query["sql"].startswith("EXECUTE clinic_session_user_")
+    assert caches["sessions"].get(SessionStore.cache_key_prefix + key) is None
     with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name LIKE 'clinic_signed_in_user_%%'")
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name LIKE 'clinic_session_user_%%'")
         statements = [row[0] for row in cursor.fetchall()]
     assert len(statements) == 1
-    assert "auth_group" in statements[0] and "clinic_patient" in statements[0]
-    assert "django_session" not in statements[0] and "ORDER BY" not in statements[0]
+    assert "django_session" in statements[0] and "auth_group" in statements[0] and "clinic_patient" in statements[0]
+    assert "ORDER BY" not in statements[0]
+
+
+def test_a_session_this_process_has_not_seen_is_read_from_redis_and_its_user_in_a_query_of_their_own(client):
+    """The user read with the session needs their id first: a process that has not read nor written the
+    session reads it from Redis (no query) and the user by id, then reads both in one query."""
+    sign_in(client, PatientFactory().user)
+    client.get(reverse("profile"))
+    sessions._users_of_sessions.clear()  # as another worker process
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(reverse("profile")).status_code == 200  # Redis's copy gone since a save: the row
+    assert [query["sql"][:28] for query in captured.captured_queries][-1] == "EXECUTE clinic_signed_in_use"
+    sessions._users_of_sessions.clear()
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(reverse("profile")).status_code == 200  # from Redis, put back by the request before
+    assert [query["sql"][:28] for query in captured.captured_queries] == ["EXECUTE clinic_signed_in_use"]
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(reverse("profile")).status_code == 200
+    assert [query["sql"][:28] for query in captured.captured_queries] == ["EXECUTE clinic_session_user_"]
+
+
+def test_a_session_naming_another_user_than_this_process_saw_is_read_for_the_user_it_names(client):
+    """Which user to read with the session is only what this process last saw in it: the row decides."""
+    first, second = PatientFactory().user, PatientFactory().user
+    key = sign_in(client, first)
+    sessions._users_of_sessions[key] = str(second.pk)
+    response = client.get(reverse("profile"))
+    assert response.status_code == 200 and response.wsgi_request.user == first
+    assert sessions._users_of_sessions[key] == str(first.pk)
 
 
 def test_the_session_survives_redis_losing_it_and_is_read_back_from_its_row(client):
     key = sign_in(client, PatientFactory().user)
     caches["sessions"].delete(SessionStore.cache_key_prefix + key)  # a Redis restart without its file, a flush
+    assert client.get(reverse("profile")).status_code == 200  # read from its row with the user
+    sessions._users_of_sessions.clear()  # a process that has not seen it: reads Redis, then the row
     assert client.get(reverse("profile")).status_code == 200
     assert caches["sessions"].get(SessionStore.cache_key_prefix + key) is not None  # cached again
 
@@ -190,3 +234,32 @@ def test_a_staff_sessions_idle_expiry_is_pushed_back_at_most_once_a_minute(clien
     with time_machine.travel(timezone.now() + datetime.timedelta(seconds=61)):
         assert client.get(page).status_code == 200
     assert Session.objects.get(session_key=key).expire_date >= pushed + datetime.timedelta(seconds=60)
+
+
+@pytest.mark.parametrize("change", ["deactivated", "password changed"])
+def test_the_booking_page_and_its_times_list_sign_out_at_once_an_account_deactivated_or_whose_password_changed(
+    client, change
+):
+    """The user read with the session row (clinic.sessions) is as fresh as the row: the very next request of
+    a deactivated account, or of a session signed with the old password, is signed out, on the kept pages too."""
+    treatment = TreatmentFactory()
+    RoomFactory()
+    practitioner = PractitionerFactory(treatments=[treatment])
+    for weekday in range(7):
+        WorkingHoursFactory(practitioner=practitioner, weekday=weekday, start=datetime.time(9), end=datetime.time(17))
+    patient = ClearedPatientFactory()
+    sign_in(client, patient.user)
+    pages = [reverse("book_treatment", args=[treatment.slug]), reverse("book_times", args=[treatment.slug])]
+    for page in pages * 2:  # the second time kept
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(page).status_code == 200
+        assert captured.captured_queries[0]["sql"].startswith("EXECUTE clinic_session_user_")
+    user = User.objects.get(pk=patient.user.pk)
+    if change == "deactivated":
+        user.is_active = False
+    else:
+        user.set_password("another-pass-2026x")
+    user.save()
+    for page in pages:
+        response = client.get(page)
+        assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
