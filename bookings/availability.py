@@ -265,6 +265,7 @@ def busy_rows(
     clinic=False,
     rooms_within=None,
     occupied=None,
+    rendered: dict | None = None,
 ):
     """The one query of a computation: (practitioner id, room id, site id, start, end, is time off) for the
     practitioners' time off and the live appointments of those practitioners (at any site: a practitioner is
@@ -296,7 +297,13 @@ def busy_rows(
     (None, room id, None, start, end, False): the only times a slot of theirs can have that room. A room with
     no such piece gives no row. One practitioner's week on the bench clinic: 338 rows -> 18 (592 before the
     sixth pass; docs/benchmarks.md, issue #16's seventh pass). `Busy.load` turns the pieces back into the
-    room's busy time (their complement). Through the ORM every row is read (more rows, the same answer)."""
+    room's busy time (their complement). Through the ORM every row is read (more rows, the same answer).
+
+    rendered: a dict (the catalogue's) in which the parameters' SQL text is kept under the parameters, for
+    callers that ask the same question again and again (the API with the cache off): the driver's adapting
+    them (dates, two arrays, the windows' text) was about half of the client's CPU for the statement (89 ->
+    43 us executing and fetching a week of one practitioner's rows; docs/benchmarks.md, issue #16's seventh
+    pass)."""
     if range_end - range_start > LONGEST_RANGE:
         raise ValueError(f"busy_rows reads at most {LONGEST_RANGE.days} days at a time")
     if connection.vendor != "postgresql":
@@ -322,12 +329,21 @@ def busy_rows(
             FREE_ROOMS_TYPES,
         )
         params += [rooms_within, occupied or datetime.timedelta(0)]  # no length: every piece, the same answer
+    if clinic:
+        name = f"{name}_clinic"
     with connection.cursor() as cursor:
-        if not clinic:
-            execute_prepared(cursor, name, sql, types, params)
-            return cursor.fetchall()
-        execute_prepared(cursor, f"{name}_clinic", sql, types, params)
+        arguments = None
+        if rendered is not None:  # the parameters' SQL text, kept (the caller's dict) under the parameters
+            key = (name, *params[:3], tuple(params[3]), tuple(params[4]), *params[5:])
+            arguments = rendered.get(key)
+            if arguments is None:
+                if len(rendered) >= SCOPES_KEPT:
+                    rendered.clear()
+                arguments = rendered[key] = arguments_sql(cursor, params)
+        execute_prepared(cursor, name, sql, types, None if arguments else params, arguments=arguments)
         rows = cursor.fetchall()
+    if not clinic:
+        return rows
     # The clinic's row is the first (no time off flag): the first part of a UNION ALL comes first. Looked for
     # anywhere all the same, should a plan ever give it elsewhere.
     if rows and rows[0][5] is None:
@@ -460,11 +476,13 @@ class Busy:
         confirm=None,
         rooms_within=None,
         occupied=None,
+        rendered=None,
     ) -> "Busy":
         """`confirm`: a catalogue to confirm in the same statement (`CatalogueChanged` if the set-up changed).
-        `rooms_within`, `occupied`: `busy_rows`' (the rooms then come as their free pieces, on PostgreSQL)."""
+        `rooms_within`, `occupied`, `rendered`: `busy_rows`' (with `rooms_within` the rooms come as their free
+        pieces, on PostgreSQL)."""
         args = (practitioner_ids, room_ids, range_start, range_end, ignore_appointment_id)
-        options = {"rooms_within": rooms_within, "occupied": occupied}
+        options = {"rooms_within": rooms_within, "occupied": occupied, "rendered": rendered}
         if confirm is None:
             rows = busy_rows(*args, **options)
         else:
@@ -1089,6 +1107,7 @@ def available_slots(
         confirm=catalogue if catalogue is not None and _unconfirmed.get() is catalogue else None,
         rooms_within=windows,
         occupied=occupied,
+        rendered=catalogue.busy_arguments if catalogue is not None else None,
     )
     for each in sites:
         calendar = Calendar(
@@ -1289,6 +1308,7 @@ class Catalogue:
         self._working = None
         self._day_span = False  # not worked out yet (`day_span`)
         self._windows = {}  # `room_windows` kept per answer asked
+        self.busy_arguments = {}  # `busy_rows(rendered=...)`: the parameters' SQL text per answer asked
 
     def derived(self, key, make):
         """make(), worked out once for this catalogue under `key`: for what follows from its rows alone (the

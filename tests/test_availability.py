@@ -359,6 +359,14 @@ def test_the_busy_rows_written_in_sql_are_the_orms_rows(treatment, room):
     assert (asked.pk, room.pk, room.site_id, 45 * minute, 120 * minute, False) in rows  # 09:00 to 10:15
     assert (asked.pk, None, None, 0, (end - start) // datetime.timedelta(microseconds=1), True) in rows
     assert list(busy_rows([], [], start, end)) == []
+    # With the parameters' SQL text kept (`rendered`): each question its own text, the same rows.
+    rendered = {}
+    for ignore in (None, kept[0].pk, None):
+        for practitioner_ids in ([asked.pk], [other.pk]):
+            expected = sorted(busy_rows(practitioner_ids, [room.pk], start, end, ignore), key=repr)
+            found = busy_rows(practitioner_ids, [room.pk], start, end, ignore, rendered=rendered)
+            assert sorted(found, key=repr) == expected
+    assert len(rendered) == 4
 
 
 @pytest.mark.postgres
