@@ -331,17 +331,47 @@ def test_a_form_shows_on_every_day_the_patient_comes_and_leaves_other_days_kept(
 # --- the moment, and who asks -------------------------------------------------------------------------------
 
 
-def test_the_kept_grid_follows_the_clock(desk, practitioner, monkeypatch):
+def test_the_kept_grid_follows_the_clock(desk, desk_user, practitioner, monkeypatch):
     """Cells before now and the "now" line are put in at each load, not kept."""
     page = desk.warm()
     assert cell(page, practitioner, 9) == "free" and "cal-now" not in page  # 07:00: before the window
     built = desk.builds
     set_clock(monkeypatch, at(DAY, 12, 10))
+    desk.client.force_login(desk_user)  # hours later: the staff session has timed out (idle)
     page = desk.page()
     assert desk.builds == built  # the same kept grid
     assert cell(page, practitioner, 9) == "gone" and cell(page, practitioner, 12, 15) == "free"
     assert re.search(r'<div class="cal-now cal-r-\d+ cal-s-1" title="Now">', page)
     assert desk.page(**{"HX-Request": "true"}).count('title="Now"') == 1  # htmx's reload: the grid alone
+
+
+def test_the_kept_grid_reads_as_one_built_fresh_at_every_moment_around_a_cell_and_a_row(
+    desk, desk_user, booked, practitioner, monkeypatch
+):
+    """A kept grid hands out the bytes it last wrote while the cells shown and the "now" line stay the same
+    (day_cache.Kept.pieces): at each instant around a cell's start (10:15, every 15 minutes) and a row's
+    (every 5 minutes), a microsecond either side, it reads as the grid built afresh at that instant."""
+    tick = datetime.timedelta(microseconds=1)
+    instants = [at(DAY, 10, 14) - tick, at(DAY, 10, 14), at(DAY, 10, 15) - tick, at(DAY, 10, 15)]
+    second = datetime.timedelta(seconds=1)
+    instants += [at(DAY, 10, 15) + tick, at(DAY, 10, 20) - second, at(DAY, 10, 20), at(DAY, 10, 20) + tick]
+    instants += [at(DAY, 10, 29), at(DAY, 10, 30) + tick, at(DAY, 21), at(DAY, 23, 59)]
+    fresh = []
+    for instant in instants:
+        set_clock(monkeypatch, instant)
+        desk.client.force_login(desk_user)  # hours on: the staff session times out (idle)
+        day_cache.forget()
+        fresh.append(desk.page(**{"HX-Request": "true"}))
+    day_cache.forget()
+    desk.page()
+    built = desk.builds
+    for instant, expected in zip(instants, fresh, strict=True):
+        set_clock(monkeypatch, instant)
+        desk.client.force_login(desk_user)
+        assert desk.page(**{"HX-Request": "true"}) == expected, instant
+    assert desk.builds == built  # all from the kept grid
+    assert cell(fresh[3], practitioner, 10, 15) != "gone" and cell(fresh[4], practitioner, 10, 15) == "gone"
+    assert len(set(fresh)) > 4  # the moments differ: cells leave, the line moves
 
 
 def test_a_kept_grid_is_the_grid_built_fresh(desk, booked, monkeypatch):

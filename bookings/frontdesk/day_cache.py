@@ -37,7 +37,7 @@ import operator
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.signals import setting_changed
 from django.db import connection
@@ -57,6 +57,7 @@ KEEP = 16  # grids kept per process: ~0.5 MB each on the busiest bench day
 _kept: OrderedDict = OrderedDict()
 _lock = threading.Lock()
 
+_TICK = datetime.timedelta(microseconds=1)  # the instants' resolution
 _HOLE = re.compile(re.escape(grid.DEFERRED) + r"(cells|now):(\d+)\x00")
 
 
@@ -108,19 +109,46 @@ class Kept:
     closed: str
     texts: tuple
     holes: tuple
+    # The grid last written and the instants it holds for, [from, until): (from, until, bytes). The cells
+    # shown and the "now" line change only at a cell's start and a row's (every 5 minutes), so the reloads
+    # between two such instants hand out the same bytes, written once (50 columns' holes a reload before).
+    moment: list = field(default_factory=lambda: [None], compare=False, repr=False)
 
     def pieces(self, now: datetime.datetime) -> list:
-        """The grid as it reads at `now`: bytes and memoryviews of the kept bytes (no copy), in order."""
+        """The grid as it reads at `now`: bytes (and memoryviews of the kept bytes: no copy), in order."""
+        held = self.moment[0]
+        if held is not None and held[0] <= now < held[1]:
+            return [held[2]]
         parts = [self.texts[0]]
+        since, until = (
+            datetime.datetime.min.replace(tzinfo=datetime.UTC),
+            datetime.datetime.max.replace(tzinfo=datetime.UTC),
+        )
         for hole, text in zip(self.holes, self.texts[1:], strict=True):
             if hole[0] == "cells":
                 _, instants, markup, offsets = hole
-                parts.append(markup[offsets[bisect.bisect_left(instants, now)] :])
+                first = bisect.bisect_left(instants, now)  # the first cell at or after now
+                parts.append(markup[offsets[first] :])
+                # The same cells while instants[first - 1] < now <= instants[first].
+                if first:
+                    since = max(since, instants[first - 1] + _TICK)
+                if first < len(instants):
+                    until = min(until, instants[first] + _TICK)
             else:
                 _, start_at, end_at = hole
                 parts.append(grid.now_markup(start_at, end_at, now).encode())
+                # The same line (or none) within the row now falls in, before the window, or after it.
+                if now < start_at:
+                    until = min(until, start_at)
+                elif now < end_at:
+                    row_start = start_at + (now - start_at) // grid.STEP * grid.STEP
+                    since, until = max(since, row_start), min(until, row_start + grid.STEP, end_at)
+                else:
+                    since = max(since, end_at)
             parts.append(text)
-        return parts
+        written = b"".join(parts)
+        self.moment[0] = (since, until, written)  # one assignment: a thread reads the old or the new
+        return [written]
 
     def html(self, now: datetime.datetime) -> str:
         """The grid as text, for a page rendered for one request alone (a message, an opened panel)."""
