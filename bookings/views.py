@@ -144,13 +144,14 @@ def _booking_page_context(request, slug, known, checked, *, times_only=False):
     the availability catalogue `known` (confirmed if `checked`: `_with_current_catalogue`)."""
     treatment = _bookable_treatment(known, slug, checked)
     eligibility = check_eligibility(request.patient, treatment)
-    form = DayChoiceForm(request.GET or None, treatment=treatment, catalogue=known)
+    # With nothing asked, the form is bound to no values: the first day this patient may book (times_context).
+    # The chooser writes it as it writes an unbound one (no value sent, no error), so one form serves both:
+    # building a second cost ~100 Python calls on every first visit (docs/benchmarks.md, issue #16).
+    form = DayChoiceForm(request.GET or {}, treatment=treatment, catalogue=known)
     context = {"treatment": treatment, "eligibility": eligibility, **_booking_urls(treatment)}
     if not times_only:
         context["form"] = form
     if eligibility.allowed:
-        if not request.GET:
-            form = DayChoiceForm({}, treatment=treatment, catalogue=known)  # the first day this patient may book
         context.update(times_context(request.patient, treatment, form, checked=checked))
     elif checked is not None:
         availability.confirm(checked)  # no times read: the treatment shown must still be the current one
