@@ -139,6 +139,40 @@ def test_a_booking_shows_at_once(desk, desk_user, practitioner, consultation):
     assert "Nia Walker" in page and cell(page, practitioner, 13) == "covered"
 
 
+def test_the_minute_reload_is_not_modified_until_the_grid_is(
+    client, desk, desk_user, practitioner, consultation, monkeypatch
+):
+    """htmx's reload of the grid carries an ETag of its bytes: asked again with it, the answer is 304 without
+    a body while nothing changed; a booking, or the clock passing a cell's start, gives a new grid and a new
+    tag. The page itself is never answered 304 (its token is the request's own)."""
+    day_page, hx = f"/desk/?date={DAY:%Y-%m-%d}", {"HX-Request": "true"}
+    first = client.get(day_page, headers=hx)
+    etag = first["ETag"]
+    assert first.status_code == 200 and etag.startswith('"') and "private" in first["Cache-Control"]
+    assert "no-cache" in first["Cache-Control"] and "HX-Request" in first["Vary"]
+    again = client.get(day_page, headers={**hx, "If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b"" and again["ETag"] == etag
+    assert client.get(day_page, headers={"If-None-Match": etag}).status_code == 200  # the page: never
+    assert client.get(day_page, headers={**hx, "If-None-Match": '"other"'}).content == first.content
+
+    services.book_appointment(
+        patient=PatientFactory(user__first_name="Nia", user__last_name="Walker"),
+        treatment=consultation,
+        practitioner=practitioner,
+        start_at=at(DAY, 13),
+        booked_by=desk_user,
+        source=Appointment.Source.PHONE,
+    )
+    booked = client.get(day_page, headers={**hx, "If-None-Match": etag})
+    assert booked.status_code == 200 and "Nia Walker" in booked.content.decode() and booked["ETag"] != etag
+    etag = booked["ETag"]
+    assert client.get(day_page, headers={**hx, "If-None-Match": etag}).status_code == 304
+    set_clock(monkeypatch, at(DAY, 9, 1))  # past the 09:00 cell
+    client.force_login(desk_user)  # two hours on: the staff session has timed out (idle)
+    later = client.get(day_page, headers={**hx, "If-None-Match": etag})
+    assert later.status_code == 200 and cell(later.content.decode(), practitioner, 9) == "gone"
+
+
 def test_a_cancellation_shows_at_once(desk, desk_user, booked, practitioner):
     assert "Jo Bloggs" in desk.card(booked) and cell(desk.warm(), practitioner, 10) == "covered"
     services.cancel_appointment(booked, by=desk_user, reason="Feeling unwell")

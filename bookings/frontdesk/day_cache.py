@@ -109,16 +109,21 @@ class Kept:
     closed: str
     texts: tuple
     holes: tuple
-    # The grid last written and the instants it holds for, [from, until): (from, until, bytes). The cells
+    # The grid last written and the instants it holds for, [from, until): (from, until, bytes, ETag). The cells
     # shown and the "now" line change only at a cell's start and a row's (every 5 minutes), so the reloads
     # between two such instants hand out the same bytes, written once (50 columns' holes a reload before).
     moment: list = field(default_factory=lambda: [None], compare=False, repr=False)
 
     def pieces(self, now: datetime.datetime) -> list:
-        """The grid as it reads at `now`: bytes (and memoryviews of the kept bytes: no copy), in order."""
+        """The grid as it reads at `now`, as a list of bytes (for `HoledPage.body`)."""
+        return [self.written(now)[0]]
+
+    def written(self, now: datetime.datetime) -> tuple:
+        """(the grid's bytes as it reads at `now`, their `ETag`): the tag is a digest of the bytes themselves
+        (worked out once a moment), so two reloads get the same tag only for the same bytes."""
         held = self.moment[0]
         if held is not None and held[0] <= now < held[1]:
-            return [held[2]]
+            return held[2], held[3]
         parts = [self.texts[0]]
         since, until = (
             datetime.datetime.min.replace(tzinfo=datetime.UTC),
@@ -147,8 +152,9 @@ class Kept:
                     since = max(since, end_at)
             parts.append(text)
         written = b"".join(parts)
-        self.moment[0] = (since, until, written)  # one assignment: a thread reads the old or the new
-        return [written]
+        etag = f'"{hashlib.md5(written, usedforsecurity=False).hexdigest()}"'
+        self.moment[0] = (since, until, written, etag)  # one assignment: a thread reads the old or the new
+        return written, etag
 
     def html(self, now: datetime.datetime) -> str:
         """The grid as text, for a page rendered for one request alone (a message, an opened panel)."""

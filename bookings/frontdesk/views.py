@@ -18,6 +18,7 @@ from django.template import Engine
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.translation import get_language
 from django.views.decorators.http import require_POST
 
@@ -160,7 +161,7 @@ def calendar_day(request):
     kept = day_cache.day_for(key_parts, start_at, end_at, build)
     now = timezone.now()
     if request.headers.get("HX-Request"):  # htmx reloads the grid alone (every minute, and after a change)
-        return HttpResponse(b"".join(kept.grid.pieces(now)))
+        return _grid_response(request, *kept.grid.written(now))
     context = {
         **sites,
         "closed": kept.grid.closed,
@@ -184,6 +185,19 @@ def calendar_day(request):
         return render(request, template, {**context, "grid_html": kept.grid.html(now)})
     # The kept bytes and the request's own token: nothing encoded again (clinic/kept_pages.py).
     return HttpResponse(page.body(kept.grid.pieces(now), get_token(request)))
+
+
+def _grid_response(request, written: bytes, etag: str):
+    """The grid alone, for htmx's reload: with an `ETag` of its bytes, answered 304 without them when the
+    browser's copy has that tag. `no-cache`: the browser keeps the grid but asks every time (so it sends the
+    tag, and on a 304 hands htmx its copy as a 200: the minute's reload that finds nothing changed sends
+    no 300 KB); `private`: no shared cache keeps it; `Vary: HX-Request`: the page at the same address is
+    another response (a back button never shows the grid alone)."""
+    response = HttpResponse(written)
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, no-cache"
+    patch_vary_headers(response, ("HX-Request",))
+    return get_conditional_response(request, etag=etag, response=response)
 
 
 def _page_key(request, sites: dict, template: str) -> tuple:
