@@ -8,13 +8,12 @@ import datetime
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from clinic import access, clock
+from clinic import access, clock, csrf
 from clinic.closures import closed_days, closed_on
 from clinic.kept_urls import urls_kept
 from clinic.selectors import bookable_treatments
@@ -171,7 +170,7 @@ def book_treatment(request, slug):
             key,
             context,
             times,
-            lambda: get_token(request),
+            lambda: csrf.masked_token(request),
             lambda holes: render_to_string(kept_times.PAGE, {**context, **holes}, request),
         )
     )

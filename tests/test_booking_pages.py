@@ -539,3 +539,23 @@ def test_reschedule_to_a_bad_or_taken_time_changes_nothing(client, patient, trea
 
 def test_patients_see_a_my_appointments_link(client, patient):
     assert reverse("my_appointments") in client.get(reverse("home")).content.decode()
+
+
+def test_the_kept_pages_csrf_token_is_djangos_masked_afresh_each_time():
+    """clinic.csrf.masked_token: Django's format (a mask, then the secret added to it), a new mask each time,
+    the cookie renewed as `get_token` does; Django's own way where the request has no secret yet."""
+    from django.middleware.csrf import CSRF_ALLOWED_CHARS, _get_new_csrf_string, _unmask_cipher_token
+    from django.test import RequestFactory
+
+    from clinic.csrf import masked_token
+
+    request = RequestFactory().get("/")
+    secret = request.META["CSRF_COOKIE"] = _get_new_csrf_string()
+    tokens = [masked_token(request) for _ in range(500)]
+    assert len(set(tokens)) == 500 and request.META["CSRF_COOKIE_NEEDS_UPDATE"]
+    for token in tokens:
+        assert len(token) == 64 and set(token) <= set(CSRF_ALLOWED_CHARS)
+        assert _unmask_cipher_token(token) == secret
+    assert set("".join(token[:32] for token in tokens)) == set(CSRF_ALLOWED_CHARS)  # 16,000 draws: every one
+    fresh = RequestFactory().get("/")
+    assert _unmask_cipher_token(masked_token(fresh)) == fresh.META["CSRF_COOKIE"]
