@@ -106,7 +106,11 @@ def test_times_are_shown_in_local_time_on_a_summer_day(client, patient, treatmen
 
 def test_first_available_books_whoever_is_free(client, patient, treatment, practitioner):
     day = in_days(7)
-    AppointmentFactory(practitioner=practitioner, treatment=treatment, start_at=at(day, 10))
+    # Amelia is busy at 10:00 in a room of her own (named: a room from the factory's sequence could be
+    # "Room 1" when the test runs alone, leaving her colleague no room), so Room 1 is free for the colleague.
+    AppointmentFactory(
+        practitioner=practitioner, treatment=treatment, start_at=at(day, 10), room=RoomFactory(name="Room 2")
+    )
     colleague = PractitionerFactory(treatments=[treatment], user__last_name="Zed")
     WorkingHoursFactory(practitioner=colleague, weekday=day.weekday(), start=datetime.time(9), end=datetime.time(17))
     body = client.get(reverse("book_times", args=[treatment.slug]), {"day": day}).content.decode()
