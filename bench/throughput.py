@@ -271,6 +271,7 @@ def run_wrk(path: str, cookie: str | None, seconds: int, connections: int, port:
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "bytes": _bytes_a_response(output),
         "p50": _latency(output, "50%"),
         "p99": _latency(output, "99%"),
         "errors": int(errors.group(1)) if errors else 0,
@@ -298,7 +299,15 @@ def combined(runs: list[dict]) -> dict:
         "p50": p50s[len(p50s) // 2],
         "p99": max(run["p99"] for run in runs),
         "errors": sum(run["errors"] for run in runs),
+        "bytes": min(run["bytes"] for run in runs),
     }
+
+
+def _bytes_a_response(output: str) -> float:
+    """wrk's bytes read (headers and bodies) over its requests: wrk counts only 4xx and 5xx as errors, so a
+    page that began redirecting (a session timed out, say) would be measured as a tiny page; this shows it."""
+    count, size, unit = re.search(r"(\d+) requests in [\d.]+\w+, ([\d.]+)([KMGT]?B) read", output).groups()
+    return float(size) * 1024 ** "BKMGT".index(unit[0]) / max(1, int(count))
 
 
 def _latency(output: str, percentile: str) -> float:
@@ -306,11 +315,13 @@ def _latency(output: str, percentile: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
 
-def check_status(path: str, cookie: str | None, port: int = PORT) -> None:
+def check_status(path: str, cookie: str | None, port: int = PORT) -> int:
+    """The page's body length, having checked it answers 200 itself (not by way of a redirect)."""
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Cookie": cookie} if cookie else {})
     with urllib.request.urlopen(request, timeout=60) as response:
         if response.status != 200 or response.url.split(str(port), 1)[1] != path:
             sys.exit(f"{path} answered {response.status} at {response.url}: not the page meant to be measured")
+        return len(response.read())
 
 
 def endpoint_queries() -> tuple[int, int]:
@@ -375,14 +386,12 @@ def main() -> int:
         check_status(BARE, None, PORT)
         run_wrk(BARE, None, 2, options.connections, PORT)  # warm every worker up
         for label, path, page_cookie, port in pages:
-            check_status(path, page_cookie, port)
+            body = check_status(path, page_cookie, port)
             run_wrk(path, page_cookie, 2, options.connections, port)
-            results.append(
-                (
-                    label,
-                    *measure_beside_bare(path, page_cookie, port, options.seconds, options.connections, options.slices),
-                )
+            figures, bare = measure_beside_bare(
+                path, page_cookie, port, options.seconds, options.connections, options.slices
             )
+            results.append((label, {**figures, "body": body}, bare))
         # The busy clinic: every answer asked once to warm up, then the same while bookings come in, without
         # a break, between two bare slices.
         run_wrk("/", None, 3, options.connections, PORT, script=str(script))
@@ -405,16 +414,19 @@ def main() -> int:
     computed = misses - pooled
     hits = local + pooled  # served from the cache: the process's own, or pooled by another process in Redis
     hit_rate = hits / max(1, local + misses)
-    print(f"{'page':<50} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'bare r/s':>8} {'vs bare':>8}")
+    print(f"{'page':<50} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'bare r/s':>8} {'vs bare':>8} {'KB':>6}")
     failed = False
     for label, figures, bare in results:
         ratio = figures["rps"] / bare["rps"]
         print(
             f"{label:<50} {figures['rps']:8.1f} {figures['p50']:8.1f} {figures['p99']:8.1f} "
-            f"{bare['rps']:8.1f} {ratio:8.0%}"
+            f"{bare['rps']:8.1f} {ratio:8.0%} {figures['bytes'] / 1024:6.1f}"
         )
         if figures["errors"] or bare["errors"]:
             print(f"  FAILED: {figures['errors'] + bare['errors']} responses were not 2xx")
+            failed = True
+        if figures["bytes"] < figures.get("body", 0):  # headers and all, smaller than the page's body alone
+            print(f"  FAILED: answers of {figures['bytes']:.0f} bytes a response, the page is {figures['body']}")
             failed = True
     print("\nIssue #16 targets (shares of the bare view's requests a second in the slices beside each page):")
     for label, figures, bare in results:
