@@ -199,6 +199,9 @@ class Setup:
     rooms: list
     zones: dict = field(default_factory=dict)  # site id -> ZoneInfo, of every site a span names
     travel: TravelTimes | None = None  # between sites; None: not read (the set-up is at one site)
+    # What calendars work out from the set-up alone, kept with it (`Calendar._teams`): a catalogue's set-ups
+    # are kept with the catalogue (`Catalogue.setup`), so this is worked out once a catalogue, not an answer.
+    kept: dict = field(default_factory=dict, compare=False, repr=False)
 
     def sites(self) -> list:
         """The sites where the treatment can be had (they have a room for it), in the sites' order."""
@@ -633,6 +636,7 @@ class Calendar:
         self.zone = clock.zone(site)
         self.now = now or timezone.now()
         self.practitioners = setup.practitioners
+        self._setup_kept = setup.kept
         self.zones = setup.zones
         self.all_hours = setup.hours
         self.hours, self._spans_elsewhere = {}, defaultdict(list)
@@ -952,12 +956,19 @@ class Calendar:
         practitioners with the same spans on that weekday, in the practitioners' order (of each team's first)."""
         found = self._teams_on.get(weekday)
         if found is None:
-            teams = defaultdict(list)
-            for rank, practitioner in enumerate(self.practitioners):
-                spans = self.hours.get((practitioner.pk, weekday))
-                if spans:
-                    teams[tuple(spans)].append((rank, practitioner.pk, practitioner))
-            found = self._teams_on[weekday] = [(spans, team, []) for spans, team in teams.items()]
+            # The teams follow from the set-up's practitioners and hours at this site alone: kept with the
+            # set-up (for first available, 50 practitioners' hours looked up a weekday: a tenth of a cold
+            # answer's computing). Their blocked time is this calendar's own.
+            key = ("teams", self.site_id, weekday)
+            teams = self._setup_kept.get(key)
+            if teams is None:
+                by_spans = defaultdict(list)
+                for rank, practitioner in enumerate(self.practitioners):
+                    spans = self.hours.get((practitioner.pk, weekday))
+                    if spans:
+                        by_spans[tuple(spans)].append((rank, practitioner.pk, practitioner))
+                teams = self._setup_kept[key] = list(by_spans.items())
+            found = self._teams_on[weekday] = [(spans, team, []) for spans, team in teams]
         return found
 
     def _shared(self, day, spans, team, blocked, chosen):
@@ -1376,6 +1387,13 @@ class Catalogue:
         return list(self.offering.get(treatment.pk, ()))
 
     def setup(self, treatment, practitioner) -> Setup:
+        """The set-up for the treatment and the practitioner (None: everyone offering it), made once for this
+        catalogue: it follows from the catalogue's rows alone, and what calendars work out from it is kept
+        with it (`Setup.kept`)."""
+        key = ("setup", treatment.pk, treatment.slug, getattr(practitioner, "pk", None))
+        return self.derived(key, lambda: self._setup(treatment, practitioner))
+
+    def _setup(self, treatment, practitioner) -> Setup:
         if treatment.slug not in self.treatments:
             return Setup([], {}, [])
         ids = [
