@@ -61,9 +61,11 @@ run: seed
 
 # The suite runs in parallel (pytest-xdist): one worker a core, each with its own test database (a copy of one
 # migrated for the run, tests/template_db.py) and its own queues in Redis (tests/conftest.py).
-# PYTEST_WORKERS=0 runs it in one process.
+# PYTEST_WORKERS=0 runs it in one process. Work stealing: a worker that runs out takes pending tests from the
+# other, so the run does not end on one worker's queue of journeys and worker tests (load's fixed chunks):
+# 250.2 s against 257.4 s, two idle pairs on 2 cores (docs/benchmarks.md, issue #16's seventh pass).
 PYTEST_WORKERS ?= auto
-PYTEST_PARALLEL = -n $(PYTEST_WORKERS)
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist worksteal
 # The tests write bytecode even where PYTHONDONTWRITEBYTECODE is set (as in some containers): without it every
 # process of a run (pytest's workers, the Celery workers and manage.py commands the tests start) compiles the
 # project's modules again, and pytest rewrites the assertions of every module of its plugins' packages again
