@@ -12,7 +12,6 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed
-from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import Engine
 from django.template.loader import render_to_string
@@ -27,7 +26,7 @@ from bookings.models import Appointment, InboundMessage, Reminder
 from bookings.reminders import inbound
 from bookings.reminders.services import send_again, send_health_form_link
 from bookings.signals import DESK_PATIENT_PAGE
-from clinic import access, clock, kept_pages
+from clinic import access, clock, csrf, kept_pages
 from clinic import selectors as clinic_selectors
 from clinic.closures import closed_on
 from clinic.forms import WorkingHoursFormSet, read_calendar_day
@@ -184,7 +183,7 @@ def calendar_day(request):
     if page is None:
         return render(request, template, {**context, "grid_html": kept.grid.html(now)})
     # The kept bytes and the request's own token: nothing encoded again (clinic/kept_pages.py).
-    return HttpResponse(page.body(kept.grid.pieces(now), get_token(request)))
+    return HttpResponse(page.body(kept.grid.pieces(now), csrf.masked_token(request)))
 
 
 def _grid_response(request, written: bytes, etag: str):
