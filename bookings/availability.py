@@ -338,11 +338,7 @@ def busy_rows(
         arguments = None
         if rendered is not None:  # the parameters' SQL text, kept (the caller's dict) under the parameters
             key = (name, *params[:3], tuple(params[3]), tuple(params[4]), *params[5:])
-            arguments = rendered.get(key)
-            if arguments is None:
-                if len(rendered) >= SCOPES_KEPT:
-                    rendered.clear()
-                arguments = rendered[key] = arguments_sql(cursor, params)
+            arguments = per_question(rendered, key, lambda: arguments_sql(cursor, params))
         execute_prepared(cursor, name, sql, types, None if arguments else params, arguments=arguments)
         rows = cursor.fetchall()
     if not clinic:
@@ -1358,12 +1354,7 @@ class Catalogue:
             treatment.duration,
             treatment.buffer_after,
         )
-        found = self._windows.get(key)
-        if found is None:
-            if len(self._windows) >= SCOPES_KEPT:
-                self._windows.clear()
-            found = self._windows[key] = room_windows(setup, sites, first_day, last_day, treatment)
-        return found
+        return per_question(self._windows, key, lambda: room_windows(setup, sites, first_day, last_day, treatment))
 
     def rooms_for(self, treatment, site=None) -> list:
         """The rooms that can host the treatment, at the site or anywhere."""
@@ -1799,12 +1790,18 @@ def _kept_read(known, key_parts, read_of) -> ScopeRead:
     whose names cost more to build on every request than the cached answer costs to send."""
     if known is None:
         return read_of(None)
-    kept = known.reads
-    found = kept.get(key_parts)
+    return per_question(known.reads, key_parts, lambda: read_of(known))
+
+
+def per_question(kept: dict, key, make):
+    """make(), kept in `kept` (a catalogue's) under `key`, for what follows from the catalogue and the question
+    asked (the scopes an answer reads, the rooms' windows, the statement's parameters as SQL). Query strings
+    are the caller's, so it is bounded: forgotten all at once at `SCOPES_KEPT` entries."""
+    found = kept.get(key)
     if found is None:
-        if len(kept) >= SCOPES_KEPT:  # query strings are the caller's: bounded
+        if len(kept) >= SCOPES_KEPT:
             kept.clear()
-        found = kept[key_parts] = read_of(known)
+        found = kept[key] = make()
     return found
 
 
