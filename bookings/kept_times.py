@@ -14,7 +14,7 @@ book, is written each time. Nothing in the list depends on who asks beyond what 
 token, no name), so a kept list is exactly what the template would write.
 
 The page around the list (bookings/book_treatment.html in base.html: the chooser, the navigation, the footer,
-some 1,500 of the page's Python calls) is kept too (`page_html`, cut and filled as clinic/kept_pages.py
+some 1,500 of the page's Python calls) is kept too (`page_body`, cut and filled as clinic/kept_pages.py
 says): rendered once with a hole for the list and one for the request's CSRF token, which are put in at each
 request. Its key (`page_key`) holds everything else the page shows: the address asked for (the chooser's
 values), the navigation's values for who asks, the days the day input allows, the treatment object of the
@@ -106,10 +106,10 @@ def page_key(request, context: dict, form) -> tuple | None:
     )
 
 
-def page_html(key: tuple, context: dict, times: str, token, render) -> str:
-    """The page for `key` with `times` (the list) and the request's CSRF token (`token()`) put in:
-    `render(holes)` (the page rendered with `holes`, the context's list and token as `kept_pages`' holes) the
-    first time, then kept."""
+def page_body(key: tuple, context: dict, times: str, token, render) -> bytes:
+    """The page for `key`, as the response's bytes, with `times` (the list) and the request's CSRF token
+    (`token()`) put in: `render(holes)` (the page rendered with `holes`, the context's list and token as
+    `kept_pages`' holes) the first time, then kept (and encoded once: `HoledPage.body`)."""
     compiled, treatment = get_template(PAGE).template, context["treatment"]
     found = _pages.get(key)
     if found is None or found[0] is not compiled or found[1] is not treatment:
@@ -123,7 +123,7 @@ def page_html(key: tuple, context: dict, times: str, token, render) -> str:
             _pages.move_to_end(key)
             while len(_pages) > PAGES_KEPT:
                 _pages.popitem(last=False)
-    return found[2].html(times, token())
+    return found[2].body([times.encode()], token())
 
 
 def forget(**kwargs) -> None:

@@ -166,7 +166,7 @@ def book_treatment(request, slug):
     if key is None or messages.get_messages(request):  # a message is shown once: written for this request
         return render(request, kept_times.PAGE, {**context, "times_html": times})
     return HttpResponse(
-        kept_times.page_html(
+        kept_times.page_body(
             key,
             context,
             times,

@@ -54,10 +54,3 @@ class HoledPage:
                 parts.append(token)
             parts.append(text)
         return b"".join(parts)
-
-    def html(self, content: str, csrf_token: str) -> str:
-        parts = [self.texts[0]]
-        for hole, text in zip(self.holes, self.texts[1:], strict=True):
-            parts.append(content if hole == CONTENT_HOLE else csrf_token)
-            parts.append(text)
-        return "".join(parts)

@@ -398,7 +398,7 @@ def test_the_kept_times_list_is_the_templates_and_never_shows_one_patient_what_i
 def test_the_kept_booking_page_is_the_templates_with_a_fresh_working_token_and_a_message_shown_once(
     patient, treatment, practitioner
 ):
-    """The page around the times list is kept too (bookings.kept_times.page_html): the same markup as the
+    """The page around the times list is kept too (bookings.kept_times.page_body): the same markup as the
     template writes but for the CSRF token, masked afresh for each response and accepted by the next step; a
     page with a message to show is written for that request, which shows it once."""
     from django.test import Client
