@@ -3,13 +3,15 @@ time that has been taken, whoever changed the data and however (services, bulk u
 
 import datetime
 import threading
+import time
 
 import pytest
+import time_machine
 from django.db import connection, transaction
 from django.utils import timezone
 
 from bookings import availability, services
-from bookings.availability import available_slots, bucket_end, offered_slots
+from bookings.availability import CACHE_BUCKET_SECONDS, available_slots, bucket_end, offered_slots
 from bookings.models import Appointment, AvailabilityScope
 from clinic import clock
 from clinic.models import Room, WorkingHours
@@ -25,6 +27,16 @@ from tests.factories import (
 from tests.helpers import at, book_online
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+
+@pytest.fixture(autouse=True)
+def _inside_one_time_bucket():
+    """Answers are filed per time bucket (`CACHE_BUCKET_SECONDS`): a test that asks twice and expects the
+    second answer from the cache would see it computed again had the bucket turned in between (seen once, at
+    06:00:00). Each test starts a minute into the bucket it runs in, its clock ticking on from there."""
+    now = time.time()
+    with time_machine.travel(now - now % CACHE_BUCKET_SECONDS + 60, tick=True):
+        yield
 
 
 def next_weekday(weekday: int) -> datetime.date:
