@@ -61,6 +61,7 @@ from clinic import clock
 from clinic.clock import UTC, day_bounds_utc, local_to_utc
 from clinic.closures import closed_days
 from clinic.models import (
+    LONGEST_APPOINTMENT,
     Closure,
     Practitioner,
     Room,
@@ -77,7 +78,6 @@ from clinic.prepared import arguments_sql, execute_prepared
 from .answer_cache import pooled_get, pooled_set
 from .models import Appointment, AvailabilityScope
 
-LONGEST_APPOINTMENT = datetime.timedelta(days=1)
 LONGEST_TRAVEL = datetime.timedelta(days=1)  # SiteTravel.minutes is at most a day
 ONE_DAY = datetime.timedelta(days=1)
 

@@ -13,7 +13,7 @@ from django.db.models.fields.related_descriptors import ForwardManyToOneDescript
 from django.utils import timezone
 
 from clinic import medicine_advice
-from clinic.models import Patient, Practitioner, Room, Site, Treatment, default_travel_time
+from clinic.models import LONGEST_APPOINTMENT, Patient, Practitioner, Room, Site, Treatment, default_travel_time
 
 
 class SiteOfRoomDescriptor(ForwardManyToOneDescriptor):
@@ -141,6 +141,12 @@ class Appointment(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(end_at__gt=F("start_at")), name="appointment_end_after_start"),
             models.CheckConstraint(condition=Q(busy_until__gte=F("end_at")), name="appointment_busy_covers_end"),
+            # What the reads by start rely on (clinic.models.LONGEST_APPOINTMENT), whoever writes the row.
+            models.CheckConstraint(
+                condition=Q(busy_until__lte=F("start_at") + LONGEST_APPOINTMENT),
+                name="appointment_lasts_at_most_a_day",
+                violation_error_message="An appointment, with the buffer after it, lasts at most 24 hours.",
+            ),
         ]
 
     def __str__(self):

@@ -364,6 +364,15 @@ class SiteDefaultMixin:
         super().save(*args, **kwargs)
 
 
+# An appointment (a treatment and the buffer after it) lasts at most this long: availability, the desk and the
+# booking checks read a range's appointments by their start (`start_at >= range start - LONGEST_APPOINTMENT`,
+# bookings/availability.py) so that the (practitioner|room, start) indexes do the work, and a longer one would
+# be missed there (offered, then refused by the exclusion constraints). Held by the database on both rows:
+# a treatment's length and buffer (below) and each appointment's busy time (bookings.Appointment).
+LONGEST_APPOINTMENT = datetime.timedelta(days=1)
+LONGEST_APPOINTMENT_MINUTES = int(LONGEST_APPOINTMENT.total_seconds()) // 60
+
+
 class Treatment(models.Model):
     class Kind(models.TextChoices):
         CONSULTATION = "consultation", "Consultation"
@@ -402,6 +411,11 @@ class Treatment(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(duration_minutes__gt=0), name="treatment_duration_positive"),
             models.CheckConstraint(condition=Q(price__gte=0), name="treatment_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(duration_minutes__lte=LONGEST_APPOINTMENT_MINUTES - F("buffer_after_minutes")),
+                name="treatment_fits_in_a_day",
+                violation_error_message="A treatment and the buffer after it last at most 24 hours (1,440 minutes).",
+            ),
         ]
 
     def __str__(self):
