@@ -771,6 +771,20 @@ def snapshot() -> dict[str, str]:
         return dict(cursor.fetchall())
 
 
+def rows_written() -> int:
+    """How many rows of the domain tables this transaction has inserted, updated or deleted so far, by
+    PostgreSQL's own counts for the transaction: the same number before and after a request means it wrote
+    none of them, which costs a fraction of a `snapshot` (about 7 ms, a third of an example's time). Rows
+    written and taken back again still count, so a request that wrote anything is then checked by snapshot."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(pg_stat_get_xact_tuples_inserted(t) + pg_stat_get_xact_tuples_updated(t)"
+            " + pg_stat_get_xact_tuples_deleted(t)), 0) FROM unnest(%s::regclass[]) AS t",
+            [watched_tables()],
+        )
+        return cursor.fetchone()[0]
+
+
 def changed_tables(before: dict[str, str], after: dict[str, str]) -> list[str]:
     return [table for table in before if after[table] != before[table]]
 
@@ -842,18 +856,26 @@ def try_once(client, world, view: FormView, data: dict):
 
 
 def _try_in_savepoint(client, world, view, data):
+    """A refused submission or a GET may write nothing: when PostgreSQL counts no row written by the request
+    (`rows_written`), it wrote none; when it counts some, the rows after it are compared with the rows before
+    it, read again once the request's savepoint is rolled back."""
     with transaction.atomic():
         url = view.prepare(client, world) if view.prepare else reverse(view.name, args=view.args(world))
-        before = snapshot()
+        written = rows_written()
+        before_request = transaction.savepoint()
         response = send(client, view, url, data)
         assert response.status_code < 500
         assert_escaped(response)
-        if view.method == "get" or refused(response):
-            changed = changed_tables(before, snapshot())
-            assert not changed, f"{view} wrote rows in {changed} although it answered {response.status_code}"
+        after = None
+        if (view.method == "get" or refused(response)) and rows_written() != written:
+            after = snapshot()
         location = response.get("Location", "") if response.status_code in (301, 302, 303) else ""
         if location.startswith("/") and not location.startswith("//"):
             assert_escaped(client.get(location))  # the success message echoes the input
+        if after is not None:
+            transaction.savepoint_rollback(before_request)
+            changed = changed_tables(snapshot(), after)
+            assert not changed, f"{view} wrote rows in {changed} although it answered {response.status_code}"
         transaction.set_rollback(True)
 
 
@@ -885,17 +907,28 @@ def test_hostile_values_never_break_a_form(signed_in, world, view, data):
 
 
 def test_the_snapshot_sees_any_change_to_a_domain_row(world):
-    """The digests tell a row changed in one column, a row deleted and a many-to-many link removed."""
-    before = snapshot()
+    """The digests tell a row changed in one column, a row deleted and a many-to-many link removed; the count
+    of rows written moves with each, and with a write taken back, and not with a read."""
+    before, written = snapshot(), rows_written()
     Appointment.objects.filter(pk=world.upcoming.pk).update(source=Appointment.Source.PHONE)
     assert changed_tables(before, snapshot()) == ["bookings_appointment"]
-    before = snapshot()
+    assert rows_written() > written
+    before, written = snapshot(), rows_written()
     WaitlistOffer.objects.filter(pk=world.offer.pk).delete()  # (the shared world's object keeps its pk)
     assert changed_tables(before, snapshot()) == ["bookings_waitlistoffer"]
-    before = snapshot()
+    assert rows_written() > written
+    before, written = snapshot(), rows_written()
     world.practitioner.treatments.remove(world.consultation)
     # (its trigger bumps the clinic's availability scope too)
     assert changed_tables(before, snapshot()) == ["bookings_availabilityscope", "clinic_practitioner_treatments"]
+    assert rows_written() > written
+    written = rows_written()
+    list(Appointment.objects.all())
+    assert rows_written() == written
+    with transaction.atomic():
+        Appointment.objects.filter(pk=world.upcoming.pk).update(source=Appointment.Source.ONLINE)
+        transaction.set_rollback(True)
+    assert rows_written() > written
 
 
 @pytest.fixture
