@@ -33,8 +33,17 @@ def register_audited_models() -> None:
     for label, exclude in AUDITED_MODELS.items():
         model = apps.get_model(label)
         if not auditlog.contains(model):
-            auditlog.register(model, exclude_fields=exclude)
+            auditlog.register(model, include_fields=audited_fields(model, exclude))
     post_log.connect(attach_patient, dispatch_uid="clinic-audit-patient")
+
+
+def audited_fields(model, exclude) -> list[str]:
+    """The model's own columns, less `exclude`. django-auditlog's entry for a creation or a deletion takes
+    every field `_meta.get_fields()` gives, reverse relations too: an appointment's creation recorded
+    "reminders", "payments", "events" (and five more) with a related manager's name as the value
+    ("bookings.Reminder.None"), and asked the database for each reverse one-to-one of the row (a user's
+    patient and practitioner). Named here, an entry holds what the row holds, as a change's entry did."""
+    return [field.name for field in model._meta.concrete_fields if field.name not in exclude]
 
 
 def patient_id_of(instance):

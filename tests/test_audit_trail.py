@@ -5,8 +5,10 @@ import pytest
 from auditlog.models import LogEntry
 from django.urls import reverse
 
+from bookings.models import Appointment
 from clinic import roles
 from clinic.audit import record_access, trail_for_patient
+from clinic.models import Patient
 from tests.factories import AppointmentFactory, PatientFactory, staff_user, submitted_intake
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +40,24 @@ def test_appointment_changes_land_in_the_patients_trail():
     assert sorted(actions) == [LogEntry.Action.CREATE, LogEntry.Action.UPDATE]
     other = PatientFactory()
     assert not trail_for_patient(other.pk).filter(content_type__model="appointment").exists()
+
+
+def test_a_creation_and_a_deletion_record_the_rows_own_columns_only():
+    """No reverse relation (an appointment's reminders, a patient's appointments) in the entries: they are
+    not the row's, and django-auditlog wrote a related manager's name for them."""
+    appointment = AppointmentFactory()
+    patient = appointment.patient
+    created = LogEntry.objects.get(content_type__model="appointment", action=LogEntry.Action.CREATE)
+    columns = {field.name for field in Appointment._meta.concrete_fields} - {"updated_at"}
+    assert set(created.changes_dict) <= columns
+    assert {"start_at", "status", "patient", "practitioner", "room"} <= set(created.changes_dict)
+    assert "reminders" not in created.changes_dict and "None" not in created.changes
+    patient_entry = LogEntry.objects.get(content_type__model="patient", action=LogEntry.Action.CREATE)
+    assert set(patient_entry.changes_dict) <= {field.name for field in Patient._meta.concrete_fields}
+    appointment.delete()
+    deleted = LogEntry.objects.get(content_type__model="appointment", action=LogEntry.Action.DELETE)
+    assert set(deleted.changes_dict) <= columns
+    assert deleted.additional_data["patient_id"] == patient.pk
 
 
 def test_health_form_and_review_changes_land_in_the_patients_trail_with_who_made_them(screening_rules):
