@@ -67,3 +67,20 @@ def set_clock(monkeypatch, now: datetime.datetime) -> None:
     from django.utils import timezone
 
     monkeypatch.setattr(timezone, "now", lambda: now)
+
+
+def rows_written(tables) -> int:
+    """How many rows of these tables this transaction has inserted, updated or deleted so far, by PostgreSQL's
+    own counts for the transaction (rows written and taken back again included): the same number before and
+    after a request means it wrote none of them. The "nothing written" checks (tests/test_hostile_input.py,
+    tests/test_permission_matrix.py) read the rows themselves only when it moved: reading them for every
+    request was a third of a hostile-input example's time and a fifth of the permission matrix's."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(pg_stat_get_xact_tuples_inserted(t) + pg_stat_get_xact_tuples_updated(t)"
+            " + pg_stat_get_xact_tuples_deleted(t)), 0) FROM unnest(%s::regclass[]) AS t",
+            [list(tables)],
+        )
+        return cursor.fetchone()[0]
