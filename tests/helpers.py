@@ -69,14 +69,17 @@ def set_clock(monkeypatch, now: datetime.datetime) -> None:
     monkeypatch.setattr(timezone, "now", lambda: now)
 
 
-def rows_written(tables) -> int:
+def rows_written(tables) -> int | None:
     """How many rows of these tables this transaction has inserted, updated or deleted so far, by PostgreSQL's
     own counts for the transaction (rows written and taken back again included): the same number before and
     after a request means it wrote none of them. The "nothing written" checks (tests/test_hostile_input.py,
-    tests/test_permission_matrix.py) read the rows themselves only when it moved: reading them for every
-    request was a third of a hostile-input example's time and a fifth of the permission matrix's."""
+    tests/test_permission_matrix.py) read the rows themselves only when it moved (`wrote_since`): reading
+    them for every request was a third of a hostile-input example's time and a fifth of the permission
+    matrix's. None where the database keeps no such count (SQLite)."""
     from django.db import connection
 
+    if connection.vendor != "postgresql":
+        return None
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT coalesce(sum(pg_stat_get_xact_tuples_inserted(t) + pg_stat_get_xact_tuples_updated(t)"
@@ -84,3 +87,9 @@ def rows_written(tables) -> int:
             [list(tables)],
         )
         return cursor.fetchone()[0]
+
+
+def wrote_since(tables, written: int | None) -> bool:
+    """Whether rows of these tables may have been written since `rows_written` gave `written` (always, where
+    there is no count)."""
+    return written is None or rows_written(tables) != written
