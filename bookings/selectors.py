@@ -15,12 +15,11 @@ from django.utils import timezone
 
 from clinic import clock, phones
 from clinic.closures import closed_days
-from clinic.models import Closure, Patient, Practitioner, Room, Site, TimeOff, WorkingHours
+from clinic.models import LONGEST_APPOINTMENT, Closure, Patient, Practitioner, Room, Site, TimeOff, WorkingHours
 from consultations.consent import CONSENT_VERSION
 from consultations.models import Consent
 from consultations.selectors import current_clearances, screening_and_alerts, screening_statuses
 
-from .availability import LONGEST_APPOINTMENT
 from .models import Appointment, Reminder, SignedLink
 from .signals import DESK_APPOINTMENT_COLUMNS
 

@@ -11,7 +11,6 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from bookings import availability
 from bookings.models import Appointment
 from clinic import roles
 from clinic.models import LONGEST_APPOINTMENT, Treatment
@@ -53,10 +52,6 @@ def form_values(form) -> dict:
         elif value not in (None, ""):
             data[key] = str(value)
     return data
-
-
-def test_the_reads_by_start_look_back_exactly_as_far_as_an_appointment_can_last():
-    assert availability.LONGEST_APPOINTMENT == LONGEST_APPOINTMENT == datetime.timedelta(days=1)
 
 
 def test_the_treatment_admin_refuses_a_treatment_longer_than_a_day_and_saves_one_of_exactly_a_day(client, sign_in):

@@ -44,11 +44,11 @@ from django.db import connection
 from django.utils.safestring import mark_safe
 
 from bookings import availability
-from bookings.availability import CLINIC_SCOPE, LONGEST_APPOINTMENT
+from bookings.availability import CLINIC_SCOPE
 from bookings.models import AvailabilityScope
 from clinic import clock
 from clinic.kept_pages import HoledPage
-from clinic.models import Room
+from clinic.models import LONGEST_APPOINTMENT, Room
 from clinic.prepared import execute_prepared
 
 from . import grid
