@@ -57,7 +57,7 @@ from tests.factories import (
     staff_user,
     submitted_intake,
 )
-from tests.helpers import rows_written, wrote_since
+from tests.helpers import WriteWatch, rows_written
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -843,26 +843,21 @@ def try_once(client, world, view: FormView, data: dict):
 
 
 def _try_in_savepoint(client, world, view, data):
-    """A refused submission or a GET may write nothing: when PostgreSQL counts no row written by the request
-    (`rows_written`), it wrote none; when it counts some, the rows after it are compared with the rows before
-    it, read again once the request's savepoint is rolled back."""
+    """A refused submission or a GET writes nothing (the rows compared only if PostgreSQL counts a write,
+    `tests.helpers.WriteWatch`)."""
     with transaction.atomic():
         url = view.prepare(client, world) if view.prepare else reverse(view.name, args=view.args(world))
-        written = rows_written(watched_tables())
-        before_request = transaction.savepoint()
+        watch = WriteWatch(watched_tables())
         response = send(client, view, url, data)
         assert response.status_code < 500
         assert_escaped(response)
-        after = None
-        if (view.method == "get" or refused(response)) and wrote_since(watched_tables(), written):
-            after = snapshot()
+        if view.method == "get" or refused(response):
+            compared = watch.before_and_after(snapshot)
+            changed = changed_tables(*compared) if compared else []
+            assert not changed, f"{view} wrote rows in {changed} although it answered {response.status_code}"
         location = response.get("Location", "") if response.status_code in (301, 302, 303) else ""
         if location.startswith("/") and not location.startswith("//"):
             assert_escaped(client.get(location))  # the success message echoes the input
-        if after is not None:
-            transaction.savepoint_rollback(before_request)
-            changed = changed_tables(snapshot(), after)
-            assert not changed, f"{view} wrote rows in {changed} although it answered {response.status_code}"
         transaction.set_rollback(True)
 
 

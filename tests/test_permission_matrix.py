@@ -22,13 +22,13 @@ from dataclasses import dataclass
 import pytest
 from django.conf import settings
 from django.contrib.admin import site as admin_site
-from django.db import connection, transaction
+from django.db import connection
 from django.shortcuts import resolve_url
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from bookings.models import Appointment, WaitlistEntry, WaitlistOffer
 from consultations.models import IntakeForm
-from tests.helpers import rows_written, wrote_since
+from tests.helpers import WriteWatch
 from tests.scenario import ARGUMENTS, Scenario
 
 ROLES = ("anon", "patient_a", "patient_b", "related", "unrelated", "desk", "admin")
@@ -409,17 +409,14 @@ def test_cell(name, method, role, scenario, db, browser):
         query = QUERY[name](scenario) if name in QUERY else {}
         response = client.get(url, query)
     else:
-        # A refusal writes nothing: when PostgreSQL counts no row written by the request, it wrote none; when
-        # it counts some, the data after it is compared with the data before it (its savepoint rolled back).
-        tables = [model._meta.db_table for model in project_models()]
-        written, before_request = rows_written(tables), transaction.savepoint()
+        # A refusal writes nothing (compared only if PostgreSQL counts a write: `tests.helpers.WriteWatch`).
+        watch = WriteWatch(model._meta.db_table for model in project_models())
         as_json = {"content_type": "application/json"} if name.startswith("api_") else {}  # the API takes JSON only
         response = client.post(url, {}, **as_json)
     assert_outcome(response, expected, f"{method} {url} as {role}", admin=name.startswith(f"{admin_site.name}:"))
-    if method == "POST" and expected in REFUSALS and wrote_since(tables, written):
-        after = snapshot(scenario)
-        transaction.savepoint_rollback(before_request)
-        assert after == snapshot(scenario), f"{method} {url} as {role} was refused but changed data"
+    if method == "POST" and expected in REFUSALS:
+        compared = watch.before_and_after(lambda: snapshot(scenario))
+        assert compared is None or compared[0] == compared[1], f"{method} {url} as {role} was refused but changed data"
 
 
 def assert_outcome(response, expected: str, what: str, *, admin: bool):
