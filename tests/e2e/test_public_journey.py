@@ -8,13 +8,16 @@ from tests.e2e.helpers import assert_accessible, complete_sign_up, open_menu_if_
 from tests.factories import PractitionerFactory, TreatmentFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
+REDUCED_MOTION = "matchMedia('(prefers-reduced-motion: reduce)').matches"
 
 
+@pytest.mark.motion  # the phone's menu opens with Bootstrap's animation here, as most visitors see it
 def test_visitor_browses_and_signs_up(page):
     treatment = TreatmentFactory(name="Microneedling for cellulite: thighs", slug="microneedling-thighs")
     PractitionerFactory(user__first_name="Amelia", user__last_name="Hart", treatments=[treatment])
 
     page.goto(page.base_url + "/")
+    assert not page.evaluate(REDUCED_MOTION), "a `motion` journey runs with the animations on"
     expect(page.get_by_role("heading", name="Treatments")).to_be_visible()
     assert_accessible(page)
 
@@ -38,6 +41,7 @@ def test_visitor_browses_and_signs_up(page):
 
 def test_sign_up_errors_are_shown_and_announced(page):
     page.goto(page.base_url + "/accounts/signup/")
+    assert page.evaluate(REDUCED_MOTION), "the other journeys ask for reduced motion"
     page.get_by_role("button", name="Create my account").click()
     expect(page.get_by_text("This field is required.").first).to_be_visible()
     assert_accessible(page)
