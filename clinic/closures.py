@@ -14,7 +14,6 @@ opens on them.
 import datetime
 from functools import lru_cache
 
-import holidays
 from django.conf import settings
 from django.db.models import Q
 
@@ -25,6 +24,8 @@ ENGLAND_AND_WALES = ("GB", "ENG")
 
 @lru_cache(maxsize=64)
 def _bank_holidays_of(year: int, calendar=ENGLAND_AND_WALES) -> tuple[tuple[datetime.date, str], ...]:
+    import holidays  # 80 ms of import, paid by the processes that ask about a day (not every manage.py command)
+
     country, region = calendar
     days = holidays.country_holidays(country, subdiv=region, years=year)
     return tuple(sorted(days.items()))

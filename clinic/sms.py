@@ -16,7 +16,6 @@ from pathlib import Path
 from django.conf import settings
 from django.urls import reverse
 from django.utils.module_loading import import_string
-from twilio.rest import Client
 
 from clinic import phones
 from clinic.links import absolute_url
@@ -124,6 +123,8 @@ class TwilioSmsBackend(BaseSmsBackend):
     local stand-in); production leaves it empty."""
 
     def __init__(self):
+        from twilio.rest import Client  # 70 ms of import (requests, urllib3), paid only where texts are sent
+
         self.client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
         if settings.TWILIO_API_BASE_URL:
             self.client.api.base_url = settings.TWILIO_API_BASE_URL.rstrip("/")
