@@ -64,6 +64,13 @@ def _run_axe(page):
     return AxeResults(response)
 
 
+def wait_for_htmx(page):
+    """Until no htmx request is in flight (htmx issues a queued one in the same task as the last one ends) and
+    the last swap has settled. Playwright's "networkidle" does not do this: it is a state of the document's
+    load, and once reached it does not wait for the requests htmx makes afterwards."""
+    page.wait_for_function(_SETTLED)
+
+
 def open_menu_if_collapsed(page):
     """On a phone, open the main menu and wait until it has finished opening.
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from bookings.models import Appointment
-from tests.e2e.helpers import assert_accessible, open_menu_if_collapsed, sign_in
+from tests.e2e.helpers import assert_accessible, open_menu_if_collapsed, sign_in, wait_for_htmx
 from tests.factories import (
     ClearedPatientFactory,
     PractitionerFactory,
@@ -39,7 +39,7 @@ def test_patient_books_then_cancels(page):
     assert page.evaluate("window.notReloaded") is True  # swapped in place, no full reload
     # fill() and the change event each ask for the times: wait until both answers are swapped in, or the
     # click can land on a list that is being replaced and go nowhere.
-    page.wait_for_load_state("networkidle")
+    wait_for_htmx(page)
     page.locator("#times").get_by_role("link", name="10:00").click()
 
     expect(page.get_by_role("heading", name="Confirm your booking")).to_be_visible()
