@@ -1,9 +1,18 @@
 """The suite's kept index of static files (tests/static_index.py) is the one WhiteNoise builds."""
 
+import pytest
 from django.test import override_settings
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 from tests import static_index
+
+# The finders are on under `make test` (DEBUG=1 in the environment); these tests say so themselves.
+pytestmark = pytest.mark.usefixtures("finders_on")
+
+
+@pytest.fixture
+def finders_on(settings):
+    settings.WHITENOISE_USE_FINDERS = True
 
 
 def _fresh_index() -> dict:
