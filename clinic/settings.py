@@ -187,6 +187,10 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
+# With DEBUG, WhiteNoise finds each file when it is asked for (its default under runserver). Said here
+# because the test runner turns settings.DEBUG off: WhiteNoise would then walk and stat every finder's files
+# for each new middleware chain, once per test client (3% of the suite's Python CPU, docs/testing.md).
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Email ----------------------------------------------------------------------------------------
 # Default: every message is written to var/mail/ so it can be read without a mail server.

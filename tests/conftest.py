@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import connection
 from hypothesis import settings as hypothesis_settings
 
-from tests import fast_reset, static_index, template_db
+from tests import fast_reset, template_db
 
 # Property tests: `ci` (the default) runs a few examples per test, derandomized so that a red CI run is red
 # again on a developer's machine with the same examples and the suite's time stays bounded;
@@ -128,8 +128,6 @@ def django_db_setup(
 # After a transactional test: truncate the tables it wrote, keep post_migrate's rows when unchanged
 # (tests/fast_reset.py; the same end state as Django's flush, proven in tests/test_fast_reset.py).
 fast_reset.install()
-# WhiteNoise indexes the static files once per process, not once per test client (tests/static_index.py).
-static_index.install()
 
 
 def pytest_report_header(config):

@@ -255,8 +255,8 @@ def _scenario_sessions_read_from_their_rows(request):
 
 @pytest.fixture(scope="module")
 def browser():
-    """One test client for the module: a new client loads the middleware again, and WhiteNoise then indexes
-    every static file (about 50 ms a test). Each test starts it with fresh cookies."""
+    """One test client for the module: a new client loads the middleware again (a few ms). Each test starts
+    it with fresh cookies."""
     return Client()
 
 
