@@ -42,7 +42,7 @@ def assert_accessible(page):
     for attempt in range(3):
         page.wait_for_load_state("load")
         try:
-            page.wait_for_function(_SETTLED)
+            wait_for_htmx(page)
             results = _run_axe(page)
             break
         except PlaywrightError as error:

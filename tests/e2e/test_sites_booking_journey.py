@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from bookings.models import Appointment
 from clinic.models import default_site
-from tests.e2e.helpers import assert_accessible, sign_in, wait_for_htmx
+from tests.e2e.helpers import assert_accessible, sign_in
 from tests.factories import (
     ClearedPatientFactory,
     PractitionerFactory,
@@ -53,8 +53,7 @@ def test_patient_books_at_each_of_two_sites(page):
         at_site = page.locator(f'#times a[href*="&site={site.pk}"]')
         expect(page.locator("#times a[href*='&site=']").first).to_be_visible()
         expect(page.locator(f'#times a[href*="&site="]:not([href*="&site={site.pk}"])')).to_have_count(0)
-        wait_for_htmx(page)  # every answer for the day and the site swapped in
-        assert_accessible(page)
+        assert_accessible(page)  # waits until every answer for the day and the site is swapped in
         at_site.filter(has_text=time).first.click()
         expect(page.get_by_role("heading", name="Confirm your booking")).to_be_visible()
         expect(page.get_by_text(room)).to_be_visible()
