@@ -9,7 +9,6 @@ cannot be changed or deleted through the app (see clinic/admin.py).
 
 from auditlog.models import LogEntry
 from auditlog.registry import auditlog
-from auditlog.signals import post_log
 from django.apps import apps
 
 # Model label -> fields left out of the change diff (secrets, or noise that would bury the story).
@@ -34,7 +33,16 @@ def register_audited_models() -> None:
         model = apps.get_model(label)
         if not auditlog.contains(model):
             auditlog.register(model, include_fields=audited_fields(model, exclude))
-    post_log.connect(attach_patient, dispatch_uid="clinic-audit-patient")
+        model.get_additional_data = patient_of_entry
+
+
+def patient_of_entry(instance) -> dict | None:
+    """The patient an audited model's entry is about, in the entry as it is inserted: django-auditlog asks
+    the model's `get_additional_data()` when it creates an entry. (It was added by a `post_log` receiver
+    that saved each entry a second time: an UPDATE for every audited write, a booking's and a health
+    form's included.)"""
+    patient_id = patient_id_of(instance)
+    return {"patient_id": patient_id} if patient_id is not None else None
 
 
 def audited_fields(model, exclude) -> list[str]:
@@ -60,15 +68,6 @@ def patient_id_of(instance):
         if related is not None and getattr(related, "patient_id", None):
             return related.patient_id
     return None
-
-
-def attach_patient(sender, instance, log_entry=None, **kwargs):
-    if log_entry is None:
-        return
-    patient_id = patient_id_of(instance)
-    if patient_id is not None:
-        log_entry.additional_data = {**(log_entry.additional_data or {}), "patient_id": patient_id}
-        log_entry.save(update_fields=["additional_data"])
 
 
 def record_access(user, instance, *, what: str = "") -> LogEntry:

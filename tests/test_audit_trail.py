@@ -3,6 +3,8 @@ per patient and per user."""
 
 import pytest
 from auditlog.models import LogEntry
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from bookings.models import Appointment
@@ -100,3 +102,15 @@ def test_admin_lists_a_patients_trail_and_cannot_change_or_delete_it(client, sig
     assert client.post(reverse("admin:auditlog_logentry_change", args=[entry.pk]), {}).status_code == 403
     assert LogEntry.objects.filter(pk=entry.pk).exists()
     assert other  # present in the database, absent from the filtered page
+
+
+def test_an_audited_write_inserts_its_entry_with_the_patient_and_never_updates_it():
+    """The patient goes into the entry as it is inserted: one INSERT a change, not an INSERT and an UPDATE."""
+    appointment = AppointmentFactory()
+    appointment.status = "cancelled"
+    with CaptureQueriesContext(connection) as queries:
+        appointment.save()
+    audit_writes = [q["sql"].split(" ", 1)[0] for q in queries.captured_queries if '"auditlog_logentry"' in q["sql"]]
+    assert audit_writes == ["INSERT"]
+    update = LogEntry.objects.get(content_type__model="appointment", action=LogEntry.Action.UPDATE)
+    assert update.additional_data == {"patient_id": appointment.patient_id}
