@@ -10,6 +10,7 @@ cannot be changed or deleted through the app (see clinic/admin.py).
 from auditlog.models import LogEntry
 from auditlog.registry import auditlog
 from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
 
 # Model label -> fields left out of the change diff (secrets, or noise that would bury the story).
 AUDITED_MODELS = {
@@ -33,6 +34,8 @@ def register_audited_models() -> None:
         model = apps.get_model(label)
         if not auditlog.contains(model):
             auditlog.register(model, include_fields=audited_fields(model, exclude))
+        if getattr(model, "get_additional_data", patient_of_entry) is not patient_of_entry:
+            raise ImproperlyConfigured(f"{label} has a get_additional_data of its own: the patient would be lost")
         model.get_additional_data = patient_of_entry
 
 

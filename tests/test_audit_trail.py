@@ -3,13 +3,14 @@ per patient and per user."""
 
 import pytest
 from auditlog.models import LogEntry
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from bookings.models import Appointment
 from clinic import roles
-from clinic.audit import record_access, trail_for_patient
+from clinic.audit import record_access, register_audited_models, trail_for_patient
 from clinic.models import Patient
 from tests.factories import AppointmentFactory, PatientFactory, staff_user, submitted_intake
 
@@ -114,3 +115,10 @@ def test_an_audited_write_inserts_its_entry_with_the_patient_and_never_updates_i
     assert audit_writes == ["INSERT"]
     update = LogEntry.objects.get(content_type__model="appointment", action=LogEntry.Action.UPDATE)
     assert update.additional_data == {"patient_id": appointment.patient_id}
+
+
+def test_an_audited_model_with_additional_data_of_its_own_is_refused_at_start(monkeypatch):
+    """The patient comes from `get_additional_data`: a model's own would silently drop it from every entry."""
+    monkeypatch.setattr(Patient, "get_additional_data", lambda self: {"source": "form"}, raising=False)
+    with pytest.raises(ImproperlyConfigured, match="clinic.Patient"):
+        register_audited_models()
